@@ -1,0 +1,429 @@
+/* Streaming CSV reader for customer exports: 11 or 12 numeric columns, optional header,
+ * CRLF or LF. Every error names FILE:LINE:COL and what was expected. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "abgpu/table.h"
+
+#define BUF_SIZE (1u << 20)
+#define MAX_LINE 65536
+#define MAX_FIELDS 64
+#define NCOLS (AB_NFEAT + 2)
+
+enum { ROLE_ID = -1, ROLE_TARGET = -2 }; /* roles >= 0 are feature indices */
+
+struct ab_csv_reader {
+  FILE *f;
+  int own;                  /* fclose on close */
+  const char *name;
+  char *buf;                /* BUF_SIZE + 1 */
+  size_t pos, len;          /* unread bytes are buf[pos, len) */
+  int eof;
+  uint64_t line, consumed;
+  int ncols, has_target, allow_missing;
+  int role[MAX_FIELDS];     /* file column -> ROLE_ID, ROLE_TARGET or feature index */
+  char *pending;            /* first data line, read while detecting the layout */
+  size_t pending_n;
+  uint64_t pending_line;
+  uint64_t first_row_line;  /* line of row 0 */
+  uint64_t rows;            /* rows returned so far */
+  uint64_t *blank_at;       /* row index before which each blank line was skipped */
+  size_t nblank, blank_cap;
+};
+
+/* Valid range of each feature (the export's meaning: minutes, prices, 0/1, 0..10, 0..1). */
+static const float feat_lo[AB_NFEAT] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const float feat_hi[AB_NFEAT] = {INFINITY, INFINITY, INFINITY, INFINITY, 1, 10, 1,
+                                        INFINITY, INFINITY, INFINITY};
+
+/* Next line without its end ("\n" or "\r\n"), NUL-terminated in place. 0 at EOF. */
+static int next_line(ab_csv_reader *r, char **line, size_t *n, ab_err *e) {
+  for (;;) {
+    char *start = r->buf + r->pos, *nl = memchr(start, '\n', r->len - r->pos);
+    if (nl || (r->eof && r->pos < r->len)) {
+      size_t k = nl ? (size_t)(nl - start) : r->len - r->pos;
+      r->pos += k + (nl ? 1 : 0);
+      r->consumed += k + (nl ? 1 : 0);
+      r->line++;
+      if (k > 0 && start[k - 1] == '\r') k--;
+      start[k] = '\0';
+      *line = start;
+      *n = k;
+      return 1;
+    }
+    if (r->eof) return 0;
+    if (r->len - r->pos >= MAX_LINE)
+      return -ab_err_set(e, AB_EINPUT, "%s:%llu:1: line longer than %d characters; "
+                         "expected one customer per line", r->name,
+                         (unsigned long long)r->line + 1, MAX_LINE);
+    memmove(r->buf, r->buf + r->pos, r->len - r->pos);
+    r->len -= r->pos;
+    r->pos = 0;
+    size_t got = fread(r->buf + r->len, 1, BUF_SIZE - r->len, r->f);
+    if (got == 0) {
+      if (ferror(r->f)) return -ab_err_set(e, AB_EIO, "%s: read error", r->name);
+      r->eof = 1;
+    }
+    r->len += got;
+    r->buf[r->len] = '\0';
+  }
+}
+
+static const double pow10_tab[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Parses a decimal number [+-]digits[.digits][(e|E)[+-]digits] spanning [p, end).
+ * Returns 0 on success. No NaN, no Inf, no hex. */
+static int parse_num(const char *p, const char *end, double *out) {
+  int neg = 0, nd = 0, exp10 = 0;
+  uint64_t mant = 0;
+  if (p < end && (*p == '-' || *p == '+')) neg = *p++ == '-';
+  const char *digits = p;
+  for (; p < end && (unsigned)(*p - '0') < 10; p++, nd++)
+    if (nd < 19) mant = mant * 10 + (uint64_t)(*p - '0'); else exp10++;
+  if (p < end && *p == '.') {
+    for (p++; p < end && (unsigned)(*p - '0') < 10; p++, nd++)
+      if (nd < 19) { mant = mant * 10 + (uint64_t)(*p - '0'); exp10--; }
+  }
+  if (nd == 0 || (p - digits == 1 && *digits == '.')) return -1;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    int eneg = 0, ev = 0, ed = 0;
+    if (++p < end && (*p == '-' || *p == '+')) eneg = *p++ == '-';
+    for (; p < end && (unsigned)(*p - '0') < 10; p++, ed++) if (ev < 10000) ev = ev * 10 + (*p - '0');
+    if (ed == 0) return -1;
+    exp10 += eneg ? -ev : ev;
+  }
+  if (p != end) return -1;
+  double v = (double)mant;
+  if (exp10 < 0) v = exp10 >= -22 ? v / pow10_tab[-exp10] : v * pow(10.0, exp10);
+  else if (exp10 > 0) v = exp10 <= 22 ? v * pow10_tab[exp10] : v * pow(10.0, exp10);
+  if (!isfinite(v)) return -1;
+  *out = neg ? -v : v;
+  return 0;
+}
+
+/* Splits line into fields: start offsets and ends, trimming blanks and one pair of quotes. */
+static int split_fields(char *line, size_t n, char **fs, char **fe) {
+  int nf = 0;
+  char *p = line, *end = line + n;
+  for (;;) {
+    char *c = memchr(p, ',', (size_t)(end - p));
+    char *q = c ? c : end, *s = p;
+    if (nf == MAX_FIELDS) return MAX_FIELDS + 1;
+    while (s < q && (*s == ' ' || *s == '\t')) s++;
+    while (q > s && (q[-1] == ' ' || q[-1] == '\t')) q--;
+    if (q - s >= 2 && *s == '"' && q[-1] == '"') { s++; q--; }
+    fs[nf] = s; fe[nf] = q; nf++;
+    if (!c) return nf;
+    p = c + 1;
+  }
+}
+
+/* Lower-case alphanumerics only: "Book_length(mins)_overall" -> "booklengthminsoverall". */
+static void normalize(char *dst, size_t cap, const char *s, const char *end) {
+  size_t k = 0;
+  for (; s < end && k + 1 < cap; s++) {
+    char c = *s;
+    if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) dst[k++] = c;
+  }
+  dst[k] = '\0';
+}
+
+/* Accepted header names per role, normalised. Index 0 = id, 1..10 features, 11 target. */
+static const char *const aliases[NCOLS][4] = {
+    {"id", "customerid", "customer", NULL},
+    {"booklengthoverall", "booklengthminsoverall", "bookminutesoverall", NULL},
+    {"booklengthavg", "booklengthminsavg", "bookminutesavg", "bookminutesaverage"},
+    {"priceoverall", NULL},
+    {"priceavg", "priceaverage", NULL},
+    {"review", NULL},
+    {"review10", "review1010", "reviewscore", "reviewoutof10"},
+    {"completion", NULL},
+    {"minuteslistened", NULL},
+    {"supportrequests", "supportrequest", NULL},
+    {"lastvisitedminuspurchase", "lastvisitedminuspurchasedate", "dayssincepurchase", NULL},
+    {"targets", "target", NULL},
+};
+
+static int role_of(const char *norm) {
+  for (int c = 0; c < NCOLS; c++)
+    for (int a = 0; a < 4 && aliases[c][a]; a++)
+      if (strcmp(norm, aliases[c][a]) == 0) return c == 0 ? ROLE_ID : c == NCOLS - 1 ? ROLE_TARGET : c - 1;
+  return -100;
+}
+
+static int read_header(ab_csv_reader *r, char **fs, char **fe, int nf, const char *line,
+                       ab_err *e) {
+  int seen[NCOLS] = {0};
+  for (int i = 0; i < nf; i++) {
+    char norm[128];
+    normalize(norm, sizeof norm, fs[i], fe[i]);
+    int role = role_of(norm), slot = role == ROLE_ID ? 0 : role == ROLE_TARGET ? NCOLS - 1 : role + 1;
+    if (role == -100)
+      return ab_err_set(e, AB_EINPUT, "%s:1:%d: unknown column '%.*s'; expected the columns "
+                        "id, %s, ..., %s, targets", r->name, (int)(fs[i] - line) + 1,
+                        (int)(fe[i] - fs[i]), fs[i], ab_feature_names[0], ab_feature_names[9]);
+    if (seen[slot]++)
+      return ab_err_set(e, AB_EINPUT, "%s:1:%d: column '%.*s' appears twice", r->name,
+                        (int)(fs[i] - line) + 1, (int)(fe[i] - fs[i]), fs[i]);
+    r->role[i] = role;
+  }
+  for (int c = 0; c < NCOLS - 1; c++)
+    if (!seen[c])
+      return ab_err_set(e, AB_EINPUT, "%s:1:1: the header has no column '%s'", r->name,
+                        c == 0 ? ab_id_name : ab_feature_names[c - 1]);
+  r->ncols = nf;
+  r->has_target = seen[NCOLS - 1];
+  return AB_OK;
+}
+
+static int set_layout(ab_csv_reader *r, int nf, ab_err *e) {
+  if (nf != NCOLS && nf != NCOLS - 1)
+    return ab_err_set(e, AB_EINPUT, "%s:%llu:1: expected 12 comma-separated columns (id, 10 "
+                      "features, target) or 11 (without target), found %d", r->name,
+                      (unsigned long long)r->line, nf > MAX_FIELDS ? MAX_FIELDS : nf);
+  r->ncols = nf;
+  r->has_target = nf == NCOLS;
+  r->role[0] = ROLE_ID;
+  for (int j = 0; j < AB_NFEAT; j++) r->role[j + 1] = j;
+  if (r->has_target) r->role[NCOLS - 1] = ROLE_TARGET;
+  return AB_OK;
+}
+
+/* Reads the first non-blank line: a header (first field not a number), or data, which is
+ * kept in r->pending to be parsed as the first row. */
+static int detect_layout(ab_csv_reader *r, ab_err *e) {
+  char *line, *fs[MAX_FIELDS], *fe[MAX_FIELDS];
+  size_t n;
+  int got;
+  do {
+    if ((got = next_line(r, &line, &n, e)) < 0) return -got;
+  } while (got && n == 0);
+  if (!got) return ab_err_set(e, AB_EINPUT, "%s:1:1: the file is empty; expected customer "
+                              "rows of 12 numbers (id, 10 features, target)", r->name);
+  if (r->line == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) { line += 3; n -= 3; }
+  if (!(r->pending = malloc(n + 1))) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  memcpy(r->pending, line, n + 1);
+  r->pending_n = n;
+  r->pending_line = r->line;
+  char *copy = r->pending;
+  int nf = split_fields(copy, n, fs, fe);
+  double v;
+  int header = nf > 1 && nf <= MAX_FIELDS && parse_num(fs[0], fe[0], &v) != 0;
+  int rc = header ? read_header(r, fs, fe, nf, copy, e) : set_layout(r, nf, e);
+  if (header || rc) { free(r->pending); r->pending = NULL; }
+  return rc;
+}
+
+static int field_error(ab_csv_reader *r, const char *line, const char *s, const char *end,
+                       int col, const char *what, ab_err *e) {
+  int role = r->role[col];
+  const char *name = role >= 0 && role < AB_NFEAT ? ab_feature_names[role]
+                     : role == ROLE_ID ? ab_id_name : ab_target_name;
+  return ab_err_set(e, AB_EINPUT, "%s:%llu:%d: %s in column %d (%s), found '%.*s'", r->name,
+                    (unsigned long long)r->line, (int)(s - line) + 1, what, col + 1, name,
+                    (int)(end - s > 40 ? 40 : end - s), s);
+}
+
+static int parse_feature(ab_csv_reader *r, const char *line, char *s, char *end, int col,
+                         float *x, ab_err *e) {
+  int j = r->role[col];
+  double v;
+  if (s == end) {
+    if (r->allow_missing) { x[j] = NAN; return AB_OK; }
+    return ab_err_set(e, AB_EINPUT, "%s:%llu:%d: missing value in column %d (%s); "
+                      "use --missing mean|median|zero to fill it", r->name,
+                      (unsigned long long)r->line, (int)(s - line) + 1, col + 1, ab_feature_names[j]);
+  }
+  if (parse_num(s, end, &v)) return field_error(r, line, s, end, col, "expected a number", e);
+  if (v < feat_lo[j] || v > feat_hi[j]) {
+    char what[96];
+    snprintf(what, sizeof what, "expected a number in [%g, %g]", feat_lo[j], feat_hi[j]);
+    return field_error(r, line, s, end, col, what, e);
+  }
+  x[j] = (float)v;
+  return AB_OK;
+}
+
+static int parse_id_target(ab_csv_reader *r, const char *line, char *s, char *end, int col,
+                           int64_t *id, uint8_t *y, ab_err *e) {
+  double v;
+  if (parse_num(s, end, &v)) {
+    const char *what = r->role[col] == ROLE_ID ? "expected a customer id (an integer)"
+                                                : "expected a target of 0 or 1";
+    return field_error(r, line, s, end, col, what, e);
+  }
+  if (r->role[col] == ROLE_ID) {
+    if (v != floor(v) || fabs(v) > 9.0e15)
+      return field_error(r, line, s, end, col, "expected a customer id (an integer)", e);
+    *id = (int64_t)v;
+    return AB_OK;
+  }
+  if (v != 0.0 && v != 1.0) return field_error(r, line, s, end, col, "expected a target of 0 or 1", e);
+  if (y) *y = (uint8_t)v;
+  return AB_OK;
+}
+
+/* The general path: trims blanks and quotes, accepts exponents, reports every error. */
+static int parse_row_slow(ab_csv_reader *r, char *line, size_t n, int64_t *id, float *x,
+                          uint8_t *y, ab_err *e) {
+  char *fs[MAX_FIELDS], *fe[MAX_FIELDS];
+  if (memchr(line, '\0', n))
+    return ab_err_set(e, AB_EINPUT, "%s:%llu:%d: unexpected NUL byte; expected text", r->name,
+                      (unsigned long long)r->line, (int)((char *)memchr(line, '\0', n) - line) + 1);
+  int nf = split_fields(line, n, fs, fe);
+  if (nf != r->ncols)
+    return ab_err_set(e, AB_EINPUT, "%s:%llu:1: expected %d comma-separated columns, found %s%d",
+                      r->name, (unsigned long long)r->line, r->ncols,
+                      nf > MAX_FIELDS ? "more than " : "", nf > MAX_FIELDS ? MAX_FIELDS : nf);
+  for (int c = 0; c < nf; c++) {
+    int rc = r->role[c] >= 0 ? parse_feature(r, line, fs[c], fe[c], c, x, e)
+                             : parse_id_target(r, line, fs[c], fe[c], c, id, y, e);
+    if (rc) return rc;
+  }
+  return AB_OK;
+}
+
+/* Fast path for the common field: [-]digits[.digits] ending at ',' or the line's end.
+ * Returns the position after the field, or NULL for anything else (the slow path then
+ * parses the line and reports what is wrong). */
+static const char *fast_num(const char *p, double *out) {
+  int neg = *p == '-';
+  p += neg;
+  uint64_t m = 0;
+  int nd = 0, frac = 0;
+  for (; (unsigned)(*p - '0') < 10; p++, nd++) m = m * 10 + (uint64_t)(*p - '0');
+  if (*p == '.')
+    for (p++; (unsigned)(*p - '0') < 10; p++, nd++, frac++) m = m * 10 + (uint64_t)(*p - '0');
+  if (nd == 0 || nd > 15 || frac > 22 || (*p != ',' && *p != '\0')) return NULL;
+  double v = frac ? (double)m / pow10_tab[frac] : (double)m;
+  *out = neg ? -v : v;
+  return p;
+}
+
+/* One pass over the line in the file's column order; 0 on success, -1 to fall back. */
+static int parse_row_fast(const ab_csv_reader *r, const char *p, const char *end, int64_t *id,
+                          float *x, uint8_t *y) {
+  for (int c = 0; c < r->ncols; c++) {
+    double v;
+    if (c && *p++ != ',') return -1;
+    if (!(p = fast_num(p, &v))) return -1;
+    int role = r->role[c];
+    if (role >= 0) {
+      if (!(v >= feat_lo[role] && v <= feat_hi[role])) return -1;
+      x[role] = (float)v;
+    } else if (role == ROLE_ID) {
+      if (v != floor(v)) return -1;
+      *id = (int64_t)v;
+    } else {
+      if (v != 0.0 && v != 1.0) return -1;
+      if (y) *y = (uint8_t)v;
+    }
+  }
+  return p == end ? 0 : -1; /* a NUL byte inside the line stops short of its end */
+}
+
+static int parse_row(ab_csv_reader *r, char *line, size_t n, int64_t *id, float *x, uint8_t *y,
+                     ab_err *e) {
+  if (parse_row_fast(r, line, line + n, id, x, y) == 0) return AB_OK;
+  return parse_row_slow(r, line, n, id, x, y, e);
+}
+
+int ab_csv_reader_open(ab_csv_reader **out, const char *path, int allow_missing, ab_err *e) {
+  ab_csv_reader *r = calloc(1, sizeof *r);
+  if (!r || !(r->buf = malloc(BUF_SIZE + 1))) {
+    free(r);
+    return ab_err_set(e, AB_ENOMEM, "out of memory");
+  }
+  r->name = path;
+  r->allow_missing = allow_missing;
+  r->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  r->own = r->f != stdin;
+  if (!r->f) {
+    int rc = ab_err_set(e, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    ab_csv_reader_close(r);
+    return rc;
+  }
+  int rc = detect_layout(r, e);
+  if (rc) { ab_csv_reader_close(r); return rc; }
+  *out = r;
+  return AB_OK;
+}
+
+/* Remembers a skipped blank line so that row numbers map back to line numbers. */
+static int record_blank(ab_csv_reader *r, uint64_t row) {
+  if (row == 0) return 0; /* before the first row: counted in first_row_line */
+  if (r->nblank == r->blank_cap) {
+    size_t c = r->blank_cap ? 2 * r->blank_cap : 16;
+    uint64_t *p = realloc(r->blank_at, c * sizeof *p);
+    if (!p) return -1;
+    r->blank_at = p;
+    r->blank_cap = c;
+  }
+  r->blank_at[r->nblank++] = row;
+  return 0;
+}
+
+int ab_csv_reader_next(ab_csv_reader *r, int64_t *id, float *x, uint8_t *y, size_t cap,
+                       size_t *got, ab_err *e) {
+  size_t k = 0;
+  if (r->pending && cap > 0) {
+    uint64_t save = r->line;
+    r->line = r->first_row_line = r->pending_line;
+    int rc = parse_row(r, r->pending, r->pending_n, id, x, y, e);
+    r->line = save;
+    free(r->pending);
+    r->pending = NULL;
+    if (rc) return rc;
+    k = 1;
+  }
+  while (k < cap) {
+    char *line;
+    size_t n;
+    int st = next_line(r, &line, &n, e);
+    if (st < 0) return -st;
+    if (st == 0) break;
+    if (n == 0) {
+      if (record_blank(r, r->rows + k)) return ab_err_set(e, AB_ENOMEM, "out of memory");
+      continue;
+    }
+    if (r->rows + k == 0) r->first_row_line = r->line;
+    int rc = parse_row(r, line, n, id + k, x + k * AB_NFEAT, y ? y + k : NULL, e);
+    if (rc) return rc;
+    k++;
+  }
+  r->rows += k;
+  *got = k;
+  return AB_OK;
+}
+
+uint64_t ab_csv_reader_row_line(const ab_csv_reader *r, uint64_t row) {
+  uint64_t line = r->first_row_line + row;
+  for (size_t i = 0; i < r->nblank && r->blank_at[i] <= row; i++) line++;
+  return line;
+}
+
+int ab_csv_reader_has_target(const ab_csv_reader *r) { return r->has_target; }
+uint64_t ab_csv_reader_bytes(const ab_csv_reader *r) { return r->consumed; }
+
+uint64_t ab_csv_reader_file_size(const ab_csv_reader *r) {
+  struct stat st;
+  if (fstat(fileno(r->f), &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+  return (uint64_t)st.st_size;
+}
+uint64_t ab_csv_reader_line(const ab_csv_reader *r) { return r->line; }
+const char *ab_csv_reader_name(const ab_csv_reader *r) { return r->name; }
+
+void ab_csv_reader_close(ab_csv_reader *r) {
+  if (!r) return;
+  if (r->own && r->f) fclose(r->f);
+  free(r->pending);
+  free(r->blank_at);
+  free(r->buf);
+  free(r);
+}

@@ -1,0 +1,134 @@
+/* .npz files: a zip archive (stored, no compression) of .npy arrays; the notebook's
+ * splits (inputs float64 [n,10], targets int64 [n]) and any named arrays (npz.h).
+ * Format: NumPy's NEP 1 (.npy v1.0) and PKWARE's APPNOTE (local headers, central
+ * directory, end record). */
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/fileio.h"
+#include "abgpu/npz.h"
+#include "abgpu/prep.h"
+
+typedef struct membuf { uint8_t *p; size_t n, cap; } membuf;
+
+static int put(membuf *b, const void *d, size_t n) {
+  if (b->n + n > b->cap) {
+    size_t c = (b->n + n) * 2;
+    uint8_t *p = realloc(b->p, c);
+    if (!p) return -1;
+    b->p = p; b->cap = c;
+  }
+  memcpy(b->p + b->n, d, n);
+  b->n += n;
+  return 0;
+}
+
+static int put16(membuf *b, uint16_t v) { uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)}; return put(b, x, 2); }
+static int put32(membuf *b, uint32_t v) { return put16(b, (uint16_t)v) | put16(b, (uint16_t)(v >> 16)); }
+
+/* One .npy array: header padded so that the data starts at a multiple of 64. */
+static int npy(membuf *b, const ab_npy_array *a) {
+  char hdr[256], shape[64];
+  if (a->ndim == 2) snprintf(shape, sizeof shape, "(%zu, %zu)", a->shape[0], a->shape[1]);
+  else if (a->ndim == 1) snprintf(shape, sizeof shape, "(%zu,)", a->shape[0]);
+  else snprintf(shape, sizeof shape, "()");
+  int n = snprintf(hdr, sizeof hdr, "{'descr': '%s', 'fortran_order': False, 'shape': %s, }",
+                   a->descr, shape);
+  while ((10 + n + 1) % 64) hdr[n++] = ' ';
+  hdr[n++] = '\n';
+  return put(b, "\x93NUMPY\x01\x00", 8) | put16(b, (uint16_t)n) | put(b, hdr, (size_t)n) |
+         put(b, a->data, a->bytes);
+}
+
+typedef struct zentry { char name[80]; uint32_t crc, size, off; } zentry;
+
+static int zip_local(membuf *z, zentry *ze, const membuf *file) {
+  ze->crc = ab_crc32(0, file->p, file->n);
+  ze->size = (uint32_t)file->n;
+  ze->off = (uint32_t)z->n;
+  uint16_t nl = (uint16_t)strlen(ze->name);
+  return put32(z, 0x04034b50) | put16(z, 20) | put16(z, 0) | put16(z, 0) | put32(z, 0) |
+         put32(z, ze->crc) | put32(z, ze->size) | put32(z, ze->size) | put16(z, nl) |
+         put16(z, 0) | put(z, ze->name, nl) | put(z, file->p, file->n);
+}
+
+static int zip_central(membuf *z, const zentry *ze, int n) {
+  uint32_t start = (uint32_t)z->n;
+  int bad = 0;
+  for (int i = 0; i < n; i++) {
+    uint16_t nl = (uint16_t)strlen(ze[i].name);
+    bad |= put32(z, 0x02014b50) | put16(z, 20) | put16(z, 20) | put16(z, 0) | put16(z, 0) |
+           put32(z, 0) | put32(z, ze[i].crc) | put32(z, ze[i].size) | put32(z, ze[i].size) |
+           put16(z, nl) | put16(z, 0) | put16(z, 0) | put16(z, 0) | put16(z, 0) | put32(z, 0) |
+           put32(z, ze[i].off) | put(z, ze[i].name, nl);
+  }
+  uint32_t size = (uint32_t)z->n - start;
+  return bad | put32(z, 0x06054b50) | put16(z, 0) | put16(z, 0) | put16(z, (uint16_t)n) |
+         put16(z, (uint16_t)n) | put32(z, size) | put32(z, start) | put16(z, 0);
+}
+
+#define NPZ_MAX_ARRAYS 64
+
+/* Builds an archive of n arrays in memory (little-endian host assumed, as x86/ARM). */
+static int npz_build_arrays(membuf *z, const ab_npy_array *a, int n) {
+  zentry ze[NPZ_MAX_ARRAYS];
+  int bad = n > NPZ_MAX_ARRAYS;
+  for (int i = 0; i < n && !bad; i++) {
+    membuf f = {0};
+    snprintf(ze[i].name, sizeof ze[i].name, "%s.npy", a[i].name);
+    bad = npy(&f, &a[i]) || zip_local(z, &ze[i], &f);
+    free(f.p);
+  }
+  return bad || zip_central(z, ze, n) ? -1 : 0;
+}
+
+/* The archive for one split: inputs (float64 [n,10]) and targets (int64 [n]). */
+static int npz_build(membuf *z, const ab_split *sp) {
+  size_t n = sp->n;
+  double *x = malloc((n ? n : 1) * AB_NFEAT * sizeof *x);
+  int64_t *y = malloc((n ? n : 1) * sizeof *y);
+  int bad = !x || !y;
+  if (!bad) {
+    for (size_t i = 0; i < n * AB_NFEAT; i++) x[i] = sp->x[i];
+    for (size_t i = 0; i < n; i++) y[i] = sp->y[i];
+    ab_npy_array a[2] = {{"inputs", "<f8", 2, {n, AB_NFEAT}, x, n * AB_NFEAT * sizeof *x},
+                         {"targets", "<i8", 1, {n, 0}, y, n * sizeof *y}};
+    bad = npz_build_arrays(z, a, 2);
+  }
+  free(x); free(y);
+  return bad ? -1 : 0;
+}
+
+int ab_npz_write(const char *path, const ab_npy_array *arrays, int n, ab_err *e) {
+  membuf z = {0};
+  ab_outfile o;
+  int rc = ab_outfile_open(&o, path, e);
+  if (rc) return rc;
+  if (npz_build_arrays(&z, arrays, n)) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+  else if (fwrite(z.p, 1, z.n, o.f) != z.n) rc = ab_err_set(e, AB_EIO, "%s: write failed", path);
+  free(z.p);
+  if (rc) ab_outfile_abort(&o);
+  else rc = ab_outfile_commit(&o, e);
+  return rc;
+}
+
+int ab_prep_write_npz(const ab_splits *s, const char *dir, ab_err *e) {
+  const char *names[3] = {"train", "validation", "test"};
+  const ab_split *sp[3] = {&s->train, &s->val, &s->test};
+  ab_outfile o[3];
+  int rc = AB_OK, opened = 0;
+  for (int i = 0; i < 3 && !rc; i++) {
+    char path[4096];
+    membuf z = {0};
+    snprintf(path, sizeof path, "%s/Audiobooks_data_%s.npz", dir, names[i]);
+    if ((rc = ab_outfile_open(&o[i], path, e))) break;
+    opened++;
+    if (npz_build(&z, sp[i])) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+    else if (fwrite(z.p, 1, z.n, o[i].f) != z.n) rc = ab_err_set(e, AB_EIO, "%s: write failed", path);
+    free(z.p);
+  }
+  for (int i = 0; i < opened; i++) { /* all three land, or none */
+    if (rc) ab_outfile_abort(&o[i]);
+    else rc = ab_outfile_commit(&o[i], e);
+  }
+  return rc;
+}

@@ -1,0 +1,312 @@
+/* The customer table: allocation, whole-file loading with checks, missing-value filling,
+ * atomic CSV writing, and the --data resolver (file or synth:N[:SEED]). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/fileio.h"
+#include "abgpu/synth.h"
+#include "abgpu/table.h"
+
+const char *const ab_feature_names[AB_NFEAT] = {
+    "book_length_overall", "book_length_avg",  "price_overall",    "price_avg",
+    "review",              "review_10",        "completion",       "minutes_listened",
+    "support_requests",    "last_visited_minus_purchase"};
+const char *const ab_id_name = "id";
+const char *const ab_target_name = "targets";
+
+static const char *const missing_names[] = {"error", "mean", "median", "zero"};
+
+int ab_missing_parse(ab_missing *out, const char *s) {
+  for (int i = 0; i < 4; i++)
+    if (strcmp(s, missing_names[i]) == 0) { *out = (ab_missing)i; return 0; }
+  return -1;
+}
+
+const char *ab_missing_name(ab_missing m) { return (unsigned)m < 4 ? missing_names[m] : "?"; }
+
+ab_csv_opts ab_csv_opts_default(void) {
+  ab_csv_opts o = {AB_MISSING_ERROR, 1, 1, 1};
+  return o;
+}
+
+int ab_table_alloc(ab_table *t, size_t n, int with_target, ab_err *e) {
+  memset(t, 0, sizeof *t);
+  size_t m = n ? n : 1;
+  t->id = malloc(m * sizeof *t->id);
+  t->x = malloc(m * AB_NFEAT * sizeof *t->x);
+  t->y = with_target ? malloc(m) : NULL;
+  if (!t->id || !t->x || (with_target && !t->y)) {
+    ab_table_free(t);
+    return ab_err_set(e, AB_ENOMEM, "out of memory for %zu customers", n);
+  }
+  t->n = n;
+  return AB_OK;
+}
+
+void ab_table_free(ab_table *t) {
+  free(t->id);
+  free(t->x);
+  free(t->y);
+  memset(t, 0, sizeof *t);
+}
+
+/* Resizes the table's arrays to nc rows (t->n rows are kept). */
+static int table_resize(ab_table *t, size_t nc, ab_err *e) {
+  if (nc == 0) nc = 1;
+  int64_t *id = realloc(t->id, nc * sizeof *id);
+  if (id) t->id = id;
+  float *x = id ? realloc(t->x, nc * AB_NFEAT * sizeof *x) : NULL;
+  if (x) t->x = x;
+  uint8_t *y = x && t->y ? realloc(t->y, nc) : NULL;
+  if (y) t->y = y;
+  if (!id || !x || (t->y && !y)) return ab_err_set(e, AB_ENOMEM, "out of memory at %zu rows", t->n);
+  return AB_OK;
+}
+
+/* Next capacity: after the first chunk, the file's size over the bytes per row so far
+ * (plus 5%), so a large file is allocated about once instead of doubling twice its size. */
+static size_t next_cap(const ab_table *t, ab_csv_reader *r, size_t cap) {
+  uint64_t size = ab_csv_reader_file_size(r), used = ab_csv_reader_bytes(r);
+  if (t->n > 0 && size > used) {
+    size_t want = t->n + (size_t)((double)(size - used) / ((double)used / (double)t->n) * 1.05) + 4096;
+    if (want > cap) return want;
+  }
+  return cap ? cap * 2 : 16384;
+}
+
+/* Open-addressing set of customer ids, to find a duplicate at the line where it occurs. */
+typedef struct idset { int64_t *slot; uint8_t *used; size_t cap, n; } idset;
+
+static uint64_t mix(uint64_t x) {
+  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
+  return x;
+}
+
+static int idset_grow(idset *s) {
+  idset g = {calloc(s->cap ? s->cap * 2 : 1024, sizeof(int64_t)),
+             calloc(s->cap ? s->cap * 2 : 1024, 1), s->cap ? s->cap * 2 : 1024, 0};
+  if (!g.slot || !g.used) { free(g.slot); free(g.used); return -1; }
+  for (size_t i = 0; i < s->cap; i++) {
+    if (!s->used[i]) continue;
+    size_t h = mix((uint64_t)s->slot[i]) & (g.cap - 1);
+    while (g.used[h]) h = (h + 1) & (g.cap - 1);
+    g.used[h] = 1; g.slot[h] = s->slot[i]; g.n++;
+  }
+  free(s->slot); free(s->used);
+  *s = g;
+  return 0;
+}
+
+/* Adds id; returns 1 when it was already present, -1 when out of memory. */
+static int idset_add(idset *s, int64_t id) {
+  if (2 * (s->n + 1) > s->cap && idset_grow(s)) return -1;
+  size_t h = mix((uint64_t)id) & (s->cap - 1);
+  for (; s->used[h]; h = (h + 1) & (s->cap - 1))
+    if (s->slot[h] == id) return 1;
+  s->used[h] = 1; s->slot[h] = id; s->n++;
+  return 0;
+}
+
+/* LSD radix sort of n ids (16-bit digits, sign bit flipped so negatives sort first). */
+static void radix_sort_ids(uint64_t *a, uint64_t *tmp, size_t n) {
+  static size_t count[65536];
+  for (int pass = 0; pass < 4; pass++) {
+    int shift = 16 * pass;
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++) count[(a[i] >> shift) & 0xFFFF]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < 65536; d++) { size_t c = count[d]; count[d] = sum; sum += c; }
+    for (size_t i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 0xFFFF]++] = a[i];
+    uint64_t *t = a; a = tmp; tmp = t; /* after 4 passes the result is back in a */
+  }
+}
+
+/* 1 when some id occurs twice, -1 when out of memory. Increasing ids need no sort. */
+static int has_duplicate(const int64_t *id, size_t n) {
+  size_t i = 1;
+  while (i < n && id[i] > id[i - 1]) i++;
+  if (i >= n) return 0;
+  uint64_t *a = malloc(n * sizeof *a), *tmp = malloc(n * sizeof *tmp);
+  if (!a || !tmp) { free(a); free(tmp); return -1; }
+  for (size_t k = 0; k < n; k++) a[k] = (uint64_t)id[k] ^ 0x8000000000000000ULL;
+  radix_sort_ids(a, tmp, n);
+  int dup = 0;
+  for (size_t k = 1; k < n && !dup; k++) dup = a[k] == a[k - 1];
+  free(a);
+  free(tmp);
+  return dup;
+}
+
+/* The error path: the first row, in file order, whose id was seen before. */
+static int report_duplicate(const ab_table *t, ab_csv_reader *r, ab_err *e) {
+  idset ids = {0};
+  size_t i = 0;
+  int d = 0;
+  for (; i < t->n && (d = idset_add(&ids, t->id[i])) == 0; i++) {}
+  free(ids.slot);
+  free(ids.used);
+  if (d < 0) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  return ab_err_set(e, AB_EINPUT, "%s:%llu:1: duplicate customer id %lld; expected every "
+                    "id once", ab_csv_reader_name(r),
+                    (unsigned long long)ab_csv_reader_row_line(r, i), (long long)t->id[i]);
+}
+
+static int check_ids(const ab_table *t, ab_csv_reader *r, ab_err *e) {
+  int d = has_duplicate(t->id, t->n);
+  if (d < 0) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  return d ? report_duplicate(t, r, e) : AB_OK;
+}
+
+static int read_rows(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_err *e) {
+  size_t cap = 0, got = 0;
+  int rc = AB_OK;
+  do {
+    if (t->n + 4096 > cap) {
+      cap = next_cap(t, r, cap);
+      if ((rc = table_resize(t, cap, e))) break;
+    }
+    rc = ab_csv_reader_next(r, t->id + t->n, t->x + t->n * AB_NFEAT, t->y ? t->y + t->n : NULL,
+                            4096, &got, e);
+    t->n += got;
+  } while (!rc && got > 0);
+  if (!rc && cap > t->n + 4096) rc = table_resize(t, t->n, e); /* give back the slack */
+  return rc || !o->check_ids ? rc : check_ids(t, r, e);
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Median of feature j's present values (sorts a copy of the column). */
+static int column_median(float *out, const ab_table *t, int j, ab_err *e) {
+  float *v = malloc((t->n ? t->n : 1) * sizeof *v);
+  if (!v) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  size_t k = 0;
+  for (size_t i = 0; i < t->n; i++)
+    if (!isnan(t->x[i * AB_NFEAT + j])) v[k++] = t->x[i * AB_NFEAT + j];
+  qsort(v, k, sizeof *v, cmp_float);
+  *out = k == 0 ? 0.0f : k % 2 ? v[k / 2] : 0.5f * (v[k / 2 - 1] + v[k / 2]);
+  free(v);
+  return AB_OK;
+}
+
+/* Counts missing fields and computes the fill values (kept for scoring later even when
+ * nothing is missing here), then fills. One row-major pass for counts and sums. */
+static int fill_missing(ab_table *t, ab_missing m, ab_err *e) {
+  double sum[AB_NFEAT] = {0};
+  t->missing = m;
+  memset(t->nmissing, 0, sizeof t->nmissing);
+  for (size_t i = 0; i < t->n; i++)
+    for (int j = 0; j < AB_NFEAT; j++) {
+      float x = t->x[i * AB_NFEAT + j];
+      if (isnan(x)) t->nmissing[j]++;
+      else sum[j] += x;
+    }
+  for (int j = 0; j < AB_NFEAT; j++) {
+    size_t k = t->n - t->nmissing[j];
+    t->fill[j] = m == AB_MISSING_MEAN && k ? (float)(sum[j] / (double)k) : 0.0f;
+    if (m == AB_MISSING_MEDIAN) {
+      int rc = column_median(&t->fill[j], t, j, e);
+      if (rc) return rc;
+    }
+    if (!t->nmissing[j]) continue;
+    for (size_t i = 0; i < t->n; i++)
+      if (isnan(t->x[i * AB_NFEAT + j])) t->x[i * AB_NFEAT + j] = t->fill[j];
+  }
+  return AB_OK;
+}
+
+static int check_classes(const ab_table *t, ab_csv_reader *r, ab_err *e) {
+  size_t pos = 0;
+  for (size_t i = 0; i < t->n; i++) pos += t->y[i];
+  if (pos == 0 || pos == t->n)
+    return ab_err_set(e, AB_EINPUT, "%s:%llu:12: all %zu targets are %d; training needs "
+                      "customers of both classes (0 and 1)", ab_csv_reader_name(r),
+                      (unsigned long long)ab_csv_reader_line(r), t->n, pos ? 1 : 0);
+  return AB_OK;
+}
+
+static int read_table(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_err *e) {
+  int has_target = ab_csv_reader_has_target(r);
+  if (o->require_target && !has_target)
+    return ab_err_set(e, AB_EINPUT, "%s:1:1: the file has no target column; expected 12 "
+                      "columns (id, 10 features, target) for training or evaluation",
+                      ab_csv_reader_name(r));
+  if (has_target && !(t->y = malloc(1))) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  int rc = read_rows(t, r, o, e);
+  if (!rc && t->n == 0)
+    rc = ab_err_set(e, AB_EINPUT, "%s:%llu:1: the file has a header but no customer rows",
+                    ab_csv_reader_name(r), (unsigned long long)ab_csv_reader_line(r));
+  if (!rc) rc = fill_missing(t, o->missing, e);
+  if (!rc && o->check_classes && t->y) rc = check_classes(t, r, e);
+  return rc;
+}
+
+int ab_csv_read(ab_table *t, const char *path, const ab_csv_opts *o, ab_err *e) {
+  memset(t, 0, sizeof *t);
+  ab_csv_reader *r;
+  int rc = ab_csv_reader_open(&r, path, o->missing != AB_MISSING_ERROR, e);
+  if (rc) return rc;
+  rc = read_table(t, r, o, e);
+  ab_csv_reader_close(r);
+  if (rc) ab_table_free(t);
+  return rc;
+}
+
+/* Writes a number compactly: integers without decimals, others with up to 6 significant
+ * decimals (%.9g would show float noise; features are float32). */
+static int put_num(char *dst, double v) {
+  if (v == floor(v) && fabs(v) < 1e15) return sprintf(dst, "%.0f", v);
+  return sprintf(dst, "%.7g", v);
+}
+
+int ab_table_write_csv(const ab_table *t, const char *path, ab_err *e) {
+  ab_outfile o;
+  int rc = ab_outfile_open(&o, path, e);
+  if (rc) return rc;
+  char line[1024];
+  for (size_t i = 0; i < t->n; i++) {
+    int k = sprintf(line, "%lld", (long long)t->id[i]);
+    for (int j = 0; j < AB_NFEAT; j++) {
+      line[k++] = ',';
+      k += put_num(line + k, t->x[i * AB_NFEAT + j]);
+    }
+    if (t->y) k += sprintf(line + k, ",%d", t->y[i]);
+    line[k++] = '\n';
+    fwrite(line, 1, (size_t)k, o.f);
+  }
+  return ab_outfile_commit(&o, e);
+}
+
+/* "synth:N[:SEED]" -> n, seed. Returns 1 when spec is synthetic, -1 when malformed. */
+static int parse_synth(const char *spec, size_t *n, uint64_t *seed) {
+  if (strncmp(spec, "synth:", 6) != 0) return 0;
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(spec + 6, &end, 10);
+  if (errno || end == spec + 6 || v == 0 || v > 2000000000ULL) return -1;
+  *n = (size_t)v;
+  *seed = AB_SYNTH_DEFAULT_SEED;
+  if (*end == ':') {
+    const char *s = end + 1;
+    *seed = strtoull(s, &end, 10);
+    if (end == s) return -1;
+  }
+  return *end ? -1 : 1;
+}
+
+int ab_table_load(ab_table *t, const char *spec, const ab_csv_opts *o, ab_err *e) {
+  size_t n;
+  uint64_t seed;
+  int s = parse_synth(spec, &n, &seed);
+  if (s < 0)
+    return ab_err_set(e, AB_EUSAGE, "--data %s: expected synth:N or synth:N:SEED with N >= 1",
+                      spec);
+  if (s == 0) return ab_csv_read(t, spec, o, e);
+  int rc = ab_synth_generate(t, n, seed, e);
+  if (!rc) t->missing = o->missing;
+  return rc;
+}

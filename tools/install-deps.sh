@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what abgpu needs to build and test on Debian 12, only what is missing.
+# Usage: tools/install-deps.sh [--optional]   (root, or sudo available)
+# --optional also installs the tools some tests use when present
+# (python3-numpy for the .npz round trip, chromium for the report screenshot).
+set -euo pipefail
+
+required=(cmake make gcc pkg-config libcriterion-dev ocl-icd-opencl-dev opencl-headers
+          pocl-opencl-icd clinfo libclblast-dev python3-numpy)
+optional=(chromium)
+
+want=("${required[@]}")
+[ "${1:-}" = "--optional" ] && want+=("${optional[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
