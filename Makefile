@@ -6,7 +6,9 @@ CMAKE_FLAGS += -DABGPU_WERROR=ON
 endif
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps configure build test train clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps configure build test train clean fuzz test-sanitize
 
 all: build
 
@@ -25,5 +27,11 @@ test: build
 train: build
 	@./$(BUILD)/abgpu train $(ARGS)
 
+# Each libFuzzer target in tests/fuzz runs FUZZ_SECONDS on a copy of its seed corpus.
+fuzz: deps
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DABGPU_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) --target $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+	@bash tools/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) build-fuzz build-sanitize

@@ -3,6 +3,7 @@
 #define ABGPU_TABLE_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "abgpu/err.h"
 
 #define AB_NFEAT 10
@@ -42,12 +43,18 @@ ab_csv_opts ab_csv_opts_default(void);
 /* Reads a whole CSV file into t. Errors: "FILE:LINE:COL: what was expected". */
 int ab_csv_read(ab_table *t, const char *path, const ab_csv_opts *o, ab_err *e);
 
+/* Reads from an open stream (not closed); `name` is used in messages. */
+int ab_csv_read_stream(ab_table *t, FILE *f, const char *name, const ab_csv_opts *o, ab_err *e);
+
 /* ---- streaming reader (for predict on files larger than memory) ---- */
 typedef struct ab_csv_reader ab_csv_reader;
 
 /* Opens path ("-" = stdin) and reads the header if there is one. allow_missing: 0 makes
  * an empty feature field an error naming the --missing flag; 1 returns it as NaN. */
 int ab_csv_reader_open(ab_csv_reader **r, const char *path, int allow_missing, ab_err *e);
+/* The same over an open stream, which the reader does not close. */
+int ab_csv_reader_open_stream(ab_csv_reader **r, FILE *f, const char *name, int allow_missing,
+                              ab_err *e);
 /* 1 when the file has a target column. */
 int ab_csv_reader_has_target(const ab_csv_reader *r);
 /* Reads up to cap rows into id/x/y (y may be NULL to ignore the target). Missing fields

@@ -334,24 +334,31 @@ static int parse_row(ab_csv_reader *r, char *line, size_t n, int64_t *id, float 
   return parse_row_slow(r, line, n, id, x, y, e);
 }
 
-int ab_csv_reader_open(ab_csv_reader **out, const char *path, int allow_missing, ab_err *e) {
+int ab_csv_reader_open_stream(ab_csv_reader **out, FILE *f, const char *name, int allow_missing,
+                              ab_err *e) {
   ab_csv_reader *r = calloc(1, sizeof *r);
   if (!r || !(r->buf = malloc(BUF_SIZE + 1))) {
     free(r);
     return ab_err_set(e, AB_ENOMEM, "out of memory");
   }
-  r->name = path;
+  r->name = name;
   r->allow_missing = allow_missing;
-  r->f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-  r->own = r->f != stdin;
-  if (!r->f) {
-    int rc = ab_err_set(e, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
-    ab_csv_reader_close(r);
-    return rc;
-  }
+  r->f = f;
   int rc = detect_layout(r, e);
   if (rc) { ab_csv_reader_close(r); return rc; }
   *out = r;
+  return AB_OK;
+}
+
+int ab_csv_reader_open(ab_csv_reader **out, const char *path, int allow_missing, ab_err *e) {
+  FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+  if (!f) return ab_err_set(e, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+  int rc = ab_csv_reader_open_stream(out, f, path, allow_missing, e);
+  if (rc) {
+    if (f != stdin) fclose(f);
+    return rc;
+  }
+  (*out)->own = f != stdin;
   return AB_OK;
 }
 

@@ -245,15 +245,25 @@ static int read_table(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_er
   return rc;
 }
 
+static int read_from(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_err *e) {
+  int rc = read_table(t, r, o, e);
+  ab_csv_reader_close(r);
+  if (rc) ab_table_free(t);
+  return rc;
+}
+
+int ab_csv_read_stream(ab_table *t, FILE *f, const char *name, const ab_csv_opts *o, ab_err *e) {
+  memset(t, 0, sizeof *t);
+  ab_csv_reader *r;
+  int rc = ab_csv_reader_open_stream(&r, f, name, o->missing != AB_MISSING_ERROR, e);
+  return rc ? rc : read_from(t, r, o, e);
+}
+
 int ab_csv_read(ab_table *t, const char *path, const ab_csv_opts *o, ab_err *e) {
   memset(t, 0, sizeof *t);
   ab_csv_reader *r;
   int rc = ab_csv_reader_open(&r, path, o->missing != AB_MISSING_ERROR, e);
-  if (rc) return rc;
-  rc = read_table(t, r, o, e);
-  ab_csv_reader_close(r);
-  if (rc) ab_table_free(t);
-  return rc;
+  return rc ? rc : read_from(t, r, o, e);
 }
 
 /* Writes a number compactly: integers without decimals, others with up to 6 significant
