@@ -1,0 +1,64 @@
+/* cl.h - the OpenCL engine: device discovery and the OpenCL training backend.
+ *
+ * Devices carry one global index across platforms (platform order, then device
+ * order within the platform), the number `--device N` takes. Kernels are embedded
+ * at build time; $ABGPU_KERNEL_DIR makes the engine read them from that folder. */
+#ifndef ABGPU_CL_H
+#define ABGPU_CL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "abgpu/backend.h"
+
+/* One OpenCL device as `abgpu devices` lists it. */
+typedef struct ab_cl_device_info {
+  int index;               /* global index across platforms */
+  char platform[128];      /* platform name */
+  char name[128];          /* device name */
+  char type[16];           /* "GPU", "CPU", "ACCELERATOR", ... */
+  char c_version[64];      /* CL_DEVICE_OPENCL_C_VERSION */
+  unsigned compute_units;
+  uint64_t global_mem;     /* bytes */
+  size_t max_wg;           /* CL_DEVICE_MAX_WORK_GROUP_SIZE */
+} ab_cl_device_info;
+
+typedef struct ab_cl_devices {
+  int nplatforms;          /* 0: no OpenCL platform (no ICD installed) */
+  int n;                   /* devices over all platforms */
+  ab_cl_device_info *dev;  /* [n] */
+} ab_cl_devices;
+
+/* Enumerates every device of every platform. No platform is not an error:
+ * nplatforms = 0 and n = 0. */
+int ab_cl_devices_list(ab_cl_devices *d, ab_err *e);
+void ab_cl_devices_free(ab_cl_devices *d);
+/* One line describing a device (for `abgpu devices`); ab_cl_devices_header()
+ * gives the matching column titles. */
+void ab_cl_device_line(const ab_cl_device_info *d, char *buf, size_t n);
+const char *ab_cl_devices_header(void);
+
+/* Name of an OpenCL status code: "CL_OUT_OF_RESOURCES" for -5. */
+const char *ab_cl_errname(int code);
+
+/* Which GEMMs the training step uses. */
+typedef enum { AB_CL_GEMM_OWN = 0, AB_CL_GEMM_CLBLAST = 1 } ab_cl_gemm;
+/* 1 when this build links CLBlast (--gemm clblast is available). */
+int ab_cl_have_clblast(void);
+
+/* Receives what a user may want to see: build options (when verbose) and the full
+ * build log of a failed program build. The library never prints. */
+typedef void (*ab_cl_log_fn)(void *user, const char *text);
+
+typedef struct ab_cl_opts {
+  ab_cl_gemm gemm;
+  int verbose;             /* 1: report build options through log */
+  int vec;                 /* vector width of the GEMM kernels (1, 2, 4, 8, 16);
+                            * 0: the device's preferred float width on a CPU, 1 on a GPU */
+  ab_cl_log_fn log;        /* may be NULL */
+  void *log_user;
+} ab_cl_opts;
+
+/* Opens OpenCL device `device` (global index) and builds the kernels once.
+ * be->name is "opencl:N DEVICE NAME". */
+int ab_backend_cl_create(ab_backend **be, int device, const ab_cl_opts *o, ab_err *e);
+
+#endif

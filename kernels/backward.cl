@@ -1,0 +1,81 @@
+/* backward.cl - backward of Y = act(X W + b), as three kernels:
+ * ab_act_bwd (dZ = dY * act'(Y)), ab_linear_bwd_dw (dW = X^T dZ, db = sum dZ) and
+ * ab_linear_bwd_dx (dX = dZ W^T, optionally times act'(X) of the layer below, which
+ * hands that layer its dZ without a separate launch). Together the twin of
+ * ab_ref_linear_act_bwd. */
+
+/* dZ = dY * act'(Y) over n floats (dZ may alias dY). Global (n). */
+__kernel void ab_act_bwd(__global float *dZ, __global const float *dY,
+                         __global const float *Y, int act, int n) {
+  int i = get_global_id(0);
+  if (i < n) dZ[i] = dY[i] * ab_act_grad1(act, Y[i]);
+}
+
+/* dW [IN][OUT] at k*pstride + woff and db [OUT] at k*pstride + boff (overwritten);
+ * dZ [K][B][OUT]; input rows through ab_row. Each sum runs over i in order from 0.
+ * Grid rows c = c0 .. IN, where row IN is db (the sum of dZ: a column of ones in X,
+ * and 1.0f * z == z exactly); c0 = IN computes db alone. A work-item computes
+ * AB_ROWS rows c and columns j0 .. j0+AB_VEC-1.
+ * Global (ceil(OUT / AB_VEC), ceil((IN + 1 - c0) / AB_ROWS), K). */
+__kernel void ab_linear_bwd_dw(__global float *G, int woff, int boff,
+                               __global const float *dZ, __global const float *X,
+                               __global const int *idx, int gather, int ioff, int iks,
+                               int c0, int K, int B, int IN, int OUT, int pstride) {
+  int j0 = get_global_id(0) * AB_VEC, cb = c0 + get_global_id(1) * AB_ROWS;
+  int k = get_global_id(2);
+  if (j0 >= OUT || cb > IN || k >= K) return;
+  int nj = min(AB_VEC, OUT - j0);
+  __global const float *z = dZ + (size_t)k * B * OUT + j0;
+  vfloat s[AB_ROWS];
+  for (int q = 0; q < AB_ROWS; q++) s[q] = 0.0f;
+  for (int i = 0; i < B; i++) {
+    vfloat dz = ab_vload_part(z + (size_t)i * OUT, nj);
+    __global const float *x = ab_row(X, idx, gather, ioff, iks, k, i, B, IN);
+    for (int q = 0; q < AB_ROWS; q++) {
+      int c = cb + q;
+      float xc = c < IN ? x[min(c, IN - 1)] : 1.0f;
+      s[q] += xc * dz;
+    }
+  }
+  __global float *g = G + (size_t)k * pstride;
+  for (int q = 0; q < AB_ROWS && cb + q <= IN; q++) {
+    int c = cb + q;
+    ab_vstore_part(s[q], g + (c < IN ? woff + (size_t)c * OUT : (size_t)boff) + j0, nj);
+  }
+}
+
+/* dX [K][B][IN] = dZ W^T, summed over j in order; then, when act_in is not identity,
+ * times act_in'(Xin) where Xin [K][B][IN] is this layer's input (the output of the
+ * layer below): the result is that layer's dZ. A work-item computes columns
+ * c0 .. c0+AB_VEC-1 of AB_ROWS rows. Global (ceil(IN / AB_VEC), ceil(B / AB_ROWS), K). */
+__kernel void ab_linear_bwd_dx(__global float *dX, __global const float *dZ,
+                               __global const float *P, int woff,
+                               __global const float *Xin, int act_in,
+                               int K, int B, int IN, int OUT, int pstride) {
+  int c0 = get_global_id(0) * AB_VEC, i0 = get_global_id(1) * AB_ROWS, k = get_global_id(2);
+  if (c0 >= IN || i0 >= B || k >= K) return;
+  int nc = min(AB_VEC, IN - c0);
+  __global const float *W = P + (size_t)k * pstride + woff;
+  __global const float *w[AB_VEC], *z[AB_ROWS];
+  for (int v = 0; v < AB_VEC; v++) w[v] = W + (size_t)(c0 + min(v, nc - 1)) * OUT;
+  vfloat s[AB_ROWS];
+  for (int r = 0; r < AB_ROWS; r++) {
+    z[r] = dZ + ((size_t)k * B + min(i0 + r, B - 1)) * OUT;
+    s[r] = 0.0f;
+  }
+  for (int j = 0; j < OUT; j++) {
+    float t[AB_VEC]; /* W[c0 .. c0+AB_VEC-1][j]: a column of W as one vector */
+    for (int v = 0; v < AB_VEC; v++) t[v] = w[v][j];
+#if AB_VEC == 1
+    vfloat wj = t[0];
+#else
+    vfloat wj = AB_VLOAD(t);
+#endif
+    for (int r = 0; r < AB_ROWS; r++) s[r] += z[r][j] * wj;
+  }
+  for (int r = 0; r < AB_ROWS && i0 + r < B; r++) {
+    size_t o = ((size_t)k * B + i0 + r) * IN + c0;
+    if (act_in != AB_ACT_IDENTITY) s[r] *= ab_act_grad(act_in, ab_vload_part(Xin + o, nc));
+    ab_vstore_part(s[r], dX + o, nc);
+  }
+}

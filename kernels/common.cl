@@ -1,0 +1,93 @@
+/* common.cl - built first, before the other .cl files of the kernels folder.
+ *
+ * Conventions (as src/ref/, see include/abgpu/ref.h): outputs first, sizes last; every
+ * kernel carries the model dimension K; W and b of model k live in the flat parameter
+ * buffer at k*pstride + woff / boff. Every work-item checks its indices, so any global
+ * size (rounded up to the local size) is safe.
+ *
+ * No contraction into fma: each output is summed in the reference's order with separate
+ * multiplies and adds, so on most devices a kernel matches its twin bit for bit except
+ * for exp/log/tanh rounding.
+ *
+ * Options the host prepends: AB_VEC, the vector width (1, 2, 4, 8 or 16) of the GEMM
+ * kernels: each work-item computes AB_VEC neighbouring outputs as one vector (a CPU's
+ * SIMD lanes; 1 on GPUs, whose lanes are work-items). AB_ROWS: rows per work-item. */
+#pragma OPENCL FP_CONTRACT OFF
+
+#ifndef AB_VEC
+#define AB_VEC 1
+#endif
+#ifndef AB_ROWS
+#define AB_ROWS 4
+#endif
+
+#define AB_ACT_IDENTITY 0
+#define AB_ACT_RELU 1
+#define AB_ACT_SIGMOID 2
+#define AB_ACT_TANH 3
+
+/* vfloat: AB_VEC floats; vload/vstore of a whole vector, and of its first n lanes. */
+#if AB_VEC == 1
+typedef float vfloat;
+#define AB_VLOAD(p) (*(p))
+#define AB_VSTORE(v, p) (*(p) = (v))
+#else
+#define AB_CAT_(a, b) a##b
+#define AB_CAT(a, b) AB_CAT_(a, b)
+typedef AB_CAT(float, AB_VEC) vfloat;
+#define AB_VLOAD(p) AB_CAT(vload, AB_VEC)(0, (p))
+#define AB_VSTORE(v, p) AB_CAT(vstore, AB_VEC)((v), 0, (p))
+#endif
+
+vfloat ab_vload_part(__global const float *p, int n) {
+  if (n >= AB_VEC) return AB_VLOAD(p);
+  float t[AB_VEC];
+  for (int v = 0; v < AB_VEC; v++) t[v] = v < n ? p[v] : 0.0f;
+  return AB_VLOAD(t);
+}
+
+void ab_vstore_part(vfloat x, __global float *p, int n) {
+  if (n >= AB_VEC) { AB_VSTORE(x, p); return; }
+  float t[AB_VEC];
+  AB_VSTORE(x, t);
+  for (int v = 0; v < n; v++) p[v] = t[v];
+}
+
+/* Twin of ab_act_apply, lane by lane. */
+vfloat ab_act_apply(int a, vfloat z) {
+  if (a == AB_ACT_RELU) return select((vfloat)0.0f, z, z > 0.0f);
+  if (a == AB_ACT_SIGMOID) return 1.0f / (1.0f + exp(-z));
+  if (a == AB_ACT_TANH) return tanh(z);
+  return z;
+}
+
+/* Twin of ab_act_grad_from_y: the derivative through the output y = act(z). */
+vfloat ab_act_grad(int a, vfloat y) {
+  if (a == AB_ACT_RELU) return select((vfloat)0.0f, (vfloat)1.0f, y > 0.0f);
+  if (a == AB_ACT_SIGMOID) return y * (1.0f - y);
+  if (a == AB_ACT_TANH) return 1.0f - y * y;
+  return (vfloat)1.0f;
+}
+
+/* Scalar forms, for the kernels that work one float at a time. */
+float ab_act_apply1(int a, float z) {
+  if (a == AB_ACT_RELU) return z > 0.0f ? z : 0.0f;
+  if (a == AB_ACT_SIGMOID) return 1.0f / (1.0f + exp(-z));
+  if (a == AB_ACT_TANH) return tanh(z);
+  return z;
+}
+
+float ab_act_grad1(int a, float y) {
+  if (a == AB_ACT_RELU) return y > 0.0f ? 1.0f : 0.0f;
+  if (a == AB_ACT_SIGMOID) return y * (1.0f - y);
+  if (a == AB_ACT_TANH) return 1.0f - y * y;
+  return 1.0f;
+}
+
+/* Row i of model k's input. gather != 0: row idx[ioff + k*iks + i] of a split's data
+ * [N][IN] (the fused twin of ab_ref_gather); else row i of model k in X [K][B][IN]. */
+__global const float *ab_row(__global const float *X, __global const int *idx, int gather,
+                             int ioff, int iks, int k, int i, int B, int IN) {
+  if (gather) return X + (size_t)idx[ioff + k * iks + i] * IN;
+  return X + ((size_t)k * B + i) * IN;
+}

@@ -1,0 +1,56 @@
+/* forward.cl - gather and the fused linear + bias + activation forward. */
+
+/* Twin of ab_ref_gather. X [K][B][IN] = data[idx[ioff + k*iks + i]]; Y [K][B] labels
+ * (written when with_y != 0). Global (IN, B, K). */
+__kernel void ab_gather(__global float *X, __global int *Y, __global const float *data,
+                        __global const int *labels, int with_y, __global const int *idx,
+                        int ioff, int iks, int K, int B, int IN) {
+  int j = get_global_id(0), i = get_global_id(1), k = get_global_id(2);
+  if (j >= IN || i >= B || k >= K) return;
+  int r = idx[ioff + k * iks + i];
+  X[((size_t)k * B + i) * IN + j] = data[(size_t)r * IN + j];
+  if (with_y && j == 0) Y[k * B + i] = labels[r];
+}
+
+/* Twin of ab_ref_linear_act_fwd: Y [K][B][OUT] = act(X W + b), each output summed from
+ * b[j] over c in order. Input rows come from ab_row (gather fuses ab_ref_gather).
+ * A work-item computes columns j0 .. j0+AB_VEC-1 of AB_ROWS rows, so each W load
+ * serves AB_ROWS rows. Global (ceil(OUT / AB_VEC), ceil(B / AB_ROWS), K). */
+__kernel void ab_linear_act_fwd(__global float *Y, __global const float *X,
+                                __global const int *idx, int gather, int ioff, int iks,
+                                __global const float *P, int woff, int boff, int act,
+                                int K, int B, int IN, int OUT, int pstride) {
+  int j0 = get_global_id(0) * AB_VEC, i0 = get_global_id(1) * AB_ROWS, k = get_global_id(2);
+  if (j0 >= OUT || i0 >= B || k >= K) return;
+  int nj = min(AB_VEC, OUT - j0);
+  __global const float *W = P + (size_t)k * pstride + woff + j0;
+  __global const float *x[AB_ROWS];
+  vfloat z[AB_ROWS], bj = ab_vload_part(P + (size_t)k * pstride + boff + j0, nj);
+  for (int r = 0; r < AB_ROWS; r++) { /* rows past B repeat the last one, never stored */
+    x[r] = ab_row(X, idx, gather, ioff, iks, k, min(i0 + r, B - 1), B, IN);
+    z[r] = bj;
+  }
+  if (nj == AB_VEC) {
+    for (int c = 0; c < IN; c++) {
+      vfloat w = AB_VLOAD(W + (size_t)c * OUT);
+      for (int r = 0; r < AB_ROWS; r++) z[r] += x[r][c] * w;
+    }
+  } else {
+    for (int c = 0; c < IN; c++) {
+      vfloat w = ab_vload_part(W + (size_t)c * OUT, nj);
+      for (int r = 0; r < AB_ROWS; r++) z[r] += x[r][c] * w;
+    }
+  }
+  for (int r = 0; r < AB_ROWS && i0 + r < B; r++)
+    ab_vstore_part(ab_act_apply(act, z[r]), Y + ((size_t)k * B + i0 + r) * OUT + j0, nj);
+}
+
+/* Y = act(Y + b) in place: bias and activation after a CLBlast GEMM (Y = X W).
+ * Global (OUT, B, K). */
+__kernel void ab_bias_act(__global float *Y, __global const float *P, int boff, int act,
+                          int K, int B, int OUT, int pstride) {
+  int j = get_global_id(0), i = get_global_id(1), k = get_global_id(2);
+  if (j >= OUT || i >= B || k >= K) return;
+  size_t o = ((size_t)k * B + i) * OUT + j;
+  Y[o] = ab_act_apply1(act, Y[o] + P[(size_t)k * pstride + boff + j]);
+}

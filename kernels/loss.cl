@@ -1,0 +1,34 @@
+/* loss.cl - fused softmax cross-entropy. */
+
+/* Twin of ab_ref_softmax_xent. loss [K][B], dlogits [K][B][C] = (softmax - onehot) / B,
+ * logits [K][B][C]; the label of row (k, i) is labels[idx[ioff + k*iks + i]] (the
+ * split's labels through the batch order, so labels are never gathered separately).
+ * Also writes the batch mean loss of model k, summed over rows in order as the
+ * reference backend does, to bloss[k*bstride + bslot].
+ * One work-group per model: global (L, K), local (L, 1). */
+__kernel void ab_softmax_xent(__global float *loss, __global float *dlogits,
+                              __global float *bloss, int bslot, int bstride,
+                              __global const float *logits, __global const int *labels,
+                              __global const int *idx, int ioff, int iks,
+                              int K, int B, int C) {
+  int k = get_global_id(1), L = get_local_size(0);
+  if (k >= K) return; /* the whole work-group: no barrier is skipped by part of it */
+  for (int i = get_local_id(0); i < B; i += L) {
+    __global const float *z = logits + ((size_t)k * B + i) * C;
+    int lab = labels[idx[ioff + k * iks + i]];
+    float mx = z[0];
+    for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+    float sum = 0.0f;
+    for (int c = 0; c < C; c++) sum += exp(z[c] - mx);
+    loss[k * B + i] = log(sum) + mx - z[lab];
+    __global float *d = dlogits + ((size_t)k * B + i) * C;
+    for (int c = 0; c < C; c++)
+      d[c] = (exp(z[c] - mx) / sum - (c == lab ? 1.0f : 0.0f)) / (float)B;
+  }
+  barrier(CLK_GLOBAL_MEM_FENCE);
+  if (get_local_id(0) == 0) {
+    float s = 0.0f;
+    for (int i = 0; i < B; i++) s += loss[k * B + i];
+    bloss[k * bstride + bslot] = s / (float)B;
+  }
+}

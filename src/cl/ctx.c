@@ -1,0 +1,169 @@
+/* The context struct: context, queue, program (built once), kernels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cl/engine.h"
+#include "cl/kernels.h"
+
+static const char *const kernel_names[AB_K_COUNT] = {
+    "ab_gather", "ab_linear_act_fwd", "ab_bias_act", "ab_softmax_xent", "ab_act_bwd",
+    "ab_linear_bwd_dw", "ab_linear_bwd_dx", "ab_adam", "ab_eval", "ab_prob1"};
+
+void ab_cl_ctx_free(ab_cl_ctx *c) {
+  if (!c) return;
+  for (int i = AB_K_COUNT - 1; i >= 0; i--)
+    if (c->k[i]) clReleaseKernel(c->k[i]);
+  if (c->program) clReleaseProgram(c->program);
+  if (c->queue) clReleaseCommandQueue(c->queue);
+  if (c->context) clReleaseContext(c->context);
+  free(c);
+}
+
+int ab_cl_finish(ab_cl_ctx *c, ab_err *e) {
+  AB_CL_CHECK(e, clFinish(c->queue));
+  return AB_OK;
+}
+
+/* Reads dir/name into a new string. */
+static int read_file(char **out, const char *dir, const char *name, ab_err *e) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "rb");
+  if (!f) return ab_err_set(e, AB_EIO, "ABGPU_KERNEL_DIR: cannot open %s", path);
+  char *s = NULL;
+  size_t n = 0, cap = 0, got;
+  do {
+    if (n + 4096 + 1 > cap) {
+      char *g = realloc(s, cap = 2 * cap + 4096 + 1);
+      if (!g) { free(s); fclose(f); return ab_err_set(e, AB_ENOMEM, "out of memory"); }
+      s = g;
+    }
+    n += got = fread(s + n, 1, 4096, f);
+  } while (got > 0);
+  int bad = ferror(f);
+  fclose(f);
+  if (bad) { free(s); return ab_err_set(e, AB_EIO, "cannot read %s", path); }
+  s[n] = '\0';
+  *out = s;
+  return AB_OK;
+}
+
+/* Source texts in build order: common.cl first, then the rest by name. Texts are the
+ * embedded ones, or copies read from $ABGPU_KERNEL_DIR (owned[i] set). */
+static int load_sources(const char **src, char **owned, int max, int *n, ab_err *e) {
+  const char *dir = getenv("ABGPU_KERNEL_DIR");
+  int m = 0, rc = AB_OK;
+  for (int pass = 0; pass < 2; pass++)
+    for (const ab_kernel_source *s = ab_kernel_sources; s->name && !rc; s++) {
+      if ((strcmp(s->name, "common.cl") == 0) != (pass == 0)) continue;
+      if (m == max) { rc = ab_err_set(e, AB_EDEVICE, "more than %d kernel files", max); break; }
+      owned[m] = NULL;
+      if (dir && *dir) rc = read_file(&owned[m], dir, s->name, e);
+      src[m] = owned[m] ? owned[m] : s->src;
+      m += !rc;
+    }
+  *n = m;
+  return rc;
+}
+
+/* Vector width: asked for, else the preferred float width of a CPU (its SIMD lanes),
+ * else 1 (a GPU's lanes are its work-items). Always 1, 2, 4, 8 or 16. */
+static int vector_width(ab_cl_ctx *c, const ab_cl_opts *o) {
+  cl_uint pref = 1;
+  if (o && o->vec > 0) pref = (cl_uint)o->vec;
+  else if (c->is_cpu)
+    clGetDeviceInfo(c->device, CL_DEVICE_PREFERRED_VECTOR_WIDTH_FLOAT, sizeof pref, &pref, NULL);
+  int v = 1;
+  while (v * 2 <= (int)pref && v < 16) v *= 2;
+  return v;
+}
+
+static void build_options(ab_cl_ctx *c, const ab_cl_opts *o) {
+  cl_device_fp_config fp = 0;
+  clGetDeviceInfo(c->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
+  int cl11 = strstr(c->info.c_version, "OpenCL C 1.1") != NULL;
+  c->vec = vector_width(c, o);
+  snprintf(c->options, sizeof c->options, "-cl-std=%s -DAB_VEC=%d -DAB_ROWS=%d%s",
+           cl11 ? "CL1.1" : "CL1.2", c->vec, AB_CL_ROWS,
+           (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? " -cl-fp32-correctly-rounded-divide-sqrt"
+                                                        : "");
+}
+
+/* Passes the full build log to the log callback and a shortened one into e. */
+static int build_failed(ab_cl_ctx *c, cl_int rc, const ab_cl_opts *o, ab_err *e) {
+  size_t n = 0;
+  clGetProgramBuildInfo(c->program, c->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n);
+  char *log = malloc(n + 1);
+  if (log && clGetProgramBuildInfo(c->program, c->device, CL_PROGRAM_BUILD_LOG, n, log, NULL))
+    n = 0;
+  if (log) log[n] = '\0';
+  const char *text = log ? log : "(no memory for the build log)";
+  if (o && o->log) {
+    o->log(o->log_user, "kernel build log:");
+    o->log(o->log_user, text);
+  }
+  ab_err_set(e, AB_EDEVICE, "building the kernels for %s failed: %s (%d); options: %s; "
+             "log%s:\n%.600s%s", c->info.name, ab_cl_errname(rc), (int)rc, c->options,
+             o && o->log ? " (printed in full above)" : "", text,
+             strlen(text) > 600 ? "\n[... log truncated]" : "");
+  free(log);
+  return AB_EDEVICE;
+}
+
+static int build_program(ab_cl_ctx *c, const ab_cl_opts *o, ab_err *e) {
+  const char *src[64];
+  char *owned[64];
+  int n = 0;
+  cl_int err;
+  int rc = load_sources(src, owned, 64, &n, e);
+  if (!rc) {
+    c->program = clCreateProgramWithSource(c->context, (cl_uint)n, src, NULL, &err);
+    if (err) rc = ab_cl_fail(e, err, "clCreateProgramWithSource", __FILE__, __LINE__);
+  }
+  for (int i = 0; i < n; i++) free(owned[i]);
+  if (rc) return rc;
+  build_options(c, o);
+  if (o && o->verbose && o->log) {
+    char msg[1024];
+    snprintf(msg, sizeof msg, "opencl: building kernels (%s) for %s with options: %s",
+             getenv("ABGPU_KERNEL_DIR") ? "from $ABGPU_KERNEL_DIR" : "embedded", c->info.name,
+             c->options);
+    o->log(o->log_user, msg);
+  }
+  err = clBuildProgram(c->program, 1, &c->device, c->options, NULL, NULL);
+  return err ? build_failed(c, err, o, e) : AB_OK;
+}
+
+static int create_kernels(ab_cl_ctx *c, ab_err *e) {
+  for (int i = 0; i < AB_K_COUNT; i++) {
+    cl_int err;
+    c->k[i] = clCreateKernel(c->program, kernel_names[i], &err);
+    AB_CL_CHECK_ERR(e, err, "clCreateKernel");
+    AB_CL_CHECK(e, clGetKernelWorkGroupInfo(c->k[i], c->device, CL_KERNEL_WORK_GROUP_SIZE,
+                                            sizeof c->kwg[i], &c->kwg[i], NULL));
+  }
+  return AB_OK;
+}
+
+static int open_queue(ab_cl_ctx *c, int index, ab_err *e) {
+  cl_int err;
+  int rc = ab_cl_device_find(&c->device, &c->info, index, e);
+  if (rc) return rc;
+  c->is_cpu = strcmp(c->info.type, "CPU") == 0;
+  c->context = clCreateContext(NULL, 1, &c->device, NULL, NULL, &err);
+  AB_CL_CHECK_ERR(e, err, "clCreateContext");
+  c->queue = clCreateCommandQueue(c->context, c->device, 0, &err);
+  AB_CL_CHECK_ERR(e, err, "clCreateCommandQueue");
+  return AB_OK;
+}
+
+int ab_cl_ctx_open(ab_cl_ctx **out, int index, const ab_cl_opts *o, ab_err *e) {
+  ab_cl_ctx *c = calloc(1, sizeof *c);
+  if (!c) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  int rc = open_queue(c, index, e);
+  if (!rc) rc = build_program(c, o, e);
+  if (!rc) rc = create_kernels(c, e);
+  if (rc) { ab_cl_ctx_free(c); return rc; }
+  *out = c;
+  return AB_OK;
+}

@@ -1,0 +1,90 @@
+/* engine.h - private to src/cl/ (and the OpenCL tests): the context that owns the
+ * OpenCL objects, error helpers, and one enqueue wrapper per kernel. */
+#ifndef ABGPU_CL_ENGINE_H
+#define ABGPU_CL_ENGINE_H
+#include <CL/cl.h>
+#include "abgpu/cl.h"
+#include "abgpu/err.h"
+
+/* The kernels, by index into ab_cl_ctx.k. */
+enum {
+  AB_K_GATHER, AB_K_FWD, AB_K_BIAS_ACT, AB_K_XENT, AB_K_ACT_BWD, AB_K_DW, AB_K_DX,
+  AB_K_ADAM, AB_K_EVAL, AB_K_PROB1, AB_K_COUNT
+};
+
+/* Rows per work-item of the GEMM kernels (passed to the build as -DAB_ROWS). */
+#define AB_CL_ROWS 4
+
+/* Owns everything but buffers: context, queue, program, kernels. */
+typedef struct ab_cl_ctx {
+  cl_device_id device;
+  cl_context context;
+  cl_command_queue queue;
+  cl_program program;
+  cl_kernel k[AB_K_COUNT];
+  size_t kwg[AB_K_COUNT];   /* CL_KERNEL_WORK_GROUP_SIZE of each kernel */
+  ab_cl_device_info info;
+  int is_cpu;               /* CL_DEVICE_TYPE_CPU: shapes work-groups for vector lanes */
+  int vec;                  /* AB_VEC: floats per work-item in the GEMM kernels */
+  char options[512];        /* the build options used */
+} ab_cl_ctx;
+
+/* The device with global index `index` and its description (device.c). */
+int ab_cl_device_find(cl_device_id *dev, ab_cl_device_info *info, int index, ab_err *e);
+/* Opens device `index` and builds every kernel once (options and, on failure, the full
+ * build log go to o->log). */
+int ab_cl_ctx_open(ab_cl_ctx **ctx, int index, const ab_cl_opts *o, ab_err *e);
+/* Releases in reverse order of creation; safe on a half-built context and on NULL. */
+void ab_cl_ctx_free(ab_cl_ctx *ctx);
+/* Blocks until the queue is empty. */
+int ab_cl_finish(ab_cl_ctx *c, ab_err *e);
+
+/* Fills e with "WHAT failed: CL_NAME (code) [file:line]"; returns AB_EDEVICE. */
+int ab_cl_fail(ab_err *e, cl_int err, const char *what, const char *file, int line);
+/* Checks a call returning cl_int; returns from the enclosing function on error. */
+#define AB_CL_CHECK(e, call)                                               \
+  do {                                                                     \
+    cl_int ab_cl_rc_ = (call);                                             \
+    if (ab_cl_rc_ != CL_SUCCESS)                                           \
+      return ab_cl_fail((e), ab_cl_rc_, #call, __FILE__, __LINE__);        \
+  } while (0)
+/* Checks the error code filled in by a create call named `what`. */
+#define AB_CL_CHECK_ERR(e, err, what)                                      \
+  do {                                                                     \
+    if ((err) != CL_SUCCESS) return ab_cl_fail((e), (err), (what), __FILE__, __LINE__); \
+  } while (0)
+
+/* Where a kernel's input rows come from: row i of model k is row i of x [K][B][IN], or,
+ * when idx is set, row idx[off + k*kstride + i] of the split data x [N][IN]. */
+typedef struct ab_cl_rows {
+  cl_mem x, idx;
+  int off, kstride;
+} ab_cl_rows;
+
+/* ---- one wrapper per kernel; arguments mirror the ab_ref_* twin (ref.h) ---- */
+int ab_cl_gather(ab_cl_ctx *c, cl_mem X, cl_mem Y, cl_mem labels, ab_cl_rows rows, int K,
+                 int B, int IN, ab_err *e);
+int ab_cl_linear_act_fwd(ab_cl_ctx *c, cl_mem Y, ab_cl_rows X, cl_mem P, int woff, int boff,
+                         int act, int K, int B, int IN, int OUT, int pstride, ab_err *e);
+int ab_cl_bias_act(ab_cl_ctx *c, cl_mem Y, cl_mem P, int boff, int act, int K, int B,
+                   int OUT, int pstride, ab_err *e);
+/* labels of row (k, i): labels[lab.idx[lab.off + k*lab.kstride + i]] (lab.x unused);
+ * the batch mean of model k goes to bloss[k*bstride + bslot]. */
+int ab_cl_softmax_xent(ab_cl_ctx *c, cl_mem loss, cl_mem dlogits, cl_mem bloss, int bslot,
+                       int bstride, cl_mem logits, cl_mem labels, ab_cl_rows lab, int K,
+                       int B, int C, ab_err *e);
+int ab_cl_act_bwd(ab_cl_ctx *c, cl_mem dZ, cl_mem dY, cl_mem Y, int act, int n, ab_err *e);
+/* dW and db into G at woff/boff; dbonly != 0 computes db alone (after a CLBlast dW). */
+int ab_cl_linear_bwd_dw(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem dZ, ab_cl_rows X,
+                        int dbonly, int K, int B, int IN, int OUT, int pstride, ab_err *e);
+int ab_cl_linear_bwd_dx(ab_cl_ctx *c, cl_mem dX, cl_mem dZ, cl_mem P, int woff, cl_mem Xin,
+                        int act_in, int K, int B, int IN, int OUT, int pstride, ab_err *e);
+/* t: step number from 1; c1 and c2 are computed here exactly as the reference does. */
+int ab_cl_adam(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem lr, cl_mem wd,
+               float beta1, float beta2, float eps, int t, int K, int n, ab_err *e);
+int ab_cl_eval(ab_cl_ctx *c, cl_mem ploss, cl_mem pcorrect, int slot, int nslots,
+               cl_mem logits, cl_mem labels, int loff, int K, int B, int C, ab_err *e);
+int ab_cl_prob1(ab_cl_ctx *c, cl_mem prob, int poff, int pks, cl_mem logits, int K, int B,
+                ab_err *e);
+
+#endif

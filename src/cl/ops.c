@@ -1,0 +1,179 @@
+/* One enqueue wrapper per kernel: sets the arguments in the kernel's order and picks
+ * the launch geometry. Nothing here waits for the device. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include "cl/engine.h"
+
+typedef struct karg {
+  size_t size;
+  const void *ptr;
+} karg;
+#define MEM(x) {sizeof(cl_mem), &(x)}
+#define INT(x) {sizeof(cl_int), &(cl_int){(cl_int)(x)}}
+#define FLT(x) {sizeof(cl_float), &(cl_float){(cl_float)(x)}}
+#define LOCAL(bytes) {(bytes), NULL}
+#define NARGS(a) ((int)(sizeof(a) / sizeof(a)[0]))
+
+/* "WHAT of KERNEL" for error messages. */
+static void what_of(char *buf, size_t n, const char *what, ab_cl_ctx *c, int kid) {
+  char name[64] = "?";
+  if (clGetKernelInfo(c->k[kid], CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL))
+    strcpy(name, "?");
+  snprintf(buf, n, "%s of %s", what, name);
+}
+
+static int set_args(ab_cl_ctx *c, int kid, const karg *a, int n, ab_err *e) {
+  for (int i = 0; i < n; i++) {
+    cl_int rc = clSetKernelArg(c->k[kid], (cl_uint)i, a[i].size, a[i].ptr);
+    if (rc) {
+      char what[128], arg[32];
+      snprintf(arg, sizeof arg, "clSetKernelArg %d", i);
+      what_of(what, sizeof what, arg, c, kid);
+      return ab_cl_fail(e, rc, what, __FILE__, __LINE__);
+    }
+  }
+  return AB_OK;
+}
+
+/* Enqueues kernel kid over g rounded up to multiples of l. */
+static int enqueue(ab_cl_ctx *c, int kid, cl_uint dims, const size_t *g, const size_t *l,
+                   ab_err *e) {
+  size_t gr[3];
+  for (cl_uint d = 0; d < dims; d++) gr[d] = (g[d] + l[d] - 1) / l[d] * l[d];
+  cl_int rc = clEnqueueNDRangeKernel(c->queue, c->k[kid], dims, NULL, gr, l, 0, NULL, NULL);
+  if (rc) {
+    char what[128];
+    what_of(what, sizeof what, "clEnqueueNDRangeKernel", c, kid);
+    return ab_cl_fail(e, rc, what, __FILE__, __LINE__);
+  }
+  return AB_OK;
+}
+
+static int run(ab_cl_ctx *c, int kid, const karg *a, int na, cl_uint dims, const size_t *g,
+               const size_t *l, ab_err *e) {
+  int rc = set_args(c, kid, a, na, e);
+  return rc ? rc : enqueue(c, kid, dims, g, l, e);
+}
+
+/* Blocks of `per` needed to cover n. */
+static size_t blocks(int n, int per) { return ((size_t)n + per - 1) / per; }
+
+/* n split into equal parts of at most cap: 100 -> 50, 129 -> 43 (no idle lanes). */
+static size_t balanced(size_t n, size_t cap) {
+  if (n == 0) return 1;
+  size_t parts = (n + cap - 1) / cap;
+  return (n + parts - 1) / parts;
+}
+
+/* Work-group of a (columns, rows, models) grid: columns in dimension 0 (consecutive
+ * work-items touch consecutive floats: vector lanes on a CPU, coalesced on a GPU).
+ * The row dimension's size does not depend on the row count, so a partial batch does
+ * not make a CPU runtime compile another work-group variant. */
+static void shape3(const ab_cl_ctx *c, int kid, size_t n0, size_t l[3]) {
+  size_t cap = c->kwg[kid];
+  l[0] = balanced(n0, 64 < cap ? 64 : cap);
+  l[1] = 1;
+  if (!c->is_cpu && l[0] < 128) l[1] = 128 / l[0];
+  while (l[0] * l[1] > cap && l[1] > 1) l[1] /= 2;
+  l[2] = 1;
+}
+
+/* Power-of-two work-group size for the one-group-per-model kernels. */
+static size_t group_size(const ab_cl_ctx *c, int kid) {
+  size_t want = c->is_cpu ? 64 : 256, l = 1;
+  while (l * 2 <= want && l * 2 <= c->kwg[kid]) l *= 2;
+  return l;
+}
+
+static int run3(ab_cl_ctx *c, int kid, const karg *a, int na, size_t g0, size_t g1, size_t g2,
+                ab_err *e) {
+  size_t g[3] = {g0, g1, g2}, l[3];
+  shape3(c, kid, g0, l);
+  return run(c, kid, a, na, 3, g, l, e);
+}
+
+int ab_cl_gather(ab_cl_ctx *c, cl_mem X, cl_mem Y, cl_mem labels, ab_cl_rows rows, int K,
+                 int B, int IN, ab_err *e) {
+  cl_mem y = Y ? Y : X, lab = labels ? labels : rows.x;
+  karg a[] = {MEM(X), MEM(y), MEM(rows.x), MEM(lab), INT(Y != NULL), MEM(rows.idx),
+              INT(rows.off), INT(rows.kstride), INT(K), INT(B), INT(IN)};
+  return run3(c, AB_K_GATHER, a, NARGS(a), IN, B, K, e);
+}
+
+int ab_cl_linear_act_fwd(ab_cl_ctx *c, cl_mem Y, ab_cl_rows X, cl_mem P, int woff, int boff,
+                         int act, int K, int B, int IN, int OUT, int pstride, ab_err *e) {
+  cl_mem idx = X.idx ? X.idx : X.x;
+  karg a[] = {MEM(Y),    MEM(X.x),    MEM(idx), INT(X.idx != NULL), INT(X.off),
+              INT(X.kstride), MEM(P), INT(woff), INT(boff),  INT(act),
+              INT(K),    INT(B),      INT(IN),  INT(OUT),    INT(pstride)};
+  return run3(c, AB_K_FWD, a, NARGS(a), blocks(OUT, c->vec), blocks(B, AB_CL_ROWS), K, e);
+}
+
+int ab_cl_bias_act(ab_cl_ctx *c, cl_mem Y, cl_mem P, int boff, int act, int K, int B,
+                   int OUT, int pstride, ab_err *e) {
+  karg a[] = {MEM(Y), MEM(P), INT(boff), INT(act), INT(K), INT(B), INT(OUT), INT(pstride)};
+  return run3(c, AB_K_BIAS_ACT, a, NARGS(a), OUT, B, K, e);
+}
+
+int ab_cl_softmax_xent(ab_cl_ctx *c, cl_mem loss, cl_mem dlogits, cl_mem bloss, int bslot,
+                       int bstride, cl_mem logits, cl_mem labels, ab_cl_rows lab, int K,
+                       int B, int C, ab_err *e) {
+  karg a[] = {MEM(loss),   MEM(dlogits), MEM(bloss),  INT(bslot), INT(bstride),
+              MEM(logits), MEM(labels),  MEM(lab.idx), INT(lab.off), INT(lab.kstride),
+              INT(K),      INT(B),       INT(C)};
+  size_t l[2] = {group_size(c, AB_K_XENT), 1}, g[2] = {l[0], (size_t)K};
+  return run(c, AB_K_XENT, a, NARGS(a), 2, g, l, e);
+}
+
+int ab_cl_act_bwd(ab_cl_ctx *c, cl_mem dZ, cl_mem dY, cl_mem Y, int act, int n, ab_err *e) {
+  karg a[] = {MEM(dZ), MEM(dY), MEM(Y), INT(act), INT(n)};
+  size_t l = group_size(c, AB_K_ACT_BWD), g = (size_t)n;
+  return run(c, AB_K_ACT_BWD, a, NARGS(a), 1, &g, &l, e);
+}
+
+int ab_cl_linear_bwd_dw(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem dZ, ab_cl_rows X,
+                        int dbonly, int K, int B, int IN, int OUT, int pstride, ab_err *e) {
+  cl_mem idx = X.idx ? X.idx : X.x;
+  int c0 = dbonly ? IN : 0;
+  karg a[] = {MEM(G),    INT(woff), INT(boff), MEM(dZ), MEM(X.x),       MEM(idx),
+              INT(X.idx != NULL),   INT(X.off), INT(X.kstride), INT(c0), INT(K),
+              INT(B),    INT(IN),   INT(OUT),  INT(pstride)};
+  return run3(c, AB_K_DW, a, NARGS(a), blocks(OUT, c->vec), blocks(IN + 1 - c0, AB_CL_ROWS),
+              K, e);
+}
+
+int ab_cl_linear_bwd_dx(ab_cl_ctx *c, cl_mem dX, cl_mem dZ, cl_mem P, int woff, cl_mem Xin,
+                        int act_in, int K, int B, int IN, int OUT, int pstride, ab_err *e) {
+  cl_mem xin = Xin ? Xin : dX;
+  karg a[] = {MEM(dX), MEM(dZ), MEM(P),  INT(woff), MEM(xin), INT(Xin ? act_in : 0),
+              INT(K),  INT(B),  INT(IN), INT(OUT),  INT(pstride)};
+  return run3(c, AB_K_DX, a, NARGS(a), blocks(IN, c->vec), blocks(B, AB_CL_ROWS), K, e);
+}
+
+int ab_cl_adam(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem lr, cl_mem wd,
+               float beta1, float beta2, float eps, int t, int K, int n, ab_err *e) {
+  float c1 = 1.0f - powf(beta1, (float)t), c2 = 1.0f - powf(beta2, (float)t);
+  karg a[] = {MEM(p),     MEM(m),     MEM(v),   MEM(g),   MEM(lr), MEM(wd), FLT(beta1),
+              FLT(beta2), FLT(eps),   FLT(c1),  FLT(c2),  INT(K),  INT(n)};
+  size_t l[2] = {group_size(c, AB_K_ADAM), 1}, gs[2] = {blocks(n, c->vec), (size_t)K};
+  return run(c, AB_K_ADAM, a, NARGS(a), 2, gs, l, e);
+}
+
+int ab_cl_eval(ab_cl_ctx *c, cl_mem ploss, cl_mem pcorrect, int slot, int nslots,
+               cl_mem logits, cl_mem labels, int loff, int K, int B, int C, ab_err *e) {
+  size_t L = group_size(c, AB_K_EVAL);
+  karg a[] = {MEM(ploss),  MEM(pcorrect), INT(slot), INT(nslots),
+              MEM(logits), MEM(labels),   INT(loff), INT(K),
+              INT(B),      INT(C),        LOCAL(L * sizeof(cl_float)),
+              LOCAL(L * sizeof(cl_int))};
+  size_t l[2] = {L, 1}, g[2] = {L, (size_t)K};
+  return run(c, AB_K_EVAL, a, NARGS(a), 2, g, l, e);
+}
+
+int ab_cl_prob1(ab_cl_ctx *c, cl_mem prob, int poff, int pks, cl_mem logits, int K, int B,
+                ab_err *e) {
+  karg a[] = {MEM(prob), INT(poff), INT(pks), MEM(logits), INT(K), INT(B)};
+  size_t l[2] = {group_size(c, AB_K_PROB1), 1}, g[2] = {(size_t)B, (size_t)K};
+  return run(c, AB_K_PROB1, a, NARGS(a), 2, g, l, e);
+}

@@ -1,0 +1,326 @@
+/* The OpenCL backend against the reference backend: training parity through ab_train
+ * (5 epochs, 2,000 rows, both GEMM paths), every vtable operation with K = 3 models,
+ * and the CLI's device listing and selection. Margins from tolerance.h. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/cl.h"
+#include "abgpu/prep.h"
+#include "abgpu/rng.h"
+#include "abgpu/train.h"
+#include "testutil.h"
+#include "tolerance.h"
+
+#define NROWS 2000
+
+/* Number of OpenCL devices; skips the test (fails it under CI=true) when there are none. */
+static int device_or_skip(void) {
+  ab_cl_devices d;
+  ab_err e;
+  int n = ab_cl_devices_list(&d, &e) ? 0 : d.n;
+  if (n) ab_cl_devices_free(&d);
+  if (n == 0) {
+    const char *ci = getenv("CI");
+    if (ci && strcmp(ci, "true") == 0)
+      cr_assert_fail("no OpenCL device found and CI=true: the OpenCL tests must run in CI "
+                     "(install pocl-opencl-icd)");
+    cr_skip_test("no OpenCL device found: OpenCL training tests skipped (install "
+                 "pocl-opencl-icd to run them on the CPU)");
+  }
+  const char *env = getenv("ABGPU_DEVICE");
+  return env && *env >= '0' && *env <= '9' ? atoi(env) : 0;
+}
+
+/* 2,000 customers with random features and a target a model can learn: a noisy
+ * threshold on a fixed mix of the features. */
+static void make_splits(ab_splits *s) {
+  ab_table t;
+  ab_err e;
+  cr_assert_eq(ab_table_alloc(&t, NROWS, 1, &e), 0, "%s", e.msg);
+  ab_rng r;
+  ab_rng_seed(&r, 2024, 9);
+  static const float w[AB_NFEAT] = {1.5f, -1.0f, 0.8f, 0.0f, 2.0f, -0.5f, 0.3f, 0.0f, -1.2f, 0.7f};
+  for (size_t i = 0; i < t.n; i++) {
+    double z = 0;
+    t.id[i] = (int64_t)i + 1;
+    for (int j = 0; j < AB_NFEAT; j++) {
+      float x = (float)(ab_rng_normal(&r) * (j + 1) + 10.0 * j); /* unscaled on purpose */
+      t.x[i * AB_NFEAT + j] = x;
+      z += w[j] * (x - 10.0 * j) / (j + 1);
+    }
+    t.y[i] = z + ab_rng_normal(&r) > 0.0;
+  }
+  ab_prep_opts o = ab_prep_opts_default();
+  o.balance = AB_BALANCE_NONE;
+  o.seed = 7;
+  cr_assert_eq(ab_prep(s, &t, &o, &e), 0, "%s", e.msg);
+  ab_table_free(&t);
+}
+
+static ab_backend *open_cl(int dev, ab_cl_gemm gemm, const ab_splits *s) {
+  ab_backend *be;
+  ab_err e;
+  ab_cl_opts o = {gemm, 0, 0, NULL, NULL};
+  cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  return be;
+}
+
+static ab_backend *open_ref(const ab_splits *s) {
+  ab_backend *be;
+  ab_err e;
+  cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
+  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  return be;
+}
+
+static double rel_diff(double got, double want) {
+  return fabs(got - want) / fmax(fabs(want), 1e-30);
+}
+
+static void expect_loss(const char *what, int epoch, double got, double want) {
+  double d = rel_diff(got, want);
+  cr_expect(d <= AB_TOL_TRAIN_LOSS_REL, "%s, epoch %d: device %.9g, reference %.9g, relative "
+            "difference %.3g > %.3g", what, epoch, got, want, d, AB_TOL_TRAIN_LOSS_REL);
+}
+
+/* Rows whose predicted class differs, over every split; at most 1 in 1000 allowed. */
+static void expect_predictions(ab_backend *dev, ab_backend *ref, const ab_splits *s, int K) {
+  const size_t n[3] = {s->train.n, s->val.n, s->test.n};
+  size_t flips = 0, total = 0;
+  double max_diff = 0;
+  for (int id = 0; id < 3; id++) {
+    size_t m = (size_t)K * n[id];
+    float *a = malloc(m * sizeof(float)), *b = malloc(m * sizeof(float));
+    ab_err e;
+    cr_assert_eq(dev->vt->predict(dev, (ab_split_id)id, a, &e), 0, "%s", e.msg);
+    cr_assert_eq(ref->vt->predict(ref, (ab_split_id)id, b, &e), 0, "%s", e.msg);
+    for (size_t i = 0; i < m; i++) {
+      flips += (a[i] > 0.5f) != (b[i] > 0.5f);
+      max_diff = fmax(max_diff, fabs((double)a[i] - b[i]));
+    }
+    total += m;
+    free(a);
+    free(b);
+  }
+  size_t allowed = total * AB_TOL_PRED_FLIPS_PER_1000 / 1000;
+  fprintf(stderr, "cl_train %s: %zu of %zu predicted classes differ (allowed %zu), max "
+          "|prob diff| %.3g\n", dev->name, flips, total, allowed, max_diff);
+  cr_expect(flips <= allowed, "%zu of %zu predictions differ from the reference (allowed %zu)",
+            flips, total, allowed);
+}
+
+/* ab_train on the device and on the reference: same seed, 5 epochs, no early stop. */
+static void train_parity(ab_cl_gemm gemm) {
+  int dev = device_or_skip();
+  ab_splits s;
+  make_splits(&s);
+  ab_backend *bd = open_cl(dev, gemm, &s), *br = open_ref(&s);
+  ab_train_cfg cfg = ab_train_cfg_default();
+  cfg.epochs = 5;
+  cfg.patience = 1000;
+  cfg.seed = 3;
+  ab_train_result rd, rr;
+  ab_err e;
+  cr_assert_eq(ab_train(&rd, bd, &cfg, &s, NULL, NULL, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_train(&rr, br, &cfg, &s, NULL, NULL, &e), 0, "%s", e.msg);
+  cr_assert_eq(rd.epochs, 5);
+  cr_assert_eq(rr.epochs, 5);
+  double worst = 0;
+  for (int i = 0; i < 5; i++) {
+    expect_loss("train loss", i + 1, rd.hist[i].train_loss, rr.hist[i].train_loss);
+    expect_loss("validation loss", i + 1, rd.hist[i].val_loss, rr.hist[i].val_loss);
+    worst = fmax(worst, fmax(rel_diff(rd.hist[i].train_loss, rr.hist[i].train_loss),
+                             rel_diff(rd.hist[i].val_loss, rr.hist[i].val_loss)));
+  }
+  fprintf(stderr, "cl_train %s: 5 epochs, worst relative loss difference %.3g (allowed %.3g); "
+          "test accuracy %.4f vs %.4f; %.1f vs %.1f ms/epoch\n", bd->name, worst,
+          AB_TOL_TRAIN_LOSS_REL, rd.test_acc, rr.test_acc, rd.ms_per_epoch, rr.ms_per_epoch);
+  cr_expect(rd.hist[4].train_loss < rd.hist[0].train_loss, "training must make progress");
+  expect_predictions(bd, br, &s, 1);
+  ab_train_result_free(&rd);
+  ab_train_result_free(&rr);
+  ab_backend_free(bd);
+  ab_backend_free(br);
+  ab_splits_free(&s);
+}
+
+Test(cl_train, parity_own_kernels) { train_parity(AB_CL_GEMM_OWN); }
+
+Test(cl_train, parity_clblast) {
+  if (!ab_cl_have_clblast()) cr_skip_test("this build has no CLBlast");
+  train_parity(AB_CL_GEMM_CLBLAST);
+}
+
+/* ---- every vtable operation, K = 3 models with their own hyperparameters ---- */
+
+enum { KM = 3, BATCH = 50 };
+
+typedef struct pair {
+  ab_backend *d, *r;
+  ab_arch a;
+  size_t P;
+  int nb;
+  int32_t *order;
+} pair;
+
+static void pair_init(pair *p, int dev, ab_cl_gemm gemm, const ab_splits *s) {
+  ab_err e;
+  cr_assert_eq(ab_arch_parse(&p->a, AB_NFEAT, "20,7", "tanh,sigmoid", &e), 0, "%s", e.msg);
+  p->P = ab_arch_nparams(&p->a);
+  p->d = open_cl(dev, gemm, s);
+  p->r = open_ref(s);
+  p->nb = (int)(s->train.n / BATCH);
+  p->order = malloc((size_t)KM * p->nb * BATCH * sizeof(int32_t));
+  float *params = malloc(KM * p->P * sizeof(float));
+  for (int k = 0; k < KM; k++) ab_init_params(params + k * p->P, &p->a, 10 + k);
+  ab_hyper hp[KM] = {{1e-3f, 0.0f}, {3e-3f, 0.01f}, {1e-2f, 0.0f}};
+  cr_assert_eq(p->d->vt->init_models(p->d, &p->a, KM, BATCH, params, hp, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->r->vt->init_models(p->r, &p->a, KM, BATCH, params, hp, &e), 0, "%s", e.msg);
+  free(params);
+}
+
+static void pair_free(pair *p) {
+  ab_backend_free(p->d);
+  ab_backend_free(p->r);
+  free(p->order);
+}
+
+/* One epoch with a fresh order per model on both; loss sums compared. */
+static void pair_epoch(pair *p, ab_rng *r, size_t ntrain, int epoch) {
+  uint32_t *perm = malloc(ntrain * sizeof(uint32_t));
+  for (int k = 0; k < KM; k++) {
+    for (uint32_t i = 0; i < ntrain; i++) perm[i] = i;
+    ab_rng_shuffle_u32(r, perm, (uint32_t)ntrain);
+    for (int i = 0; i < p->nb * BATCH; i++) p->order[k * p->nb * BATCH + i] = (int32_t)perm[i];
+  }
+  free(perm);
+  double ld[KM], lr[KM];
+  ab_err e;
+  cr_assert_eq(p->d->vt->train_epoch(p->d, p->order, p->nb, ld, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->r->vt->train_epoch(p->r, p->order, p->nb, lr, &e), 0, "%s", e.msg);
+  for (int k = 0; k < KM; k++) expect_loss("K=3 train loss sum", epoch, ld[k], lr[k]);
+}
+
+static void pair_evaluate(pair *p, const ab_splits *s, int epoch) {
+  const size_t n[3] = {s->train.n, s->val.n, s->test.n};
+  for (int id = 0; id < 3; id++) {
+    double ld[KM], lr[KM];
+    int64_t cd[KM], cref[KM];
+    ab_err e;
+    cr_assert_eq(p->d->vt->evaluate(p->d, (ab_split_id)id, ld, cd, &e), 0, "%s", e.msg);
+    cr_assert_eq(p->r->vt->evaluate(p->r, (ab_split_id)id, lr, cref, &e), 0, "%s", e.msg);
+    for (int k = 0; k < KM; k++) {
+      expect_loss("K=3 evaluate loss sum", epoch, ld[k], lr[k]);
+      int64_t allowed = (int64_t)(n[id] * AB_TOL_PRED_FLIPS_PER_1000 / 1000);
+      cr_expect(llabs(cd[k] - cref[k]) <= allowed, "split %d model %d: correct %lld vs %lld",
+                id, k, (long long)cd[k], (long long)cref[k]);
+    }
+  }
+}
+
+/* Relative L2 distance of two [K][P] state arrays. */
+static double state_diff(const float *a, const float *b, size_t n) {
+  double d = 0, w = 0;
+  for (size_t i = 0; i < n; i++) {
+    d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    w += (double)b[i] * b[i];
+  }
+  return sqrt(d / fmax(w, 1e-300));
+}
+
+static void expect_same_state(pair *p, const char *when) {
+  size_t n = KM * p->P;
+  float *pd = malloc(3 * n * sizeof(float)), *pr = malloc(3 * n * sizeof(float));
+  int64_t td, tr;
+  ab_err e;
+  cr_assert_eq(p->d->vt->get_state(p->d, pd, pd + n, pd + 2 * n, &td, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->r->vt->get_state(p->r, pr, pr + n, pr + 2 * n, &tr, &e), 0, "%s", e.msg);
+  cr_expect_eq(td, tr, "%s: step counts %lld vs %lld", when, (long long)td, (long long)tr);
+  static const char *const names[3] = {"params", "Adam m", "Adam v"};
+  for (int q = 0; q < 3; q++) {
+    double d = state_diff(pd + q * n, pr + q * n, n);
+    cr_expect(d <= AB_TOL_TRAIN_LOSS_REL, "%s: %s differ by %.3g (relative L2)", when,
+              names[q], d);
+  }
+  free(pd);
+  free(pr);
+}
+
+static void vtable_parity(ab_cl_gemm gemm) {
+  int dev = device_or_skip();
+  ab_splits s;
+  make_splits(&s);
+  pair p;
+  pair_init(&p, dev, gemm, &s);
+  ab_rng r;
+  ab_rng_seed(&r, 99, 4);
+  pair_epoch(&p, &r, s.train.n, 1);
+  pair_evaluate(&p, &s, 1);
+  uint8_t keep[KM] = {1, 0, 1};
+  ab_err e;
+  cr_assert_eq(p.d->vt->snapshot(p.d, keep, &e), 0, "%s", e.msg);
+  cr_assert_eq(p.r->vt->snapshot(p.r, keep, &e), 0, "%s", e.msg);
+  pair_epoch(&p, &r, s.train.n, 2);
+  expect_same_state(&p, "after epoch 2");
+  cr_assert_eq(p.d->vt->restore(p.d, &e), 0, "%s", e.msg);
+  cr_assert_eq(p.r->vt->restore(p.r, &e), 0, "%s", e.msg);
+  pair_evaluate(&p, &s, 2);
+  expect_predictions(p.d, p.r, &s, KM);
+  /* resume: the reference's full state into the device, one more epoch on both */
+  size_t n = KM * p.P;
+  float *st = malloc(3 * n * sizeof(float));
+  int64_t t;
+  cr_assert_eq(p.r->vt->get_state(p.r, st, st + n, st + 2 * n, &t, &e), 0, "%s", e.msg);
+  cr_assert_eq(p.d->vt->set_state(p.d, st, st + n, st + 2 * n, t, &e), 0, "%s", e.msg);
+  expect_same_state(&p, "after set_state");
+  pair_epoch(&p, &r, s.train.n, 3);
+  expect_same_state(&p, "after epoch 3");
+  free(st);
+  pair_free(&p);
+  ab_splits_free(&s);
+}
+
+Test(cl_train, vtable_k3_own_kernels) { vtable_parity(AB_CL_GEMM_OWN); }
+
+Test(cl_train, vtable_k3_clblast) {
+  if (!ab_cl_have_clblast()) cr_skip_test("this build has no CLBlast");
+  vtable_parity(AB_CL_GEMM_CLBLAST);
+}
+
+/* ---- CLI ---- */
+
+Test(cl_train, cli_devices_lists_a_device) {
+  device_or_skip();
+  tu_run r;
+  tu_sh(&r, "%s devices", ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "abgpu devices exited %d:\n%s", r.status, r.out);
+  cr_expect(strstr(r.out, "\ncpu "), "the cpu backend must be listed:\n%s", r.out);
+  cr_expect(strstr(r.out, "\n0 "), "device 0 must be listed:\n%s", r.out);
+}
+
+Test(cl_train, cli_missing_device_exits_2_with_list) {
+  device_or_skip();
+  tu_run r;
+  tu_sh(&r, "%s train --data synth:300 --device 99 --epochs 1", ABGPU_BIN);
+  cr_assert_eq(r.status, 2, "--device 99 must exit 2, got %d:\n%s", r.status, r.out);
+  cr_expect(strstr(r.out, "no such OpenCL device"), "the error must say why:\n%s", r.out);
+  cr_expect(strstr(r.out, "\ncpu "), "the device list must be printed:\n%s", r.out);
+  cr_expect(strstr(r.out, "\n0 "), "the device list must show device 0:\n%s", r.out);
+}
+
+Test(cl_train, cli_no_platform_says_so) {
+  char empty[600];
+  snprintf(empty, sizeof empty, "%s/no-icd", tu_tmpdir());
+  tu_run r;
+  tu_sh(&r, "mkdir -p %s && OCL_ICD_VENDORS=%s %s devices", empty, empty, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "abgpu devices without a platform must exit 0:\n%s", r.out);
+  cr_expect(strstr(r.out, "no OpenCL platform found; use --device cpu"), "%s", r.out);
+  cr_expect(strstr(r.out, "\ncpu "), "cpu must still be listed:\n%s", r.out);
+  tu_sh(&r, "OCL_ICD_VENDORS=%s %s train --data synth:300 --device 0 --epochs 1", empty,
+        ABGPU_BIN);
+  cr_expect_eq(r.status, 2, "--device 0 without a platform must exit 2:\n%s", r.out);
+  cr_expect(strstr(r.out, "--device cpu"), "the error must suggest --device cpu:\n%s", r.out);
+}
