@@ -1,0 +1,55 @@
+/* abgpu prep: write the notebook's three .npz files. */
+#include <stdio.h>
+#include "abgpu/prep.h"
+#include "cli.h"
+
+static void prep_help(void) {
+  ab_prep_opts p = ab_prep_opts_default();
+  printf("usage: abgpu prep --data F --out DIR [FLAGS]\n\n"
+         "Balances, shuffles, splits and standardises F and writes the notebook's files\n"
+         "DIR/Audiobooks_data_{train,validation,test}.npz (arrays inputs float64 [n,10],\n"
+         "targets int64 [n]). All three are written, or none.\n\n"
+         "  --data F          CSV export, or synth:N[:SEED] (required)\n"
+         "  --out DIR         existing output folder (required)\n"
+         "  --seed S          seeds balancing and shuffling (default: %llu)\n"
+         "  --balance M       random, first or none (default: %s)\n"
+         "  --split A,B,C     train,validation,test percentages (default: %d,%d,%d)\n"
+         "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
+         "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all rows\n"
+         "  -h, --help        this text\n",
+         (unsigned long long)p.seed, ab_balance_name(p.balance), p.split[0], p.split[1], p.split[2]);
+}
+
+int cmd_prep(int argc, char **argv) {
+  const char *data = NULL, *out = NULL, *v;
+  ab_prep_opts p = ab_prep_opts_default();
+  ab_csv_opts co = ab_csv_opts_default();
+  for (int i = 1; i < argc; i++) {
+    int m;
+    if ((m = cli_opt(argc, argv, &i, "--data", &v))) data = v;
+    else if ((m = cli_opt(argc, argv, &i, "--out", &v))) out = v;
+    else if ((m = cli_opt(argc, argv, &i, "--seed", &v)) > 0) m = cli_u64(&p.seed, v) ? -2 : 1;
+    else if ((m = cli_opt(argc, argv, &i, "--balance", &v)) > 0) m = ab_balance_parse(&p.balance, v) ? -2 : 1;
+    else if ((m = cli_opt(argc, argv, &i, "--split", &v)) > 0) m = ab_split_parse(p.split, v) ? -2 : 1;
+    else if ((m = cli_opt(argc, argv, &i, "--missing", &v)) > 0) m = ab_missing_parse(&co.missing, v) ? -2 : 1;
+    else if (cli_switch(argv, i, "--seed-compat")) { p.compat = 1; m = 1; }
+    else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { prep_help(); return 0; }
+    else return cli_usage_error("prep", "unknown flag '%s'", argv[i]);
+    if (m == -1) return cli_usage_error("prep", "%s needs a value", argv[i]);
+    if (m == -2) return cli_usage_error("prep", "%s: invalid value '%s'", argv[i - 1], v);
+  }
+  if (!data || !out) return cli_usage_error("prep", "--data and --out are required");
+  ab_table t;
+  ab_splits s;
+  ab_err e = {0};
+  if (ab_table_load(&t, data, &co, &e)) return cli_fail(&e);
+  int rc = ab_prep(&s, &t, &p, &e);
+  ab_table_free(&t);
+  if (rc) return cli_fail(&e);
+  rc = ab_prep_write_npz(&s, out, &e);
+  if (!rc)
+    printf("wrote %s/Audiobooks_data_{train,validation,test}.npz: %zu, %zu, %zu rows\n", out,
+           s.train.n, s.val.n, s.test.n);
+  ab_splits_free(&s);
+  return rc ? cli_fail(&e) : 0;
+}

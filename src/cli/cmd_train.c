@@ -1,0 +1,282 @@
+/* abgpu train: data -> prep -> backend -> training loop -> test accuracy. */
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+#include "abgpu/model.h"
+#include "abgpu/prep.h"
+#include "abgpu/report.h"
+#include "abgpu/synth.h"
+#include "abgpu/train.h"
+#include "cli.h"
+
+#define DEFAULT_DATA "synth:14084"
+#define IMPORTANCE_ROWS 20000 /* test rows used for the permutation importance */
+#define IMPORTANCE_REPEATS 5
+
+typedef struct train_args {
+  const char *data, *device, *hidden, *act, *gemm, *out, *report;
+  ab_train_cfg cfg;
+  ab_prep_opts prep;
+  ab_csv_opts csv;
+  int quiet, json, verbose, compat, balance_set;
+} train_args;
+
+static void train_help(void) {
+  ab_train_cfg c = ab_train_cfg_default();
+  ab_prep_opts p = ab_prep_opts_default();
+  printf("usage: abgpu train [FLAGS]\n\n"
+         "Trains the repurchase model and prints one line per epoch and the test accuracy.\n\n"
+         "  --data F          CSV export, or synth:N[:SEED] for N synthetic customers\n"
+         "                    (default: %s, seed %u)\n"
+         "  --device D        cpu (plain C reference) or an OpenCL device index from\n"
+         "                    `abgpu devices` (default: $ABGPU_DEVICE, else cpu)\n"
+         "  --gemm G          OpenCL GEMM path: own or clblast (default: own)\n"
+         "  --hidden W,W      hidden layer widths (default: 100,100)\n"
+         "  --act A,A         hidden activations: relu, sigmoid, tanh (default: relu,sigmoid)\n"
+         "  --lr X            Adam learning rate (default: %g; beta 0.9/0.999, eps 1e-8)\n"
+         "  --batch N         batch size; the last partial batch is dropped (default: %d)\n"
+         "  --epochs N        at most N epochs (default: %d)\n"
+         "  --patience N      stop after N epochs without a better validation loss\n"
+         "                    (default: %d = stop at the first that is not better)\n"
+         "  --seed S          seeds balancing, shuffling, initialisation, batch order (default: %llu)\n"
+         "  --balance M       random (seeded undersampling), first (the notebook: first N\n"
+         "                    zeros in file order) or none (default: %s)\n"
+         "  --split A,B,C     train,validation,test percentages (default: %d,%d,%d)\n"
+         "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
+         "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all\n"
+         "                    balanced rows, keep the last epoch's weights\n"
+         "  --quiet           no per-epoch lines\n"
+         "  --json            one JSON object with the results on stdout at the end\n"
+         "  --verbose         backend details (e.g. OpenCL build options) on stderr\n"
+         "  --out FILE        save the model (.abm: weights, scaler, fills, config,\n"
+         "                    metrics) for eval, predict, importance, export (default: none)\n"
+         "  --report FILE     write an HTML report: curves, ROC, gains, confusion matrix,\n"
+         "                    importance, configuration (default: none)\n"
+         "  -h, --help        this text\n",
+         DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED, c.lr, c.batch, c.epochs, c.patience,
+         (unsigned long long)c.seed, ab_balance_name(p.balance), p.split[0], p.split[1],
+         p.split[2]);
+}
+
+/* Parses one flag with a value; returns 0 handled, 1 not this kind, 2 error (printed). */
+static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
+  static const char *const names[] = {"--data", "--device", "--hidden", "--act", "--lr",
+                                      "--batch", "--epochs", "--patience", "--seed",
+                                      "--balance", "--split", "--missing", "--gemm", "--out",
+                                      "--report"};
+  for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+    const char *v;
+    int m = cli_opt(argc, argv, i, names[k], &v);
+    if (m == 0) continue;
+    if (m < 0) return cli_usage_error("train", "%s needs a value", names[k]);
+    int bad = 0;
+    switch (k) {
+      case 0: a->data = v; break;
+      case 1: a->device = v; break;
+      case 2: a->hidden = v; break;
+      case 3: a->act = v; break;
+      case 4: bad = cli_float(&a->cfg.lr, v, 1e-9, 10); break;
+      case 5: bad = cli_int(&a->cfg.batch, v, 1, 1 << 20); break;
+      case 6: bad = cli_int(&a->cfg.epochs, v, 1, 1000000); break;
+      case 7: bad = cli_int(&a->cfg.patience, v, 0, 1000000); break;
+      case 8: bad = cli_u64(&a->cfg.seed, v); break;
+      case 9: bad = ab_balance_parse(&a->prep.balance, v); a->balance_set = 1; break;
+      case 10: bad = ab_split_parse(a->prep.split, v); break;
+      case 11: bad = ab_missing_parse(&a->csv.missing, v); break;
+      case 12: a->gemm = v; bad = strcmp(v, "own") && strcmp(v, "clblast"); break;
+      case 13: a->out = v; break;
+      case 14: a->report = v; break;
+    }
+    if (bad) return cli_usage_error("train", "%s: invalid value '%s'", names[k], v);
+    return 0;
+  }
+  return 1;
+}
+
+static int train_parse(train_args *a, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    int r = train_value_flag(a, argc, argv, &i);
+    if (r == 0) continue;
+    if (r == 2) return 2;
+    if (cli_switch(argv, i, "--quiet")) a->quiet = 1;
+    else if (cli_switch(argv, i, "--json")) a->json = 1;
+    else if (cli_switch(argv, i, "--verbose")) a->verbose = 1;
+    else if (cli_switch(argv, i, "--seed-compat")) a->compat = 1;
+    else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { train_help(); return -1; }
+    else return cli_usage_error("train", "unknown flag '%s'", argv[i]);
+  }
+  if (a->compat && a->balance_set && a->prep.balance != AB_BALANCE_FIRST)
+    return cli_usage_error("train", "--seed-compat uses --balance first");
+  return 0;
+}
+
+typedef struct epoch_out { FILE *f; int epochs, quiet; } epoch_out;
+
+static int print_epoch(const ab_epoch_stats *s, void *user) {
+  epoch_out *o = user;
+  if (!o->quiet)
+    fprintf(o->f, "epoch %3d/%d  train loss %.4f  val loss %.4f  val accuracy %.2f%%  %.1f ms\n",
+            s->epoch, o->epochs, s->train_loss, s->val_loss, 100.0 * s->val_acc, s->ms);
+  return 0;
+}
+
+/* What train adds after the loop for --out, --report and --json: the model with its
+ * validation and test metrics, the test split's scores, gains and permutation importance. */
+typedef struct train_extra {
+  ab_model m;
+  float *prob;        /* test split, raw probabilities */
+  uint8_t *y;
+  ab_gains g;
+  ab_importance imp;
+  int have_imp;       /* 0 when the test rows used hold one class only */
+} train_extra;
+
+static void print_json_extra(const train_args *a, const train_extra *x) {
+  char b1[32], b2[32];
+  printf(", \"model\": ");
+  if (a->out) ab_json_str(stdout, a->out);
+  else printf("null");
+  printf(", \"prior\": %s, \"train_ratio\": %s, \"data_hash\": \"%016llx\", \"test_metrics\": {",
+         ab_json_num(b1, x->m.prior), ab_json_num(b2, x->m.train_ratio),
+         (unsigned long long)x->m.data_hash);
+  ab_json_metrics(stdout, &x->m.test);
+  printf("}, \"val_metrics\": {");
+  ab_json_metrics(stdout, &x->m.val);
+  printf("}, \"test_gains\": ");
+  ab_json_gains(stdout, &x->g);
+  printf(", \"importance\": ");
+  if (x->have_imp) ab_json_importance(stdout, &x->imp, &x->m);
+  else printf("null");
+}
+
+static void print_json(const train_args *a, const ab_backend *be, const ab_splits *s,
+                       const ab_train_result *r, const train_extra *x) {
+  char arch[128];
+  ab_arch_describe(&a->cfg.arch, arch, sizeof arch);
+  printf("{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"val_accuracy\": %.6f, "
+         "\"val_loss\": %.6f, \"train_loss\": %.6f, \"epochs\": %d, \"best_epoch\": %d, "
+         "\"ms_per_epoch\": %.4f, \"device\": \"%s\", \"seed\": %llu, \"data\": \"%s\", "
+         "\"rows\": %zu, \"train_rows\": %zu, \"val_rows\": %zu, \"test_rows\": %zu, "
+         "\"arch\": \"%s\", \"balance\": \"%s\", \"seed_compat\": %s, \"history\": [",
+         r->test_acc, r->test_loss, r->val_acc, r->val_loss, r->train_loss, r->epochs,
+         r->best_epoch, r->ms_per_epoch, be->name, (unsigned long long)a->cfg.seed, a->data,
+         s->n_total, s->train.n, s->val.n, s->test.n, arch,
+         ab_balance_name(a->compat ? AB_BALANCE_FIRST : a->prep.balance),
+         a->compat ? "true" : "false");
+  for (int i = 0; i < r->epochs; i++)
+    printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_loss\": %.6f, \"val_accuracy\": %.6f, "
+           "\"ms\": %.4f}", i ? ", " : "", r->hist[i].epoch, r->hist[i].train_loss,
+           r->hist[i].val_loss, r->hist[i].val_acc, r->hist[i].ms);
+  printf("]");
+  print_json_extra(a, x);
+  printf("}\n");
+}
+
+static void print_summary(FILE *f, const ab_splits *s, const ab_train_result *r) {
+  fprintf(f, "best epoch %d of %d, %.1f ms/epoch\n", r->best_epoch, r->epochs, r->ms_per_epoch);
+  fprintf(f, "test accuracy %.2f%% (%.0f of %zu customers), test loss %.4f\n",
+          100.0 * r->test_acc, r->test_acc * (double)s->test.n, s->test.n, r->test_loss);
+}
+
+static int split_metrics(ab_metrics *mt, train_extra *x, const ab_split *sp, ab_err *e) {
+  int rc = ab_model_score_split(x->prob, x->y, &x->m, sp, e);
+  return rc ? rc : ab_metrics_compute(mt, x->prob, x->y, sp->n, 0.5, 0, 0, e);
+}
+
+/* Validation and test metrics; leaves the test split's scores in x->prob, x->y. */
+static int extra_metrics(train_extra *x, const ab_splits *s, uint64_t seed, ab_err *e) {
+  size_t n = s->val.n > s->test.n ? s->val.n : s->test.n, k = s->test.n, pos = 0;
+  x->prob = malloc((n ? n : 1) * sizeof *x->prob);
+  x->y = malloc(n ? n : 1);
+  if (!x->prob || !x->y) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  int rc = split_metrics(&x->m.val, x, &s->val, e);
+  if (!rc) rc = split_metrics(&x->m.test, x, &s->test, e);
+  if (!rc) rc = ab_gains_compute(&x->g, x->prob, x->y, s->test.n, 0, 0, e);
+  if (k > IMPORTANCE_ROWS) k = IMPORTANCE_ROWS;
+  for (size_t i = 0; i < k; i++) pos += x->y[i];
+  x->have_imp = pos > 0 && pos < k;
+  if (!rc && x->have_imp)
+    rc = ab_importance_compute(&x->imp, &x->m, s->test.x, x->y, k, IMPORTANCE_REPEATS, seed, e);
+  return rc;
+}
+
+static int train_report(const train_extra *x, const train_args *a, const ab_splits *s,
+                        const ab_train_result *r, ab_err *e) {
+  ab_report rep = {"Training report", "the test split (balanced)", a->out, &x->m, r->hist,
+                   r->epochs, &x->m.test, &x->g, x->have_imp ? &x->imp : NULL, NULL, x->prob,
+                   x->y, s->test.n};
+  return ab_report_write(a->report, &rep, e);
+}
+
+static int train_finish(train_extra *x, const train_args *a, const ab_backend *be,
+                        const ab_splits *s, const ab_train_result *r, FILE *info, ab_err *e) {
+  int rc = ab_model_set_training(&x->m, &a->cfg, &a->prep, r, s, be->name, e);
+  if (!rc) rc = extra_metrics(x, s, a->cfg.seed, e);
+  if (!rc && a->out && !(rc = ab_model_save(&x->m, a->out, e)))
+    fprintf(info, "model saved to %s\n", a->out);
+  if (!rc && a->report && !(rc = train_report(x, a, s, r, e)))
+    fprintf(info, "report written to %s\n", a->report);
+  return rc;
+}
+
+static void train_extra_free(train_extra *x) {
+  ab_model_free(&x->m);
+  free(x->prob);
+  free(x->y);
+}
+
+static int train_run(train_args *a, FILE *info) {
+  ab_table t;
+  ab_splits s;
+  ab_backend *be = NULL;
+  ab_train_result r = {0};
+  train_extra x = {0};
+  ab_err e = {0};
+  if (ab_table_load(&t, a->data, &a->csv, &e)) return cli_fail(&e);
+  ab_model_init(&x.m);
+  ab_model_set_data(&x.m, &t, a->data); /* hash and fill values: the table is freed next */
+  int rc = ab_prep(&s, &t, &a->prep, &e);
+  ab_table_free(&t);
+  if (rc) return cli_fail(&e);
+  cli_backend_opts bo = {a->verbose, a->gemm};
+  if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = be->vt->load_data(be, &s, &e))) {
+    fprintf(info, "device %s; %zu customers (%zu buy again), %zu after balancing: "
+            "train %zu, validation %zu, test %zu\n", be->name, s.n_total, s.n_pos_total,
+            s.n_balanced, s.train.n, s.val.n, s.test.n);
+    epoch_out eo = {info, a->cfg.epochs, a->quiet};
+    rc = ab_train(&r, be, &a->cfg, &s, print_epoch, &eo, &e);
+  }
+  if (!rc) {
+    print_summary(info, &s, &r);
+    if (a->out || a->report || a->json) rc = train_finish(&x, a, be, &s, &r, info, &e);
+  }
+  if (!rc && a->json) print_json(a, be, &s, &r, &x);
+  train_extra_free(&x);
+  ab_train_result_free(&r);
+  ab_backend_free(be);
+  ab_splits_free(&s);
+  return rc ? cli_fail(&e) : 0;
+}
+
+int cmd_train(int argc, char **argv) {
+  train_args a = {0};
+  a.cfg = ab_train_cfg_default();
+  a.prep = ab_prep_opts_default();
+  a.csv = ab_csv_opts_default();
+  a.hidden = "100,100";
+  a.act = "relu,sigmoid";
+  int rc = train_parse(&a, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  ab_err e = {0};
+  if (ab_arch_parse(&a.cfg.arch, AB_NFEAT, a.hidden, a.act, &e))
+    return cli_usage_error("train", "%s", e.msg);
+  a.prep.seed = a.cfg.seed;
+  a.prep.compat = a.cfg.keep_last = a.compat;
+  FILE *info = a.json ? stderr : stdout;
+  if (!a.data) {
+    a.data = DEFAULT_DATA;
+    fprintf(info, "no --data given: training on %s, synthetic customers (seed %u) "
+            "calibrated from the real export's statistics\n", DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED);
+  }
+  return train_run(&a, info);
+}

@@ -1,0 +1,49 @@
+/* abgpu: the command line. main only dispatches to one file per subcommand. */
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+typedef struct command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} command;
+
+static const command commands[] = {
+    {"train", cmd_train, "train a model on a CSV file (or synthetic data) and report test accuracy"},
+    {"prep", cmd_prep, "balance, shuffle, split and standardise a CSV into the notebook's .npz files"},
+    {"synth", cmd_synth, "write synthetic customers calibrated from the real data's statistics"},
+    {"devices", cmd_devices, "list the backends: cpu and every OpenCL device"},
+    {"eval", cmd_eval, "measure a saved model on labelled customers: metrics, gains, lift"},
+    {"predict", cmd_predict, "score customers with a saved model (streams files of any size)"},
+    {"importance", cmd_importance, "rank the features that bring customers back (permutation)"},
+    {"export", cmd_export, "write a model's weights and scaler as NumPy arrays (.npz)"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+  fprintf(f, "abgpu %s - which audiobook customers will buy again\n\n"
+             "usage: abgpu COMMAND [FLAGS]    (abgpu COMMAND --help for its flags)\n\n"
+             "commands:\n", ABGPU_VERSION);
+  for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\nenvironment:\n"
+             "  ABGPU_DEVICE      default for --device (cpu or an OpenCL device index)\n"
+             "  ABGPU_KERNEL_DIR  read kernels/*.cl from this folder instead of the embedded copy\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("abgpu %s\n", ABGPU_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < NCOMMANDS; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "abgpu: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}
