@@ -27,6 +27,15 @@ test: build
 train: build
 	@./$(BUILD)/abgpu train $(ARGS)
 
+# The whole suite built with -fsanitize=address,undefined. ASAN_OPTIONS: detect_leaks=0
+# because PoCL and the ICD loader keep allocations alive until exit by design (their
+# leaks are not ours; valgrind checks our own frees); UBSan halts on the first report.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+test-sanitize: deps
+	@cmake -S . -B build-sanitize -DABGPU_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-sanitize -j $(JOBS)
+	@cd build-sanitize && $(SAN_ENV) ctest --output-on-failure --timeout 900
+
 # Each libFuzzer target in tests/fuzz runs FUZZ_SECONDS on a copy of its seed corpus.
 fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DABGPU_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null

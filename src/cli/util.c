@@ -61,3 +61,12 @@ int cli_u64(uint64_t *out, const char *s) {
   *out = v;
   return 0;
 }
+
+void cli_json_escape(FILE *f, const char *s) {
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
+    else if (c < 0x20) fprintf(f, "\\u%04x", c);
+    else fputc(c, f);
+  }
+}

@@ -109,6 +109,11 @@ static int idset_add(idset *s, int64_t id) {
   return 0;
 }
 
+static int cmp_u64(const void *x, const void *y) {
+  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+  return (a > b) - (a < b);
+}
+
 /* LSD radix sort of n ids (16-bit digits, sign bit flipped so negatives sort first). */
 static void radix_sort_ids(uint64_t *a, uint64_t *tmp, size_t n) {
   static size_t count[65536];
@@ -131,7 +136,8 @@ static int has_duplicate(const int64_t *id, size_t n) {
   uint64_t *a = malloc(n * sizeof *a), *tmp = malloc(n * sizeof *tmp);
   if (!a || !tmp) { free(a); free(tmp); return -1; }
   for (size_t k = 0; k < n; k++) a[k] = (uint64_t)id[k] ^ 0x8000000000000000ULL;
-  radix_sort_ids(a, tmp, n);
+  if (n < 65536) qsort(a, n, sizeof *a, cmp_u64); /* radix passes cost 2 MB of counts */
+  else radix_sort_ids(a, tmp, n);
   int dup = 0;
   for (size_t k = 1; k < n && !dup; k++) dup = a[k] == a[k - 1];
   free(a);

@@ -1,0 +1,316 @@
+/* abgpu bench: the same training on every backend, side by side, plus CSV reading speed. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "abgpu/cl.h"
+#include "abgpu/rng.h"
+#include "abgpu/synth.h"
+#include "abgpu/train.h"
+#include "cli.h"
+
+#define MAX_BACKENDS 16
+
+typedef struct bench_args {
+  const char *data, *backends;
+  size_t rows;
+  int epochs, json, threads;
+  uint64_t seed;
+} bench_args;
+
+typedef struct bench_row {
+  char spec[32], name[160], error[256];
+  double setup_ms, upload_ms, epoch_ms, train_ms, eval_ms, final_loss;
+} bench_row;
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void bench_help(void) {
+  printf("usage: abgpu bench [FLAGS]\n\n"
+         "Trains the seed network (10-100-100-2, batch 100) from the same initial weights and\n"
+         "batch order on every backend, and prints per backend: ms/epoch (median; an epoch is\n"
+         "the training steps plus the validation pass, as in train), samples/s, GFLOP/s,\n"
+         "setup (program build, warm-up) and upload times, the final training loss, and the\n"
+         "speed ratio to the cpu backend. Then the CSV reader's MB/s.\n\n"
+         "  --data F          CSV export (default: synthetic customers, see --rows)\n"
+         "  --rows N          synthetic customers when no --data (default: 14084)\n"
+         "  --epochs N        timed epochs per backend, after one warm-up epoch (default: 5)\n"
+         "  --backends L      comma list of ref, cpu, N (OpenCL device), N:clblast\n"
+         "                    (default: all available)\n"
+         "  --threads N       threads of the cpu backend (default: all cores)\n"
+         "  --seed S          data preparation, initial weights, batch order (default: 1)\n"
+         "  --json            one JSON object on stdout\n"
+         "  -h, --help        this text\n");
+}
+
+static int bench_parse(bench_args *a, int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL;
+    int m, bad = 0;
+    uint64_t u;
+    if ((m = cli_opt(argc, argv, &i, "--data", &v)) > 0) a->data = v;
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--rows", &v)) > 0) { bad = cli_u64(&u, v) || u < 100; a->rows = (size_t)u; }
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--epochs", &v)) > 0) bad = cli_int(&a->epochs, v, 1, 1000);
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--backends", &v)) > 0) a->backends = v;
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--threads", &v)) > 0) bad = cli_int(&a->threads, v, 1, 4096);
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--seed", &v)) > 0) bad = cli_u64(&a->seed, v);
+    else if (m == 0 && cli_switch(argv, i, "--json")) a->json = 1;
+    else if (m == 0 && (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h"))) { bench_help(); return -1; }
+    else if (m == 0) return cli_usage_error("bench", "unknown flag '%s'", argv[i]);
+    if (m < 0) return cli_usage_error("bench", "%s needs a value", argv[i]);
+    if (bad) return cli_usage_error("bench", "%s: invalid value '%s'", argv[i - 1], v);
+  }
+  return 0;
+}
+
+/* Default backend list: ref, cpu, then every OpenCL device, with and without CLBlast. */
+static int default_specs(char specs[][32], int cap) {
+  int n = 0;
+  snprintf(specs[n++], 32, "ref");
+  snprintf(specs[n++], 32, "cpu");
+  ab_cl_devices d;
+  ab_err e;
+  if (ab_cl_devices_list(&d, &e) != AB_OK) return n;
+  for (int i = 0; i < d.n && n + 2 <= cap; i++) {
+    snprintf(specs[n++], 32, "%d", i);
+    if (ab_cl_have_clblast()) snprintf(specs[n++], 32, "%d:clblast", i);
+  }
+  ab_cl_devices_free(&d);
+  return n;
+}
+
+static int list_specs(char specs[][32], int cap, const char *list) {
+  if (!list) return default_specs(specs, cap);
+  int n = 0;
+  for (const char *p = list; *p && n < cap;) {
+    size_t len = strcspn(p, ",");
+    snprintf(specs[n++], 32, "%.*s", (int)(len < 31 ? len : 31), p);
+    p += len + (p[len] == ',');
+  }
+  return n;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Opens the backend of spec ("N:clblast" selects the CLBlast GEMMs). */
+static int bench_open(ab_backend **be, const char *spec, const bench_args *a, ab_err *e) {
+  char dev[32];
+  snprintf(dev, sizeof dev, "%s", spec);
+  char *colon = strchr(dev, ':');
+  cli_backend_opts o;
+  memset(&o, 0, sizeof o);
+  o.gemm = colon ? colon + 1 : NULL;
+  o.threads = a->threads;
+  if (colon) *colon = '\0';
+  return cli_backend_open(be, dev, &o, e);
+}
+
+typedef struct bench_ctx {
+  const ab_splits *s;
+  const bench_args *a;
+  ab_train_cfg cfg;
+  float *init;       /* [P] the same initial weights for every backend */
+  int32_t *orders;   /* [epochs + 1][ntrain] the same batch orders for every backend */
+  int nbatches;
+} bench_ctx;
+
+static int bench_epochs(bench_row *r, ab_backend *be, const bench_ctx *c, ab_err *e) {
+  int E = c->a->epochs;
+  double *ep = calloc((size_t)E, sizeof *ep), *tr = calloc((size_t)E, sizeof *tr), loss = 0, vl;
+  int64_t correct;
+  int rc = ep && tr ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int i = 0; i <= E && !rc; i++) { /* epoch 0 is the warm-up, not timed */
+    double t0 = now_ms();
+    rc = be->vt->train_epoch(be, c->orders + (size_t)i * c->s->train.n, c->nbatches, &loss, e);
+    double t1 = now_ms();
+    if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, &vl, &correct, e);
+    if (i > 0) { tr[i - 1] = t1 - t0; ep[i - 1] = now_ms() - t0; }
+  }
+  if (!rc) {
+    qsort(ep, (size_t)E, sizeof *ep, cmp_double);
+    qsort(tr, (size_t)E, sizeof *tr, cmp_double);
+    r->epoch_ms = ep[E / 2];
+    r->train_ms = tr[E / 2];
+    r->eval_ms = r->epoch_ms - r->train_ms;
+    r->final_loss = loss / c->nbatches;
+  }
+  free(ep);
+  free(tr);
+  return rc;
+}
+
+static void bench_backend(bench_row *r, const bench_ctx *c) {
+  ab_backend *be = NULL;
+  ab_err e = {0};
+  ab_hyper hp = {c->cfg.lr, 0.0f};
+  double t0 = now_ms();
+  int rc = bench_open(&be, r->spec, c->a, &e);
+  double t1 = now_ms();
+  if (!rc) rc = be->vt->load_data(be, c->s, &e);
+  double t2 = now_ms();
+  if (!rc) rc = be->vt->init_models(be, &c->cfg.arch, 1, c->cfg.batch, c->init, &hp, &e);
+  r->setup_ms = (t1 - t0) + (now_ms() - t2);
+  r->upload_ms = t2 - t1;
+  if (!rc) rc = bench_epochs(r, be, c, &e);
+  if (be) snprintf(r->name, sizeof r->name, "%s", be->name);
+  if (rc) snprintf(r->error, sizeof r->error, "%.250s", e.msg);
+  ab_backend_free(be);
+}
+
+static int bench_ctx_init(bench_ctx *c, const ab_splits *s, const bench_args *a, ab_err *e) {
+  memset(c, 0, sizeof *c);
+  c->s = s;
+  c->a = a;
+  c->cfg = ab_train_cfg_default();
+  c->nbatches = (int)(s->train.n / (size_t)c->cfg.batch);
+  if (c->nbatches < 1) return ab_err_set(e, AB_EINPUT, "too few training rows for one batch");
+  size_t P = ab_arch_nparams(&c->cfg.arch), n = s->train.n;
+  c->init = malloc(P * sizeof(float));
+  c->orders = malloc((size_t)(a->epochs + 1) * n * sizeof(int32_t));
+  uint32_t *perm = malloc(n * sizeof *perm);
+  if (!c->init || !c->orders || !perm) { free(perm); return ab_err_set(e, AB_ENOMEM, "out of memory"); }
+  ab_init_params(c->init, &c->cfg.arch, a->seed);
+  ab_rng r;
+  ab_rng_seed(&r, a->seed, 2);
+  for (int ep = 0; ep <= a->epochs; ep++) {
+    for (uint32_t i = 0; i < n; i++) perm[i] = i;
+    ab_rng_shuffle_u32(&r, perm, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) c->orders[(size_t)ep * n + i] = (int32_t)perm[i];
+  }
+  free(perm);
+  return AB_OK;
+}
+
+/* CSV reader speed: reads path repeatedly for at least 300 ms; MB/s over all reads. */
+static double csv_mb_per_s(const char *path, ab_err *e) {
+  double t0 = now_ms(), bytes = 0;
+  ab_csv_opts o = ab_csv_opts_default();
+  do {
+    ab_table t;
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    bytes += (double)ftell(f);
+    fclose(f);
+    if (ab_csv_read(&t, path, &o, e)) return -1;
+    ab_table_free(&t);
+  } while (now_ms() - t0 < 300);
+  return bytes / 1e6 / ((now_ms() - t0) / 1e3);
+}
+
+/* For synthetic data, writes a temporary CSV to time the reader on. */
+static double csv_speed(const bench_args *a, ab_err *e) {
+  if (strncmp(a->data, "synth:", 6) != 0) return csv_mb_per_s(a->data, e);
+  char tmp[] = "/tmp/abgpu-bench-XXXXXX";
+  int fd = mkstemp(tmp);
+  if (fd < 0) return -1;
+  close(fd);
+  double r = ab_synth_write_csv(tmp, a->rows, AB_SYNTH_DEFAULT_SEED, e) ? -1 : csv_mb_per_s(tmp, e);
+  unlink(tmp);
+  return r;
+}
+
+static double ratio_base(const bench_row *rows, int n) {
+  for (int i = 0; i < n; i++)
+    if (!rows[i].error[0] && strcmp(rows[i].spec, "cpu") == 0) return rows[i].epoch_ms;
+  return 0;
+}
+
+static void print_text(const bench_row *rows, int n, const bench_ctx *c, double csv) {
+  double base = ratio_base(rows, n), flops = ab_arch_train_flops(&c->cfg.arch);
+  double samples = (double)c->nbatches * c->cfg.batch;
+  printf("data %s: %zu training rows, %d batches of %d; %d timed epochs (median)\n",
+         c->a->data, c->s->train.n, c->nbatches, c->cfg.batch, c->a->epochs);
+  printf("%-12s %10s %10s %12s %9s %10s %10s %11s %8s  %s\n", "backend", "ms/epoch", "train ms",
+         "samples/s", "GFLOP/s", "setup ms", "upload ms", "final loss", "vs cpu", "name");
+  for (int i = 0; i < n; i++) {
+    const bench_row *r = &rows[i];
+    if (r->error[0]) { printf("%-12s unavailable: %s\n", r->spec, r->error); continue; }
+    double sps = samples / (r->train_ms / 1e3);
+    printf("%-12s %10.2f %10.2f %12.0f %9.2f %10.1f %10.2f %11.6f %7.2fx  %s\n", r->spec,
+           r->epoch_ms, r->train_ms, sps, sps * flops / 1e9, r->setup_ms, r->upload_ms,
+           r->final_loss, base > 0 ? base / r->epoch_ms : 0.0, r->name);
+  }
+  if (csv > 0) printf("csv reader: %.1f MB/s\n", csv);
+}
+
+static void print_json(const bench_row *rows, int n, const bench_ctx *c, double csv) {
+  double base = ratio_base(rows, n), flops = ab_arch_train_flops(&c->cfg.arch);
+  double samples = (double)c->nbatches * c->cfg.batch;
+  printf("{\"data\": \"");
+  cli_json_escape(stdout, c->a->data);
+  printf("\", \"train_rows\": %zu, \"epochs\": %d, \"csv_mb_per_s\": %.2f, \"backends\": [",
+         c->s->train.n, c->a->epochs, csv);
+  for (int i = 0; i < n; i++) {
+    const bench_row *r = &rows[i];
+    printf("%s{\"backend\": \"%s\", ", i ? ", " : "", r->spec);
+    if (r->error[0]) {
+      printf("\"error\": \"");
+      cli_json_escape(stdout, r->error);
+      printf("\"}");
+      continue;
+    }
+    double sps = samples / (r->train_ms / 1e3);
+    printf("\"name\": \"");
+    cli_json_escape(stdout, r->name);
+    printf("\", \"ms_per_epoch\": %.4f, \"train_ms_per_epoch\": %.4f, \"eval_ms\": %.4f, "
+           "\"samples_per_s\": %.1f, \"gflops\": %.3f, \"setup_ms\": %.2f, \"upload_ms\": %.3f, "
+           "\"final_loss\": %.8f, \"speed_vs_cpu\": %.4f}", r->epoch_ms, r->train_ms, r->eval_ms,
+           sps, sps * flops / 1e9, r->setup_ms, r->upload_ms, r->final_loss,
+           base > 0 ? base / r->epoch_ms : 0.0);
+  }
+  printf("]}\n");
+}
+
+static int bench_run(const bench_args *a) {
+  ab_table t;
+  ab_splits s;
+  ab_err e = {0};
+  ab_csv_opts co = ab_csv_opts_default();
+  if (ab_table_load(&t, a->data, &co, &e)) return cli_fail(&e);
+  ab_prep_opts po = ab_prep_opts_default();
+  po.seed = a->seed;
+  int rc = ab_prep(&s, &t, &po, &e);
+  ab_table_free(&t);
+  if (rc) return cli_fail(&e);
+  bench_ctx c;
+  static bench_row rows[MAX_BACKENDS];
+  char specs[MAX_BACKENDS][32];
+  int n = list_specs(specs, MAX_BACKENDS, a->backends);
+  if (!(rc = bench_ctx_init(&c, &s, a, &e))) {
+    for (int i = 0; i < n; i++) {
+      memset(&rows[i], 0, sizeof rows[i]);
+      snprintf(rows[i].spec, sizeof rows[i].spec, "%.31s", specs[i]);
+      if (!a->json) fprintf(stderr, "bench: %s ...\n", specs[i]);
+      bench_backend(&rows[i], &c);
+    }
+    double csv = csv_speed(a, &e);
+    if (a->json) print_json(rows, n, &c, csv);
+    else print_text(rows, n, &c, csv);
+  }
+  free(c.init);
+  free(c.orders);
+  ab_splits_free(&s);
+  return rc ? cli_fail(&e) : 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+  bench_args a = {NULL, NULL, 14084, 5, 0, 0, 1};
+  int rc = bench_parse(&a, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  static char synth[64];
+  if (!a.data) {
+    snprintf(synth, sizeof synth, "synth:%zu", a.rows);
+    a.data = synth;
+  }
+  return bench_run(&a);
+}
