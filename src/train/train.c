@@ -1,11 +1,13 @@
-/* The backend-neutral training loop: epochs of shuffled batches, validation after each,
- * early stopping with patience, and the best-validation weights kept. */
+/* The backend-neutral training loop: K models in lockstep over shuffled batches,
+ * validation after each epoch, early stopping with patience per model, the best (or, for
+ * keep_last, the stopping epoch's) weights kept, and checkpoints. */
 #include "abgpu/train.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "abgpu/rng.h"
+#include "abgpu/fileio.h"
+#include "run.h"
 
 /* RNG streams: one per purpose so that changing one use never shifts another. */
 enum { STREAM_INIT = 1, STREAM_ORDER = 2 };
@@ -37,134 +39,260 @@ void ab_init_params(float *params, const ab_arch *a, uint64_t seed) {
   }
 }
 
+uint32_t ab_splits_hash(const ab_splits *s) {
+  const ab_split *sp[3] = {&s->train, &s->val, &s->test};
+  uint32_t h = 0;
+  for (int i = 0; i < 3; i++) {
+    h = ab_crc32(h, sp[i]->x, sp[i]->n * AB_NFEAT * sizeof(float));
+    h = ab_crc32(h, sp[i]->y, sp[i]->n * sizeof(int32_t));
+  }
+  return h;
+}
+
 static double now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-/* A fresh permutation of the training rows; the first nbatches*batch are used. */
-static void next_order(int32_t *order, uint32_t *perm, size_t n, ab_rng *r) {
-  for (uint32_t i = 0; i < n; i++) perm[i] = i;
-  ab_rng_shuffle_u32(r, perm, (uint32_t)n);
-  for (size_t i = 0; i < n; i++) order[i] = (int32_t)perm[i];
-}
-
-typedef struct loop_state {
-  int32_t *order;
-  uint32_t *perm;
-  ab_rng rng;
-  double best_val;
-  int best_epoch, bad_epochs;
-} loop_state;
-
-static int run_epoch(ab_epoch_stats *st, ab_backend *be, loop_state *ls, const ab_splits *s,
-                     int nbatches, ab_err *e) {
-  double t0 = now_ms(), loss = 0, vloss = 0;
-  int64_t correct = 0;
-  next_order(ls->order, ls->perm, s->train.n, &ls->rng);
-  int rc = be->vt->train_epoch(be, ls->order, nbatches, &loss, e);
-  if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, &vloss, &correct, e);
-  if (rc) return rc;
-  st->train_loss = loss / nbatches;
-  st->val_loss = s->val.n ? vloss / (double)s->val.n : 0.0;
-  st->val_acc = s->val.n ? (double)correct / (double)s->val.n : 0.0;
-  st->ms = now_ms() - t0;
-  if (!isfinite(st->train_loss) || !isfinite(st->val_loss))
-    return ab_err_set(e, AB_EDIVERGED,
-                      "training diverged at epoch %d (loss is %s); try a lower --lr",
-                      st->epoch, isnan(st->train_loss) || isnan(st->val_loss) ? "NaN" : "Inf");
-  return AB_OK;
-}
-
-/* Updates early-stopping state; returns 1 when training should stop. */
-static int early_stop(loop_state *ls, ab_backend *be, const ab_epoch_stats *st, int patience,
-                      ab_err *e, int *rc) {
-  uint8_t keep = st->val_loss < ls->best_val;
-  if (keep) {
-    ls->best_val = st->val_loss;
-    ls->best_epoch = st->epoch;
-    ls->bad_epochs = 0;
-    *rc = be->vt->snapshot(be, &keep, e);
-    return *rc != 0;
+static int check_cfg(const ab_train_cfg *c, int K, const ab_splits *s, ab_err *e) {
+  for (int k = 0; k < K; k++) {
+    if (c[k].batch < 1) return ab_err_set(e, AB_EUSAGE, "--batch must be at least 1");
+    if (c[k].epochs < 1) return ab_err_set(e, AB_EUSAGE, "--epochs must be at least 1");
+    if (c[k].batch != c[0].batch || memcmp(&c[k].arch, &c[0].arch, sizeof c[0].arch) != 0)
+      return ab_err_set(e, AB_EUSAGE, "models trained together need the same layers and batch");
   }
-  return ++ls->bad_epochs > patience;
-}
-
-static int final_metrics(ab_train_result *r, ab_backend *be, const ab_splits *s, ab_err *e) {
-  double loss = 0;
-  int64_t correct = 0;
-  int rc = be->vt->evaluate(be, AB_SPLIT_TEST, &loss, &correct, e);
-  if (rc) return rc;
-  r->test_loss = s->test.n ? loss / (double)s->test.n : 0.0;
-  r->test_acc = s->test.n ? (double)correct / (double)s->test.n : 0.0;
-  rc = be->vt->evaluate(be, AB_SPLIT_VAL, &loss, &correct, e);
-  if (rc) return rc;
-  r->val_loss = s->val.n ? loss / (double)s->val.n : 0.0;
-  r->val_acc = s->val.n ? (double)correct / (double)s->val.n : 0.0;
-  return be->vt->get_state(be, r->params, NULL, NULL, NULL, e);
-}
-
-static int check_cfg(const ab_train_cfg *c, const ab_splits *s, ab_err *e) {
-  if (c->batch < 1) return ab_err_set(e, AB_EUSAGE, "--batch must be at least 1");
-  if (c->epochs < 1) return ab_err_set(e, AB_EUSAGE, "--epochs must be at least 1");
-  if (s->train.n < (size_t)c->batch)
-    return ab_err_set(e, AB_EINPUT,
-                      "the training split has %zu rows, fewer than one batch of %d; "
-                      "use more data or a smaller --batch", s->train.n, c->batch);
+  if (s->train.n < (size_t)c[0].batch)
+    return ab_err_set(e, AB_EINPUT, "the training split has %zu rows, fewer than one batch of %d; "
+                      "use more data or a smaller --batch", s->train.n, c[0].batch);
   if (s->val.n == 0 || s->test.n == 0)
     return ab_err_set(e, AB_EINPUT, "the validation and test splits must not be empty; "
                       "use more data or change --split");
   return AB_OK;
 }
 
-static int train_loop(ab_train_result *r, ab_backend *be, const ab_train_cfg *cfg,
-                      const ab_splits *s, loop_state *ls, ab_epoch_cb cb, void *user, ab_err *e) {
-  int nbatches = (int)(s->train.n / (size_t)cfg->batch), rc = AB_OK;
-  double total_ms = 0;
-  for (int ep = 1; ep <= cfg->epochs; ep++) {
-    ab_epoch_stats *st = &r->hist[ep - 1];
-    st->epoch = ep;
-    if ((rc = run_epoch(st, be, ls, s, nbatches, e))) return rc;
-    r->epochs = ep;
-    total_ms += st->ms;
-    r->train_loss = st->train_loss;
-    int stop = early_stop(ls, be, st, cfg->patience, e, &rc);
-    if (rc) return rc;
-    if (cb && cb(st, user)) return ab_err_set(e, AB_EINTR, "interrupted after epoch %d", ep);
-    if (stop) break;
+/* Each model's next batch order: a fresh permutation, of which nb*batch rows are used. */
+static void next_orders(int32_t *order, uint32_t *perm, ab_run *run, size_t n, size_t used) {
+  for (int k = 0; k < run->K; k++) {
+    for (uint32_t i = 0; i < n; i++) perm[i] = i;
+    ab_rng_shuffle_u32(&run->track[k].rng, perm, (uint32_t)n);
+    for (size_t i = 0; i < used; i++) order[(size_t)k * used + i] = (int32_t)perm[i];
   }
-  r->ms_per_epoch = total_ms / r->epochs;
-  r->best_epoch = cfg->keep_last ? r->epochs : ls->best_epoch;
-  if (!cfg->keep_last && (rc = be->vt->restore(be, e))) return rc;
-  return final_metrics(r, be, s, e);
+}
+
+typedef struct loop_bufs {
+  int32_t *order;   /* [K][nbatches*batch] */
+  uint32_t *perm;   /* [ntrain] */
+  double *loss, *vloss;
+  int64_t *correct;
+  uint8_t *keep, *active;
+  ab_epoch_stats *cur; /* [K] this epoch's stats, for the callback */
+} loop_bufs;
+
+static int run_epoch(ab_run *run, ab_backend *be, loop_bufs *b, const ab_splits *s, int nb,
+                     int batch, ab_err *e) {
+  double t0 = now_ms();
+  next_orders(b->order, b->perm, run, s->train.n, (size_t)nb * batch);
+  int rc = be->vt->train_epoch(be, b->order, nb, b->loss, e);
+  if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, b->vloss, b->correct, e);
+  if (rc) return rc;
+  double ms = now_ms() - t0;
+  run->total_ms += ms;
+  for (int k = 0; k < run->K; k++) {
+    ab_epoch_stats *st = &run->hist[(size_t)k * run->max_epochs + run->epoch];
+    st->epoch = run->epoch + 1;
+    st->train_loss = b->loss[k] / nb;
+    st->val_loss = b->vloss[k] / (double)s->val.n;
+    st->val_acc = (double)b->correct[k] / (double)s->val.n;
+    st->ms = ms;
+    b->cur[k] = *st;
+    if (run->track[k].active && (!isfinite(st->train_loss) || !isfinite(st->val_loss)))
+      return ab_err_set(e, AB_EDIVERGED, "training diverged at epoch %d (loss is %s)%s; try a "
+                        "lower --lr", st->epoch, isnan(st->train_loss) || isnan(st->val_loss) ?
+                        "NaN" : "Inf", run->K > 1 ? " in one of the models" : "");
+  }
+  run->epoch++;
+  return AB_OK;
+}
+
+/* Early stopping per model; keep[k] says whose weights to snapshot now. */
+static void early_stop(ab_run *run, const ab_train_cfg *cfg, uint8_t *keep) {
+  for (int k = 0; k < run->K; k++) {
+    ab_track *t = &run->track[k];
+    const ab_epoch_stats *st = &run->hist[(size_t)k * run->max_epochs + run->epoch - 1];
+    keep[k] = 0;
+    if (!t->active) continue;
+    t->last_epoch = st->epoch;
+    if (st->val_loss < t->best_val) {
+      t->best_val = st->val_loss;
+      t->best_epoch = st->epoch;
+      t->bad_epochs = 0;
+      keep[k] = 1;
+    } else if (++t->bad_epochs > cfg[k].patience) {
+      t->active = 0;
+    }
+    if (run->epoch >= cfg[k].epochs) t->active = 0;
+    if (cfg[k].keep_last) keep[k] = 1; /* the last epoch it trained is the one kept */
+  }
+}
+
+static int any_active(const ab_run *run, uint8_t *active) {
+  int any = 0;
+  for (int k = 0; k < run->K; k++) any |= (active[k] = (uint8_t)run->track[k].active);
+  return any;
+}
+
+static int run_alloc(ab_run *run, const ab_train_cfg *cfg, int K) {
+  memset(run, 0, sizeof *run);
+  run->K = K;
+  run->P = ab_arch_nparams(&cfg[0].arch);
+  for (int k = 0; k < K; k++)
+    if (cfg[k].epochs > run->max_epochs) run->max_epochs = cfg[k].epochs;
+  run->track = calloc((size_t)K, sizeof *run->track);
+  run->hist = calloc((size_t)K * run->max_epochs, sizeof *run->hist);
+  if (!run->track || !run->hist) return -1;
+  for (int k = 0; k < K; k++) {
+    ab_rng_seed(&run->track[k].rng, cfg[k].seed, STREAM_ORDER);
+    run->track[k].best_val = INFINITY;
+    run->track[k].active = 1;
+  }
+  return 0;
+}
+
+static void run_free(ab_run *run) {
+  free(run->track);
+  free(run->hist);
+}
+
+static int bufs_alloc(loop_bufs *b, int K, size_t ntrain, size_t used) {
+  b->order = malloc((size_t)K * used * sizeof *b->order);
+  b->perm = malloc(ntrain * sizeof *b->perm);
+  b->loss = calloc((size_t)K, sizeof *b->loss);
+  b->vloss = calloc((size_t)K, sizeof *b->vloss);
+  b->correct = calloc((size_t)K, sizeof *b->correct);
+  b->keep = calloc((size_t)K, 1);
+  b->active = calloc((size_t)K, 1);
+  b->cur = calloc((size_t)K, sizeof *b->cur);
+  return b->order && b->perm && b->loss && b->vloss && b->correct && b->keep && b->active &&
+         b->cur ? 0 : -1;
+}
+
+static void bufs_free(loop_bufs *b) {
+  free(b->order); free(b->perm); free(b->loss); free(b->vloss);
+  free(b->correct); free(b->keep); free(b->active); free(b->cur);
+}
+
+/* Fresh start: every model's initial weights, then the backend's models. */
+static int start_models(ab_backend *be, const ab_train_cfg *cfg, const ab_run *run, ab_err *e) {
+  float *p = malloc((size_t)run->K * run->P * sizeof *p);
+  ab_hyper *hp = malloc((size_t)run->K * sizeof *hp);
+  int rc = p && hp ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < run->K && !rc; k++) {
+    ab_init_params(p + (size_t)k * run->P, &cfg[k].arch, cfg[k].seed);
+    hp[k].lr = cfg[k].lr;
+    hp[k].wd = cfg[k].wd;
+  }
+  if (!rc) rc = be->vt->init_models(be, &cfg[0].arch, run->K, cfg[0].batch, p, hp, e);
+  free(p);
+  free(hp);
+  return rc;
+}
+
+/* Test and validation figures with the kept weights, and the weights themselves. */
+static int finish(ab_train_result *r, ab_backend *be, const ab_run *run, const ab_train_cfg *cfg,
+                  const ab_splits *s, loop_bufs *b, ab_err *e) {
+  float *p = malloc((size_t)run->K * run->P * sizeof *p);
+  int rc = p ? be->vt->restore(be, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
+  if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_TEST, b->loss, b->correct, e);
+  for (int k = 0; k < run->K && !rc; k++) {
+    r[k].test_loss = b->loss[k] / (double)s->test.n;
+    r[k].test_acc = (double)b->correct[k] / (double)s->test.n;
+  }
+  if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, b->loss, b->correct, e);
+  if (!rc) rc = be->vt->get_state(be, p, NULL, NULL, NULL, e);
+  for (int k = 0; k < run->K && !rc; k++) {
+    const ab_track *t = &run->track[k];
+    ab_train_result *x = &r[k];
+    x->val_loss = b->loss[k] / (double)s->val.n;
+    x->val_acc = (double)b->correct[k] / (double)s->val.n;
+    x->epochs = t->last_epoch;
+    x->best_epoch = cfg[k].keep_last ? t->last_epoch : t->best_epoch;
+    x->train_loss = run->hist[(size_t)k * run->max_epochs + x->epochs - 1].train_loss;
+    x->ms_per_epoch = run->total_ms / run->epoch;
+    x->hist = malloc((size_t)x->epochs * sizeof *x->hist);
+    x->params = malloc(run->P * sizeof(float));
+    if (!x->hist || !x->params) { rc = ab_err_set(e, AB_ENOMEM, "out of memory"); break; }
+    memcpy(x->hist, run->hist + (size_t)k * run->max_epochs, (size_t)x->epochs * sizeof *x->hist);
+    memcpy(x->params, p + (size_t)k * run->P, run->P * sizeof(float));
+  }
+  free(p);
+  return rc;
+}
+
+typedef struct loop_ctx {
+  ab_backend *be;
+  const ab_train_cfg *cfg;
+  const ab_splits *s;
+  const ab_ckpt_opts *ck;
+  uint32_t hash;
+  ab_many_cb cb;
+  void *user;
+} loop_ctx;
+
+static int save(const loop_ctx *c, const ab_run *run, ab_err *e) {
+  return ab_ckpt_write(c->ck->path, run, c->cfg, c->be, c->hash, c->ck->note, e);
+}
+
+static int loop(const loop_ctx *c, ab_run *run, loop_bufs *b, ab_err *e) {
+  int nb = (int)(c->s->train.n / (size_t)c->cfg[0].batch), rc = AB_OK;
+  int every = c->ck && c->ck->path ? c->ck->every : 0;
+  while (!rc && any_active(run, b->active)) {
+    if ((rc = run_epoch(run, c->be, b, c->s, nb, c->cfg[0].batch, e))) break;
+    early_stop(run, c->cfg, b->keep);
+    if ((rc = c->be->vt->snapshot(c->be, b->keep, e))) break;
+    int stop = c->cb && c->cb(b->cur, b->active, run->K, c->user);
+    if (every > 0 && run->epoch % every == 0 && (rc = save(c, run, e))) break;
+    if (stop) {
+      rc = c->ck && c->ck->path ? save(c, run, e) : AB_OK;
+      if (!rc) rc = ab_err_set(e, AB_EINTR, "stopped after epoch %d", run->epoch);
+    }
+  }
+  return rc;
+}
+
+int ab_train_many(ab_train_result *r, ab_backend *be, const ab_train_cfg *cfg, int K,
+                  const ab_splits *s, const ab_ckpt_opts *ck, ab_many_cb cb, void *user,
+                  ab_err *e) {
+  memset(r, 0, (size_t)K * sizeof *r);
+  int rc = check_cfg(cfg, K, s, e);
+  if (rc) return rc;
+  ab_run run;
+  loop_bufs b = {0};
+  size_t used = s->train.n / (size_t)cfg[0].batch * (size_t)cfg[0].batch;
+  if (run_alloc(&run, cfg, K) || bufs_alloc(&b, K, s->train.n, used))
+    rc = ab_err_set(e, AB_ENOMEM, "out of memory for %d models", K);
+  loop_ctx c = {be, cfg, s, ck, ab_splits_hash(s), cb, user};
+  if (!rc) rc = start_models(be, cfg, &run, e);
+  if (!rc && ck && ck->resume) rc = ab_ckpt_read(ck->resume, &run, cfg, be, c.hash, e);
+  if (!rc) rc = loop(&c, &run, &b, e);
+  if (!rc) rc = finish(r, be, &run, cfg, s, &b, e);
+  run_free(&run);
+  bufs_free(&b);
+  return rc;
+}
+
+typedef struct one_cb { ab_epoch_cb cb; void *user; } one_cb;
+
+static int call_one(const ab_epoch_stats *st, const uint8_t *active, int K, void *user) {
+  (void)active; (void)K;
+  one_cb *o = user;
+  return o->cb ? o->cb(st, o->user) : 0;
 }
 
 int ab_train(ab_train_result *r, ab_backend *be, const ab_train_cfg *cfg, const ab_splits *s,
              ab_epoch_cb cb, void *user, ab_err *e) {
-  memset(r, 0, sizeof *r);
-  int rc = check_cfg(cfg, s, e);
-  if (rc) return rc;
-  size_t P = ab_arch_nparams(&cfg->arch);
-  loop_state ls = {0};
-  ls.best_val = INFINITY;
-  ab_rng_seed(&ls.rng, cfg->seed, STREAM_ORDER);
-  ls.order = malloc(s->train.n * sizeof(int32_t));
-  ls.perm = malloc(s->train.n * sizeof(uint32_t));
-  r->hist = calloc((size_t)cfg->epochs, sizeof *r->hist);
-  r->params = malloc(P * sizeof(float));
-  if (!ls.order || !ls.perm || !r->hist || !r->params) {
-    rc = ab_err_set(e, AB_ENOMEM, "out of memory");
-    goto done;
-  }
-  ab_init_params(r->params, &cfg->arch, cfg->seed);
-  ab_hyper hp = {cfg->lr, cfg->wd};
-  rc = be->vt->init_models(be, &cfg->arch, 1, cfg->batch, r->params, &hp, e);
-  if (!rc) rc = train_loop(r, be, cfg, s, &ls, cb, user, e);
-done:
-  free(ls.order);
-  free(ls.perm);
-  return rc;
+  one_cb o = {cb, user};
+  return ab_train_many(r, be, cfg, 1, s, NULL, call_one, &o, e);
 }
 
 void ab_train_result_free(ab_train_result *r) {

@@ -1,0 +1,111 @@
+/* Checkpoints: a run stopped after epoch 3 and resumed ends with exactly the weights,
+ * history and metrics of the uninterrupted run (CPU backends are deterministic). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include "abgpu/cpu.h"
+#include "abgpu/synth.h"
+#include "abgpu/train.h"
+#include "testutil.h"
+
+static ab_splits splits;
+
+static void setup(void) {
+  ab_table t;
+  ab_err e;
+  cr_assert_eq(ab_synth_generate(&t, 3000, 11, &e), 0, "%s", e.msg);
+  ab_prep_opts o = ab_prep_opts_default();
+  cr_assert_eq(ab_prep(&splits, &t, &o, &e), 0, "%s", e.msg);
+  ab_table_free(&t);
+}
+
+static void teardown(void) { ab_splits_free(&splits); }
+
+static int stop_at_3(const ab_epoch_stats *st, const uint8_t *active, int K, void *user) {
+  (void)active; (void)K; (void)user;
+  return st[0].epoch == 3;
+}
+
+typedef int (*open_fn)(ab_backend **be, ab_err *e);
+
+static int open_ref(ab_backend **be, ab_err *e) { return ab_backend_ref_create(be, e); }
+
+static void run(ab_train_result *r, open_fn open, const ab_train_cfg *cfg, int K,
+                const ab_ckpt_opts *ck, ab_many_cb cb, int expect) {
+  ab_backend *be;
+  ab_err e = {0};
+  cr_assert_eq(open(&be, &e), 0, "%s", e.msg);
+  cr_assert_eq(be->vt->load_data(be, &splits, &e), 0, "%s", e.msg);
+  int rc = ab_train_many(r, be, cfg, K, &splits, ck, cb, NULL, &e);
+  cr_assert_eq(rc, expect, "rc %d: %s", rc, e.msg);
+  ab_backend_free(be);
+}
+
+static void check_resume(open_fn open, int K) {
+  ab_train_cfg cfg[2];
+  for (int k = 0; k < K; k++) {
+    cfg[k] = ab_train_cfg_default();
+    cfg[k].epochs = 6;
+    cfg[k].patience = 1;
+    cfg[k].seed = 5 + (uint64_t)k;
+    cfg[k].lr = k ? 0.003f : 0.001f;
+  }
+  char path[512];
+  snprintf(path, sizeof path, "%s/run%d.ckpt", tu_tmpdir(), K);
+  ab_train_result full[2], part[2], resumed[2];
+  run(full, open, cfg, K, NULL, NULL, AB_OK);
+  ab_ckpt_opts ck = {path, 0, NULL, "--note"};
+  run(part, open, cfg, K, &ck, stop_at_3, AB_EINTR);
+  cr_assert(tu_exists(path));
+  ab_ckpt_opts rs = {NULL, 0, path, NULL};
+  run(resumed, open, cfg, K, &rs, NULL, AB_OK);
+  size_t P = ab_arch_nparams(&cfg[0].arch);
+  for (int k = 0; k < K; k++) {
+    cr_assert_eq(resumed[k].epochs, full[k].epochs);
+    cr_assert_eq(resumed[k].best_epoch, full[k].best_epoch);
+    cr_assert_eq(memcmp(resumed[k].params, full[k].params, P * sizeof(float)), 0,
+                 "model %d: resumed weights differ from the uninterrupted run", k);
+    cr_assert_eq(resumed[k].test_loss, full[k].test_loss);
+    for (int i = 0; i < full[k].epochs; i++)
+      cr_assert_eq(resumed[k].hist[i].val_loss, full[k].hist[i].val_loss, "epoch %d", i + 1);
+    ab_train_result_free(&full[k]);
+    ab_train_result_free(&resumed[k]);
+  }
+  char note[64];
+  ab_err e;
+  cr_assert_eq(ab_ckpt_read_note(path, note, sizeof note, &e), 0, "%s", e.msg);
+  cr_assert_str_eq(note, "--note");
+}
+
+Test(checkpoint, resume_is_bit_identical_on_the_reference, .init = setup, .fini = teardown) {
+  check_resume(open_ref, 1);
+  check_resume(open_ref, 2);
+}
+
+static int open_cpu(ab_backend **be, ab_err *e) {
+  ab_cpu_opts o = {2, AB_CPU_ISA_AUTO};
+  return ab_backend_cpu_create(be, &o, e);
+}
+
+Test(checkpoint, resume_is_bit_identical_on_the_fast_cpu_path, .init = setup, .fini = teardown) {
+  check_resume(open_cpu, 1);
+}
+
+Test(checkpoint, mismatched_or_damaged_checkpoints_are_refused, .init = setup, .fini = teardown) {
+  ab_train_cfg cfg = ab_train_cfg_default();
+  cfg.epochs = 4;
+  char path[512];
+  snprintf(path, sizeof path, "%s/bad.ckpt", tu_tmpdir());
+  ab_train_result r;
+  ab_ckpt_opts ck = {path, 0, NULL, NULL};
+  run(&r, open_ref, &cfg, 1, &ck, stop_at_3, AB_EINTR);
+  ab_ckpt_opts rs = {NULL, 0, path, NULL};
+  ab_train_cfg other = cfg;
+  other.lr = 0.01f;
+  run(&r, open_ref, &other, 1, &rs, NULL, AB_EINPUT);
+  tu_run t;
+  tu_sh(&t, "printf 'x' | dd of=%s bs=1 seek=100 conv=notrunc 2>/dev/null", path);
+  run(&r, open_ref, &cfg, 1, &rs, NULL, AB_EINPUT);
+  tu_sh(&t, "truncate -s 20 %s", path);
+  run(&r, open_ref, &cfg, 1, &rs, NULL, AB_EINPUT);
+}
