@@ -289,21 +289,31 @@ static int parse_row_slow(ab_csv_reader *r, char *line, size_t n, int64_t *id, f
   return AB_OK;
 }
 
+/* Accumulates the decimal digits at p into *m; returns the first non-digit. */
+static inline const char *scan_digits(const char *p, uint64_t *m) {
+  uint64_t v = *m;
+  unsigned d;
+  while ((d = (unsigned)(unsigned char)*p - '0') < 10) {
+    v = v * 10 + d;
+    p++;
+  }
+  *m = v;
+  return p;
+}
+
 /* Fast path for the common field: [-]digits[.digits] ending at ',' or the line's end.
  * Returns the position after the field, or NULL for anything else (the slow path then
  * parses the line and reports what is wrong). */
-static const char *fast_num(const char *p, double *out) {
-  int neg = *p == '-';
-  p += neg;
+static inline const char *fast_num(const char *p, double *out) {
+  const char *s = p + (*p == '-');
   uint64_t m = 0;
-  int nd = 0, frac = 0;
-  for (; (unsigned)(*p - '0') < 10; p++, nd++) m = m * 10 + (uint64_t)(*p - '0');
-  if (*p == '.')
-    for (p++; (unsigned)(*p - '0') < 10; p++, nd++, frac++) m = m * 10 + (uint64_t)(*p - '0');
-  if (nd == 0 || nd > 15 || frac > 22 || (*p != ',' && *p != '\0')) return NULL;
+  const char *q = scan_digits(s, &m), *f = q;
+  if (*q == '.') f = scan_digits(q + 1, &m);
+  long nd = (q - s) + (f > q ? f - q - 1 : 0), frac = f > q ? f - q - 1 : 0;
+  if (nd == 0 || nd > 15 || (*f != ',' && *f != '\0')) return NULL;
   double v = frac ? (double)m / pow10_tab[frac] : (double)m;
-  *out = neg ? -v : v;
-  return p;
+  *out = *p == '-' ? -v : v;
+  return f;
 }
 
 /* One pass over the line in the file's column order; 0 on success, -1 to fall back. */
