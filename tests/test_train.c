@@ -105,7 +105,7 @@ Test(train_real, mean_test_accuracy_over_five_seeds, .timeout = 300) {
   const char *data = tu_real_data();
   if (!data) cr_skip_test("ABGPU_REAL_DATA is not set: the real-data accuracy check is skipped");
   double d = mean_accuracy(data, ""), c = mean_accuracy(data, "--seed-compat");
-  cr_log_warn("real data: mean test accuracy seeds 1..5: default %.4f, --seed-compat %.4f", d, c);
+  cr_log_info("real data: mean test accuracy seeds 1..5: default %.4f, --seed-compat %.4f", d, c);
   cr_expect_geq(d, REAL_DATA_BAR, "default mean %.4f < %.2f", d, REAL_DATA_BAR);
   cr_expect_geq(c, REAL_DATA_BAR, "--seed-compat mean %.4f < %.2f", c, REAL_DATA_BAR);
 }

@@ -1,0 +1,210 @@
+/* model.h - a trained model and what is done with it: the .abm file (save/load, see
+ * docs/model-format.md), scoring raw customer rows, classification metrics, gains and
+ * lift, prior correction, a threshold chooser and permutation importance.
+ *
+ * Probabilities: the network is trained on balanced data, so its output p ("raw") says
+ * how a buyer compares with a non-buyer at the training ratio rho (0.5 when balanced).
+ * ab_prior_correct() maps it to the real share of buyers pi ("prior-corrected"). Rank
+ * figures (ROC AUC, PR AUC, gains, lift) are the same for both; thresholds act on raw
+ * probabilities unless a caller converts them. */
+#ifndef ABGPU_MODEL_H
+#define ABGPU_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "abgpu/arch.h"
+#include "abgpu/prep.h"
+#include "abgpu/table.h"
+#include "abgpu/train.h"
+
+#define AB_MODEL_MAGIC "ABGPUMDL"         /* 8 bytes, no terminator in the file */
+#define AB_MODEL_FORMAT 1                 /* bumped on any change to the layout */
+#define AB_MODEL_HEADER 32                /* bytes before the payload */
+#define AB_MODEL_MAX_BYTES (1ull << 30)   /* the loader refuses larger files */
+#define AB_MODEL_MAX_NETS 64              /* members of a future ensemble */
+#define AB_MODEL_MAX_WIDTH 4096           /* widest layer the loader accepts */
+
+/* What the file holds: one network, or (a later format) several averaged. */
+typedef enum { AB_MODEL_SINGLE = 0, AB_MODEL_ENSEMBLE = 1 } ab_model_kind;
+
+/* Classification figures on one labelled set. Threshold figures use the probabilities
+ * given to ab_metrics_compute (raw); *_corrected use them after prior correction and are
+ * NaN when no prior was given. */
+typedef struct ab_metrics {
+  uint64_t n, npos;                 /* rows, buyers */
+  uint64_t tp, fp, tn, fn;          /* confusion matrix at threshold */
+  double threshold;
+  double accuracy, precision, recall, f1;
+  double roc_auc, pr_auc;           /* pr_auc = average precision */
+  double log_loss, brier;           /* of the raw probabilities */
+  double prior, log_loss_corrected, brier_corrected;
+} ab_metrics;
+
+/* One network: its architecture and ab_arch_nparams() floats. */
+typedef struct ab_net {
+  ab_arch arch;
+  float *params;
+} ab_net;
+
+typedef struct ab_model {
+  ab_model_kind kind;
+  int nnets;                         /* 1 for AB_MODEL_SINGLE */
+  ab_net *nets;                      /* [nnets] */
+  /* what scoring a raw row needs */
+  char feature_names[AB_NFEAT][64];
+  float mean[AB_NFEAT], std[AB_NFEAT]; /* scaler: x' = (x - mean) / std */
+  float fill[AB_NFEAT];              /* value for an empty field, before scaling */
+  ab_missing missing;                /* the training run's --missing */
+  /* how it was made */
+  ab_train_cfg cfg;                  /* cfg.arch equals nets[0].arch */
+  ab_prep_opts prep;
+  int epochs_run, best_epoch;
+  char version[32], device[128], data[1024];
+  uint64_t data_hash;                /* ab_model_data_hash of the training table */
+  uint64_t n_total, n_pos_total, n_balanced, n_train, n_val, n_test;
+  double prior;                      /* buyers' share of the training file (pi) */
+  double train_ratio;                /* buyers' share after balancing (rho) */
+  ab_metrics val, test;              /* at threshold 0.5 on the balanced splits */
+} ab_model;
+
+/* ---- the model struct (model.c) ---- */
+
+/* Empty single-network model: this build's version, the feature names, no network. */
+void ab_model_init(ab_model *m);
+void ab_model_free(ab_model *m);
+/* FNV-1a 64 over n, then every row's id, 10 features (float32 bits) and target (as read,
+ * after missing-value filling), all little-endian. */
+uint64_t ab_model_data_hash(const ab_table *t);
+/* Records the training table: hash, --data spec, missing policy and fill values: the
+ * column medians for --missing median, zero for zero, else (mean, and error where
+ * nothing was filled) the column means, so a new file with an empty field can always
+ * be scored. The table is as read, empty fields already filled, which leaves its mean
+ * and median as they were. */
+void ab_model_set_data(ab_model *m, const ab_table *t, const char *spec);
+/* Records a finished training run: the network, config, scaler and class ratios. */
+int ab_model_set_training(ab_model *m, const ab_train_cfg *c, const ab_prep_opts *p,
+                          const ab_train_result *r, const ab_splits *s, const char *device,
+                          ab_err *e);
+
+/* The exact bytes of the .abm file (malloc'd into *buf). */
+int ab_model_encode(const ab_model *m, uint8_t **buf, size_t *n, ab_err *e);
+/* Parses n bytes; name is used in messages. Every count and size is checked against n
+ * before use; any problem is AB_EINPUT with a one-line message. */
+int ab_model_decode(ab_model *m, const uint8_t *buf, size_t n, const char *name, ab_err *e);
+/* Atomic save (temp file + rename) and load. */
+int ab_model_save(const ab_model *m, const char *path, ab_err *e);
+int ab_model_load(ab_model *m, const char *path, ab_err *e);
+
+/* ---- scoring (predict.c) ---- */
+
+/* Replaces NaN (empty fields) by the model's fills, counting them per feature into
+ * nfilled (may be NULL), then standardises with the model's scaler. x: [n][AB_NFEAT]. */
+void ab_model_prepare(const ab_model *m, float *x, size_t n, uint64_t *nfilled);
+/* Raw probability of buying for n prepared rows (the mean over the model's networks),
+ * with the reference ops: the same bits on every machine. */
+int ab_model_forward(const ab_model *m, const float *xs, size_t n, float *prob, ab_err *e);
+
+/* A whole labelled (or unlabelled) file, scored. */
+typedef struct ab_scored {
+  size_t n;
+  int64_t *id;                /* [n] */
+  float *x;                   /* [n][AB_NFEAT] prepared (filled and standardised) */
+  uint8_t *y;                 /* [n] or NULL when the file has no target column */
+  float *prob;                /* [n] raw */
+  uint64_t nfilled[AB_NFEAT]; /* empty fields filled with the model's values */
+} ab_scored;
+/* Reads path with the model's fills and scaler (never the file's own statistics).
+ * need_target: a file without the target column is an error. */
+int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path, int need_target,
+                        ab_err *e);
+void ab_scored_free(ab_scored *s);
+/* Scores one prepared split: prob [sp->n], y [sp->n] as 0/1 bytes. */
+int ab_model_score_split(float *prob, uint8_t *y, const ab_model *m, const ab_split *sp,
+                         ab_err *e);
+
+/* Streams path in chunks of `chunk` rows, calling fn with each chunk's ids and raw
+ * probabilities, in file order. The target column, if any, is ignored. Memory is
+ * O(chunk). nfilled (may be NULL) counts filled fields per feature. Runs the network
+ * with the fast CPU kernels (cpu.h): within ~1e-6 of ab_model_forward. */
+typedef int (*ab_predict_fn)(void *user, const int64_t *id, const float *prob, size_t n,
+                             ab_err *e);
+int ab_predict_stream(const ab_model *m, const char *path, size_t chunk, ab_predict_fn fn,
+                      void *user, uint64_t *nfilled, ab_err *e);
+
+/* ---- metrics (metrics.c) ---- */
+
+/* p' = p*pi/rho / (p*pi/rho + (1-p)(1-pi)/(1-rho)); p unchanged when pi == rho. */
+double ab_prior_correct(double p, double prior, double train_ratio);
+/* Every figure of ab_metrics. prior <= 0: the *_corrected figures are NaN. */
+int ab_metrics_compute(ab_metrics *m, const float *prob, const uint8_t *y, size_t n,
+                       double threshold, double prior, double train_ratio, ab_err *e);
+
+/* A probability with its row, for ranking (highest first, ties in row order). */
+typedef struct ab_scorepair {
+  float p;
+  uint32_t i;
+} ab_scorepair;
+/* Fills pairs[n] and sorts them. */
+void ab_rank(ab_scorepair *pairs, const float *prob, size_t n);
+/* ROC AUC with ties counted half (= Mann-Whitney U / (P*N)); NaN with one class.
+ * scratch: [n] pairs. */
+double ab_roc_auc(const float *prob, const uint8_t *y, size_t n, ab_scorepair *scratch);
+/* Average precision: sum over distinct thresholds of (recall step) * precision. */
+double ab_pr_auc_ranked(const ab_scorepair *r, const uint8_t *y, size_t n);
+/* Mean of -log(q), q = the probability given to the true class, at least 1e-15; and the
+ * mean squared error of p. prior > 0: of the prior-corrected probabilities. */
+double ab_log_loss(const float *prob, const uint8_t *y, size_t n, double prior, double rho);
+double ab_brier(const float *prob, const uint8_t *y, size_t n, double prior, double rho);
+
+/* Points of the ROC curve at every distinct threshold, thinned to at most max points
+ * (always including (0,0) and (1,1)). Returns the count; fpr/tpr: [max]. */
+size_t ab_roc_curve(double *fpr, double *tpr, size_t max, const ab_scorepair *r,
+                    const uint8_t *y, size_t n);
+
+/* Cumulative gains by decile: contact the top d*n/10 customers by score. */
+typedef struct ab_gains_row {
+  int decile;                 /* 1..10 */
+  uint64_t contacted, buyers; /* cumulative */
+  double contacted_share;     /* contacted / n */
+  double buyers_share;        /* buyers / all buyers */
+  double lift;                /* buyers_share / contacted_share */
+  double band_rate;           /* buyers' share within this decile band */
+  double band_prob;           /* mean probability within the band (corrected when
+                                 the gains were computed with a prior, else raw) */
+} ab_gains_row;
+typedef struct ab_gains {
+  uint64_t n, npos;
+  int corrected;              /* 1: band_prob is prior-corrected */
+  ab_gains_row row[10];
+} ab_gains;
+int ab_gains_compute(ab_gains *g, const float *prob, const uint8_t *y, size_t n, double prior,
+                     double train_ratio, ab_err *e);
+
+/* Threshold chooser: the raw threshold that reaches a recall, or that contacts a budget
+ * of the top N customers, and the precision and recall it gives on this data. */
+typedef enum { AB_CHOOSE_RECALL = 0, AB_CHOOSE_BUDGET = 1 } ab_choose_mode;
+typedef struct ab_choice {
+  ab_choose_mode mode;
+  double target;              /* the recall asked for, or N */
+  double threshold;           /* contact rows with raw probability >= threshold */
+  uint64_t contacted, tp;
+  double precision, recall;
+} ab_choice;
+int ab_choose_threshold(ab_choice *c, const float *prob, const uint8_t *y, size_t n,
+                        ab_choose_mode mode, double target, ab_err *e);
+
+/* ---- permutation importance (importance.c) ---- */
+
+typedef struct ab_importance {
+  int repeats;
+  uint64_t seed;
+  size_t rows;
+  double base_auc;                      /* ROC AUC with no column shuffled */
+  double mean[AB_NFEAT], sd[AB_NFEAT];  /* drop in ROC AUC; sd over repeats (n-1) */
+  int rank[AB_NFEAT];                   /* feature indices, largest mean drop first */
+} ab_importance;
+/* Shuffles one prepared column at a time (PCG32 seeded by seed) `repeats` times and
+ * measures the drop in ROC AUC. xs: [n][AB_NFEAT] prepared, not modified. */
+int ab_importance_compute(ab_importance *imp, const ab_model *m, const float *xs,
+                          const uint8_t *y, size_t n, int repeats, uint64_t seed, ab_err *e);
+
+#endif

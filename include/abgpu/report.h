@@ -1,0 +1,48 @@
+/* report.h - the HTML report (one self-contained file: inline SVG and CSS, no scripts,
+ * nothing from the network) and the JSON fragments the CLI prints.
+ *
+ * Every figure in the report that also appears in the JSON carries it in a
+ * data-key="KEY" data-value="VALUE" attribute, formatted by the same function as the
+ * JSON (ab_json_num), so a test can check that both say the same. */
+#ifndef ABGPU_REPORT_H
+#define ABGPU_REPORT_H
+#include <stdio.h>
+#include "abgpu/model.h"
+
+typedef struct ab_report {
+  const char *title;           /* "Training report", "Evaluation report" */
+  const char *scored;          /* what the figures were measured on, in words */
+  const char *model_path;      /* NULL when the model was not saved */
+  const ab_model *model;
+  const ab_epoch_stats *hist;  /* per-epoch curves (train only; NULL for eval) */
+  int nhist;
+  const ab_metrics *metrics;   /* at the threshold, raw probabilities */
+  const ab_gains *gains;
+  const ab_importance *imp;    /* NULL: no importance section */
+  const ab_choice *choice;     /* NULL: no threshold chooser section */
+  const float *prob;           /* [n] raw probabilities, for the ROC curve */
+  const uint8_t *y;            /* [n] */
+  size_t n;
+} ab_report;
+
+/* Writes the report atomically (temp file + rename). */
+int ab_report_write(const char *path, const ab_report *r, ab_err *e);
+
+/* ---- JSON fragments (the caller writes the enclosing braces) ---- */
+
+/* A number as JSON: %.6f, or null when not finite. buf: at least 32 bytes. */
+const char *ab_json_num(char *buf, double v);
+/* A JSON string with quotes and escapes. */
+void ab_json_str(FILE *f, const char *s);
+/* "rows": .., "buyers": .., "threshold": .., "accuracy": .., ... (no braces). */
+void ab_json_metrics(FILE *f, const ab_metrics *m);
+/* [{"decile": 1, "contacted": .., ...}, ...] */
+void ab_json_gains(FILE *f, const ab_gains *g);
+/* {"repeats": .., "seed": .., "rows": .., "base_roc_auc": .., "features": [...]} in rank
+ * order, each {"feature": NAME, "mean": .., "sd": .., "rank": ..}. */
+void ab_json_importance(FILE *f, const ab_importance *imp, const ab_model *m);
+/* {"mode": "target_recall"|"budget", "target": .., "threshold": .., ...}; the
+ * threshold also as prior-corrected probability. */
+void ab_json_choice(FILE *f, const ab_choice *c, const ab_model *m, double prior);
+
+#endif

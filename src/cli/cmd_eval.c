@@ -1,0 +1,235 @@
+/* abgpu eval: a saved model on labelled customers: metrics, gains/lift, prior-corrected
+ * probabilities, a threshold chooser, and an optional HTML report. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/report.h"
+#include "abgpu/rng.h"
+#include "cli.h"
+
+#define DEFAULT_THRESHOLD 0.5
+#define REPORT_IMP_ROWS 20000 /* rows sampled for the report's permutation importance */
+#define REPORT_IMP_REPEATS 5
+
+typedef struct eval_args {
+  const char *model, *data, *report;
+  float threshold, prior, recall;
+  int json, mode;     /* mode: -1 no chooser, else ab_choose_mode */
+  uint64_t budget, seed;
+} eval_args;
+
+static void eval_help(void) {
+  printf("usage: abgpu eval --model M --data F [FLAGS]\n\n"
+         "Scores labelled customers with a saved model and reports how good it is: accuracy,\n"
+         "precision, recall, F1, confusion matrix (at a threshold on the raw probability),\n"
+         "ROC AUC, PR AUC, log loss and Brier score (raw and corrected to the real share of\n"
+         "buyers), and cumulative gains and lift by decile.\n\n"
+         "  --model M           model file from `abgpu train --out` (required)\n"
+         "  --data F            CSV with the target column (required)\n"
+         "  --threshold T       contact customers with raw probability >= T (default: %g)\n"
+         "  --prior P           real share of buyers for corrected probabilities\n"
+         "                      (default: the training file's share, stored in the model)\n"
+         "  --target-recall R   choose the threshold that reaches recall R (0..1)\n"
+         "  --budget N          choose the threshold that contacts the top N customers\n"
+         "  --report FILE       also write an HTML report (ROC, gains, confusion, importance)\n"
+         "  --seed S            seeds the report's permutation importance (default: 1)\n"
+         "  --json              one JSON object on stdout instead of text\n"
+         "  -h, --help          this text\n", DEFAULT_THRESHOLD);
+}
+
+static int eval_value(eval_args *a, const char *name, const char *v) {
+  if (!strcmp(name, "--model")) a->model = v;
+  else if (!strcmp(name, "--data")) a->data = v;
+  else if (!strcmp(name, "--report")) a->report = v;
+  else if (!strcmp(name, "--threshold")) return cli_float(&a->threshold, v, 0, 1);
+  else if (!strcmp(name, "--prior")) return cli_float(&a->prior, v, 1e-6, 1 - 1e-6);
+  else if (!strcmp(name, "--seed")) return cli_u64(&a->seed, v);
+  else if (!strcmp(name, "--target-recall")) {
+    a->mode = a->mode == AB_CHOOSE_BUDGET ? 9 : AB_CHOOSE_RECALL;
+    return cli_float(&a->recall, v, 1e-9, 1);
+  } else if (!strcmp(name, "--budget")) {
+    a->mode = a->mode == AB_CHOOSE_RECALL ? 9 : AB_CHOOSE_BUDGET;
+    return cli_u64(&a->budget, v) || a->budget == 0 ? -1 : 0;
+  }
+  return 0;
+}
+
+static int eval_parse(eval_args *a, int argc, char **argv) {
+  static const char *const names[] = {"--model", "--data", "--report", "--threshold", "--prior",
+                                      "--seed", "--target-recall", "--budget"};
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL;
+    int m = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
+      if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
+        return cli_usage_error("eval", "%s needs a value", names[k]);
+      else if (m && eval_value(a, names[k], v))
+        return cli_usage_error("eval", "%s: invalid value '%s'", names[k], v);
+    if (m) continue;
+    if (cli_switch(argv, i, "--json")) a->json = 1;
+    else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { eval_help(); return -1; }
+    else return cli_usage_error("eval", "unknown flag '%s'", argv[i]);
+  }
+  if (a->mode == 9) return cli_usage_error("eval", "give --target-recall or --budget, not both");
+  if (!a->model || !a->data) return cli_usage_error("eval", "--model and --data are required");
+  return 0;
+}
+
+/* What eval computed, for the text, the JSON and the report. */
+typedef struct eval_out {
+  ab_model m;
+  ab_scored s;
+  ab_metrics mt;
+  ab_gains g;
+  ab_choice c;
+  ab_importance imp;
+  double prior;
+} eval_out;
+
+static int check_classes(const ab_scored *s, const char *path, ab_err *e) {
+  size_t pos = 0;
+  for (size_t i = 0; i < s->n; i++) pos += s->y[i];
+  if (pos == 0 || pos == s->n)
+    return ab_err_set(e, AB_EINPUT, "%s: all %zu targets are %d; evaluation needs customers "
+                      "of both classes", path, s->n, pos ? 1 : 0);
+  return AB_OK;
+}
+
+/* Importance for the report on at most REPORT_IMP_ROWS rows (a seeded sample). */
+static int report_importance(eval_out *o, uint64_t seed, ab_err *e) {
+  size_t n = o->s.n, k = n < REPORT_IMP_ROWS ? n : REPORT_IMP_ROWS;
+  uint32_t *idx = malloc(n * sizeof *idx);
+  float *x = malloc(k * AB_NFEAT * sizeof *x);
+  uint8_t *y = malloc(k);
+  int rc = !idx || !x || !y ? ab_err_set(e, AB_ENOMEM, "out of memory") : AB_OK;
+  if (!rc) {
+    ab_rng r;
+    ab_rng_seed(&r, seed, 8);
+    for (uint32_t i = 0; i < n; i++) idx[i] = i;
+    if (k < n) ab_rng_shuffle_u32(&r, idx, (uint32_t)n);
+    for (size_t i = 0; i < k; i++) {
+      memcpy(x + i * AB_NFEAT, o->s.x + (size_t)idx[i] * AB_NFEAT, AB_NFEAT * sizeof *x);
+      y[i] = o->s.y[idx[i]];
+    }
+    rc = ab_importance_compute(&o->imp, &o->m, x, y, k, REPORT_IMP_REPEATS, seed, e);
+  }
+  free(idx); free(x); free(y);
+  return rc;
+}
+
+static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
+  int rc = ab_model_load(&o->m, a->model, e);
+  if (!rc) rc = ab_model_score_file(&o->s, &o->m, a->data, 1, e);
+  if (!rc) rc = check_classes(&o->s, a->data, e);
+  if (rc) return rc;
+  o->prior = a->prior > 0 ? a->prior : o->m.prior;
+  double rho = o->m.train_ratio;
+  rc = ab_metrics_compute(&o->mt, o->s.prob, o->s.y, o->s.n, a->threshold, o->prior, rho, e);
+  if (!rc) rc = ab_gains_compute(&o->g, o->s.prob, o->s.y, o->s.n, o->prior, rho, e);
+  if (!rc && a->mode >= 0)
+    rc = ab_choose_threshold(&o->c, o->s.prob, o->s.y, o->s.n, (ab_choose_mode)a->mode,
+                             a->mode == AB_CHOOSE_RECALL ? a->recall : (double)a->budget, e);
+  if (!rc && a->report) rc = report_importance(o, a->seed, e);
+  return rc;
+}
+
+static void print_json(const eval_out *o, const eval_args *a) {
+  char b[32];
+  printf("{\"model\": ");
+  ab_json_str(stdout, a->model);
+  printf(", \"data\": ");
+  ab_json_str(stdout, a->data);
+  printf(", \"prior_source\": \"%s\", \"train_ratio\": %s, \"threshold_applies_to\": \"raw\", ",
+         a->prior > 0 ? "flag" : "model", ab_json_num(b, o->m.train_ratio));
+  ab_json_metrics(stdout, &o->mt);
+  printf(", \"threshold_corrected\": %s, \"filled_fields\": %llu, \"gains\": ",
+         ab_json_num(b, ab_prior_correct(a->threshold, o->prior, o->m.train_ratio)),
+         (unsigned long long)cli_sum_filled(o->s.nfilled));
+  ab_json_gains(stdout, &o->g);
+  if (a->mode >= 0) {
+    printf(", \"choice\": ");
+    ab_json_choice(stdout, &o->c, &o->m, o->prior);
+  }
+  if (a->report) {
+    printf(", \"importance\": ");
+    ab_json_importance(stdout, &o->imp, &o->m);
+  }
+  printf("}\n");
+}
+
+static void print_confusion(const ab_metrics *m) {
+  printf("  confusion matrix     predicted buy  predicted not\n"
+         "    actual buy    %15llu %14llu\n    actual not    %15llu %14llu\n",
+         (unsigned long long)m->tp, (unsigned long long)m->fn, (unsigned long long)m->fp,
+         (unsigned long long)m->tn);
+}
+
+static void print_gains(const ab_gains *g) {
+  printf("gains by decile (customers ranked by score, highest first):\n"
+         "  contact   customers  buyers reached  share of buyers   lift  buy rate  corrected p\n");
+  for (int d = 0; d < 10; d++) {
+    const ab_gains_row *w = &g->row[d];
+    printf("  top %3d%%  %10llu  %14llu  %14.1f%%  %5.2f  %7.1f%%  %10.1f%%\n", 10 * w->decile,
+           (unsigned long long)w->contacted, (unsigned long long)w->buyers,
+           100 * w->buyers_share, w->lift, 100 * w->band_rate, 100 * w->band_prob);
+  }
+}
+
+static void print_choice(const eval_out *o) {
+  const ab_choice *c = &o->c;
+  if (c->mode == AB_CHOOSE_RECALL) printf("threshold for recall %.1f%%: ", 100 * c->target);
+  else printf("threshold for a budget of %.0f customers: ", c->target);
+  printf("raw probability >= %.4f (prior-corrected %.4f): contact %llu customers, "
+         "precision %.1f%%, recall %.1f%%\n", c->threshold,
+         ab_prior_correct(c->threshold, o->prior, o->m.train_ratio),
+         (unsigned long long)c->contacted, 100 * c->precision, 100 * c->recall);
+}
+
+static void print_text(const eval_out *o, const eval_args *a) {
+  const ab_metrics *m = &o->mt;
+  printf("%s on %s: %llu customers, %llu buy again (%.1f%%)\n", a->model, a->data,
+         (unsigned long long)m->n, (unsigned long long)m->npos, 100.0 * (double)m->npos / (double)m->n);
+  printf("probabilities: raw = the network's output (trained at %.1f%% buyers); corrected = "
+         "mapped to %.1f%% buyers (%s)\n", 100 * o->m.train_ratio, 100 * o->prior,
+         a->prior > 0 ? "--prior" : "the training file's share");
+  printf("ranking (same for raw and corrected): ROC AUC %.4f, PR AUC %.4f, top-decile lift %.2f\n",
+         m->roc_auc, m->pr_auc, o->g.row[0].lift);
+  printf("at threshold %.2f on the raw probability (corrected %.4f): accuracy %.2f%%, "
+         "precision %.2f%%, recall %.2f%%, F1 %.4f\n", m->threshold,
+         ab_prior_correct(m->threshold, o->prior, o->m.train_ratio), 100 * m->accuracy,
+         100 * m->precision, 100 * m->recall, m->f1);
+  print_confusion(m);
+  printf("log loss %.4f raw, %.4f corrected; Brier score %.4f raw, %.4f corrected\n",
+         m->log_loss, m->log_loss_corrected, m->brier, m->brier_corrected);
+  print_gains(&o->g);
+  if (a->mode >= 0) print_choice(o);
+}
+
+static int write_report(const eval_out *o, const eval_args *a, ab_err *e) {
+  ab_report r = {"Evaluation report", a->data, a->model, &o->m, NULL, 0, &o->mt, &o->g,
+                 &o->imp, a->mode >= 0 ? &o->c : NULL, o->s.prob, o->s.y, o->s.n};
+  return ab_report_write(a->report, &r, e);
+}
+
+int cmd_eval(int argc, char **argv) {
+  eval_args a = {0};
+  a.threshold = DEFAULT_THRESHOLD;
+  a.mode = -1;
+  a.seed = 1;
+  int rc = eval_parse(&a, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  eval_out o;
+  memset(&o, 0, sizeof o);
+  ab_err e = {0};
+  rc = eval_compute(&o, &a, &e);
+  if (!rc && a.report) rc = write_report(&o, &a, &e);
+  if (!rc) {
+    cli_note_filled(o.s.nfilled, &o.m);
+    if (a.json) print_json(&o, &a);
+    else print_text(&o, &a);
+  }
+  ab_scored_free(&o.s);
+  ab_model_free(&o.m);
+  return rc ? cli_fail(&e) : 0;
+}

@@ -1,0 +1,191 @@
+/* abgpu predict: score customers with a saved model, streaming the file in chunks:
+ * customer_id,probability,will_buy per row in file order, or a sorted targeting list. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/fileio.h"
+#include "abgpu/model.h"
+#include "cli.h"
+
+#define DEFAULT_THRESHOLD 0.5
+#define CHUNK_ROWS 65536
+
+typedef struct predict_args {
+  const char *model, *data, *out;
+  float threshold, prior;
+  int sort, prior_model;
+  double top;         /* rows (top_pct 0) or percent (top_pct 1); 0 = all */
+  int top_pct;
+} predict_args;
+
+static void predict_help(void) {
+  printf("usage: abgpu predict --model M --data F [FLAGS]\n\n"
+         "Scores customers with a saved model, streaming the file (any size): writes\n"
+         "customer_id,probability,will_buy per customer, in file order. The target column,\n"
+         "if present, is ignored. Empty fields get the model's fill values; features are\n"
+         "standardised with the model's scaler (never statistics of this file).\n\n"
+         "  --model M         model file from `abgpu train --out` (required)\n"
+         "  --data F          CSV of customers, with or without target; - for stdin (required)\n"
+         "  --out FILE        output CSV, written atomically; - for stdout (default: -)\n"
+         "  --threshold T     will_buy = 1 when probability >= T (default: %g)\n"
+         "  --sort            most likely buyers first (ties in file order)\n"
+         "  --top N|P%%        only the N (or P percent, rounded up) most likely; implies --sort\n"
+         "  --prior P|model   write probabilities corrected to a real share of buyers P, or\n"
+         "                    the training file's share with `model` (default: raw, the\n"
+         "                    network's output at its balanced training ratio)\n"
+         "  -h, --help        this text\n", DEFAULT_THRESHOLD);
+}
+
+static int parse_top(predict_args *a, const char *v) {
+  char *end;
+  double x = strtod(v, &end);
+  a->top_pct = *end == '%';
+  if (end == v || (*end && strcmp(end, "%") != 0) || !(x > 0)) return -1;
+  if (a->top_pct ? x > 100 : x != (double)(uint64_t)x) return -1;
+  a->top = x;
+  a->sort = 1;
+  return 0;
+}
+
+static int predict_value(predict_args *a, const char *name, const char *v) {
+  if (!strcmp(name, "--model")) a->model = v;
+  else if (!strcmp(name, "--data")) a->data = v;
+  else if (!strcmp(name, "--out")) a->out = v;
+  else if (!strcmp(name, "--threshold")) return cli_float(&a->threshold, v, 0, 1);
+  else if (!strcmp(name, "--top")) return parse_top(a, v);
+  else if (!strcmp(name, "--prior")) {
+    a->prior_model = !strcmp(v, "model");
+    return a->prior_model ? 0 : cli_float(&a->prior, v, 1e-6, 1 - 1e-6);
+  }
+  return 0;
+}
+
+static int predict_parse(predict_args *a, int argc, char **argv) {
+  static const char *const names[] = {"--model", "--data", "--out", "--threshold", "--top",
+                                      "--prior"};
+  for (int i = 1; i < argc; i++) {
+    const char *v = NULL;
+    int m = 0;
+    for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
+      if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
+        return cli_usage_error("predict", "%s needs a value", names[k]);
+      else if (m && predict_value(a, names[k], v))
+        return cli_usage_error("predict", "%s: invalid value '%s'", names[k], v);
+    if (m) continue;
+    if (cli_switch(argv, i, "--sort")) a->sort = 1;
+    else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { predict_help(); return -1; }
+    else return cli_usage_error("predict", "unknown flag '%s'", argv[i]);
+  }
+  if (!a->model || !a->data) return cli_usage_error("predict", "--model and --data are required");
+  return 0;
+}
+
+/* ---- output ---- */
+
+typedef struct pair { int64_t id; float p; uint32_t seq; } pair; /* 16 bytes */
+
+typedef struct sink {
+  FILE *f;
+  const ab_model *m;
+  double prior, threshold;
+  int keep;           /* collect pairs for --sort/--top instead of writing */
+  pair *pairs;
+  size_t n, cap;
+} sink;
+
+static double out_prob(const sink *s, float p) {
+  return s->prior > 0 ? ab_prior_correct(p, s->prior, s->m->train_ratio) : p;
+}
+
+static void write_row(FILE *f, int64_t id, double p, double threshold) {
+  fprintf(f, "%lld,%.6f,%d\n", (long long)id, p, p >= threshold);
+}
+
+static int keep_rows(sink *s, const int64_t *id, const float *prob, size_t n, ab_err *e) {
+  if (s->n + n > s->cap) {
+    size_t c = s->cap ? s->cap : 1 << 20;
+    while (c < s->n + n) c *= 2;
+    pair *p = realloc(s->pairs, c * sizeof *p);
+    if (!p) return ab_err_set(e, AB_ENOMEM, "out of memory keeping %zu scores for --sort", s->n + n);
+    s->pairs = p;
+    s->cap = c;
+  }
+  for (size_t i = 0; i < n; i++, s->n++)
+    s->pairs[s->n] = (pair){id[i], prob[i], (uint32_t)s->n};
+  return AB_OK;
+}
+
+static int on_chunk(void *user, const int64_t *id, const float *prob, size_t n, ab_err *e) {
+  sink *s = user;
+  if (s->keep) return keep_rows(s, id, prob, n, e);
+  for (size_t i = 0; i < n; i++) write_row(s->f, id[i], out_prob(s, prob[i]), s->threshold);
+  return ferror(s->f) ? ab_err_set(e, AB_EIO, "write failed") : AB_OK;
+}
+
+static int cmp_pair(const void *a, const void *b) {
+  const pair *x = a, *y = b;
+  if (x->p != y->p) return x->p > y->p ? -1 : 1;
+  return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void write_sorted(sink *s, const predict_args *a) {
+  qsort(s->pairs, s->n, sizeof *s->pairs, cmp_pair);
+  size_t k = s->n;
+  if (a->top > 0) {
+    double want = a->top_pct ? a->top / 100.0 * (double)s->n : a->top;
+    size_t w = (size_t)want;
+    w += (double)w < want - 1e-9;
+    k = w < k ? w : k;
+  }
+  for (size_t i = 0; i < k; i++)
+    write_row(s->f, s->pairs[i].id, out_prob(s, s->pairs[i].p), s->threshold);
+}
+
+/* ---- shared with eval and importance ---- */
+
+uint64_t cli_sum_filled(const uint64_t *nfilled) {
+  uint64_t k = 0;
+  for (int j = 0; j < AB_NFEAT; j++) k += nfilled[j];
+  return k;
+}
+
+void cli_note_filled(const uint64_t *nfilled, const ab_model *m) {
+  if (!cli_sum_filled(nfilled)) return;
+  fprintf(stderr, "abgpu: filled %llu empty fields with the model's values (--missing %s):",
+          (unsigned long long)cli_sum_filled(nfilled), ab_missing_name(m->missing));
+  for (int j = 0; j < AB_NFEAT; j++)
+    if (nfilled[j]) fprintf(stderr, " %s %llu", m->feature_names[j], (unsigned long long)nfilled[j]);
+  fputc('\n', stderr);
+}
+
+static int predict_run(const predict_args *a, const ab_model *m, ab_err *e) {
+  ab_outfile o;
+  uint64_t nfilled[AB_NFEAT] = {0};
+  int rc = ab_outfile_open(&o, a->out, e);
+  if (rc) return rc;
+  sink s = {o.f, m, a->prior_model ? m->prior : a->prior, a->threshold, a->sort, NULL, 0, 0};
+  fprintf(o.f, "customer_id,probability,will_buy\n");
+  rc = ab_predict_stream(m, a->data, CHUNK_ROWS, on_chunk, &s, nfilled, e);
+  if (!rc && s.keep) write_sorted(&s, a);
+  free(s.pairs);
+  if (rc) {
+    ab_outfile_abort(&o);
+    return rc;
+  }
+  cli_note_filled(nfilled, m);
+  return ab_outfile_commit(&o, e);
+}
+
+int cmd_predict(int argc, char **argv) {
+  predict_args a = {0};
+  a.out = "-";
+  a.threshold = DEFAULT_THRESHOLD;
+  int rc = predict_parse(&a, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  ab_model m;
+  ab_err e = {0};
+  if (ab_model_load(&m, a.model, &e)) return cli_fail(&e);
+  rc = predict_run(&a, &m, &e);
+  ab_model_free(&m);
+  return rc ? cli_fail(&e) : 0;
+}

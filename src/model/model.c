@@ -1,0 +1,544 @@
+/* The model struct and its .abm file: little-endian fields in a fixed order after a
+ * 32-byte header (magic, format, CRC-32 of everything after the CRC field, length).
+ * docs/model-format.md lists every field. No timestamp is stored, so two identical
+ * trainings give byte-identical files. */
+#include "abgpu/model.h"
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/fileio.h"
+
+void ab_model_init(ab_model *m) {
+  memset(m, 0, sizeof *m);
+  m->kind = AB_MODEL_SINGLE;
+  snprintf(m->version, sizeof m->version, "%s", ABGPU_VERSION);
+  for (int j = 0; j < AB_NFEAT; j++) {
+    snprintf(m->feature_names[j], sizeof m->feature_names[j], "%s", ab_feature_names[j]);
+    m->std[j] = 1.0f;
+  }
+  m->prior = m->train_ratio = 0.5;
+  m->cfg = ab_train_cfg_default();
+  m->prep = ab_prep_opts_default();
+}
+
+void ab_model_free(ab_model *m) {
+  for (int i = 0; i < m->nnets && m->nets; i++) free(m->nets[i].params);
+  free(m->nets);
+  m->nets = NULL;
+  m->nnets = 0;
+}
+
+/* ---- training record ---- */
+
+static uint64_t fnv(uint64_t h, const void *d, size_t n) {
+  const uint8_t *p = d;
+  for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+static uint64_t fnv_le(uint64_t h, uint64_t v, int bytes) {
+  uint8_t b[8];
+  for (int i = 0; i < bytes; i++) b[i] = (uint8_t)(v >> (8 * i));
+  return fnv(h, b, (size_t)bytes);
+}
+
+uint64_t ab_model_data_hash(const ab_table *t) {
+  uint64_t h = fnv_le(0xcbf29ce484222325ULL, t->n, 8);
+  for (size_t i = 0; i < t->n; i++) {
+    h = fnv_le(h, (uint64_t)t->id[i], 8);
+    for (int j = 0; j < AB_NFEAT; j++) {
+      uint32_t u;
+      memcpy(&u, &t->x[i * AB_NFEAT + j], 4);
+      h = fnv_le(h, u, 4);
+    }
+    uint8_t y = t->y ? t->y[i] : 0xFF;
+    h = fnv(h, &y, 1);
+  }
+  return h;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Column j's median (mean when out of memory) or mean. */
+static float column_fill(const ab_table *t, int j, int median) {
+  double s = 0;
+  for (size_t i = 0; i < t->n; i++) s += t->x[i * AB_NFEAT + j];
+  float *v = median && t->n ? malloc(t->n * sizeof *v) : NULL;
+  if (!v) return (float)(t->n ? s / (double)t->n : 0.0);
+  for (size_t i = 0; i < t->n; i++) v[i] = t->x[i * AB_NFEAT + j];
+  qsort(v, t->n, sizeof *v, cmp_float);
+  float m = t->n % 2 ? v[t->n / 2] : 0.5f * (v[t->n / 2 - 1] + v[t->n / 2]);
+  free(v);
+  return m;
+}
+
+void ab_model_set_data(ab_model *m, const ab_table *t, const char *spec) {
+  m->data_hash = ab_model_data_hash(t);
+  snprintf(m->data, sizeof m->data, "%s", spec ? spec : "");
+  m->missing = t->missing;
+  for (int j = 0; j < AB_NFEAT; j++)
+    m->fill[j] = t->missing == AB_MISSING_ZERO
+                     ? 0.0f : column_fill(t, j, t->missing == AB_MISSING_MEDIAN);
+}
+
+static double split_pos(const ab_split *sp) {
+  double k = 0;
+  for (size_t i = 0; i < sp->n; i++) k += sp->y[i] != 0;
+  return k;
+}
+
+int ab_model_set_training(ab_model *m, const ab_train_cfg *c, const ab_prep_opts *p,
+                          const ab_train_result *r, const ab_splits *s, const char *device,
+                          ab_err *e) {
+  size_t P = ab_arch_nparams(&c->arch);
+  ab_model_free(m);
+  m->nets = calloc(1, sizeof *m->nets);
+  float *params = malloc(P * sizeof *params);
+  if (!m->nets || !params) {
+    free(params);
+    return ab_err_set(e, AB_ENOMEM, "out of memory");
+  }
+  memcpy(params, r->params, P * sizeof *params);
+  m->nnets = 1;
+  m->nets[0].arch = c->arch;
+  m->nets[0].params = params;
+  m->cfg = *c;
+  m->prep = *p;
+  if (p->compat) m->prep.balance = AB_BALANCE_FIRST; /* what ab_prep did */
+  m->epochs_run = r->epochs;
+  m->best_epoch = r->best_epoch;
+  snprintf(m->device, sizeof m->device, "%s", device ? device : "");
+  memcpy(m->mean, s->mean, sizeof m->mean);
+  memcpy(m->std, s->std, sizeof m->std);
+  m->n_total = s->n_total;
+  m->n_pos_total = s->n_pos_total;
+  m->n_balanced = s->n_balanced;
+  m->n_train = s->train.n;
+  m->n_val = s->val.n;
+  m->n_test = s->test.n;
+  m->prior = s->n_total ? (double)s->n_pos_total / (double)s->n_total : 0.0;
+  double bpos = split_pos(&s->train) + split_pos(&s->val) + split_pos(&s->test);
+  m->train_ratio = s->n_balanced ? bpos / (double)s->n_balanced : 0.5;
+  return AB_OK;
+}
+
+/* ---- writing ---- */
+
+typedef struct wbuf { uint8_t *p; size_t n, cap; int bad; } wbuf;
+
+static void put(wbuf *b, const void *d, size_t n) {
+  if (b->bad) return;
+  if (b->n + n > b->cap) {
+    size_t c = (b->n + n) * 2 + 256;
+    uint8_t *p = realloc(b->p, c);
+    if (!p) { b->bad = 1; return; }
+    b->p = p;
+    b->cap = c;
+  }
+  memcpy(b->p + b->n, d, n);
+  b->n += n;
+}
+
+static void put_u32(wbuf *b, uint32_t v) {
+  uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+  put(b, x, 4);
+}
+
+static void put_u64(wbuf *b, uint64_t v) {
+  put_u32(b, (uint32_t)v);
+  put_u32(b, (uint32_t)(v >> 32));
+}
+
+static void put_f32(wbuf *b, float f) {
+  uint32_t u;
+  memcpy(&u, &f, 4);
+  put_u32(b, u);
+}
+
+static void put_f64(wbuf *b, double d) {
+  uint64_t u;
+  memcpy(&u, &d, 8);
+  put_u64(b, u);
+}
+
+static void put_str(wbuf *b, const char *s) {
+  size_t n = strlen(s);
+  put_u32(b, (uint32_t)n);
+  put(b, s, n);
+}
+
+static void put_meta(wbuf *b, const ab_model *m) {
+  put_str(b, m->version);
+  put_str(b, m->device);
+  put_str(b, m->data);
+  put_u64(b, m->data_hash);
+  uint64_t counts[6] = {m->n_total, m->n_pos_total, m->n_balanced, m->n_train, m->n_val, m->n_test};
+  for (int i = 0; i < 6; i++) put_u64(b, counts[i]);
+  put_f64(b, m->prior);
+  put_f64(b, m->train_ratio);
+}
+
+static void put_features(wbuf *b, const ab_model *m) {
+  put_u32(b, AB_NFEAT);
+  for (int j = 0; j < AB_NFEAT; j++) put_str(b, m->feature_names[j]);
+  for (int j = 0; j < AB_NFEAT; j++) put_f32(b, m->mean[j]);
+  for (int j = 0; j < AB_NFEAT; j++) put_f32(b, m->std[j]);
+  for (int j = 0; j < AB_NFEAT; j++) put_f32(b, m->fill[j]);
+  put_u32(b, (uint32_t)m->missing);
+}
+
+static void put_config(wbuf *b, const ab_model *m) {
+  const ab_train_cfg *c = &m->cfg;
+  put_u64(b, c->seed);
+  uint32_t v[5] = {(uint32_t)c->batch, (uint32_t)c->epochs, (uint32_t)c->patience,
+                   (uint32_t)c->keep_last, (uint32_t)m->prep.balance};
+  for (int i = 0; i < 5; i++) put_u32(b, v[i]);
+  put_f32(b, c->lr);
+  put_f32(b, c->wd);
+  for (int i = 0; i < 3; i++) put_u32(b, (uint32_t)m->prep.split[i]);
+  put_u32(b, (uint32_t)m->prep.compat);
+  put_u64(b, m->prep.seed);
+  put_u32(b, (uint32_t)m->epochs_run);
+  put_u32(b, (uint32_t)m->best_epoch);
+}
+
+static void put_metrics(wbuf *b, const ab_metrics *t) {
+  uint64_t u[6] = {t->n, t->npos, t->tp, t->fp, t->tn, t->fn};
+  double d[12] = {t->threshold, t->accuracy, t->precision, t->recall, t->f1, t->roc_auc,
+                  t->pr_auc, t->log_loss, t->brier, t->prior, t->log_loss_corrected,
+                  t->brier_corrected};
+  for (int i = 0; i < 6; i++) put_u64(b, u[i]);
+  for (int i = 0; i < 12; i++) put_f64(b, d[i]);
+}
+
+static void put_net(wbuf *b, const ab_net *net) {
+  const ab_arch *a = &net->arch;
+  put_u32(b, (uint32_t)a->nlayers);
+  for (int l = 0; l <= a->nlayers; l++) put_u32(b, (uint32_t)a->dims[l]);
+  for (int l = 0; l < a->nlayers; l++) put_u32(b, (uint32_t)a->act[l]);
+  size_t P = ab_arch_nparams(a);
+  put_u64(b, P);
+  for (size_t i = 0; i < P; i++) put_f32(b, net->params[i]);
+}
+
+static void patch_u32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+int ab_model_encode(const ab_model *m, uint8_t **buf, size_t *n, ab_err *e) {
+  wbuf b = {0};
+  put(&b, AB_MODEL_MAGIC, 8);
+  put_u32(&b, AB_MODEL_FORMAT);
+  put_u32(&b, 0);               /* CRC-32, patched below */
+  put_u64(&b, 0);               /* file length, patched below */
+  put_u32(&b, (uint32_t)m->kind);
+  put_u32(&b, 0);               /* flags, reserved */
+  put_meta(&b, m);
+  put_features(&b, m);
+  put_config(&b, m);
+  put_metrics(&b, &m->val);
+  put_metrics(&b, &m->test);
+  put_u32(&b, (uint32_t)m->nnets);
+  for (int i = 0; i < m->nnets; i++) put_net(&b, &m->nets[i]);
+  if (b.bad) {
+    free(b.p);
+    return ab_err_set(e, AB_ENOMEM, "out of memory encoding the model");
+  }
+  patch_u32(b.p + 16, (uint32_t)b.n);
+  patch_u32(b.p + 20, (uint32_t)((uint64_t)b.n >> 32));
+  patch_u32(b.p + 12, ab_crc32(0, b.p + 16, b.n - 16));
+  *buf = b.p;
+  *n = b.n;
+  return AB_OK;
+}
+
+int ab_model_save(const ab_model *m, const char *path, ab_err *e) {
+  uint8_t *buf;
+  size_t n;
+  int rc = ab_model_encode(m, &buf, &n, e);
+  if (rc) return rc;
+  ab_outfile o;
+  if (!(rc = ab_outfile_open(&o, path, e))) {
+    if (fwrite(buf, 1, n, o.f) != n) {
+      ab_outfile_abort(&o);
+      rc = ab_err_set(e, AB_EIO, "%s: write failed", path);
+    } else {
+      rc = ab_outfile_commit(&o, e);
+    }
+  }
+  free(buf);
+  return rc;
+}
+
+/* ---- reading: a cursor that checks every read against the bytes left ---- */
+
+typedef struct rd {
+  const uint8_t *p;
+  size_t n, off;
+  size_t field;   /* where the field being read starts, for messages */
+  const char *name;
+  ab_err *e;
+  int bad;
+} rd;
+
+static int need(rd *r, size_t k, const char *what) {
+  if (r->bad) return -1;
+  r->field = r->off;
+  if (k > r->n - r->off) {
+    r->bad = 1;
+    ab_err_set(r->e, AB_EINPUT, "%s: corrupted model file: %s at byte %zu needs %zu bytes, "
+               "%zu left", r->name, what, r->off, k, r->n - r->off);
+    return -1;
+  }
+  return 0;
+}
+
+static void fail(rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fail(rd *r, const char *fmt, ...) {
+  if (!r->bad) {
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ab_err_set(r->e, AB_EINPUT, "%s: corrupted model file: %s (byte %zu)", r->name, msg, r->field);
+  }
+  r->bad = 1;
+}
+
+static uint32_t get_u32(rd *r, const char *what) {
+  if (need(r, 4, what)) return 0;
+  const uint8_t *p = r->p + r->off;
+  r->off += 4;
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(rd *r, const char *what) {
+  size_t at = r->off;
+  uint64_t lo = get_u32(r, what);
+  lo |= (uint64_t)get_u32(r, what) << 32;
+  r->field = at;
+  return lo;
+}
+
+static float get_f32(rd *r, const char *what) {
+  uint32_t u = get_u32(r, what);
+  float f;
+  memcpy(&f, &u, 4);
+  return f;
+}
+
+static double get_f64(rd *r, const char *what) {
+  uint64_t u = get_u64(r, what);
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+/* A counted string into dst[cap]; longer than cap-1 is corruption. */
+static void get_str(rd *r, char *dst, size_t cap, const char *what) {
+  uint32_t len = get_u32(r, what);
+  dst[0] = '\0';
+  if (r->bad) return;
+  if (len >= cap) { fail(r, "%s is %u bytes long, at most %zu allowed", what, len, cap - 1); return; }
+  if (need(r, len, what)) return;
+  memcpy(dst, r->p + r->off, len);
+  dst[len] = '\0';
+  r->off += len;
+}
+
+/* A u32 that must lie in [lo, hi]. */
+static uint32_t get_range(rd *r, uint32_t lo, uint32_t hi, const char *what) {
+  uint32_t v = get_u32(r, what);
+  if (!r->bad && (v < lo || v > hi)) fail(r, "%s is %u, expected %u..%u", what, v, lo, hi);
+  return v;
+}
+
+static void get_meta(rd *r, ab_model *m) {
+  get_str(r, m->version, sizeof m->version, "abgpu version");
+  get_str(r, m->device, sizeof m->device, "device name");
+  get_str(r, m->data, sizeof m->data, "data name");
+  m->data_hash = get_u64(r, "data hash");
+  uint64_t *counts[6] = {&m->n_total, &m->n_pos_total, &m->n_balanced, &m->n_train,
+                         &m->n_val, &m->n_test};
+  for (int i = 0; i < 6; i++) *counts[i] = get_u64(r, "row counts");
+  m->prior = get_f64(r, "prior");
+  m->train_ratio = get_f64(r, "training ratio");
+  if (!r->bad && !(m->train_ratio > 0 && m->train_ratio < 1 && m->prior >= 0 && m->prior <= 1))
+    fail(r, "prior %g or training ratio %g is not a share", m->prior, m->train_ratio);
+}
+
+static void get_features(rd *r, ab_model *m) {
+  get_range(r, AB_NFEAT, AB_NFEAT, "feature count (this abgpu scores 10 features)");
+  for (int j = 0; j < AB_NFEAT; j++) {
+    get_str(r, m->feature_names[j], sizeof m->feature_names[j], "feature name");
+    if (!r->bad && strcmp(m->feature_names[j], ab_feature_names[j]) != 0)
+      fail(r, "feature %d is not %s, the column this abgpu scores", j + 1, ab_feature_names[j]);
+  }
+  for (int j = 0; j < AB_NFEAT; j++) m->mean[j] = get_f32(r, "scaler mean");
+  for (int j = 0; j < AB_NFEAT; j++) m->std[j] = get_f32(r, "scaler std");
+  for (int j = 0; j < AB_NFEAT; j++) m->fill[j] = get_f32(r, "fill value");
+  m->missing = (ab_missing)get_range(r, 0, AB_MISSING_ZERO, "missing-value policy");
+  for (int j = 0; j < AB_NFEAT && !r->bad; j++)
+    if (!isfinite(m->mean[j]) || !isfinite(m->fill[j]) || !(m->std[j] > 0) || !isfinite(m->std[j]))
+      fail(r, "scaler or fill value of feature %d is not a finite number (std > 0)", j);
+}
+
+static void get_config(rd *r, ab_model *m) {
+  ab_train_cfg *c = &m->cfg;
+  c->seed = get_u64(r, "seed");
+  c->batch = (int)get_range(r, 1, 1u << 30, "batch size");
+  c->epochs = (int)get_range(r, 1, 1u << 30, "epoch limit");
+  c->patience = (int)get_range(r, 0, 1u << 30, "patience");
+  c->keep_last = (int)get_range(r, 0, 1, "keep-last flag");
+  m->prep.balance = (ab_balance)get_range(r, 0, AB_BALANCE_NONE, "balance mode");
+  c->lr = get_f32(r, "learning rate");
+  c->wd = get_f32(r, "weight decay");
+  for (int i = 0; i < 3; i++) m->prep.split[i] = (int)get_range(r, 0, 100, "split percentage");
+  m->prep.compat = (int)get_range(r, 0, 1, "seed-compat flag");
+  m->prep.seed = get_u64(r, "prep seed");
+  m->epochs_run = (int)get_range(r, 0, 1u << 30, "epochs run");
+  m->best_epoch = (int)get_range(r, 0, 1u << 30, "best epoch");
+}
+
+static void get_metrics(rd *r, ab_metrics *t) {
+  uint64_t *u[6] = {&t->n, &t->npos, &t->tp, &t->fp, &t->tn, &t->fn};
+  double *d[12] = {&t->threshold, &t->accuracy, &t->precision, &t->recall, &t->f1,
+                   &t->roc_auc, &t->pr_auc, &t->log_loss, &t->brier, &t->prior,
+                   &t->log_loss_corrected, &t->brier_corrected};
+  for (int i = 0; i < 6; i++) *u[i] = get_u64(r, "metrics");
+  for (int i = 0; i < 12; i++) *d[i] = get_f64(r, "metrics");
+}
+
+static void get_arch(rd *r, ab_arch *a) {
+  memset(a, 0, sizeof *a);
+  a->nlayers = (int)get_range(r, 1, AB_MAX_LAYERS, "layer count");
+  if (r->bad) return;
+  for (int l = 0; l <= a->nlayers; l++)
+    a->dims[l] = (int)get_range(r, 1, AB_MODEL_MAX_WIDTH, "layer width");
+  for (int l = 0; l < a->nlayers; l++)
+    a->act[l] = (ab_act)get_range(r, 0, AB_ACT_TANH, "activation");
+  if (r->bad) return;
+  if (a->dims[0] != AB_NFEAT) fail(r, "input width is %d, expected %d", a->dims[0], AB_NFEAT);
+  else if (a->dims[a->nlayers] != AB_NCLASS)
+    fail(r, "output width is %d, expected %d", a->dims[a->nlayers], AB_NCLASS);
+}
+
+static void get_net(rd *r, ab_net *net) {
+  get_arch(r, &net->arch);
+  uint64_t P = get_u64(r, "parameter count");
+  if (r->bad) return;
+  if (P != ab_arch_nparams(&net->arch)) {
+    fail(r, "parameter count %llu does not match the layers", (unsigned long long)P);
+    return;
+  }
+  if (need(r, (size_t)P * 4, "parameters")) return;
+  if (!(net->params = malloc((size_t)P * sizeof(float)))) {
+    r->bad = 1;
+    ab_err_set(r->e, AB_ENOMEM, "out of memory for %llu parameters", (unsigned long long)P);
+    return;
+  }
+  for (size_t i = 0; i < P; i++) net->params[i] = get_f32(r, "parameters");
+}
+
+static void get_nets(rd *r, ab_model *m) {
+  uint32_t max = m->kind == AB_MODEL_SINGLE ? 1 : AB_MODEL_MAX_NETS;
+  uint32_t k = get_range(r, 1, max, "network count");
+  if (r->bad) return;
+  if (!(m->nets = calloc(k, sizeof *m->nets))) {
+    r->bad = 1;
+    ab_err_set(r->e, AB_ENOMEM, "out of memory");
+    return;
+  }
+  m->nnets = (int)k;
+  for (uint32_t i = 0; i < k && !r->bad; i++) get_net(r, &m->nets[i]);
+  if (!r->bad) m->cfg.arch = m->nets[0].arch;
+}
+
+static int check_header(rd *r, ab_model *m) {
+  if (r->n >= 8 && r->n < AB_MODEL_HEADER && memcmp(r->p, AB_MODEL_MAGIC, 8) == 0)
+    return ab_err_set(r->e, AB_EINPUT, "%s: truncated model file: %zu bytes, shorter than "
+                      "the %d-byte header", r->name, r->n, AB_MODEL_HEADER);
+  if (r->n < AB_MODEL_HEADER || memcmp(r->p, AB_MODEL_MAGIC, 8) != 0)
+    return ab_err_set(r->e, AB_EINPUT, "%s: not an abgpu model file (no %s magic number)",
+                      r->name, AB_MODEL_MAGIC);
+  r->off = 8;
+  uint32_t fmt = get_u32(r, "format"), crc = get_u32(r, "crc");
+  uint64_t len = get_u64(r, "length");
+  if (fmt != AB_MODEL_FORMAT)
+    return ab_err_set(r->e, AB_EINPUT, "%s: model format %u, this abgpu %s reads format %d",
+                      r->name, fmt, ABGPU_VERSION, AB_MODEL_FORMAT);
+  if (len != r->n)
+    return ab_err_set(r->e, AB_EINPUT, "%s: truncated or extended model file: the header "
+                      "says %llu bytes, the file has %zu", r->name, (unsigned long long)len, r->n);
+  if (ab_crc32(0, r->p + 16, r->n - 16) != crc)
+    return ab_err_set(r->e, AB_EINPUT, "%s: corrupted model file: CRC-32 mismatch", r->name);
+  uint32_t kind = get_u32(r, "kind");
+  get_u32(r, "flags");
+  if (kind > AB_MODEL_ENSEMBLE)
+    return ab_err_set(r->e, AB_EINPUT, "%s: unknown model kind %u", r->name, kind);
+  if (kind == AB_MODEL_ENSEMBLE)
+    return ab_err_set(r->e, AB_EINPUT, "%s: ensemble models need a newer abgpu", r->name);
+  m->kind = (ab_model_kind)kind;
+  return AB_OK;
+}
+
+int ab_model_decode(ab_model *m, const uint8_t *buf, size_t n, const char *name, ab_err *e) {
+  ab_model_init(m);
+  rd r = {buf, n, 0, 0, name, e, 0};
+  int rc = check_header(&r, m);
+  if (rc) return rc;
+  get_meta(&r, m);
+  get_features(&r, m);
+  get_config(&r, m);
+  get_metrics(&r, &m->val);
+  get_metrics(&r, &m->test);
+  get_nets(&r, m);
+  if (!r.bad && r.off != n) {
+    r.field = r.off;
+    fail(&r, "%zu bytes after the last network", n - r.off);
+  }
+  if (r.bad) {
+    ab_model_free(m);
+    return e && e->code ? e->code : AB_EINPUT;
+  }
+  return AB_OK;
+}
+
+static int read_all(uint8_t **buf, size_t *n, const char *path, ab_err *e) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return ab_err_set(e, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
+  long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  int rc = AB_OK;
+  if (len < 0 || fseek(f, 0, SEEK_SET) != 0)
+    rc = ab_err_set(e, AB_EIO, "%s: cannot read (not a regular file?)", path);
+  else if ((unsigned long long)len > AB_MODEL_MAX_BYTES)
+    rc = ab_err_set(e, AB_EINPUT, "%s: %ld bytes, larger than any abgpu model (%llu)", path,
+                    len, (unsigned long long)AB_MODEL_MAX_BYTES);
+  else if (!(*buf = malloc((size_t)len + 1)))
+    rc = ab_err_set(e, AB_ENOMEM, "out of memory reading %s", path);
+  else if (fread(*buf, 1, (size_t)len, f) != (size_t)len) {
+    rc = ab_err_set(e, AB_EIO, "%s: read error", path);
+    free(*buf);
+  }
+  fclose(f);
+  *n = (size_t)len;
+  return rc;
+}
+
+int ab_model_load(ab_model *m, const char *path, ab_err *e) {
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  ab_model_init(m);
+  int rc = read_all(&buf, &n, path, e);
+  if (rc) return rc;
+  rc = ab_model_decode(m, buf, n, path, e);
+  free(buf);
+  return rc;
+}

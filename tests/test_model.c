@@ -1,0 +1,239 @@
+/* The .abm model file: round trip bit for bit, byte-identical files from identical
+ * trainings, and every kind of damaged file (truncated, flipped byte, hostile counts,
+ * wrong magic) refused with one line and exit 2, never a crash. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/fileio.h"
+#include "abgpu/model.h"
+#include "abgpu/train.h"
+#include "testutil.h"
+
+/* A model with every field set to something recognisable. */
+static void make_model(ab_model *m, const char *hidden) {
+  ab_err e = {0};
+  ab_model_init(m);
+  m->nets = calloc(1, sizeof *m->nets);
+  m->nnets = 1;
+  cr_assert_eq(ab_arch_parse(&m->nets[0].arch, AB_NFEAT, hidden, "relu", &e), 0, "%s", e.msg);
+  size_t P = ab_arch_nparams(&m->nets[0].arch);
+  m->nets[0].params = malloc(P * sizeof(float));
+  ab_init_params(m->nets[0].params, &m->nets[0].arch, 42);
+  m->nets[0].params[P - 1] = 0.1234567f;
+  m->cfg.arch = m->nets[0].arch;
+  for (int j = 0; j < AB_NFEAT; j++) {
+    m->mean[j] = 1.5f * j;
+    m->std[j] = 0.25f + j;
+    m->fill[j] = -0.5f * j;
+  }
+  m->missing = AB_MISSING_MEDIAN;
+  snprintf(m->device, sizeof m->device, "opencl:0 test device");
+  snprintf(m->data, sizeof m->data, "/tmp/some data.csv");
+  m->data_hash = 0x0123456789abcdefULL;
+  m->n_total = 14084;
+  m->n_pos_total = 2237;
+  m->prior = 2237.0 / 14084;
+  m->train_ratio = 0.5;
+  m->cfg.seed = 77;
+  m->epochs_run = 9;
+  m->best_epoch = 8;
+  m->test.roc_auc = 0.91;
+  m->val.tp = 123;
+}
+
+static void write_bytes(const char *path, const uint8_t *b, size_t n) {
+  FILE *f = fopen(path, "wb");
+  cr_assert(f);
+  cr_assert_eq(fwrite(b, 1, n, f), n);
+  fclose(f);
+}
+
+static void reseal(uint8_t *b, size_t n) { /* length and CRC made consistent again */
+  for (int i = 0; i < 8; i++) b[16 + i] = (uint8_t)((uint64_t)n >> (8 * i));
+  uint32_t c = ab_crc32(0, b + 16, n - 16);
+  for (int i = 0; i < 4; i++) b[12 + i] = (uint8_t)(c >> (8 * i));
+}
+
+Test(model, save_load_round_trip_is_bit_identical) {
+  ab_model a, b;
+  ab_err e = {0};
+  make_model(&a, "7,5");
+  char path[512];
+  snprintf(path, sizeof path, "%s/rt.abm", tu_tmpdir());
+  cr_assert_eq(ab_model_save(&a, path, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_model_load(&b, path, &e), 0, "%s", e.msg);
+  size_t P = ab_arch_nparams(&a.nets[0].arch);
+  cr_assert_eq(ab_arch_nparams(&b.nets[0].arch), P);
+  cr_assert(memcmp(a.nets[0].params, b.nets[0].params, P * sizeof(float)) == 0);
+  cr_assert(memcmp(a.mean, b.mean, sizeof a.mean) == 0 && memcmp(a.std, b.std, sizeof a.std) == 0);
+  cr_assert(memcmp(a.fill, b.fill, sizeof a.fill) == 0);
+  cr_assert(memcmp(&a.nets[0].arch, &b.nets[0].arch, sizeof a.nets[0].arch) == 0);
+  cr_assert_str_eq(b.device, a.device);
+  cr_assert_str_eq(b.data, a.data);
+  cr_assert_str_eq(b.version, ABGPU_VERSION);
+  cr_assert_str_eq(b.feature_names[9], "last_visited_minus_purchase");
+  cr_assert_eq(b.data_hash, a.data_hash);
+  cr_assert_eq(b.missing, AB_MISSING_MEDIAN);
+  cr_assert_eq(b.cfg.seed, 77);
+  cr_assert_eq(b.best_epoch, 8);
+  cr_assert_eq(b.prior, a.prior);
+  cr_assert_eq(b.test.roc_auc, 0.91);
+  cr_assert_eq(b.val.tp, 123);
+  /* and re-encoding the loaded model gives the same bytes */
+  uint8_t *x, *y;
+  size_t nx, ny;
+  cr_assert_eq(ab_model_encode(&a, &x, &nx, &e), 0);
+  cr_assert_eq(ab_model_encode(&b, &y, &ny, &e), 0);
+  cr_assert_eq(nx, ny);
+  cr_assert(memcmp(x, y, nx) == 0);
+  free(x);
+  free(y);
+  ab_model_free(&a);
+  ab_model_free(&b);
+}
+
+Test(model, every_truncation_and_hostile_byte_is_refused_cleanly) {
+  ab_model a, b;
+  ab_err e = {0};
+  make_model(&a, "3");
+  uint8_t *buf, *w;
+  size_t n;
+  cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
+  w = malloc(n);
+  /* truncated at every length, with the header resealed so the parser itself must stop */
+  for (size_t k = 0; k < n; k++) {
+    memcpy(w, buf, n);
+    if (k >= AB_MODEL_HEADER) reseal(w, k);
+    cr_assert_eq(ab_model_decode(&b, w, k, "t.abm", &e), AB_EINPUT, "length %zu accepted", k);
+    cr_assert(strchr(e.msg, '\n') == NULL);
+  }
+  /* every byte set to 0xFF (resealed): loads or is refused, never crashes */
+  int refused = 0;
+  for (size_t k = AB_MODEL_HEADER; k < n; k++) {
+    memcpy(w, buf, n);
+    w[k] = 0xFF;
+    reseal(w, n);
+    int rc = ab_model_decode(&b, w, n, "t.abm", &e);
+    cr_assert(rc == AB_OK || rc == AB_EINPUT, "byte %zu: rc %d", k, rc);
+    if (rc) refused++;
+    else ab_model_free(&b);
+  }
+  cr_assert_gt(refused, 20);
+  free(w);
+  free(buf);
+  ab_model_free(&a);
+}
+
+/* ---- through the CLI: exit status 2 and exactly one line on stderr ---- */
+
+static char model_path[512];
+
+static void train_once(void) {
+  tu_run r;
+  snprintf(model_path, sizeof model_path, "%s/good.abm", tu_tmpdir());
+  tu_sh(&r, "%s train --data synth:1500:3 --epochs 2 --quiet --out %s", ABGPU_BIN, model_path);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+}
+
+static uint8_t *read_model(size_t *n) {
+  FILE *f = fopen(model_path, "rb");
+  cr_assert(f);
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  fseek(f, 0, SEEK_SET);
+  uint8_t *b = malloc(*n);
+  cr_assert_eq(fread(b, 1, *n, f), *n);
+  fclose(f);
+  return b;
+}
+
+static void expect_refused(const char *path, const char *what) {
+  tu_run r;
+  const char *cmds[] = {"eval --model %s --data synth-none.csv", "predict --model %s --data -",
+                        "export --model %s --out /dev/null"};
+  for (int i = 0; i < 3; i++) {
+    char sub[1024];
+    snprintf(sub, sizeof sub, cmds[i], path);
+    tu_sh(&r, "%s %s 2>&1 >/dev/null </dev/null", ABGPU_BIN, sub);
+    cr_expect_eq(r.status, 2, "%s: exit %d: %s", sub, r.status, r.out);
+    size_t len = strlen(r.out);
+    cr_expect(len > 0 && strchr(r.out, '\n') == r.out + len - 1, "%s: not one line: '%s'", sub, r.out);
+    cr_expect(strstr(r.out, what), "%s: expected '%s' in '%s'", sub, what, r.out);
+  }
+}
+
+Test(model_cli, damaged_files_exit_2_with_one_line) {
+  train_once();
+  size_t n;
+  uint8_t *b = read_model(&n);
+  char path[600];
+  snprintf(path, sizeof path, "%s/truncated.abm", tu_tmpdir());
+  write_bytes(path, b, n / 2);
+  expect_refused(path, "truncated");
+  snprintf(path, sizeof path, "%s/flipped.abm", tu_tmpdir());
+  b[n / 3] ^= 0x10;
+  write_bytes(path, b, n);
+  expect_refused(path, "CRC-32");
+  b[n / 3] ^= 0x10;
+  snprintf(path, sizeof path, "%s/magic.abm", tu_tmpdir());
+  b[0] = 'X';
+  write_bytes(path, b, n);
+  expect_refused(path, "not an abgpu model");
+  b[0] = 'A';
+  free(b);
+}
+
+Test(model_cli, huge_layer_count_exits_2_with_one_line) {
+  train_once();
+  size_t n;
+  uint8_t *b = read_model(&n);
+  /* the network section ends the file: nlayers, dims[nl+1], act[nl], nparams, params */
+  ab_arch a;
+  ab_err e;
+  ab_arch_parse(&a, AB_NFEAT, "100,100", "relu,sigmoid", &e);
+  size_t P = ab_arch_nparams(&a), off = n - (4 + 4 * 4 + 4 * 3 + 8 + 4 * P);
+  cr_assert_eq(b[off], 3, "layer count not where expected");
+  b[off] = 0xFF; b[off + 1] = 0xFF; b[off + 2] = 0xFF; b[off + 3] = 0x7F;
+  reseal(b, n);
+  char path[600];
+  snprintf(path, sizeof path, "%s/huge.abm", tu_tmpdir());
+  write_bytes(path, b, n);
+  expect_refused(path, "layer count is 2147483647");
+  free(b);
+}
+
+Test(model_cli, identical_trainings_give_byte_identical_files) {
+  tu_run r;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "%s train --data synth:1500:4 --epochs 3 --seed 5 --quiet --out %s/a.abm && "
+            "%s train --data synth:1500:4 --epochs 3 --seed 5 --quiet --out %s/b.abm && "
+            "cmp %s/a.abm %s/b.abm && echo SAME", ABGPU_BIN, d, ABGPU_BIN, d, d, d);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "SAME"), "%s", r.out);
+  ab_model m;
+  ab_err e = {0};
+  char path[600];
+  snprintf(path, sizeof path, "%s/a.abm", d);
+  cr_assert_eq(ab_model_load(&m, path, &e), 0, "%s", e.msg);
+  cr_assert_str_eq(m.data, "synth:1500:4");
+  cr_assert(m.device[0], "no device recorded");
+  cr_assert_eq(m.cfg.seed, 5);
+  cr_assert_float_eq(m.prior, (double)m.n_pos_total / (double)m.n_total, 1e-12);
+  cr_assert_float_eq(m.train_ratio, 0.5, 1e-12);
+  cr_assert_gt(m.test.roc_auc, 0.5);
+  ab_model_free(&m);
+}
+
+Test(model_cli, save_is_atomic_and_leaves_no_temp_file) {
+  tu_run r;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "mkdir -p %s/atomic && %s train --data synth:1500:4 --epochs 1 --quiet "
+            "--out %s/atomic/m.abm >/dev/null && ls %s/atomic", d, ABGPU_BIN, d, d);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert_str_eq(r.out, "m.abm\n");
+  /* an unwritable destination fails cleanly and the old model stays */
+  tu_sh(&r, "%s train --data synth:1500:4 --epochs 1 --quiet --out /nonexistent/dir/m.abm",
+        ABGPU_BIN);
+  cr_assert_eq(r.status, 2, "%s", r.out);
+}

@@ -1,0 +1,203 @@
+/* predict and export: one row out per row in, ids in file order, the target column
+ * ignored, the model's fills and scaler used, --sort/--top, streaming across chunks, and
+ * docs/python.md's numpy lines reproducing the probabilities. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/model.h"
+#include "testutil.h"
+
+static char model[600], dir[512];
+
+static void setup(void) {
+  tu_run r;
+  snprintf(dir, sizeof dir, "%s", tu_tmpdir());
+  snprintf(model, sizeof model, "%s/p.abm", dir);
+  tu_sh(&r, "%s train --data synth:2000:7 --epochs 3 --quiet --out %s", ABGPU_BIN, model);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+}
+
+/* Ten customers with unordered ids; the same rows with and without the target. */
+static const char *ROWS[10] = {
+    "907,1620,1620,19.73,19.73,1,10,0.99,1603.8,5,92",  "12,2160,2160,5.33,5.33,0,8.91,0,0,0,0",
+    "5,2160,2160,5.33,5.33,0,8.91,0,0,0,388",          "3000,1620,1620,5.96,5.96,0,8.91,0.42,680.4,1,129",
+    "44,2160,2160,5.33,5.33,0,8.91,0.22,475.2,0,361",   "1,2160,2160,4.61,4.61,0,8.91,0,0,0,0",
+    "88,648,648,5.33,5.33,0,8.91,0,0,0,0",              "2,1188,1188,6.4,6.4,1,9,0,0,0,0",
+    "70001,1080,1080,9.4,9.4,0,8.91,0.8,864,0,0",       "600,2160,2160,5.33,5.33,1,8,0.5,1080,2,14"};
+static const int64_t IDS[10] = {907, 12, 5, 3000, 44, 1, 88, 2, 70001, 600};
+
+static void write_rows(const char *path, int with_target, int header) {
+  FILE *f = fopen(path, "w");
+  cr_assert(f);
+  if (header)
+    fprintf(f, "id,book_length_overall,book_length_avg,price_overall,price_avg,review,review_10,"
+               "completion,minutes_listened,support_requests,last_visited_minus_purchase%s\r\n",
+            with_target ? ",targets" : "");
+  for (int i = 0; i < 10; i++) fprintf(f, "%s%s\r\n", ROWS[i], with_target ? (i % 3 ? ",0" : ",1") : "");
+  fclose(f);
+}
+
+/* Parses predict's output: header, then id,prob,flag lines. Returns rows. */
+static int parse_scores(const char *out, int64_t *id, double *p, int *flag, int max) {
+  const char *s = strstr(out, "customer_id,probability,will_buy\n");
+  cr_assert(s, "no header in: %s", out);
+  s += strlen("customer_id,probability,will_buy\n");
+  int n = 0;
+  while (*s && n < max) {
+    long long a;
+    double b;
+    int c, used;
+    if (sscanf(s, "%lld,%lf,%d\n%n", &a, &b, &c, &used) != 3) break;
+    id[n] = a, p[n] = b, flag[n] = c, n++;
+    s += used;
+  }
+  return n;
+}
+
+Test(predict, one_row_per_row_ids_in_order_target_ignored, .init = setup) {
+  char with[600], without[600];
+  snprintf(with, sizeof with, "%s/with.csv", dir);
+  snprintf(without, sizeof without, "%s/without.csv", dir);
+  write_rows(with, 1, 0);
+  write_rows(without, 0, 1);
+  static tu_run a, b;
+  tu_sh(&a, "%s predict --model %s --data %s", ABGPU_BIN, model, with);
+  tu_sh(&b, "%s predict --model %s --data %s --out -", ABGPU_BIN, model, without);
+  cr_assert_eq(a.status, 0, "%s", a.out);
+  cr_assert_eq(b.status, 0, "%s", b.out);
+  cr_assert_str_eq(a.out, b.out, "the target column changed the scores");
+  int64_t id[20];
+  double p[20];
+  int fl[20];
+  cr_assert_eq(parse_scores(a.out, id, p, fl, 20), 10, "%s", a.out);
+  for (int i = 0; i < 10; i++) {
+    cr_assert_eq(id[i], IDS[i]);
+    cr_assert(p[i] >= 0 && p[i] <= 1);
+    cr_assert_eq(fl[i], p[i] >= 0.5);
+  }
+}
+
+Test(predict, matches_the_library_and_uses_the_model_fills, .init = setup) {
+  ab_model m;
+  ab_err e = {0};
+  cr_assert_eq(ab_model_load(&m, model, &e), 0, "%s", e.msg);
+  /* row 0 with an empty completion field must score as row 0 with the model's fill */
+  float x[2][AB_NFEAT] = {{1620, 1620, 19.73f, 19.73f, 1, 10, NAN, 1603.8f, 5, 92}};
+  memcpy(x[1], x[0], sizeof x[0]);
+  x[1][6] = m.fill[6];
+  uint64_t filled[AB_NFEAT] = {0};
+  ab_model_prepare(&m, &x[0][0], 2, filled);
+  cr_assert_eq(filled[6], 1);
+  float prob[2];
+  cr_assert_eq(ab_model_forward(&m, &x[0][0], 2, prob, &e), 0);
+  cr_assert_eq(prob[0], prob[1]);
+  char path[600];
+  snprintf(path, sizeof path, "%s/missing.csv", dir);
+  tu_write(path, "77,1620,1620,19.73,19.73,1,10,,1603.8,5,92\n");
+  static tu_run r;
+  tu_sh(&r, "%s predict --model %s --data %s 2>/dev/null", ABGPU_BIN, model, path);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  int64_t id;
+  double p;
+  int fl;
+  cr_assert_eq(parse_scores(r.out, &id, &p, &fl, 1), 1);
+  cr_assert_eq(id, 77);
+  /* six printed decimals, and predict's fast kernels round differently (fma): 2e-6 */
+  cr_assert_float_eq(p, prob[0], 2e-6, "predict %g, library %g", p, prob[0]);
+  ab_model_free(&m);
+}
+
+Test(predict, sort_and_top, .init = setup) {
+  char with[600];
+  snprintf(with, sizeof with, "%s/top.csv", dir);
+  write_rows(with, 1, 0);
+  static tu_run all, top, pct;
+  tu_sh(&all, "%s predict --model %s --data %s --sort", ABGPU_BIN, model, with);
+  tu_sh(&top, "%s predict --model %s --data %s --top 3", ABGPU_BIN, model, with);
+  tu_sh(&pct, "%s predict --model %s --data %s --top 15%%", ABGPU_BIN, model, with);
+  int64_t id[3][20];
+  double p[3][20];
+  int fl[20];
+  cr_assert_eq(parse_scores(all.out, id[0], p[0], fl, 20), 10, "%s", all.out);
+  cr_assert_eq(parse_scores(top.out, id[1], p[1], fl, 20), 3, "%s", top.out);
+  cr_assert_eq(parse_scores(pct.out, id[2], p[2], fl, 20), 2, "15%% of 10 rounds up: %s", pct.out);
+  for (int i = 1; i < 10; i++) cr_assert_geq(p[0][i - 1], p[0][i], "not sorted at %d", i);
+  for (int i = 0; i < 3; i++) cr_assert_eq(id[1][i], id[0][i]);
+  static tu_run bad;
+  const char *flags[] = {"--top 0", "--top 120%", "--top x", "--threshold 2", "--prior 0"};
+  for (int i = 0; i < 5; i++) {
+    tu_sh(&bad, "%s predict --model %s --data %s %s", ABGPU_BIN, model, with, flags[i]);
+    cr_expect_eq(bad.status, 2, "%s: %s", flags[i], bad.out);
+  }
+}
+
+Test(predict, streams_across_chunks_and_writes_atomically, .init = setup, .timeout = 60) {
+  static tu_run r;
+  tu_sh(&r, "cd %s && %s synth --rows 150000 --seed 3 --out big.csv >/dev/null && "
+            "%s predict --model %s --data big.csv --out scores.csv && ls && wc -l < scores.csv && "
+            "sed -n '2p;65537p;65538p;150001p' scores.csv | cut -d, -f1 | tr '\\n' ' '",
+        dir, ABGPU_BIN, ABGPU_BIN, model);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "150001\n"), "rows: %s", r.out);
+  cr_assert(strstr(r.out, "1 65536 65537 150000 "), "ids: %s", r.out);
+  cr_assert(!strstr(r.out, ".tmp."), "a temp file was left: %s", r.out);
+}
+
+Test(predict, bad_input_exits_2_and_leaves_no_output, .init = setup) {
+  static tu_run r;
+  char path[600];
+  snprintf(path, sizeof path, "%s/bad.csv", dir);
+  tu_write(path, "1,2,3\n");
+  tu_sh(&r, "cd %s && %s predict --model %s --data bad.csv --out o.csv; echo rc=$?; ls",
+        dir, ABGPU_BIN, model);
+  cr_assert(strstr(r.out, "rc=2"), "%s", r.out);
+  cr_assert(strstr(r.out, "bad.csv:1:1:"), "%s", r.out);
+  cr_assert(!strstr(r.out, "o.csv"), "%s", r.out);
+  tu_sh(&r, "%s predict --help", ABGPU_BIN);
+  const char *flags[] = {"--model", "--data", "--out", "--threshold", "--sort", "--top", "--prior"};
+  for (int i = 0; i < 7; i++) cr_expect(strstr(r.out, flags[i]), "--help lacks %s", flags[i]);
+}
+
+/* The ```python block of docs/python.md. */
+static char *python_doc(void) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/docs/python.md", ABGPU_SRC_DIR);
+  FILE *f = fopen(path, "r");
+  cr_assert(f, "cannot read %s", path);
+  static char text[16384];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  char *s = strstr(text, "```python\n");
+  cr_assert(s, "no ```python block in docs/python.md");
+  s += strlen("```python\n");
+  char *end = strstr(s, "```");
+  cr_assert(end);
+  *end = '\0';
+  return s;
+}
+
+Test(predict, python_doc_reproduces_predict_with_numpy, .init = setup) {
+  static tu_run r;
+  if (tu_sh(&r, "/usr/bin/python3 -c 'import numpy' 2>/dev/null") != 0)
+    cr_skip_test("python3-numpy is not installed: docs/python.md is not checked "
+                 "(apt-get install python3-numpy)");
+  char *code = python_doc();
+  char script[20000], path[600];
+  snprintf(script, sizeof script, "%s\nimport sys\n"
+           "got = np.genfromtxt('scores.csv', delimiter=',', skip_header=1)\n"
+           "assert got.shape[0] == p.shape[0], (got.shape, p.shape)\n"
+           "err = np.max(np.abs(got[:, 1] - p))\n"
+           "print('max abs difference %%.3g' %% err)\n"
+           "sys.exit(0 if err <= 1e-5 else 1)\n", code);
+  snprintf(path, sizeof path, "%s/check.py", dir);
+  cr_assert_eq(tu_write(path, script), 0);
+  tu_sh(&r, "cd %s && %s synth --rows 3000 --seed 11 --out customers.csv >/dev/null && "
+            "%s export --model %s --out weights.npz && "
+            "%s predict --model %s --data customers.csv --out scores.csv && /usr/bin/python3 check.py",
+        dir, ABGPU_BIN, ABGPU_BIN, model, ABGPU_BIN, model);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_log_info("%s", r.out);
+}

@@ -1,0 +1,170 @@
+/* The HTML report: self-contained (no scripts, nothing from the network), the numbers
+ * in it equal those of the JSON printed by the same run, and it renders in headless
+ * Chromium when that is installed. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/table.h"
+#include "testutil.h"
+
+static char *slurp(const char *path) {
+  FILE *f = fopen(path, "rb");
+  cr_assert(f, "cannot read %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *s = malloc((size_t)n + 1);
+  cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+  s[n] = '\0';
+  fclose(f);
+  return s;
+}
+
+/* data-value of the element with data-key="key", or NAN. */
+static double html_num(const char *html, const char *key) {
+  char pat[256];
+  snprintf(pat, sizeof pat, "data-key=\"%s\" data-value=\"", key);
+  const char *p = strstr(html, pat);
+  return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+/* A JSON number inside the object that follows "scope" (NULL: the whole text). */
+static double json_in(const char *json, const char *scope, const char *key) {
+  if (scope) {
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", scope);
+    const char *p = strstr(json, pat);
+    cr_assert(p, "no %s in JSON", scope);
+    json = p;
+  }
+  return tu_json_num(json, key);
+}
+
+static const char *const METRIC_KEYS[] = {"accuracy", "precision", "recall", "f1", "roc_auc",
+                                          "pr_auc", "log_loss", "brier", "tp", "fp", "tn", "fn",
+                                          "threshold", "rows", "buyers"};
+
+static void same_metrics(const char *json, const char *scope, const char *html) {
+  for (size_t i = 0; i < sizeof METRIC_KEYS / sizeof *METRIC_KEYS; i++) {
+    double j = json_in(json, scope, METRIC_KEYS[i]), h = html_num(html, METRIC_KEYS[i]);
+    cr_assert(!isnan(j) && !isnan(h), "%s: JSON %g, HTML %g", METRIC_KEYS[i], j, h);
+    cr_expect_eq(j, h, "%s: JSON %.9g != HTML %.9g", METRIC_KEYS[i], j, h);
+  }
+}
+
+static void same_gains(const char *json, const char *scope, const char *html) {
+  const char *g = strstr(json, scope);
+  cr_assert(g, "no %s", scope);
+  for (int d = 1; d <= 10; d++) {
+    char pat[64], key[64];
+    snprintf(pat, sizeof pat, "{\"decile\": %d,", d);
+    const char *row = strstr(g, pat);
+    cr_assert(row, "no decile %d", d);
+    const char *fields[] = {"buyers", "buyers_share", "lift", "band_rate"};
+    for (int i = 0; i < 4; i++) {
+      snprintf(key, sizeof key, "gains.%d.%s", d, fields[i]);
+      cr_expect_eq(tu_json_num(row, fields[i]), html_num(html, key), "%s", key);
+    }
+  }
+}
+
+static void same_importance(const char *json, const char *html) {
+  cr_assert_eq(json_in(json, "importance", "base_roc_auc"), html_num(html, "importance.base_roc_auc"));
+  for (int j = 0; j < AB_NFEAT; j++) {
+    char pat[128], key[128];
+    snprintf(pat, sizeof pat, "{\"feature\": \"%s\",", ab_feature_names[j]);
+    const char *f = strstr(json, pat);
+    cr_assert(f, "no importance for %s", ab_feature_names[j]);
+    snprintf(key, sizeof key, "importance.%s.mean", ab_feature_names[j]);
+    cr_expect_eq(tu_json_num(f, "mean"), html_num(html, key), "%s", key);
+    snprintf(key, sizeof key, "importance.%s.sd", ab_feature_names[j]);
+    cr_expect_eq(tu_json_num(f, "sd"), html_num(html, key), "%s", key);
+  }
+}
+
+static void self_contained(const char *html) {
+  const char *banned[] = {"<script", "http://", "https://", "url(", "@import", "@font-face",
+                          "<link", "<img", "<iframe"};
+  for (size_t i = 0; i < sizeof banned / sizeof *banned; i++)
+    cr_expect(!strstr(html, banned[i]), "the report contains %s", banned[i]);
+  cr_expect(strstr(html, "<svg"), "no inline SVG");
+  cr_expect(strstr(html, "</html>"), "not complete");
+}
+
+static char train_html[600], model[600];
+static tu_run train_json;
+
+static void train_with_report(void) {
+  const char *d = tu_tmpdir();
+  snprintf(train_html, sizeof train_html, "%s/train.html", d);
+  snprintf(model, sizeof model, "%s/r.abm", d);
+  tu_sh(&train_json, "%s train --data synth:3000:2 --epochs 4 --patience 9 --quiet --json "
+                     "--out %s --report %s 2>/dev/null", ABGPU_BIN, model, train_html);
+  cr_assert_eq(train_json.status, 0, "%s", train_json.out);
+}
+
+Test(report, train_report_numbers_equal_the_json) {
+  train_with_report();
+  char *html = slurp(train_html);
+  self_contained(html);
+  same_metrics(train_json.out, "test_metrics", html);
+  same_gains(train_json.out, "test_gains", html);
+  same_importance(train_json.out, html);
+  /* the trainer's own test accuracy agrees with the model's metrics on the CPU path */
+  cr_expect_float_eq(tu_json_num(train_json.out, "test_accuracy"),
+                     json_in(train_json.out, "test_metrics", "accuracy"), 1e-9);
+  cr_expect(strstr(html, "Loss per epoch"), "no training curves");
+  cr_expect(strstr(html, "ROC curve") && strstr(html, "Cumulative gains") &&
+            strstr(html, "Confusion matrix") && strstr(html, "permutation importance"));
+  free(html);
+}
+
+Test(report, eval_report_numbers_equal_the_json) {
+  train_with_report();
+  static tu_run r;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "%s synth --rows 4000 --seed 8 --out %s/ev.csv >/dev/null && "
+            "%s eval --model %s --data %s/ev.csv --budget 400 --json --report %s/eval.html",
+        ABGPU_BIN, d, ABGPU_BIN, model, d, d);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  char path[700];
+  snprintf(path, sizeof path, "%s/eval.html", d);
+  char *html = slurp(path);
+  self_contained(html);
+  same_metrics(r.out, NULL, html);
+  same_gains(r.out, "\"gains\"", html);
+  same_importance(r.out, html);
+  cr_expect_eq(tu_json_num(r.out, "log_loss_corrected"), html_num(html, "log_loss_corrected"));
+  const char *choice[] = {"threshold", "threshold_corrected", "precision", "recall", "contacted"};
+  for (int i = 0; i < 5; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "choice.%s", choice[i]);
+    cr_expect_eq(json_in(r.out, "choice", choice[i]), html_num(html, key), "%s", key);
+  }
+  cr_expect(!strstr(html, "Loss per epoch"), "eval has no training curves");
+  free(html);
+}
+
+Test(report, renders_in_headless_chromium, .timeout = 120) {
+  static tu_run r;
+  if (tu_sh(&r, "command -v chromium") != 0)
+    cr_skip_test("chromium is not installed: the screenshot check is skipped "
+                 "(tools/install-deps.sh --optional installs it)");
+  train_with_report();
+  char png[700];
+  snprintf(png, sizeof png, "%s/train.png", tu_tmpdir());
+  tu_sh(&r, "chromium --headless --no-sandbox --disable-gpu --screenshot=%s "
+            "--window-size=1200,2000 file://%s 2>&1", png, train_html);
+  cr_assert(tu_exists(png), "no screenshot: %s", r.out);
+  FILE *f = fopen(png, "rb");
+  unsigned char sig[8] = {0};
+  cr_assert_eq(fread(sig, 1, 8, f), 8);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fclose(f);
+  cr_assert(memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
+  cr_assert_gt(size, 50000, "a %ld-byte screenshot is too small to hold the charts", size);
+  cr_log_info("report screenshot: %s (%ld bytes)", png, size);
+}
