@@ -106,7 +106,7 @@ static int parse_num(const char *p, const char *end, double *out) {
   return 0;
 }
 
-/* Splits line into fields: start offsets and ends, trimming blanks and one pair of quotes. */
+/* Splits line into fields: start offsets and ends, trimming blanks. */
 static int split_fields(char *line, size_t n, char **fs, char **fe) {
   int nf = 0;
   char *p = line, *end = line + n;
@@ -116,7 +116,6 @@ static int split_fields(char *line, size_t n, char **fs, char **fe) {
     if (nf == MAX_FIELDS) return MAX_FIELDS + 1;
     while (s < q && (*s == ' ' || *s == '\t')) s++;
     while (q > s && (q[-1] == ' ' || q[-1] == '\t')) q--;
-    if (q - s >= 2 && *s == '"' && q[-1] == '"') { s++; q--; }
     fs[nf] = s; fe[nf] = q; nf++;
     if (!c) return nf;
     p = c + 1;
@@ -157,6 +156,23 @@ static int role_of(const char *norm) {
   return -100;
 }
 
+/* Up to 40 bytes of a field for a message, non-printable bytes shown as '?'. */
+static void printable(char *dst, const char *s, const char *end) {
+  int k = 0;
+  for (; s < end && k < 40; s++) dst[k++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
+  dst[k] = '\0';
+}
+
+static int header_error(ab_csv_reader *r, const char *line, const char *s, const char *end,
+                        const char *fmt, ab_err *e) {
+  char name[48];
+  printable(name, s, end);
+  char what[160];
+  snprintf(what, sizeof what, fmt, name);
+  return ab_err_set(e, AB_EINPUT, "%s:%llu:%d: %s", r->name, (unsigned long long)r->line,
+                    (int)(s - line) + 1, what);
+}
+
 static int read_header(ab_csv_reader *r, char **fs, char **fe, int nf, const char *line,
                        ab_err *e) {
   int seen[NCOLS] = {0};
@@ -165,18 +181,15 @@ static int read_header(ab_csv_reader *r, char **fs, char **fe, int nf, const cha
     normalize(norm, sizeof norm, fs[i], fe[i]);
     int role = role_of(norm), slot = role == ROLE_ID ? 0 : role == ROLE_TARGET ? NCOLS - 1 : role + 1;
     if (role == -100)
-      return ab_err_set(e, AB_EINPUT, "%s:1:%d: unknown column '%.*s'; expected the columns "
-                        "id, %s, ..., %s, targets", r->name, (int)(fs[i] - line) + 1,
-                        (int)(fe[i] - fs[i]), fs[i], ab_feature_names[0], ab_feature_names[9]);
-    if (seen[slot]++)
-      return ab_err_set(e, AB_EINPUT, "%s:1:%d: column '%.*s' appears twice", r->name,
-                        (int)(fs[i] - line) + 1, (int)(fe[i] - fs[i]), fs[i]);
+      return header_error(r, line, fs[i], fe[i], "unknown column '%s'; expected the columns id, "
+                          "book_length_overall, ..., last_visited_minus_purchase, targets", e);
+    if (seen[slot]++) return header_error(r, line, fs[i], fe[i], "column '%s' appears twice", e);
     r->role[i] = role;
   }
   for (int c = 0; c < NCOLS - 1; c++)
     if (!seen[c])
-      return ab_err_set(e, AB_EINPUT, "%s:1:1: the header has no column '%s'", r->name,
-                        c == 0 ? ab_id_name : ab_feature_names[c - 1]);
+      return ab_err_set(e, AB_EINPUT, "%s:%llu:1: the header has no column '%s'", r->name,
+                        (unsigned long long)r->line, c == 0 ? ab_id_name : ab_feature_names[c - 1]);
   r->ncols = nf;
   r->has_target = seen[NCOLS - 1];
   return AB_OK;
@@ -185,8 +198,9 @@ static int read_header(ab_csv_reader *r, char **fs, char **fe, int nf, const cha
 static int set_layout(ab_csv_reader *r, int nf, ab_err *e) {
   if (nf != NCOLS && nf != NCOLS - 1)
     return ab_err_set(e, AB_EINPUT, "%s:%llu:1: expected 12 comma-separated columns (id, 10 "
-                      "features, target) or 11 (without target), found %d", r->name,
-                      (unsigned long long)r->line, nf > MAX_FIELDS ? MAX_FIELDS : nf);
+                      "features, target) or 11 (without target), found %s%d", r->name,
+                      (unsigned long long)r->line, nf > MAX_FIELDS ? "more than " : "",
+                      nf > MAX_FIELDS ? MAX_FIELDS : nf);
   r->ncols = nf;
   r->has_target = nf == NCOLS;
   r->role[0] = ROLE_ID;
@@ -206,7 +220,10 @@ static int detect_layout(ab_csv_reader *r, ab_err *e) {
   } while (got && n == 0);
   if (!got) return ab_err_set(e, AB_EINPUT, "%s:1:1: the file is empty; expected customer "
                               "rows of 12 numbers (id, 10 features, target)", r->name);
-  if (r->line == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) { line += 3; n -= 3; }
+  if (n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+    return ab_err_set(e, AB_EINPUT, "%s:%llu:1: the file starts with a UTF-8 byte-order mark; "
+                      "expected plain comma-separated numbers (save it without BOM)", r->name,
+                      (unsigned long long)r->line);
   if (!(r->pending = malloc(n + 1))) return ab_err_set(e, AB_ENOMEM, "out of memory");
   memcpy(r->pending, line, n + 1);
   r->pending_n = n;
@@ -225,9 +242,10 @@ static int field_error(ab_csv_reader *r, const char *line, const char *s, const 
   int role = r->role[col];
   const char *name = role >= 0 && role < AB_NFEAT ? ab_feature_names[role]
                      : role == ROLE_ID ? ab_id_name : ab_target_name;
-  return ab_err_set(e, AB_EINPUT, "%s:%llu:%d: %s in column %d (%s), found '%.*s'", r->name,
-                    (unsigned long long)r->line, (int)(s - line) + 1, what, col + 1, name,
-                    (int)(end - s > 40 ? 40 : end - s), s);
+  char found[48];
+  printable(found, s, end);
+  return ab_err_set(e, AB_EINPUT, "%s:%llu:%d: %s in column %d (%s), found '%s'", r->name,
+                    (unsigned long long)r->line, (int)(s - line) + 1, what, col + 1, name, found);
 }
 
 static int parse_feature(ab_csv_reader *r, const char *line, char *s, char *end, int col,
