@@ -6,7 +6,8 @@
 set -euo pipefail
 
 required=(cmake make gcc pkg-config libcriterion-dev ocl-icd-opencl-dev opencl-headers
-          pocl-opencl-icd clinfo libclblast-dev python3-numpy)
+          pocl-opencl-icd clinfo libclblast-dev python3-numpy
+          clang libclang-rt-14-dev valgrind)   # make fuzz, make test-sanitize, valgrind run
 optional=(chromium)
 
 want=("${required[@]}")
