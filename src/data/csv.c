@@ -334,26 +334,37 @@ static inline const char *fast_num(const char *p, double *out) {
   return f;
 }
 
-/* One pass over the line in the file's column order; 0 on success, -1 to fall back. */
-static int parse_row_fast(const ab_csv_reader *r, const char *p, const char *end, int64_t *id,
-                          float *x, uint8_t *y) {
+/* Stores one row's values by column role, checking each column's range. */
+static int store_row(const ab_csv_reader *r, const double *v, int64_t *id, float *x, uint8_t *y) {
+  int bad = 0;
   for (int c = 0; c < r->ncols; c++) {
-    double v;
-    if (c && *p++ != ',') return -1;
-    if (!(p = fast_num(p, &v))) return -1;
     int role = r->role[c];
     if (role >= 0) {
-      if (!(v >= feat_lo[role] && v <= feat_hi[role])) return -1;
-      x[role] = (float)v;
+      bad |= !(v[c] >= feat_lo[role] && v[c] <= feat_hi[role]);
+      x[role] = (float)v[c];
     } else if (role == ROLE_ID) {
-      if (v != floor(v)) return -1;
-      *id = (int64_t)v;
+      bad |= v[c] != floor(v[c]);
+      *id = (int64_t)v[c];
     } else {
-      if (v != 0.0 && v != 1.0) return -1;
-      if (y) *y = (uint8_t)v;
+      bad |= v[c] != 0.0 && v[c] != 1.0;
+      if (y) *y = (uint8_t)v[c];
     }
   }
-  return p == end ? 0 : -1; /* a NUL byte inside the line stops short of its end */
+  return bad ? -1 : 0;
+}
+
+/* One pass over the line: every field a plain number; 0 on success, -1 to fall back. */
+static int parse_row_fast(const ab_csv_reader *r, const char *p, const char *end, int64_t *id,
+                          float *x, uint8_t *y) {
+  double v[MAX_FIELDS];
+  int c = 0;
+  for (;;) {
+    if (!(p = fast_num(p, &v[c++]))) return -1;
+    if (*p != ',' || c == r->ncols) break;
+    p++;
+  }
+  if (c != r->ncols || p != end) return -1; /* a NUL inside the line stops short of end */
+  return store_row(r, v, id, x, y);
 }
 
 static int parse_row(ab_csv_reader *r, char *line, size_t n, int64_t *id, float *x, uint8_t *y,
