@@ -1,6 +1,7 @@
 /* Checkpoints: a run stopped after epoch 3 and resumed ends with exactly the weights,
  * history and metrics of the uninterrupted run (CPU backends are deterministic). */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include "abgpu/cpu.h"
@@ -108,4 +109,53 @@ Test(checkpoint, mismatched_or_damaged_checkpoints_are_refused, .init = setup, .
   run(&r, open_ref, &cfg, 1, &rs, NULL, AB_EINPUT);
   tu_sh(&t, "truncate -s 20 %s", path);
   run(&r, open_ref, &cfg, 1, &rs, NULL, AB_EINPUT);
+}
+
+/* NaN in the data makes the loss NaN: training stops naming the epoch. (tanh, because a
+ * ReLU maps NaN to 0 and would hide it.) */
+Test(checkpoint, a_nan_loss_stops_training_with_the_epoch, .init = setup, .fini = teardown) {
+  for (size_t i = 0; i < splits.train.n * AB_NFEAT; i += AB_NFEAT) splits.train.x[i + 5] = NAN;
+  ab_train_cfg cfg = ab_train_cfg_default();
+  ab_err pe;
+  cr_assert_eq(ab_arch_parse(&cfg.arch, AB_NFEAT, "20", "tanh", &pe), 0);
+  ab_train_result r;
+  run(&r, open_ref, &cfg, 1, NULL, NULL, AB_EDIVERGED);
+  ab_backend *be;
+  ab_err e = {0};
+  cr_assert_eq(ab_backend_ref_create(&be, &e), 0);
+  be->vt->load_data(be, &splits, &e);
+  cr_assert_eq(ab_train(&r, be, &cfg, &splits, NULL, NULL, &e), AB_EDIVERGED);
+  cr_assert(strstr(e.msg, "diverged at epoch 1 (loss is NaN); try a lower --lr"), "%s", e.msg);
+  ab_backend_free(be);
+}
+
+/* The CLI: a signal during training finishes the epoch, writes the checkpoint and exits
+ * 128+signal; --resume then writes a model file identical to the uninterrupted run's. */
+static void interrupt_and_resume(const char *sig, int status) {
+  const char *d = tu_tmpdir();
+  const char *args = "--data synth:300000:3 --epochs 8 --patience 100 --device cpu --threads 1";
+  static tu_run r;
+  tu_sh(&r, "cd %s && rm -f full.abm part.abm part.abm.ckpt && %s train %s --quiet --out full.abm",
+        d, ABGPU_BIN, args);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  tu_sh(&r, "cd %s && (%s train %s --out part.abm > log.txt 2>&1 & pid=$!; "
+            "for i in $(seq 1 600); do grep -q 'epoch   2/' log.txt && break; sleep 0.05; done; "
+            "kill -%s $pid; wait $pid; echo \"exit=$?\"; ls part.abm 2>&1; tail -1 log.txt)",
+        d, ABGPU_BIN, args, sig);
+  char want[32];
+  snprintf(want, sizeof want, "exit=%d\n", status);
+  cr_assert(strstr(r.out, want), "expected %s after SIG%s: %s", want, sig, r.out);
+  cr_assert(strstr(r.out, "No such file"), "a model was written by the interrupted run: %s", r.out);
+  cr_assert(strstr(r.out, "continue with: abgpu train --resume part.abm.ckpt"), "%s", r.out);
+  tu_sh(&r, "cd %s && %s train --resume part.abm.ckpt --quiet && cmp full.abm part.abm && echo same",
+        d, ABGPU_BIN);
+  cr_assert(strstr(r.out, "same\n"), "resumed model differs from the uninterrupted one: %s", r.out);
+}
+
+Test(checkpoint_cli, sigint_then_resume_gives_identical_model_bytes, .timeout = 300) {
+  interrupt_and_resume("INT", 130);
+}
+
+Test(checkpoint_cli, sigterm_exits_143_with_a_checkpoint, .timeout = 300) {
+  interrupt_and_resume("TERM", 143);
 }

@@ -1,7 +1,9 @@
 /* abgpu train: data -> prep -> backend -> training loop -> test accuracy. */
+#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
+#include "abgpu/cpu.h"
 #include "abgpu/model.h"
 #include "abgpu/prep.h"
 #include "abgpu/report.h"
@@ -14,11 +16,12 @@
 #define IMPORTANCE_REPEATS 5
 
 typedef struct train_args {
-  const char *data, *device, *hidden, *act, *gemm, *out, *report;
+  const char *data, *device, *hidden, *act, *gemm, *out, *report, *ckpt, *resume;
   ab_train_cfg cfg;
   ab_prep_opts prep;
   ab_csv_opts csv;
-  int quiet, json, verbose, compat, balance_set;
+  int quiet, json, verbose, compat, balance_set, threads, ckpt_every;
+  char note[4096];          /* the flags, stored in checkpoints for --resume */
 } train_args;
 
 static void train_help(void) {
@@ -28,13 +31,16 @@ static void train_help(void) {
          "Trains the repurchase model and prints one line per epoch and the test accuracy.\n\n"
          "  --data F          CSV export, or synth:N[:SEED] for N synthetic customers\n"
          "                    (default: %s, seed %u)\n"
-         "  --device D        cpu (plain C reference) or an OpenCL device index from\n"
-         "                    `abgpu devices` (default: $ABGPU_DEVICE, else cpu)\n"
+         "  --device D        cpu (fast CPU path), ref (plain C reference) or an OpenCL\n"
+         "                    device index from `abgpu devices` (default: $ABGPU_DEVICE,\n"
+         "                    else cpu)\n"
+         "  --threads N       threads of the cpu device (default: all cores, %d here)\n"
          "  --gemm G          OpenCL GEMM path: own or clblast (default: own)\n"
          "  --hidden W,W      hidden layer widths (default: 100,100)\n"
          "  --act A,A         hidden activations: relu, sigmoid, tanh (default: relu,sigmoid)\n"
          "  --lr X            Adam learning rate (default: %g; beta 0.9/0.999, eps 1e-8)\n"
          "  --batch N         batch size; the last partial batch is dropped (default: %d)\n"
+         "  --wd X            AdamW decoupled weight decay, 0 = plain Adam (default: %g)\n"
          "  --epochs N        at most N epochs (default: %d)\n"
          "  --patience N      stop after N epochs without a better validation loss\n"
          "                    (default: %d = stop at the first that is not better)\n"
@@ -42,6 +48,8 @@ static void train_help(void) {
          "  --balance M       random (seeded undersampling), first (the notebook: first N\n"
          "                    zeros in file order) or none (default: %s)\n"
          "  --split A,B,C     train,validation,test percentages (default: %d,%d,%d)\n"
+         "  --transform T     input transform: none, or log1p of the skewed minute, price,\n"
+         "                    listening, support and days features (default: %s)\n"
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all\n"
          "                    balanced rows, keep the last epoch's weights\n"
@@ -52,10 +60,20 @@ static void train_help(void) {
          "                    metrics) for eval, predict, importance, export (default: none)\n"
          "  --report FILE     write an HTML report: curves, ROC, gains, confusion matrix,\n"
          "                    importance, configuration (default: none)\n"
+         "  --checkpoint F    checkpoint file: weights, Adam and RNG state, epoch, early\n"
+         "                    stopping (default: FILE.ckpt for --out FILE, else\n"
+         "                    abgpu-train.ckpt); written atomically on SIGINT/SIGTERM, which\n"
+         "                    stop after the current epoch (exit 130/143)\n"
+         "  --checkpoint-every N  also write it after every N epochs (default: 0 = only\n"
+         "                    when interrupted)\n"
+         "  --resume F        continue the run saved in checkpoint F with the flags it was\n"
+         "                    started with (flags given here are applied on top); the\n"
+         "                    result equals the uninterrupted run's\n"
          "  -h, --help        this text\n",
-         DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED, c.lr, c.batch, c.epochs, c.patience,
+         DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED, ab_cpu_count(), c.lr, c.batch, c.wd, c.epochs,
+         c.patience,
          (unsigned long long)c.seed, ab_balance_name(p.balance), p.split[0], p.split[1],
-         p.split[2]);
+         p.split[2], ab_transform_name(p.transform));
 }
 
 /* Parses one flag with a value; returns 0 handled, 1 not this kind, 2 error (printed). */
@@ -63,7 +81,8 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
   static const char *const names[] = {"--data", "--device", "--hidden", "--act", "--lr",
                                       "--batch", "--epochs", "--patience", "--seed",
                                       "--balance", "--split", "--missing", "--gemm", "--out",
-                                      "--report"};
+                                      "--report", "--threads", "--wd", "--transform", "--checkpoint",
+                                      "--checkpoint-every", "--resume"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     int m = cli_opt(argc, argv, i, names[k], &v);
@@ -86,6 +105,12 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
       case 12: a->gemm = v; bad = strcmp(v, "own") && strcmp(v, "clblast"); break;
       case 13: a->out = v; break;
       case 14: a->report = v; break;
+      case 15: bad = cli_int(&a->threads, v, 1, 4096); break;
+      case 16: bad = cli_float(&a->cfg.wd, v, 0, 10); break;
+      case 17: bad = ab_transform_parse(&a->prep.transform, v); break;
+      case 18: a->ckpt = v; break;
+      case 19: bad = cli_int(&a->ckpt_every, v, 0, 1000000); break;
+      case 20: a->resume = v; break;
     }
     if (bad) return cli_usage_error("train", "%s: invalid value '%s'", names[k], v);
     return 0;
@@ -112,12 +137,30 @@ static int train_parse(train_args *a, int argc, char **argv) {
 
 typedef struct epoch_out { FILE *f; int epochs, quiet; } epoch_out;
 
-static int print_epoch(const ab_epoch_stats *s, void *user) {
+/* SIGINT/SIGTERM: the loop finishes the current epoch, then stops with a checkpoint.
+ * SA_RESETHAND: a second signal ends the process at once. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+static void catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+static int print_epoch(const ab_epoch_stats *s, const uint8_t *active, int K, void *user) {
+  (void)active; (void)K;
   epoch_out *o = user;
   if (!o->quiet)
     fprintf(o->f, "epoch %3d/%d  train loss %.4f  val loss %.4f  val accuracy %.2f%%  %.1f ms\n",
             s->epoch, o->epochs, s->train_loss, s->val_loss, 100.0 * s->val_acc, s->ms);
-  return 0;
+  fflush(o->f); /* progress shows as it happens, also through a pipe or file */
+  return stop_signal != 0;
 }
 
 /* What train adds after the loop for --out, --report and --json: the model with its
@@ -238,28 +281,84 @@ static int train_run(train_args *a, FILE *info) {
   int rc = ab_prep(&s, &t, &a->prep, &e);
   ab_table_free(&t);
   if (rc) return cli_fail(&e);
-  cli_backend_opts bo = {a->verbose, a->gemm};
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
   if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = be->vt->load_data(be, &s, &e))) {
     fprintf(info, "device %s; %zu customers (%zu buy again), %zu after balancing: "
             "train %zu, validation %zu, test %zu\n", be->name, s.n_total, s.n_pos_total,
             s.n_balanced, s.train.n, s.val.n, s.test.n);
     epoch_out eo = {info, a->cfg.epochs, a->quiet};
-    rc = ab_train(&r, be, &a->cfg, &s, print_epoch, &eo, &e);
+    ab_ckpt_opts ck = {a->ckpt, a->ckpt_every, a->resume, a->note};
+    if (a->resume) fprintf(info, "resuming from %s\n", a->resume);
+    catch_signals();
+    rc = ab_train_many(&r, be, &a->cfg, 1, &s, &ck, print_epoch, &eo, &e);
   }
-  if (!rc) {
+  if (rc == AB_EINTR) {
+    fprintf(stderr, "abgpu: %s; checkpoint written to %s; continue with: abgpu train --resume %s\n",
+            stop_signal == SIGTERM ? "terminated (SIGTERM)" : "interrupted (SIGINT)", a->ckpt, a->ckpt);
+    rc = 0;
+    e.code = 128 + (stop_signal ? stop_signal : SIGINT);
+  }
+  if (!rc && e.code < 128) {
     print_summary(info, &s, &r);
     if (a->out || a->report || a->json) rc = train_finish(&x, a, be, &s, &r, info, &e);
   }
-  if (!rc && a->json) print_json(a, be, &s, &r, &x);
+  if (!rc && a->json && e.code < 128) print_json(a, be, &s, &r, &x);
   train_extra_free(&x);
   ab_train_result_free(&r);
   ab_backend_free(be);
   ab_splits_free(&s);
-  return rc ? cli_fail(&e) : 0;
+  return rc ? cli_fail(&e) : e.code >= 128 ? e.code : 0;
+}
+
+/* The flags joined by '\n' (without --resume), kept in checkpoints. */
+static void make_note(char *note, size_t n, int argc, char **argv) {
+  size_t k = 0;
+  note[0] = '\0';
+  for (int i = 1; i < argc && k < n; i++) {
+    if (strcmp(argv[i], "--resume") == 0) { i++; continue; }
+    if (strncmp(argv[i], "--resume=", 9) == 0) continue;
+    k += (size_t)snprintf(note + k, n - k, "%s%s", k ? "\n" : "", argv[i]);
+  }
+}
+
+/* With --resume F: the checkpoint's flags first, then the ones given now. */
+static int resume_args(int *argc, char ***argv, char *buf, size_t n) {
+  const char *path = NULL;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp((*argv)[i], "--resume") == 0 && i + 1 < *argc) path = (*argv)[i + 1];
+    else if (strncmp((*argv)[i], "--resume=", 9) == 0) path = (*argv)[i] + 9;
+  }
+  if (!path) return 0;
+  ab_err e = {0};
+  if (ab_ckpt_read_note(path, buf, n, &e)) return cli_fail(&e);
+  static char *args[512];
+  int k = 0;
+  args[k++] = (*argv)[0];
+  for (char *t = buf; t && *t && k < 400; ) {
+    char *nl = strchr(t, '\n');
+    if (nl) *nl = '\0';
+    args[k++] = t;
+    t = nl ? nl + 1 : NULL;
+  }
+  for (int i = 1; i < *argc && k < 511; i++) args[k++] = (*argv)[i];
+  args[k] = NULL;
+  *argc = k;
+  *argv = args;
+  return 0;
+}
+
+static void default_checkpoint(train_args *a) {
+  static char path[4096];
+  if (a->ckpt) return;
+  if (a->resume) a->ckpt = a->resume;
+  else if (a->out) { snprintf(path, sizeof path, "%s.ckpt", a->out); a->ckpt = path; }
+  else a->ckpt = "abgpu-train.ckpt";
 }
 
 int cmd_train(int argc, char **argv) {
   train_args a = {0};
+  static char saved[8192];
+  if (resume_args(&argc, &argv, saved, sizeof saved)) return 2;
   a.cfg = ab_train_cfg_default();
   a.prep = ab_prep_opts_default();
   a.csv = ab_csv_opts_default();
@@ -267,6 +366,8 @@ int cmd_train(int argc, char **argv) {
   a.act = "relu,sigmoid";
   int rc = train_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
+  make_note(a.note, sizeof a.note, argc, argv);
+  default_checkpoint(&a);
   ab_err e = {0};
   if (ab_arch_parse(&a.cfg.arch, AB_NFEAT, a.hidden, a.act, &e))
     return cli_usage_error("train", "%s", e.msg);
