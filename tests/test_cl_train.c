@@ -1,6 +1,7 @@
 /* The OpenCL backend against the reference backend: training parity through ab_train
  * (5 epochs, 2,000 rows, both GEMM paths), every vtable operation with K = 3 models,
- * and the CLI's device listing and selection. Margins from tolerance.h. */
+ * and the CLI's device listing and selection, all on the per-op path (the fused paths
+ * are tested in test_cl_fused.c). Margins from tolerance.h. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -64,6 +65,8 @@ static ab_backend *open_cl(int dev, ab_cl_gemm gemm, const ab_splits *s) {
   ab_err e;
   ab_cl_opts o = {gemm, 0, 0, NULL, NULL};
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
+  ab_cl_fused_opts per_op = {AB_CL_FUSED_OFF, 0, 0, 0}; /* the fused paths: test_cl_fused.c */
+  cr_assert_eq(ab_backend_cl_set_fused(be, &per_op, &e), 0, "%s", e.msg);
   cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
   return be;
 }

@@ -48,9 +48,21 @@ int ab_cl_have_clblast(void);
  * build log of a failed program build. The library never prints. */
 typedef void (*ab_cl_log_fn)(void *user, const char *text);
 
+/* The training path (docs/opencl.md): per-op kernels (10 launches per batch for the
+ * seed net), or the fused kernels with a whole training step (STEP) or a whole epoch
+ * (EPOCH) per launch, one work-group per model. AUTO: the fused epoch when its
+ * preconditions hold (local memory, work-group size, scratch size), else per-op. */
+typedef enum {
+  AB_CL_FUSED_AUTO = 0, AB_CL_FUSED_OFF = 1, AB_CL_FUSED_STEP = 2, AB_CL_FUSED_EPOCH = 3
+} ab_cl_fused;
+/* "auto", "off", "step", "epoch"; returns 0, or -1 for anything else. */
+int ab_cl_fused_parse(ab_cl_fused *out, const char *s);
+/* "auto", "per-op", "fused-step", "fused-epoch". */
+const char *ab_cl_fused_name(ab_cl_fused f);
+
 typedef struct ab_cl_opts {
   ab_cl_gemm gemm;
-  int verbose;             /* 1: report build options through log */
+  int verbose;             /* 1: report build options and the training path through log */
   int vec;                 /* vector width of the GEMM kernels (1, 2, 4, 8, 16);
                             * 0: the device's preferred float width on a CPU, 1 on a GPU */
   ab_cl_log_fn log;        /* may be NULL */
@@ -60,5 +72,23 @@ typedef struct ab_cl_opts {
 /* Opens OpenCL device `device` (global index) and builds the kernels once.
  * be->name is "opencl:N DEVICE NAME". */
 int ab_backend_cl_create(ab_backend **be, int device, const ab_cl_opts *o, ab_err *e);
+
+/* How later init_models calls choose the path (at creation: AUTO, or $ABGPU_CL_FUSED
+ * when set). */
+typedef struct ab_cl_fused_opts {
+  ab_cl_fused path;        /* AUTO, OFF, or STEP/EPOCH (init_models fails when their
+                            * preconditions do not hold) */
+  size_t local;            /* bytes of local memory the fused kernels may use; 0: the
+                            * device's (tests set a GPU-sized budget) */
+  size_t wg;               /* work-items per group; 0: 1 on a CPU, up to 256 on a GPU */
+  size_t launch_rows;      /* AUTO: rows (all models) per launch at most, a longer epoch
+                            * takes several launches; 0: 262,144 */
+} ab_cl_fused_opts;
+int ab_backend_cl_set_fused(ab_backend *be, const ab_cl_fused_opts *o, ab_err *e);
+
+/* The path the current models train on (decided by init_models): AB_CL_FUSED_OFF
+ * (per-op), _STEP or _EPOCH; *why (may be NULL) gets the reason in words. A backend that
+ * is not OpenCL, or has no models yet, gives AB_CL_FUSED_OFF. */
+ab_cl_fused ab_cl_backend_path(const ab_backend *be, const char **why);
 
 #endif

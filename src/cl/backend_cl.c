@@ -60,6 +60,12 @@ static int reset_state(ab_cl_backend *cb, const float *params, ab_err *e) {
  * here rather than inside the first timed epoch. The caller resets the state after. */
 static int warm_up(ab_cl_backend *cb, ab_err *e) {
   if (!cb->loaded || cb->n[AB_SPLIT_TRAIN] < (size_t)cb->B) return AB_OK;
+  if (cb->f.mode != AB_CL_FUSED_OFF) {
+    int rc = ab_cl_fused_steps(cb, 1, e);
+    if (!rc) rc = ab_cl_fused_train(cb, cb->b.iota, 0, 0, 1, e);
+    if (!rc) rc = ab_cl_fused_eval(cb, AB_SPLIT_VAL, 0, e);
+    return rc ? rc : ab_cl_finish(cb->ctx, e);
+  }
   ab_cl_rows rows = {cb->b.x[AB_SPLIT_TRAIN], cb->b.iota, 0, 0};
   int rc = ab_cl_train_step(cb, rows, 0, e);
   int n = (int)(cb->n[AB_SPLIT_VAL] < (size_t)cb->R ? cb->n[AB_SPLIT_VAL] : (size_t)cb->R);
@@ -70,6 +76,17 @@ static int warm_up(ab_cl_backend *cb, ab_err *e) {
                     cb->b.act[cb->a.nlayers], cb->b.y[AB_SPLIT_VAL], 0, cb->K, n,
                     cb->a.dims[cb->a.nlayers], e);
   return rc ? rc : ab_cl_finish(cb->ctx, e);
+}
+
+/* Decides the training path for the new models; reports it when verbose. */
+static int plan_path(ab_cl_backend *cb, ab_err *e) {
+  int rc = ab_cl_fused_plan(cb, e);
+  if (!rc && cb->verbose && cb->log) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "opencl: training path %s", cb->f.why);
+    cb->log(cb->log_user, msg);
+  }
+  return rc;
 }
 
 static void set_sizes(ab_cl_backend *cb, const ab_arch *a, int K, int batch) {
@@ -99,25 +116,54 @@ static int cl_init_models(ab_backend *be, const ab_arch *a, int K, int batch,
   if (!rc) rc = dev_write(cb, cb->b.lr, 0, K * sizeof(float), hp, e);
   if (!rc) rc = dev_write(cb, cb->b.wd, 0, K * sizeof(float), hp + K, e);
   free(hp);
+  if (!rc) rc = plan_path(cb, e);
   if (!rc) rc = reset_state(cb, params, e);
   if (!rc) rc = warm_up(cb, e);
   if (!rc) rc = reset_state(cb, params, e);
   return rc;
 }
 
+/* The epoch's batches on the chosen path; the order is on the device. */
+static int run_batches(ab_cl_backend *cb, int nbatches, int per_model, ab_err *e) {
+  int rc = AB_OK;
+  if (cb->f.mode == AB_CL_FUSED_OFF) {
+    ab_cl_rows rows = {cb->b.x[AB_SPLIT_TRAIN], cb->b.order, 0, per_model};
+    for (int b = 0; b < nbatches && !rc; b++) {
+      rows.off = b * cb->B;
+      rc = ab_cl_train_step(cb, rows, b, e);
+    }
+    return rc;
+  }
+  rc = ab_cl_fused_steps(cb, nbatches, e);
+  for (int b = 0; b < nbatches && !rc; b += cb->f.seg) {
+    int nb = nbatches - b < cb->f.seg ? nbatches - b : cb->f.seg;
+    rc = ab_cl_fused_train(cb, cb->b.order, per_model, b, nb, e);
+  }
+  if (!rc) cb->t += nbatches;
+  return rc;
+}
+
+/* The batch count fits the training split and every row index is a training row (the
+ * kernels read rows through these indices unchecked). */
+static int check_order(ab_cl_backend *cb, const int32_t *order, int nbatches, ab_err *e) {
+  size_t per_model = (size_t)nbatches * cb->B, n = cb->n[AB_SPLIT_TRAIN];
+  if (nbatches < 1 || nbatches > cb->maxbatches || per_model > n)
+    return ab_err_set(e, AB_EUSAGE, "train_epoch: %d batches of %d do not fit %zu rows",
+                      nbatches, cb->B, n);
+  for (size_t i = 0; i < (size_t)cb->K * per_model; i++)
+    if (order[i] < 0 || (size_t)order[i] >= n)
+      return ab_err_set(e, AB_EUSAGE, "train_epoch: order[%zu] = %d is not a training row "
+                        "(0..%zu)", i, (int)order[i], n - 1);
+  return AB_OK;
+}
+
 static int cl_train_epoch(ab_backend *be, const int32_t *order, int nbatches,
                           double *loss_sum, ab_err *e) {
   ab_cl_backend *cb = impl(be);
   size_t per_model = (size_t)nbatches * cb->B;
-  if (nbatches < 1 || nbatches > cb->maxbatches || per_model > cb->n[AB_SPLIT_TRAIN])
-    return ab_err_set(e, AB_EUSAGE, "train_epoch: %d batches of %d do not fit %zu rows",
-                      nbatches, cb->B, cb->n[AB_SPLIT_TRAIN]);
-  int rc = dev_write(cb, cb->b.order, 0, cb->K * per_model * sizeof(int32_t), order, e);
-  ab_cl_rows rows = {cb->b.x[AB_SPLIT_TRAIN], cb->b.order, 0, (int)per_model};
-  for (int b = 0; b < nbatches && !rc; b++) {
-    rows.off = b * cb->B;
-    rc = ab_cl_train_step(cb, rows, b, e);
-  }
+  int rc = check_order(cb, order, nbatches, e);
+  if (!rc) rc = dev_write(cb, cb->b.order, 0, cb->K * per_model * sizeof(int32_t), order, e);
+  if (!rc) rc = run_batches(cb, nbatches, (int)per_model, e);
   float *bl = rc ? NULL : malloc((size_t)cb->K * cb->maxbatches * sizeof(float));
   if (!rc && !bl) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
   if (!rc) rc = dev_read(cb, cb->b.bloss, (size_t)cb->K * cb->maxbatches * sizeof(float), bl, e);
@@ -146,9 +192,31 @@ static int sweep_split(ab_cl_backend *cb, int id, int predict, ab_err *e) {
   return rc;
 }
 
+/* Evaluation on the fused path: one launch, one read of the per-chunk partials. */
+static int fused_evaluate(ab_cl_backend *cb, int id, double *loss_sum, int64_t *correct,
+                          ab_err *e) {
+  ab_cl_fplan *f = &cb->f;
+  size_t np = 2 * (size_t)cb->K * f->eslots;
+  float *part = malloc(np * sizeof(float));
+  int rc = part ? ab_cl_fused_eval(cb, id, 0, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
+  if (!rc) rc = dev_read(cb, f->part, np * sizeof(float), part, e);
+  int slots = (int)((cb->n[id] + f->ert - 1) / f->ert);
+  for (int k = 0; k < cb->K && !rc; k++) {
+    loss_sum[k] = 0.0;
+    correct[k] = 0;
+    for (int s = 0; s < slots; s++) {
+      loss_sum[k] += part[2 * ((size_t)k * f->eslots + s)];
+      correct[k] += (int64_t)part[2 * ((size_t)k * f->eslots + s) + 1];
+    }
+  }
+  free(part);
+  return rc;
+}
+
 static int cl_evaluate(ab_backend *be, ab_split_id id, double *loss_sum, int64_t *correct,
                        ab_err *e) {
   ab_cl_backend *cb = impl(be);
+  if (cb->f.mode != AB_CL_FUSED_OFF) return fused_evaluate(cb, id, loss_sum, correct, e);
   size_t ns = (size_t)cb->K * cb->maxslots;
   float *pl = malloc(ns * sizeof(float));
   cl_int *pc = malloc(ns * sizeof(cl_int));
@@ -171,7 +239,8 @@ static int cl_evaluate(ab_backend *be, ab_split_id id, double *loss_sum, int64_t
 
 static int cl_predict(ab_backend *be, ab_split_id id, float *prob, ab_err *e) {
   ab_cl_backend *cb = impl(be);
-  int rc = sweep_split(cb, id, 1, e);
+  int rc = cb->f.mode != AB_CL_FUSED_OFF ? ab_cl_fused_eval(cb, id, 1, e)
+                                         : sweep_split(cb, id, 1, e);
   return rc ? rc : dev_read(cb, cb->b.prob, (size_t)cb->K * cb->n[id] * sizeof(float), prob, e);
 }
 
@@ -215,6 +284,7 @@ static void cl_destroy(ab_backend *be) {
   ab_cl_backend *cb = impl(be);
   if (cb) {
     if (cb->ctx) clFinish(cb->ctx->queue);
+    ab_cl_fused_free(&cb->f);
     ab_cl_bufs_free(&cb->b);
     ab_cl_ctx_free(cb->ctx);
     free(cb);
@@ -234,7 +304,40 @@ int ab_cl_have_clblast(void) {
 #endif
 }
 
+ab_cl_fused ab_cl_backend_path(const ab_backend *be, const char **why) {
+  int cl = be && be->vt == &cl_vt;
+  const ab_cl_backend *cb = cl ? be->impl : NULL;
+  if (why) *why = cl ? cb->f.why : "not an OpenCL backend";
+  return cl ? cb->f.mode : AB_CL_FUSED_OFF;
+}
+
+int ab_backend_cl_set_fused(ab_backend *be, const ab_cl_fused_opts *o, ab_err *e) {
+  if (!be || be->vt != &cl_vt) return ab_err_set(e, AB_EUSAGE, "not an OpenCL backend");
+  if (o->path < AB_CL_FUSED_AUTO || o->path > AB_CL_FUSED_EPOCH)
+    return ab_err_set(e, AB_EUSAGE, "unknown training path %d", (int)o->path);
+  ab_cl_backend *cb = impl(be);
+  cb->f.want = o->path;
+  cb->f.local_cap = o->local;
+  cb->f.wg_want = o->wg;
+  cb->f.launch_rows = o->launch_rows;
+  return AB_OK;
+}
+
+/* The path asked for at creation: $ABGPU_CL_FUSED, else auto. */
+static int fused_want(ab_cl_fused *want, ab_err *e) {
+  *want = AB_CL_FUSED_AUTO;
+  const char *env = getenv("ABGPU_CL_FUSED");
+  if (!env || !*env) return AB_OK;
+  if (ab_cl_fused_parse(want, env))
+    return ab_err_set(e, AB_EUSAGE, "ABGPU_CL_FUSED=%s: expected auto, off, step or epoch",
+                      env);
+  return AB_OK;
+}
+
 int ab_backend_cl_create(ab_backend **out, int device, const ab_cl_opts *o, ab_err *e) {
+  ab_cl_fused want;
+  int rc = fused_want(&want, e);
+  if (rc) return rc;
   if (o && o->gemm == AB_CL_GEMM_CLBLAST && !ab_cl_have_clblast())
     return ab_err_set(e, AB_EUSAGE, "--gemm clblast: this build has no CLBlast "
                       "(install libclblast-dev and rebuild)");
@@ -244,7 +347,13 @@ int ab_backend_cl_create(ab_backend **out, int device, const ab_cl_opts *o, ab_e
   be->vt = &cl_vt;
   be->impl = cb;
   cb->gemm = o ? o->gemm : AB_CL_GEMM_OWN;
-  int rc = ab_cl_ctx_open(&cb->ctx, device, o, e);
+  cb->verbose = o ? o->verbose : 0;
+  cb->log = o ? o->log : NULL;
+  cb->log_user = o ? o->log_user : NULL;
+  cb->f.want = want;
+  cb->f.mode = AB_CL_FUSED_OFF;
+  snprintf(cb->f.why, sizeof cb->f.why, "per-op: no models yet");
+  rc = ab_cl_ctx_open(&cb->ctx, device, o, e);
   if (rc) { cl_destroy(be); return rc; }
   snprintf(be->name, sizeof be->name, "opencl:%d %.96s%s", device, cb->ctx->info.name,
            cb->gemm == AB_CL_GEMM_CLBLAST ? " (clblast)" : "");

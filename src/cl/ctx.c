@@ -7,7 +7,8 @@
 
 static const char *const kernel_names[AB_K_COUNT] = {
     "ab_gather", "ab_linear_act_fwd", "ab_bias_act", "ab_softmax_xent", "ab_act_bwd",
-    "ab_linear_bwd_dw", "ab_linear_bwd_dx", "ab_adam", "ab_eval", "ab_prob1"};
+    "ab_linear_bwd_dw", "ab_linear_bwd_dx", "ab_adam", "ab_eval", "ab_prob1",
+    "ab_fused_train", "ab_fused_eval"};
 
 void ab_cl_ctx_free(ab_cl_ctx *c) {
   if (!c) return;
@@ -83,8 +84,9 @@ static void build_options(ab_cl_ctx *c, const ab_cl_opts *o) {
   clGetDeviceInfo(c->device, CL_DEVICE_SINGLE_FP_CONFIG, sizeof fp, &fp, NULL);
   int cl11 = strstr(c->info.c_version, "OpenCL C 1.1") != NULL;
   c->vec = vector_width(c, o);
-  snprintf(c->options, sizeof c->options, "-cl-std=%s -DAB_VEC=%d -DAB_ROWS=%d%s",
-           cl11 ? "CL1.1" : "CL1.2", c->vec, AB_CL_ROWS,
+  snprintf(c->options, sizeof c->options,
+           "-cl-std=%s -DAB_VEC=%d -DAB_ROWS=%d -DAB_FR=%d -DAB_FN=%d%s",
+           cl11 ? "CL1.1" : "CL1.2", c->vec, AB_CL_ROWS, AB_CL_FROWS, AB_CL_FVECS,
            (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? " -cl-fp32-correctly-rounded-divide-sqrt"
                                                         : "");
 }

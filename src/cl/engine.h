@@ -9,11 +9,15 @@
 /* The kernels, by index into ab_cl_ctx.k. */
 enum {
   AB_K_GATHER, AB_K_FWD, AB_K_BIAS_ACT, AB_K_XENT, AB_K_ACT_BWD, AB_K_DW, AB_K_DX,
-  AB_K_ADAM, AB_K_EVAL, AB_K_PROB1, AB_K_COUNT
+  AB_K_ADAM, AB_K_EVAL, AB_K_PROB1, AB_K_FTRAIN, AB_K_FEVAL, AB_K_COUNT
 };
 
 /* Rows per work-item of the GEMM kernels (passed to the build as -DAB_ROWS). */
 #define AB_CL_ROWS 4
+/* Tiles of the fused kernels: rows x vectors of AB_VEC columns per work-item
+ * (-DAB_FR, -DAB_FN). */
+#define AB_CL_FROWS 6
+#define AB_CL_FVECS 2
 
 /* Owns everything but buffers: context, queue, program, kernels. */
 typedef struct ab_cl_ctx {
@@ -86,5 +90,16 @@ int ab_cl_eval(ab_cl_ctx *c, cl_mem ploss, cl_mem pcorrect, int slot, int nslots
                cl_mem logits, cl_mem labels, int loff, int K, int B, int C, ab_err *e);
 int ab_cl_prob1(ab_cl_ctx *c, cl_mem prob, int poff, int pks, cl_mem logits, int K, int B,
                 ab_err *e);
+/* Fused kernels (kernels/fused.cl), one work-group of wg work-items per model (and per
+ * evaluation group); lbytes of local memory per group, of which rt ints of labels. */
+int ab_cl_fused_train_launch(ab_cl_ctx *c, cl_mem P, cl_mem M, cl_mem V, cl_mem S,
+                             cl_mem bloss, int bstride, cl_mem x, cl_mem y, cl_mem order,
+                             int ostride, cl_mem steps, cl_mem lr, cl_mem wd, float beta1,
+                             float beta2, float eps, cl_mem meta, int b0, int nb, int B, int K,
+                             int pstride, size_t wg, size_t lbytes, int rt, ab_err *e);
+int ab_cl_fused_eval_launch(ab_cl_ctx *c, cl_mem part, int nslots, cl_mem prob, int pks,
+                            int predict, cl_mem P, cl_mem S, cl_mem x, cl_mem y, int n,
+                            cl_mem meta, int K, int pstride, size_t wg, int groups,
+                            size_t lbytes, int rt, ab_err *e);
 
 #endif

@@ -177,3 +177,30 @@ int ab_cl_prob1(ab_cl_ctx *c, cl_mem prob, int poff, int pks, cl_mem logits, int
   size_t l[2] = {group_size(c, AB_K_PROB1), 1}, g[2] = {(size_t)B, (size_t)K};
   return run(c, AB_K_PROB1, a, NARGS(a), 2, g, l, e);
 }
+
+int ab_cl_fused_train_launch(ab_cl_ctx *c, cl_mem P, cl_mem M, cl_mem V, cl_mem S,
+                             cl_mem bloss, int bstride, cl_mem x, cl_mem y, cl_mem order,
+                             int ostride, cl_mem steps, cl_mem lr, cl_mem wd, float beta1,
+                             float beta2, float eps, cl_mem meta, int b0, int nb, int B, int K,
+                             int pstride, size_t wg, size_t lbytes, int rt, ab_err *e) {
+  size_t lab = (size_t)rt * sizeof(cl_int);
+  karg a[] = {MEM(P),      MEM(M),          MEM(V),     MEM(S),     MEM(bloss), INT(bstride),
+              MEM(x),      MEM(y),          MEM(order), INT(ostride), MEM(steps), MEM(lr),
+              MEM(wd),     FLT(beta1),      FLT(beta2), FLT(eps),   MEM(meta),  INT(b0),
+              INT(nb),     INT(B),          INT(K),     INT(pstride), LOCAL(lbytes - lab),
+              LOCAL(lab)};
+  size_t l[2] = {wg, 1}, g[2] = {wg, (size_t)K};
+  return run(c, AB_K_FTRAIN, a, NARGS(a), 2, g, l, e);
+}
+
+int ab_cl_fused_eval_launch(ab_cl_ctx *c, cl_mem part, int nslots, cl_mem prob, int pks,
+                            int predict, cl_mem P, cl_mem S, cl_mem x, cl_mem y, int n,
+                            cl_mem meta, int K, int pstride, size_t wg, int groups,
+                            size_t lbytes, int rt, ab_err *e) {
+  size_t lab = (size_t)rt * sizeof(cl_int);
+  karg a[] = {MEM(part), INT(nslots), MEM(prob), INT(pks),  INT(predict), MEM(P),
+              MEM(S),    MEM(x),      MEM(y),    INT(n),    MEM(meta),    INT(K),
+              INT(pstride), LOCAL(lbytes - lab), LOCAL(lab)};
+  size_t l[3] = {wg, 1, 1}, g[3] = {wg, (size_t)groups, (size_t)K};
+  return run(c, AB_K_FEVAL, a, NARGS(a), 3, g, l, e);
+}

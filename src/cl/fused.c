@@ -1,0 +1,289 @@
+/* The fused path: the plan (which path the current models train on, and why), its
+ * buffers and its launches. Kernels in kernels/fused.cl; the arch table built here
+ * (meta) uses that file's indices. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cl/backend_cl.h"
+
+/* meta indices, as in kernels/fused.cl */
+enum { M_L = 0, M_RT = 1, M_PP = 2, M_SS = 3, M_DZA = 4, M_DZB = 5, M_RL = 6, M_LAYER = 8,
+       M_NF = 12 };
+enum { F_IN, F_OUT, F_INP, F_OUTP, F_ACT, F_WOFF, F_WPO, F_WTO, F_AIN, F_AOUT };
+#define META_N (M_LAYER + AB_MAX_LAYERS * M_NF)
+
+/* AUTO gives one launch at most this many rows (all models together): a longer epoch
+ * runs in several launches of whole batches (down to one batch per launch, fused-step),
+ * so that no launch runs long (a GPU driver's watchdog, and Ctrl-C, wait for it). */
+#define LAUNCH_MAX_ROWS (1 << 18)
+/* Work-items per group. A CPU device runs a work-group on one core, work-item after
+ * work-item; one work-item with vector tiles is its fastest form. A GPU spreads tiles
+ * over its lanes. */
+#define WG_CPU 1
+#define WG_GPU 256
+/* Rows per evaluation chunk (at most; less when local memory is short). */
+#define EVAL_ROWS 128
+
+static const char *const fused_names[] = {"auto", "per-op", "fused-step", "fused-epoch"};
+
+const char *ab_cl_fused_name(ab_cl_fused f) {
+  return f >= AB_CL_FUSED_AUTO && f <= AB_CL_FUSED_EPOCH ? fused_names[f] : "?";
+}
+
+int ab_cl_fused_parse(ab_cl_fused *out, const char *s) {
+  static const char *const words[] = {"auto", "off", "step", "epoch"};
+  for (int i = 0; i < 4; i++)
+    if (s && strcmp(s, words[i]) == 0) { *out = (ab_cl_fused)i; return 0; }
+  return -1;
+}
+
+static void release(cl_mem *m) {
+  if (*m) clReleaseMemObject(*m);
+  *m = NULL;
+}
+
+void ab_cl_fused_free(ab_cl_fplan *f) {
+  cl_mem *list[] = {&f->meta, &f->emeta, &f->scratch, &f->escratch, &f->steps, &f->part};
+  for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) release(list[i]);
+  free(f->hsteps);
+  f->hsteps = NULL;
+  f->mode = AB_CL_FUSED_OFF;
+}
+
+/* Padded width of d: whole vectors, with room for the ones column at index d. */
+static int pad(const ab_cl_backend *cb, int d) {
+  int w = cb->ctx->vec;
+  return (d + w) / w * w;
+}
+
+/* Fills the arch table for rt rows per tile; returns the local floats it needs. */
+static size_t build_meta(const ab_cl_backend *cb, int rt, int *meta) {
+  const ab_arch *a = &cb->a;
+  int L = a->nlayers, maxp = 0, wp = 0, wt = 0, aoff[AB_MAX_LAYERS + 1];
+  size_t lf = 0;
+  memset(meta, 0, META_N * sizeof(int));
+  for (int l = 0; l <= L; l++) {
+    aoff[l] = (int)lf;
+    lf += (size_t)rt * pad(cb, a->dims[l]);
+    if (pad(cb, a->dims[l]) > maxp) maxp = pad(cb, a->dims[l]);
+  }
+  for (int l = 0; l < L; l++) {
+    int *m = meta + M_LAYER + l * M_NF, in = a->dims[l], out = a->dims[l + 1];
+    m[F_IN] = in; m[F_OUT] = out; m[F_INP] = pad(cb, in); m[F_OUTP] = pad(cb, out);
+    m[F_ACT] = a->act[l];
+    m[F_WOFF] = (int)ab_arch_w_off(a, l);
+    m[F_WPO] = wp;
+    wp += (in + 1) * m[F_OUTP];
+    m[F_WTO] = wt;
+    if (l > 0) wt += out * m[F_INP];
+    m[F_AIN] = aoff[l];
+    m[F_AOUT] = aoff[l + 1];
+  }
+  meta[M_L] = L; meta[M_RT] = rt; meta[M_PP] = wp; meta[M_SS] = 4 * wp + wt;
+  meta[M_DZA] = (int)lf; meta[M_DZB] = (int)(lf + (size_t)rt * maxp);
+  meta[M_RL] = (int)(lf + 2 * (size_t)rt * maxp);
+  return lf + 2 * (size_t)rt * maxp + 2 * (size_t)rt;
+}
+
+/* Local bytes of a work-group with rt rows per tile (floats plus rt int labels). */
+static size_t local_bytes(const ab_cl_backend *cb, int rt) {
+  int meta[META_N];
+  return build_meta(cb, rt, meta) * sizeof(float) + (size_t)rt * sizeof(cl_int);
+}
+
+/* Local memory the fused kernels may use: the device's, less what they declare
+ * themselves, capped by the options. */
+static size_t local_budget(const ab_cl_backend *cb) {
+  ab_cl_ctx *c = cb->ctx;
+  cl_ulong dev = 0, k0 = 0, k1 = 0;
+  clGetDeviceInfo(c->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof dev, &dev, NULL);
+  clGetKernelWorkGroupInfo(c->k[AB_K_FTRAIN], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k0,
+                           &k0, NULL);
+  clGetKernelWorkGroupInfo(c->k[AB_K_FEVAL], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k1,
+                           &k1, NULL);
+  size_t have = dev > k0 + k1 ? (size_t)(dev - (k0 > k1 ? k0 : k1)) : 0;
+  return cb->f.local_cap && cb->f.local_cap < have ? cb->f.local_cap : have;
+}
+
+/* Largest rows per tile <= want that fit budget bytes (0 if not even one row). */
+static int fit_rows(const ab_cl_backend *cb, int want, size_t budget) {
+  size_t per_row = local_bytes(cb, 1);
+  size_t rows = budget / per_row;
+  return rows < (size_t)want ? (int)rows : want;
+}
+
+/* Rows per tile for training and evaluation within the local memory budget. */
+static int fit_local(ab_cl_backend *cb, char *why, size_t n) {
+  ab_cl_fplan *f = &cb->f;
+  size_t budget = local_budget(cb);
+  f->rt = fit_rows(cb, cb->B, budget);
+  f->ert = fit_rows(cb, EVAL_ROWS, budget);
+  if (f->rt < 1) {
+    snprintf(why, n, "one row of activations needs %zu bytes of local memory, %zu available",
+             local_bytes(cb, 1), budget);
+    return -1;
+  }
+  f->lbytes = local_bytes(cb, f->rt);
+  f->elbytes = local_bytes(cb, f->ert);
+  return 0;
+}
+
+/* Work-items per group: asked for, else the device kind's, within what both kernels allow. */
+static int fit_wg(ab_cl_backend *cb, char *why, size_t n) {
+  ab_cl_fplan *f = &cb->f;
+  ab_cl_ctx *c = cb->ctx;
+  size_t kwg = c->kwg[AB_K_FTRAIN] < c->kwg[AB_K_FEVAL] ? c->kwg[AB_K_FTRAIN]
+                                                          : c->kwg[AB_K_FEVAL];
+  f->wg = f->wg_want ? f->wg_want : c->is_cpu ? WG_CPU : WG_GPU;
+  if (f->wg > kwg) f->wg = kwg;
+  if (f->wg >= 1) return 0;
+  snprintf(why, n, "the fused kernels allow no work-group on this device");
+  return -1;
+}
+
+/* Scratch sizes, evaluation chunks and groups; the scratch must fit one buffer. */
+static int fit_scratch(ab_cl_backend *cb, char *why, size_t n) {
+  ab_cl_fplan *f = &cb->f;
+  ab_cl_ctx *c = cb->ctx;
+  int meta[META_N];
+  build_meta(cb, f->rt, meta);
+  f->pp = meta[M_PP];
+  f->ss = meta[M_SS];
+  f->eslots = (int)((cb->maxn + f->ert - 1) / f->ert);
+  if (f->eslots < 1) f->eslots = 1;
+  int g = (int)((c->info.compute_units + cb->K - 1) / cb->K); /* one group per unit */
+  f->egroups = g < 1 ? 1 : g > f->eslots ? f->eslots : g;
+  cl_ulong max_alloc = 0;
+  clGetDeviceInfo(c->device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof max_alloc, &max_alloc, NULL);
+  size_t scratch = (size_t)cb->K * f->ss * sizeof(float);
+  if (scratch <= max_alloc && (size_t)cb->K * f->ss <= (size_t)INT32_MAX) return 0;
+  snprintf(why, n, "the scratch for %d models (%zu MB) exceeds the device's largest buffer "
+           "(%llu MB)", cb->K, scratch >> 20, (unsigned long long)(max_alloc >> 20));
+  return -1;
+}
+
+/* Checks the preconditions and sizes the plan; returns 0, or fills why and returns -1. */
+static int fit(ab_cl_backend *cb, char *why, size_t n) {
+  if (fit_local(cb, why, n) || fit_wg(cb, why, n) || fit_scratch(cb, why, n)) return -1;
+  return 0;
+}
+
+static int create(cl_mem *out, ab_cl_ctx *c, size_t bytes, const void *host, ab_err *e) {
+  cl_int err;
+  cl_mem_flags fl = host ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE;
+  *out = clCreateBuffer(c->context, fl, bytes < 8 ? 8 : bytes, (void *)host, &err);
+  AB_CL_CHECK_ERR(e, err, "clCreateBuffer");
+  return AB_OK;
+}
+
+static int create_bufs(ab_cl_backend *cb, ab_err *e) {
+  ab_cl_fplan *f = &cb->f;
+  ab_cl_ctx *c = cb->ctx;
+  int meta[META_N], emeta[META_N];
+  build_meta(cb, f->rt, meta);
+  build_meta(cb, f->ert, emeta);
+  size_t K = (size_t)cb->K, fl = sizeof(float);
+  f->hsteps = malloc(2 * (size_t)cb->maxbatches * fl);
+  if (!f->hsteps) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  int rc = create(&f->meta, c, sizeof meta, meta, e);
+  if (!rc) rc = create(&f->emeta, c, sizeof emeta, emeta, e);
+  if (!rc) rc = create(&f->scratch, c, K * f->ss * fl, NULL, e);
+  if (!rc) rc = ab_cl_zero(c, f->scratch, K * f->ss, e); /* WT's pads stay zero */
+  if (!rc) rc = create(&f->escratch, c, K * f->egroups * f->pp * fl, NULL, e);
+  if (!rc) rc = create(&f->steps, c, 2 * (size_t)cb->maxbatches * fl, NULL, e);
+  if (!rc) rc = create(&f->part, c, 2 * K * f->eslots * fl, NULL, e);
+  return rc;
+}
+
+/* The reason for the chosen fused mode, in words. */
+static void describe(ab_cl_backend *cb, size_t rows, size_t budget) {
+  ab_cl_fplan *f = &cb->f;
+  int nb = cb->maxbatches, nl = (nb + f->seg - 1) / f->seg;
+  char how[192];
+  if (nl == 1)
+    snprintf(how, sizeof how, "1 launch per epoch (%d batches)", nb);
+  else
+    snprintf(how, sizeof how, "%d launches per epoch (%d batch%s each)%s", nl, f->seg,
+             f->seg > 1 ? "es" : "", f->want != AB_CL_FUSED_AUTO ? " as asked" : "");
+  int n = snprintf(f->why, sizeof f->why, "%s: %s for %d model%s of %zu rows per epoch; "
+                   "row tile %d of %d rows in %zu of %zu bytes of local memory; %zu "
+                   "work-item%s per group; evaluation 1 launch", ab_cl_fused_name(f->mode),
+                   how, cb->K, cb->K > 1 ? "s" : "", rows / cb->K, f->rt, cb->B, f->lbytes,
+                   budget, f->wg, f->wg > 1 ? "s" : "");
+  if (nl > 1 && f->want == AB_CL_FUSED_AUTO && n > 0 && (size_t)n < sizeof f->why)
+    snprintf(f->why + n, sizeof f->why - n, " (the epoch's %zu model-rows exceed %zu for "
+             "one launch)", rows, f->launch_rows ? f->launch_rows : LAUNCH_MAX_ROWS);
+}
+
+/* Batches per launch: one (STEP) or all (EPOCH) when asked; AUTO: as many as keep a
+ * launch within LAUNCH_MAX_ROWS, which is fused-step when that is one batch. */
+static void plan_launches(ab_cl_backend *cb) {
+  ab_cl_fplan *f = &cb->f;
+  int nb = cb->maxbatches;
+  size_t fit = (f->launch_rows ? f->launch_rows : LAUNCH_MAX_ROWS) / ((size_t)cb->K * cb->B);
+  if (f->want == AB_CL_FUSED_STEP) f->seg = 1;
+  else if (f->want == AB_CL_FUSED_EPOCH || fit >= (size_t)nb) f->seg = nb;
+  else f->seg = fit < 1 ? 1 : (int)fit;
+  f->mode = f->want == AB_CL_FUSED_STEP || (f->seg == 1 && nb > 1) ? AB_CL_FUSED_STEP
+                                                                   : AB_CL_FUSED_EPOCH;
+}
+
+int ab_cl_fused_plan(ab_cl_backend *cb, ab_err *e) {
+  ab_cl_fplan *f = &cb->f;
+  ab_cl_fused_free(f);
+  char why[256];
+  if (f->want == AB_CL_FUSED_OFF) {
+    snprintf(f->why, sizeof f->why, "per-op: the fused path is turned off");
+    return AB_OK;
+  }
+  if (f->want == AB_CL_FUSED_AUTO && cb->gemm == AB_CL_GEMM_CLBLAST) {
+    snprintf(f->why, sizeof f->why, "per-op: --gemm clblast runs CLBlast's GEMMs op by op");
+    return AB_OK;
+  }
+  if (fit(cb, why, sizeof why)) {
+    if (f->want != AB_CL_FUSED_AUTO)
+      return ab_err_set(e, AB_EUSAGE, "the %s path cannot run here: %s",
+                        ab_cl_fused_name(f->want), why);
+    snprintf(f->why, sizeof f->why, "per-op: the fused kernels do not fit: %s", why);
+    return AB_OK;
+  }
+  size_t rows = (size_t)cb->K * cb->maxbatches * cb->B;
+  plan_launches(cb);
+  describe(cb, rows, local_budget(cb));
+  int rc = create_bufs(cb, e);
+  if (rc) ab_cl_fused_free(f);
+  return rc;
+}
+
+int ab_cl_fused_steps(ab_cl_backend *cb, int nb, ab_err *e) {
+  float *h = cb->f.hsteps;
+  for (int b = 0; b < nb; b++) { /* as ab_ref_adam_step computes them */
+    float t = (float)(cb->t + 1 + b);
+    h[2 * b] = 1.0f - powf(0.9f, t);
+    h[2 * b + 1] = 1.0f - powf(0.999f, t);
+  }
+  AB_CL_CHECK(e, clEnqueueWriteBuffer(cb->ctx->queue, cb->f.steps, CL_TRUE, 0,
+                                      2 * (size_t)nb * sizeof(float), h, 0, NULL, NULL));
+  return AB_OK;
+}
+
+int ab_cl_fused_train(ab_cl_backend *cb, cl_mem order, int ostride, int b0, int nb,
+                      ab_err *e) {
+  ab_cl_fplan *f = &cb->f;
+  ab_cl_bufs *b = &cb->b;
+  return ab_cl_fused_train_launch(cb->ctx, b->params, b->m, b->v, f->scratch, b->bloss,
+                                  cb->maxbatches, b->x[AB_SPLIT_TRAIN], b->y[AB_SPLIT_TRAIN],
+                                  order, ostride, f->steps, b->lr, b->wd, 0.9f, 0.999f, 1e-8f,
+                                  f->meta, b0, nb, cb->B, cb->K, cb->P, f->wg, f->lbytes,
+                                  f->rt, e);
+}
+
+int ab_cl_fused_eval(ab_cl_backend *cb, int id, int predict, ab_err *e) {
+  ab_cl_fplan *f = &cb->f;
+  ab_cl_bufs *b = &cb->b;
+  return ab_cl_fused_eval_launch(cb->ctx, f->part, f->eslots, b->prob, (int)cb->n[id], predict,
+                                 b->params, f->escratch, b->x[id], b->y[id], (int)cb->n[id],
+                                 f->emeta, cb->K, cb->P, f->wg, f->egroups, f->elbytes,
+                                 f->ert, e);
+}
