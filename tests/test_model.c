@@ -125,6 +125,83 @@ Test(model, every_truncation_and_hostile_byte_is_refused_cleanly) {
   ab_model_free(&a);
 }
 
+static uint32_t le32(const uint8_t *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Offset of format 2's transform field: after the header, the record (3 strings, hash,
+ * 6 counts, 2 shares) and the features (count, 10 names, mean, std, fill, missing). */
+static size_t transform_offset(const uint8_t *b) {
+  size_t off = AB_MODEL_HEADER;
+  for (int i = 0; i < 3; i++) off += 4 + le32(b + off);
+  off += 8 + 6 * 8 + 2 * 8 + 4;
+  for (int j = 0; j < AB_NFEAT; j++) off += 4 + le32(b + off);
+  return off + 3 * AB_NFEAT * 4 + 4;
+}
+
+Test(model, format_1_files_still_load_and_other_formats_are_named) {
+  ab_model a, b;
+  ab_err e = {0};
+  make_model(&a, "6");
+  uint8_t *buf, *old;
+  size_t n;
+  cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
+  cr_assert_eq(le32(buf + 8), 2);
+  /* format 1 = format 2 without the transform field */
+  size_t t = transform_offset(buf);
+  cr_assert_eq(le32(buf + t), AB_TRANSFORM_NONE);
+  old = malloc(n - 4);
+  memcpy(old, buf, t);
+  memcpy(old + t, buf + t + 4, n - t - 4);
+  old[8] = 1;
+  reseal(old, n - 4);
+  cr_assert_eq(ab_model_decode(&b, old, n - 4, "old.abm", &e), AB_OK, "%s", e.msg);
+  cr_assert_eq(b.prep.transform, AB_TRANSFORM_NONE);
+  cr_assert(memcmp(a.nets[0].params, b.nets[0].params, ab_arch_nparams(&a.nets[0].arch) * 4) == 0);
+  ab_model_free(&b);
+  old[24] = AB_MODEL_ENSEMBLE; /* format 1 had no ensembles */
+  reseal(old, n - 4);
+  cr_assert_eq(ab_model_decode(&b, old, n - 4, "old.abm", &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "ensemble in model format 1"), "%s", e.msg);
+  buf[8] = 3; /* a newer format is refused by number */
+  reseal(buf, n);
+  cr_assert_eq(ab_model_decode(&b, buf, n, "new.abm", &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "model format 3, this abgpu"), "%s", e.msg);
+  cr_assert(strstr(e.msg, "a newer abgpu wrote it"), "%s", e.msg);
+  free(old);
+  free(buf);
+  ab_model_free(&a);
+}
+
+Test(model, transform_and_ensembles_round_trip) {
+  ab_model a, b;
+  ab_err e = {0};
+  make_model(&a, "7,5");
+  a.prep.transform = AB_TRANSFORM_LOG1P;
+  ab_net nets[2];
+  ab_model c;
+  make_model(&c, "3");
+  nets[0] = a.nets[0];
+  nets[1] = c.nets[0];
+  ab_model ens = a;
+  ens.nets = NULL;
+  ens.nnets = 0;
+  cr_assert_eq(ab_model_set_ensemble(&ens, nets, 2, &e), AB_OK, "%s", e.msg);
+  char path[512];
+  snprintf(path, sizeof path, "%s/ens.abm", tu_tmpdir());
+  cr_assert_eq(ab_model_save(&ens, path, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_model_load(&b, path, &e), 0, "%s", e.msg);
+  cr_assert_eq(b.kind, AB_MODEL_ENSEMBLE);
+  cr_assert_eq(b.nnets, 2);
+  cr_assert_eq(b.nets[1].arch.dims[1], 3);
+  cr_assert_eq(b.prep.transform, AB_TRANSFORM_LOG1P);
+  cr_assert_eq(ab_model_set_ensemble(&ens, nets, 0, &e), AB_EUSAGE);
+  ab_model_free(&b);
+  ab_model_free(&ens);
+  ab_model_free(&a);
+  ab_model_free(&c);
+}
+
 /* ---- through the CLI: exit status 2 and exactly one line on stderr ---- */
 
 static char model_path[512];

@@ -2,13 +2,13 @@
 # Installs what abgpu needs to build and test on Debian 12, only what is missing.
 # Usage: tools/install-deps.sh [--optional]   (root, or sudo available)
 # --optional also installs the tools some tests use when present
-# (python3-numpy for the .npz round trip, chromium for the report screenshot).
+# (chromium for the report screenshot, OpenMPI for `mpirun abgpu sweep` and its test).
 set -euo pipefail
 
 required=(cmake make gcc pkg-config libcriterion-dev ocl-icd-opencl-dev opencl-headers
           pocl-opencl-icd clinfo libclblast-dev python3-numpy
           clang libclang-rt-14-dev valgrind)   # make fuzz, make test-sanitize, valgrind run
-optional=(chromium)
+optional=(chromium libopenmpi-dev openmpi-bin)  # the report screenshot; mpirun sweeps
 
 want=("${required[@]}")
 [ "${1:-}" = "--optional" ] && want+=("${optional[@]}")

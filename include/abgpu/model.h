@@ -17,13 +17,15 @@
 #include "abgpu/train.h"
 
 #define AB_MODEL_MAGIC "ABGPUMDL"         /* 8 bytes, no terminator in the file */
-#define AB_MODEL_FORMAT 1                 /* bumped on any change to the layout */
+#define AB_MODEL_FORMAT 2                 /* bumped on any change to the layout */
+#define AB_MODEL_FORMAT_OLDEST 1          /* the oldest format the loader still reads */
 #define AB_MODEL_HEADER 32                /* bytes before the payload */
 #define AB_MODEL_MAX_BYTES (1ull << 30)   /* the loader refuses larger files */
-#define AB_MODEL_MAX_NETS 64              /* members of a future ensemble */
+#define AB_MODEL_MAX_NETS 64              /* members of an ensemble */
 #define AB_MODEL_MAX_WIDTH 4096           /* widest layer the loader accepts */
 
-/* What the file holds: one network, or (a later format) several averaged. */
+/* What the file holds: one network, or an ensemble: several networks (their widths may
+ * differ) sharing the fills, transform and scaler, whose probabilities are averaged. */
 typedef enum { AB_MODEL_SINGLE = 0, AB_MODEL_ENSEMBLE = 1 } ab_model_kind;
 
 /* Classification figures on one labelled set. Threshold figures use the probabilities
@@ -56,7 +58,7 @@ typedef struct ab_model {
   ab_missing missing;                /* the training run's --missing */
   /* how it was made */
   ab_train_cfg cfg;                  /* cfg.arch equals nets[0].arch */
-  ab_prep_opts prep;
+  ab_prep_opts prep;                 /* prep.transform is applied when scoring */
   int epochs_run, best_epoch;
   char version[32], device[128], data[1024];
   uint64_t data_hash;                /* ab_model_data_hash of the training table */
@@ -85,6 +87,11 @@ int ab_model_set_training(ab_model *m, const ab_train_cfg *c, const ab_prep_opts
                           const ab_train_result *r, const ab_splits *s, const char *device,
                           ab_err *e);
 
+/* Makes m an ensemble of copies of the n networks (1..AB_MODEL_MAX_NETS, inputs and
+ * outputs as the model's), replacing its networks; m->cfg.arch becomes members[0]'s.
+ * Everything else (fills, transform, scaler, record) stays as it was. */
+int ab_model_set_ensemble(ab_model *m, const ab_net *members, int n, ab_err *e);
+
 /* The exact bytes of the .abm file (malloc'd into *buf). */
 int ab_model_encode(const ab_model *m, uint8_t **buf, size_t *n, ab_err *e);
 /* Parses n bytes; name is used in messages. Every count and size is checked against n
@@ -97,7 +104,8 @@ int ab_model_load(ab_model *m, const char *path, ab_err *e);
 /* ---- scoring (predict.c) ---- */
 
 /* Replaces NaN (empty fields) by the model's fills, counting them per feature into
- * nfilled (may be NULL), then standardises with the model's scaler. x: [n][AB_NFEAT]. */
+ * nfilled (may be NULL), applies the model's input transform (m->prep.transform), then
+ * standardises with the model's scaler. x: [n][AB_NFEAT]. */
 void ab_model_prepare(const ab_model *m, float *x, size_t n, uint64_t *nfilled);
 /* Raw probability of buying for n prepared rows (the mean over the model's networks),
  * with the reference ops: the same bits on every machine. */

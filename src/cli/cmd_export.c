@@ -1,5 +1,6 @@
-/* abgpu export: a model's weights, biases, scaler and fill values as NumPy arrays
- * (.npz), for Python users (docs/python.md). */
+/* abgpu export: a model's weights, biases, scaler, fill values and input transform as
+ * NumPy arrays (.npz), for Python users (docs/python.md); an ensemble's networks each
+ * under their own prefix. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,19 +13,28 @@ static void export_help(void) {
          "Writes the model as NumPy arrays in one .npz file (written atomically):\n"
          "W0, b0, W1, b1, ... (float32, W as [inputs, outputs]), act (int32 per layer:\n"
          "0 identity, 1 relu, 2 sigmoid, 3 tanh), nlayers, mean, std, fill (float32 [10]),\n"
-         "feature_names, prior and train_ratio. docs/python.md scores customers with them.\n\n"
-         "  --model M         model file from `abgpu train --out` (required)\n"
+         "log1p (int32 [10]: 1 where the input transform applies), nnets, feature_names,\n"
+         "prior and train_ratio. An ensemble's networks are net0_W0, net0_b0, ...,\n"
+         "net0_act, net0_nlayers, net1_... instead. docs/python.md scores customers with them.\n\n"
+         "  --model M         model file from `abgpu train --out` or `abgpu sweep` (required)\n"
          "  --out FILE        output .npz file (required)\n"
          "  --format F        npz, the only format so far (default: npz)\n"
          "  -h, --help        this text\n");
 }
 
-#define MAX_ARRAYS (2 * AB_MAX_LAYERS + 10)
+#define NET_ARRAYS (2 * AB_MAX_LAYERS + 2)
+#define MAX_ARRAYS (AB_MODEL_MAX_NETS * NET_ARRAYS + 12)
+
+/* Names and small arrays the npz entries point into. */
+typedef struct exp_net {
+  char names[NET_ARRAYS][24];
+  int32_t act[AB_MAX_LAYERS], nlayers;
+} exp_net;
 
 typedef struct exp_data {
-  char names[2 * AB_MAX_LAYERS][16];
-  int32_t act[AB_MAX_LAYERS], nlayers;
+  exp_net net[AB_MODEL_MAX_NETS];
   uint32_t fnames[AB_NFEAT][32];  /* '<U32': UTF-32LE, zero-padded */
+  int32_t log1p[AB_NFEAT], nnets;
   double prior, ratio;
 } exp_data;
 
@@ -34,13 +44,14 @@ static void arr(ab_npy_array *a, const char *name, const char *descr, int ndim, 
   *a = x;
 }
 
-static int layer_arrays(ab_npy_array *a, exp_data *d, const ab_net *net) {
+/* One network's arrays; prefix "" (a single model) or "netK_" (an ensemble member). */
+static int layer_arrays(ab_npy_array *a, exp_net *d, const ab_net *net, const char *prefix) {
   const ab_arch *ar = &net->arch;
   int k = 0;
   for (int l = 0; l < ar->nlayers; l++) {
     size_t in = (size_t)ar->dims[l], out = (size_t)ar->dims[l + 1];
-    snprintf(d->names[2 * l], sizeof d->names[0], "W%d", l);
-    snprintf(d->names[2 * l + 1], sizeof d->names[0], "b%d", l);
+    snprintf(d->names[2 * l], sizeof d->names[0], "%sW%d", prefix, l);
+    snprintf(d->names[2 * l + 1], sizeof d->names[0], "%sb%d", prefix, l);
     arr(&a[k++], d->names[2 * l], "<f4", 2, in, out, net->params + ab_arch_w_off(ar, l),
         in * out * sizeof(float));
     arr(&a[k++], d->names[2 * l + 1], "<f4", 1, out, 0, net->params + ab_arch_b_off(ar, l),
@@ -48,22 +59,35 @@ static int layer_arrays(ab_npy_array *a, exp_data *d, const ab_net *net) {
     d->act[l] = (int32_t)ar->act[l];
   }
   d->nlayers = ar->nlayers;
+  snprintf(d->names[NET_ARRAYS - 2], sizeof d->names[0], "%sact", prefix);
+  snprintf(d->names[NET_ARRAYS - 1], sizeof d->names[0], "%snlayers", prefix);
+  arr(&a[k++], d->names[NET_ARRAYS - 2], "<i4", 1, (size_t)d->nlayers, 0, d->act,
+      (size_t)d->nlayers * 4);
+  arr(&a[k++], d->names[NET_ARRAYS - 1], "<i4", 0, 0, 0, &d->nlayers, 4);
   return k;
 }
 
 static int model_arrays(ab_npy_array *a, exp_data *d, const ab_model *m) {
-  int k = layer_arrays(a, d, &m->nets[0]);
+  int k = 0;
+  for (int i = 0; i < m->nnets; i++) {
+    char prefix[16] = "";
+    if (m->kind == AB_MODEL_ENSEMBLE) snprintf(prefix, sizeof prefix, "net%d_", i);
+    k += layer_arrays(a + k, &d->net[i], &m->nets[i], prefix);
+  }
   memset(d->fnames, 0, sizeof d->fnames);
-  for (int j = 0; j < AB_NFEAT; j++)
+  for (int j = 0; j < AB_NFEAT; j++) {
     for (int c = 0; c < 31 && m->feature_names[j][c]; c++)
       d->fnames[j][c] = (unsigned char)m->feature_names[j][c];
+    d->log1p[j] = ab_transform_applies(m->prep.transform, j);
+  }
   d->prior = m->prior;
   d->ratio = m->train_ratio;
-  arr(&a[k++], "act", "<i4", 1, (size_t)d->nlayers, 0, d->act, (size_t)d->nlayers * 4);
-  arr(&a[k++], "nlayers", "<i4", 0, 0, 0, &d->nlayers, 4);
+  d->nnets = m->nnets;
+  arr(&a[k++], "nnets", "<i4", 0, 0, 0, &d->nnets, 4);
   arr(&a[k++], "mean", "<f4", 1, AB_NFEAT, 0, m->mean, sizeof m->mean);
   arr(&a[k++], "std", "<f4", 1, AB_NFEAT, 0, m->std, sizeof m->std);
   arr(&a[k++], "fill", "<f4", 1, AB_NFEAT, 0, m->fill, sizeof m->fill);
+  arr(&a[k++], "log1p", "<i4", 1, AB_NFEAT, 0, d->log1p, sizeof d->log1p);
   arr(&a[k++], "feature_names", "<U32", 1, AB_NFEAT, 0, d->fnames, sizeof d->fnames);
   arr(&a[k++], "prior", "<f8", 0, 0, 0, &d->prior, 8);
   arr(&a[k++], "train_ratio", "<f8", 0, 0, 0, &d->ratio, 8);
@@ -89,11 +113,14 @@ int cmd_export(int argc, char **argv) {
   ab_model m;
   ab_err e = {0};
   if (ab_model_load(&m, model, &e)) return cli_fail(&e);
-  exp_data d;
-  ab_npy_array a[MAX_ARRAYS];
-  int n = model_arrays(a, &d, &m);
-  int rc = ab_npz_write(out, a, n, &e);
+  exp_data *d = malloc(sizeof *d);
+  ab_npy_array *a = malloc(MAX_ARRAYS * sizeof *a);
+  int n = 0, rc = d && a ? AB_OK : ab_err_set(&e, AB_ENOMEM, "out of memory");
+  if (!rc) n = model_arrays(a, d, &m);
+  if (!rc) rc = ab_npz_write(out, a, n, &e);
   if (!rc) fprintf(stderr, "wrote %s: %d arrays\n", out, n);
+  free(d);
+  free(a);
   ab_model_free(&m);
   return rc ? cli_fail(&e) : 0;
 }

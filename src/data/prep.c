@@ -1,6 +1,8 @@
-/* Prep: balance by undersampling, seeded shuffle, split, standardise.
+/* Prep: transform, balance by undersampling, seeded shuffle, split, standardise.
  * Default: balance random -> shuffle -> split -> fit scaler on train -> scale all.
- * --seed-compat (the notebook): balance first -> fit scaler on all -> shuffle -> split. */
+ * --seed-compat (the notebook): balance first -> fit scaler on all -> shuffle -> split.
+ * An input transform (log1p) acts on the raw features before anything is fitted; with
+ * k folds the train and validation rows are re-dealt into stratified folds. */
 #include "abgpu/prep.h"
 #include <math.h>
 #include <stdlib.h>
@@ -21,8 +23,36 @@ int ab_balance_parse(ab_balance *out, const char *s) {
 const char *ab_balance_name(ab_balance b) { return (unsigned)b < 3 ? balance_names[b] : "?"; }
 
 ab_prep_opts ab_prep_opts_default(void) {
-  ab_prep_opts o = {AB_BALANCE_RANDOM, 1, {80, 10, 10}, 0};
+  ab_prep_opts o = {AB_BALANCE_RANDOM, 1, {80, 10, 10}, 0, AB_TRANSFORM_NONE, 0, 0};
   return o;
+}
+
+static const char *const transform_names[] = {"none", "log1p"};
+
+int ab_transform_parse(ab_transform *out, const char *s) {
+  for (int i = 0; i < 2; i++)
+    if (strcmp(s, transform_names[i]) == 0) { *out = (ab_transform)i; return 0; }
+  return -1;
+}
+
+const char *ab_transform_name(ab_transform t) { return (unsigned)t < 2 ? transform_names[t] : "?"; }
+
+/* log1p acts on the skewed, non-negative counts and amounts: book_length_overall,
+ * book_length_avg, price_overall, price_avg, minutes_listened, support_requests,
+ * last_visited_minus_purchase; not on review (0/1), review_10 (0..10), completion (0..1). */
+static const uint8_t log1p_mask[AB_NFEAT] = {1, 1, 1, 1, 0, 0, 0, 1, 1, 1};
+
+int ab_transform_applies(ab_transform t, int j) {
+  return t == AB_TRANSFORM_LOG1P && j >= 0 && j < AB_NFEAT && log1p_mask[j];
+}
+
+void ab_transform_rows(float *x, size_t n, ab_transform t) {
+  if (t != AB_TRANSFORM_LOG1P) return;
+  for (size_t i = 0; i < n; i++)
+    for (int j = 0; j < AB_NFEAT; j++) {
+      float *v = &x[i * AB_NFEAT + j];
+      if (log1p_mask[j]) *v = (float)(*v < 0 ? -log1p(-(double)*v) : log1p((double)*v));
+    }
 }
 
 int ab_split_parse(int out[3], const char *s) {
@@ -114,27 +144,92 @@ static int fill_split(ab_split *sp, const ab_table *t, const uint32_t *rows, siz
   return 0;
 }
 
-int ab_prep(ab_splits *s, const ab_table *t, const ab_prep_opts *o, ab_err *e) {
+/* Deals the pool (train and validation rows, shuffled) into k stratified folds: the
+ * buyers in pool order, then the others, go to folds 0, 1, ..., k-1, 0, ... Fold f
+ * becomes the validation rows, the rest the training rows, both in pool order.
+ * isval: [n] scratch. */
+static void deal_folds(uint32_t *out, size_t *ntr, uint8_t *isval, const uint32_t *pool,
+                       size_t n, const ab_table *t, int k, int f) {
+  size_t c = 0, a = 0;
+  for (int cls = 1; cls >= 0; cls--)
+    for (size_t i = 0; i < n; i++)
+      if (t->y[pool[i]] == cls) isval[i] = (int)(c++ % (size_t)k) == f;
+  for (size_t i = 0; i < n; i++)
+    if (!isval[i]) out[a++] = pool[i];
+  *ntr = a;
+  for (size_t i = 0; i < n; i++)
+    if (isval[i]) out[a++] = pool[i];
+}
+
+static int check_folds(const ab_prep_opts *o, ab_err *e) {
+  if (o->folds == 0 || o->folds == 1) return AB_OK;
+  if (o->folds < 0 || o->folds > 100)
+    return ab_err_set(e, AB_EUSAGE, "--folds %d: expected 2..100", o->folds);
+  if (o->fold < 0 || o->fold >= o->folds)
+    return ab_err_set(e, AB_EUSAGE, "fold %d of %d does not exist", o->fold, o->folds);
+  return AB_OK;
+}
+
+/* The table to prepare: t itself, or a copy with transformed features in *copy. */
+static const ab_table *transformed(ab_table *copy, const ab_table *t, ab_transform tr) {
+  if (tr == AB_TRANSFORM_NONE) return t;
+  *copy = *t;
+  copy->x = malloc((t->n ? t->n : 1) * AB_NFEAT * sizeof *copy->x);
+  if (!copy->x) return NULL;
+  memcpy(copy->x, t->x, t->n * AB_NFEAT * sizeof *copy->x);
+  ab_transform_rows(copy->x, t->n, tr);
+  return copy;
+}
+
+/* Shuffles the balanced rows and splits them (re-dealing folds); fits and applies the
+ * scaler. rows: [n] balanced rows in file order, reordered here. */
+static int split_rows(ab_splits *s, const ab_table *t, const ab_prep_opts *opt, uint32_t *rows,
+                      size_t n) {
+  if (opt->compat) fit_scaler(s->mean, s->std, t, rows, n);
+  ab_rng r;
+  ab_rng_seed(&r, opt->seed, STREAM_SHUFFLE);
+  ab_rng_shuffle_u32(&r, rows, (uint32_t)n);
+  size_t ntr = n * (size_t)opt->split[0] / 100, nva = n * (size_t)opt->split[1] / 100;
+  uint32_t *use = rows, *dealt = NULL;
+  if (opt->folds >= 2) {
+    uint8_t *isval = malloc(n ? n : 1);
+    if (!isval || !(dealt = malloc((n ? n : 1) * sizeof *dealt))) { free(isval); return -1; }
+    memcpy(dealt, rows, n * sizeof *dealt);
+    size_t pool = ntr + nva;
+    deal_folds(dealt, &ntr, isval, rows, pool, t, opt->folds, opt->fold);
+    nva = pool - ntr;
+    use = dealt;
+    free(isval);
+  }
+  if (!opt->compat) fit_scaler(s->mean, s->std, t, use, ntr);
+  int bad = fill_split(&s->train, t, use, ntr, s) ||
+            fill_split(&s->val, t, use + ntr, nva, s) ||
+            fill_split(&s->test, t, use + ntr + nva, n - ntr - nva, s);
+  free(dealt);
+  return bad ? -1 : 0;
+}
+
+int ab_prep(ab_splits *s, const ab_table *t0, const ab_prep_opts *o, ab_err *e) {
   memset(s, 0, sizeof *s);
-  if (!t->y) return ab_err_set(e, AB_EINPUT, "training data needs a target column");
+  if (!t0->y) return ab_err_set(e, AB_EINPUT, "training data needs a target column");
+  int rc = check_folds(o, e);
+  if (rc) return rc;
   ab_prep_opts opt = *o;
   if (opt.compat) opt.balance = AB_BALANCE_FIRST;
+  ab_table copy;
+  const ab_table *t = transformed(&copy, t0, opt.transform);
   size_t n;
-  uint32_t *rows = balance_rows(t, &opt, &n);
-  if (!rows) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  uint32_t *rows = t ? balance_rows(t, &opt, &n) : NULL;
+  if (!rows) {
+    if (t && t != t0) free(copy.x);
+    return ab_err_set(e, AB_ENOMEM, "out of memory");
+  }
   s->n_total = t->n;
   for (size_t i = 0; i < t->n; i++) s->n_pos_total += t->y[i];
   s->n_balanced = n;
-  if (opt.compat) fit_scaler(s->mean, s->std, t, rows, n);
-  ab_rng r;
-  ab_rng_seed(&r, opt.seed, STREAM_SHUFFLE);
-  ab_rng_shuffle_u32(&r, rows, (uint32_t)n);
-  size_t ntr = n * (size_t)opt.split[0] / 100, nva = n * (size_t)opt.split[1] / 100;
-  if (!opt.compat) fit_scaler(s->mean, s->std, t, rows, ntr);
-  int bad = fill_split(&s->train, t, rows, ntr, s) ||
-            fill_split(&s->val, t, rows + ntr, nva, s) ||
-            fill_split(&s->test, t, rows + ntr + nva, n - ntr - nva, s);
+  int bad = split_rows(s, t, &opt, rows, n);
   free(rows);
+  if (t != t0) free(copy.x);
   if (bad) {
     ab_splits_free(s);
     return ab_err_set(e, AB_ENOMEM, "out of memory");

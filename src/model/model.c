@@ -1,7 +1,8 @@
 /* The model struct and its .abm file: little-endian fields in a fixed order after a
  * 32-byte header (magic, format, CRC-32 of everything after the CRC field, length).
- * docs/model-format.md lists every field. No timestamp is stored, so two identical
- * trainings give byte-identical files. */
+ * docs/model-format.md lists every field. Format 2 (this one) added the input transform
+ * and ensembles; format 1 files still load (no transform, one network). No timestamp is
+ * stored, so two identical trainings give byte-identical files. */
 #include "abgpu/model.h"
 #include <errno.h>
 #include <math.h>
@@ -105,6 +106,7 @@ int ab_model_set_training(ab_model *m, const ab_train_cfg *c, const ab_prep_opts
     return ab_err_set(e, AB_ENOMEM, "out of memory");
   }
   memcpy(params, r->params, P * sizeof *params);
+  m->kind = AB_MODEL_SINGLE;
   m->nnets = 1;
   m->nets[0].arch = c->arch;
   m->nets[0].params = params;
@@ -125,6 +127,34 @@ int ab_model_set_training(ab_model *m, const ab_train_cfg *c, const ab_prep_opts
   m->prior = s->n_total ? (double)s->n_pos_total / (double)s->n_total : 0.0;
   double bpos = split_pos(&s->train) + split_pos(&s->val) + split_pos(&s->test);
   m->train_ratio = s->n_balanced ? bpos / (double)s->n_balanced : 0.5;
+  return AB_OK;
+}
+
+int ab_model_set_ensemble(ab_model *m, const ab_net *members, int n, ab_err *e) {
+  if (n < 1 || n > AB_MODEL_MAX_NETS)
+    return ab_err_set(e, AB_EUSAGE, "an ensemble has 1..%d networks, not %d", AB_MODEL_MAX_NETS, n);
+  for (int i = 0; i < n; i++)
+    if (members[i].arch.dims[0] != AB_NFEAT || members[i].arch.dims[members[i].arch.nlayers] != AB_NCLASS)
+      return ab_err_set(e, AB_EUSAGE, "ensemble member %d does not map %d features to %d classes",
+                        i + 1, AB_NFEAT, AB_NCLASS);
+  ab_net *nets = calloc((size_t)n, sizeof *nets);
+  int rc = nets ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int i = 0; i < n && !rc; i++) {
+    size_t P = ab_arch_nparams(&members[i].arch);
+    nets[i].arch = members[i].arch;
+    if (!(nets[i].params = malloc(P * sizeof(float)))) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+    else memcpy(nets[i].params, members[i].params, P * sizeof(float));
+  }
+  if (rc) {
+    for (int i = 0; i < n && nets; i++) free(nets[i].params);
+    free(nets);
+    return rc;
+  }
+  ab_model_free(m);
+  m->kind = AB_MODEL_ENSEMBLE;
+  m->nets = nets;
+  m->nnets = n;
+  m->cfg.arch = nets[0].arch;
   return AB_OK;
 }
 
@@ -191,6 +221,7 @@ static void put_features(wbuf *b, const ab_model *m) {
   for (int j = 0; j < AB_NFEAT; j++) put_f32(b, m->std[j]);
   for (int j = 0; j < AB_NFEAT; j++) put_f32(b, m->fill[j]);
   put_u32(b, (uint32_t)m->missing);
+  put_u32(b, (uint32_t)m->prep.transform);
 }
 
 static void put_config(wbuf *b, const ab_model *m) {
@@ -285,6 +316,7 @@ typedef struct rd {
   const char *name;
   ab_err *e;
   int bad;
+  uint32_t format;  /* the file's format (1: no transform field, single networks only) */
 } rd;
 
 static int need(rd *r, size_t k, const char *what) {
@@ -385,6 +417,8 @@ static void get_features(rd *r, ab_model *m) {
   for (int j = 0; j < AB_NFEAT; j++) m->std[j] = get_f32(r, "scaler std");
   for (int j = 0; j < AB_NFEAT; j++) m->fill[j] = get_f32(r, "fill value");
   m->missing = (ab_missing)get_range(r, 0, AB_MISSING_ZERO, "missing-value policy");
+  if (r->format >= 2)
+    m->prep.transform = (ab_transform)get_range(r, 0, AB_TRANSFORM_LOG1P, "input transform");
   for (int j = 0; j < AB_NFEAT && !r->bad; j++)
     if (!isfinite(m->mean[j]) || !isfinite(m->fill[j]) || !(m->std[j] > 0) || !isfinite(m->std[j]))
       fail(r, "scaler or fill value of feature %d is not a finite number (std > 0)", j);
@@ -471,9 +505,11 @@ static int check_header(rd *r, ab_model *m) {
   r->off = 8;
   uint32_t fmt = get_u32(r, "format"), crc = get_u32(r, "crc");
   uint64_t len = get_u64(r, "length");
-  if (fmt != AB_MODEL_FORMAT)
-    return ab_err_set(r->e, AB_EINPUT, "%s: model format %u, this abgpu %s reads format %d",
-                      r->name, fmt, ABGPU_VERSION, AB_MODEL_FORMAT);
+  if (fmt < AB_MODEL_FORMAT_OLDEST || fmt > AB_MODEL_FORMAT)
+    return ab_err_set(r->e, AB_EINPUT, "%s: model format %u, this abgpu %s reads formats "
+                      "%d..%d%s", r->name, fmt, ABGPU_VERSION, AB_MODEL_FORMAT_OLDEST,
+                      AB_MODEL_FORMAT, fmt > AB_MODEL_FORMAT ? " (a newer abgpu wrote it)" : "");
+  r->format = fmt;
   if (len != r->n)
     return ab_err_set(r->e, AB_EINPUT, "%s: truncated or extended model file: the header "
                       "says %llu bytes, the file has %zu", r->name, (unsigned long long)len, r->n);
@@ -483,15 +519,16 @@ static int check_header(rd *r, ab_model *m) {
   get_u32(r, "flags");
   if (kind > AB_MODEL_ENSEMBLE)
     return ab_err_set(r->e, AB_EINPUT, "%s: unknown model kind %u", r->name, kind);
-  if (kind == AB_MODEL_ENSEMBLE)
-    return ab_err_set(r->e, AB_EINPUT, "%s: ensemble models need a newer abgpu", r->name);
+  if (kind == AB_MODEL_ENSEMBLE && fmt < 2)
+    return ab_err_set(r->e, AB_EINPUT, "%s: an ensemble in model format %u, which has no "
+                      "ensembles", r->name, fmt);
   m->kind = (ab_model_kind)kind;
   return AB_OK;
 }
 
 int ab_model_decode(ab_model *m, const uint8_t *buf, size_t n, const char *name, ab_err *e) {
   ab_model_init(m);
-  rd r = {buf, n, 0, 0, name, e, 0};
+  rd r = {buf, n, 0, 0, name, e, 0, 0};
   int rc = check_header(&r, m);
   if (rc) return rc;
   get_meta(&r, m);

@@ -1,5 +1,5 @@
 /* Scoring raw customer rows with a model: fill empty fields with the model's values,
- * standardise with its scaler, and run the network forward in blocks of rows. Never uses
+ * apply its input transform (log1p), standardise with its scaler, and run the network forward in blocks of rows. Never uses
  * statistics of the file being scored.
  *
  * ab_model_forward (eval, importance, the metrics stored by train) uses the reference
@@ -17,15 +17,16 @@
 #define FWD_BLOCK 256 /* rows per forward block: activations stay in cache */
 
 void ab_model_prepare(const ab_model *m, float *x, size_t n, uint64_t *nfilled) {
-  for (size_t i = 0; i < n; i++)
-    for (int j = 0; j < AB_NFEAT; j++) {
-      float *v = &x[i * AB_NFEAT + j];
-      if (isnan(*v)) {
-        *v = m->fill[j];
+  for (size_t i = 0; i < n; i++) {
+    float *row = &x[i * AB_NFEAT];
+    for (int j = 0; j < AB_NFEAT; j++)
+      if (isnan(row[j])) {
+        row[j] = m->fill[j];
         if (nfilled) nfilled[j]++;
       }
-      *v = (*v - m->mean[j]) / m->std[j];
-    }
+    ab_transform_rows(row, 1, m->prep.transform);
+    for (int j = 0; j < AB_NFEAT; j++) row[j] = (row[j] - m->mean[j]) / m->std[j];
+  }
 }
 
 /* One block of B rows through one network: prob[i] = P(class 1). a, b: scratch

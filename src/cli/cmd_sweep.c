@@ -1,0 +1,544 @@
+/* abgpu sweep: many configurations trained in launches of compatible models, ranked on
+ * validation only, the finalists measured once on the test split, the best model (and an
+ * ensemble) saved; --resume, --shard, merge, and ranks under mpirun. docs/sweep.md. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "abgpu/cl.h"
+#include "abgpu/sweep.h"
+#include "cli.h"
+#include "sweep_cli.h"
+
+#define CPU_PARALLEL 64       /* default --parallel on the cpu and ref devices */
+#define DEVICE_PARALLEL_MAX 512
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig) { g_stop = sig; }
+
+static void sweep_help(void) {
+  printf("usage: abgpu sweep --data F [--space FILE] [--set NAME=VALUES]... [FLAGS]\n"
+         "       abgpu sweep merge A.csv B.csv ... --out merged.csv [--rank M]\n\n"
+         "Trains many configurations, compatible ones together in one launch, ranks them on\n"
+         "the validation split only (or k-fold cross-validation), then measures the finalists\n"
+         "once on the test split. docs/sweep.md describes the space file and the outputs.\n\n"
+         "  --data F          CSV export, or synth:N[:SEED] (required)\n"
+         "  --space FILE      search space: one `name = values` per line; names hidden, act,\n"
+         "                    lr, batch, wd, epochs, patience, transform, balance, seed\n"
+         "  --set N=VALUES    one dimension on the command line, e.g. --set lr=0.001,0.003 or\n"
+         "                    --set 'hidden=100,100 200' (repeatable; replaces the file's)\n"
+         "  --grid            every combination (the default)\n"
+         "  --random N        N distinct combinations drawn with --seed\n"
+         "  --seed S          split seed (balancing, shuffling, folds) and the random draw;\n"
+         "                    a configuration's own seed only drives its init and batch\n"
+         "                    order (default: 1)\n"
+         "  --split A,B,C     train,validation,test percentages (default: 80,10,10)\n"
+         "  --folds K         stratified K-fold cross-validation over train+validation; the\n"
+         "                    test split stays held out (default: 0 = off)\n"
+         "  --rank M          validation figure that ranks: loss, acc or auc (default: loss)\n"
+         "  --finalists N     top N measured once on the test split (default: 5)\n"
+         "  --ensemble N      also save the top N (sharing the winner's data) averaged as one\n"
+         "                    ensemble model (default: 0 = none)\n"
+         "  --ensemble-out F  the ensemble's file (default: ensemble.abm)\n"
+         "  --out FILE        save the best model (retrained on the standard split when\n"
+         "                    --folds was used) (default: none)\n"
+         "  --leaderboard F   leaderboard CSV, rewritten after every launch (default: sweep.csv)\n"
+         "  --json F          leaderboard and finalists as JSON (default: the CSV's name .json)\n"
+         "  --resume          continue from the leaderboard: finished configurations are\n"
+         "                    not trained again\n"
+         "  --shard I/N       run only configurations I, I+N, I+2N, ... (1-based); merge the\n"
+         "                    shards' leaderboards with `abgpu sweep merge`\n"
+         "  --device D        cpu, ref or an OpenCL device index (default: $ABGPU_DEVICE, else cpu)\n"
+         "  --parallel K      models per launch (default: %d on cpu/ref; on OpenCL from the\n"
+         "                    device's memory, at most %d)\n"
+         "  --threads N       threads of the cpu device (default: all cores)\n"
+         "  --gemm G          OpenCL GEMM path: own or clblast (default: own)\n"
+         "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
+         "  --quiet           no progress on stderr\n"
+         "  --verbose         backend details on stderr\n"
+         "  -h, --help        this text\n\n"
+         "Ctrl-C stops after the launch in progress, with the leaderboard written; a second\n"
+         "Ctrl-C stops at once. Under mpirun the configurations are split across ranks and\n"
+         "rank 0 gathers the leaderboard.\n", CPU_PARALLEL, DEVICE_PARALLEL_MAX);
+}
+
+static int parse_shard(sweep_args *a, const char *v) {
+  int i, n, used = 0;
+  if (sscanf(v, "%d/%d%n", &i, &n, &used) != 2 || v[used] || n < 1 || n > 1000000 || i < 1 ||
+      i > n)
+    return -1;
+  a->shard_i = i;
+  a->shard_n = n;
+  return 0;
+}
+
+static int parse_size(size_t *out, const char *v) {
+  int x;
+  if (cli_int(&x, v, 1, AB_SWEEP_MAX_CONFIGS)) return -1;
+  *out = (size_t)x;
+  return 0;
+}
+
+/* One flag with a value; returns 0 ok, -1 invalid. */
+static int sweep_value(sweep_args *a, int k, const char *v) {
+  switch (k) {
+    case 0: a->data = v; return 0;
+    case 1: a->space = v; return 0;
+    case 2: if (a->nsets == SWEEP_MAX_SETS) return -1; a->sets[a->nsets++] = v; return 0;
+    case 3: a->grid = 0; return parse_size(&a->random_n, v);
+    case 4: return cli_u64(&a->seed, v);
+    case 5: return ab_split_parse(a->split, v);
+    case 6: return cli_int(&a->folds, v, 0, 100) || a->folds == 1 ? -1 : 0;
+    case 7: return ab_rank_by_parse(&a->rank, v);
+    case 8: return cli_int(&a->finalists, v, 1, 1000);
+    case 9: return cli_int(&a->ensemble, v, 0, AB_MODEL_MAX_NETS);
+    case 10: a->ensemble_out = v; return 0;
+    case 11: a->out = v; return 0;
+    case 12: a->leaderboard = v; return 0;
+    case 13: a->json = v; return 0;
+    case 14: return parse_shard(a, v);
+    case 15: a->device = v; return 0;
+    case 16: return cli_int(&a->parallel, v, 1, 1 << 16);
+    case 17: return cli_int(&a->threads, v, 1, 4096);
+    case 18: a->gemm = v; return strcmp(v, "own") && strcmp(v, "clblast") ? -1 : 0;
+    case 19: return ab_missing_parse(&a->csv.missing, v);
+    default: return -1;
+  }
+}
+
+static int sweep_parse(sweep_args *a, int argc, char **argv) {
+  static const char *const names[] = {
+      "--data", "--space", "--set", "--random", "--seed", "--split", "--folds", "--rank",
+      "--finalists", "--ensemble", "--ensemble-out", "--out", "--leaderboard", "--json",
+      "--shard", "--device", "--parallel", "--threads", "--gemm", "--missing"};
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int m = 0;
+    for (int k = 0; k < (int)(sizeof names / sizeof names[0]) && !m; k++)
+      if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
+        return cli_usage_error("sweep", "%s needs a value", names[k]);
+      else if (m && sweep_value(a, k, v))
+        return cli_usage_error("sweep", "%s: invalid value '%s'", names[k], v);
+    if (m) continue;
+    if (cli_switch(argv, i, "--grid")) { a->grid = 1; a->random_n = 0; }
+    else if (cli_switch(argv, i, "--resume")) a->resume = 1;
+    else if (cli_switch(argv, i, "--quiet")) a->quiet = 1;
+    else if (cli_switch(argv, i, "--verbose")) a->verbose = 1;
+    else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { sweep_help(); return -1; }
+    else return cli_usage_error("sweep", "unknown flag '%s'", argv[i]);
+  }
+  if (!a->data) return cli_usage_error("sweep", "--data is required");
+  return 0;
+}
+
+/* ---- configurations ---- */
+
+static int build_configs(ab_sweep_cfg **cfg, size_t *n, const sweep_args *a, ab_err *e) {
+  ab_space sp;
+  ab_space_init(&sp);
+  int rc = a->space ? ab_space_load(&sp, a->space, e) : AB_OK;
+  for (int i = 0; i < a->nsets && !rc; i++) rc = ab_space_set(&sp, a->sets[i], e);
+  if (!rc) rc = ab_space_expand(cfg, n, &sp, a->random_n, a->seed, e);
+  ab_space_free(&sp);
+  return rc;
+}
+
+/* Keeps configurations j with j mod n == i (0-based), in order. */
+static void take_slice(ab_sweep_cfg *c, size_t *n, int i, int of) {
+  size_t k = 0;
+  for (size_t j = 0; j < *n; j++)
+    if ((int)(j % (size_t)of) == i) c[k++] = c[j];
+  *n = k;
+}
+
+/* Drops the configurations the leaderboard already holds. */
+static void drop_done(ab_sweep_cfg *c, size_t *n, const ab_leaderboard *lb) {
+  size_t k = 0;
+  for (size_t j = 0; j < *n; j++)
+    if (ab_lb_find(lb, &c[j]) < 0) c[k++] = c[j];
+  *n = k;
+}
+
+/* --resume: the rows of an earlier run of this sweep (none when the file is missing). */
+static int resume_rows(ab_leaderboard *lb, const sweep_args *a, const ab_sweep_id *id, ab_err *e) {
+  if (!a->resume || access(a->leaderboard, F_OK) != 0) {
+    if (a->resume && !a->quiet)
+      fprintf(stderr, "abgpu sweep: %s does not exist yet: starting from the beginning\n",
+              a->leaderboard);
+    return AB_OK;
+  }
+  int rc = ab_lb_read_csv(lb, a->leaderboard, e);
+  for (size_t i = 0; i < lb->n && !rc; i++)
+    if (!ab_sweep_id_eq(&lb->row[i].id, id))
+      rc = ab_err_set(e, AB_EUSAGE, "%s holds a sweep of other data, --split, --seed or "
+                      "--folds (row %zu); resume with the same ones or use another "
+                      "--leaderboard", a->leaderboard, i + 1);
+  return rc;
+}
+
+/* Floats of one model's state on a device: parameters, best copy, Adam m and v, gradient,
+ * and three activations of a batch. */
+static double model_bytes(const ab_sweep_cfg *c) {
+  ab_train_cfg t;
+  if (ab_sweep_train_cfg(&t, c, NULL)) return 1e9;
+  double dims = 0;
+  for (int l = 0; l <= t.arch.nlayers; l++) dims += t.arch.dims[l];
+  return 4.0 * (5.0 * (double)ab_arch_nparams(&t.arch) + 3.0 * c->batch * dims);
+}
+
+/* --parallel's default: 64 on the CPU; on OpenCL what half the device's memory holds. */
+static int default_parallel(const sweep_args *a, const ab_sweep_cfg *c, size_t n) {
+  const char *dev = a->device ? a->device : getenv("ABGPU_DEVICE");
+  int index;
+  if (!dev || cli_int(&index, dev, 0, 1 << 20)) return CPU_PARALLEL;
+  ab_cl_devices d;
+  ab_err e;
+  double mem = 1e9, worst = 1;
+  if (!ab_cl_devices_list(&d, &e)) {
+    if (index < d.n) mem = (double)d.dev[index].global_mem;
+    ab_cl_devices_free(&d);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (model_bytes(&c[i]) > worst) worst = model_bytes(&c[i]);
+  double k = 0.5 * mem / worst;
+  return k < 1 ? 1 : k > DEVICE_PARALLEL_MAX ? DEVICE_PARALLEL_MAX : (int)k;
+}
+
+/* ---- the launches ---- */
+
+typedef struct sweep_run {
+  sweep_args *a;
+  ab_sweep_ctx x;
+  ab_leaderboard lb;
+  sweep_progress prog;
+  const sweep_mpi *mpi;
+  int write_each;          /* rewrite the CSV after every launch */
+} sweep_run;
+
+static int run_launch(sweep_run *r, const ab_sweep_cfg *c, int K, ab_err *e) {
+  ab_lb_row *rows = calloc((size_t)K, sizeof *rows);
+  if (!rows) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  int rc = ab_sweep_launch(&r->x, rows, c, K, e);
+  for (int k = 0; k < K && !rc; k++) {
+    snprintf(rows[k].device, sizeof rows[k].device, "%s", r->x.be->name);
+    rc = ab_lb_add(&r->lb, &rows[k], e);
+  }
+  if (!rc) ab_lb_sort(&r->lb, r->a->rank);
+  if (!rc && r->write_each) rc = ab_lb_write_csv(&r->lb, r->a->leaderboard, e);
+  if (!rc) sweep_progress_launch(&r->prog, c, K, rows[0].seconds);
+  free(rows);
+  return rc;
+}
+
+static int run_all(sweep_run *r, const ab_sweep_cfg *cfg, size_t n, int parallel, ab_err *e) {
+  size_t *order = malloc((n ? n : 1) * sizeof *order), nl = 0;
+  ab_launch *l = NULL;
+  ab_sweep_cfg *c = malloc((size_t)parallel * sizeof *c);
+  int rc = order && c ? ab_sweep_group(order, &l, &nl, cfg, n, parallel, e)
+                      : ab_err_set(e, AB_ENOMEM, "out of memory");
+  r->prog.nlaunch = nl;
+  for (size_t i = 0; i < nl && !rc; i++) {
+    if (g_stop) {
+      rc = ab_err_set(e, AB_EINTR, "interrupted: %zu of %zu configurations not trained",
+                      n - r->prog.done, n);
+      break;
+    }
+    for (size_t k = 0; k < l[i].n; k++) c[k] = cfg[order[l[i].first + k]];
+    r->prog.launch = i + 1;
+    rc = run_launch(r, c, (int)l[i].n, e);
+  }
+  sweep_progress_end(&r->prog);
+  free(order);
+  free(l);
+  free(c);
+  return rc;
+}
+
+/* ---- the final phase: finalists, best model, ensemble ---- */
+
+/* The fitted model of leaderboard row `row`, fitting it when not done yet. */
+static int fit_row(sweep_run *r, sweep_final *fin, size_t row, ab_model **out, ab_err *e) {
+  for (int i = 0; i < fin->nfits; i++)
+    if (fin->fits[i].row == row) { *out = &fin->fits[i].m; return AB_OK; }
+  sweep_fit *f = &fin->fits[fin->nfits];
+  int rc = ab_sweep_fit(&r->x, &f->m, &r->lb.row[row].cfg, r->a->data, e);
+  if (rc) return rc;
+  f->row = row;
+  fin->nfits++;
+  *out = &f->m;
+  return AB_OK;
+}
+
+static int fit_finalists(sweep_run *r, sweep_final *fin, ab_err *e) {
+  size_t ok = 0;
+  while (ok < r->lb.n && r->lb.row[ok].status == AB_ROW_OK) ok++;
+  fin->nfin = (int)(ok < (size_t)r->a->finalists ? ok : (size_t)r->a->finalists);
+  int rc = AB_OK;
+  for (int i = 0; i < fin->nfin && !rc; i++) {
+    ab_model *m;
+    rc = fit_row(r, fin, (size_t)i, &m, e);
+    if (!rc && !r->a->quiet) fprintf(stderr, "abgpu sweep: finalist %d of %d fitted\n", i + 1, fin->nfin);
+  }
+  if (!rc && fin->nfin) fin->test_rows = fin->fits[0].m.n_test;
+  return rc;
+}
+
+static int build_ensemble(sweep_run *r, sweep_final *fin, ab_err *e) {
+  ab_model members[AB_MODEL_MAX_NETS];
+  const ab_sweep_cfg *win = &r->lb.row[0].cfg;
+  int rc = AB_OK;
+  for (size_t i = 0; i < r->lb.n && fin->nens < r->a->ensemble && !rc; i++) {
+    const ab_lb_row *row = &r->lb.row[i];
+    if (row->status != AB_ROW_OK || !ab_sweep_same_data(&row->cfg, win)) continue;
+    ab_model *m;
+    if (!(rc = fit_row(r, fin, i, &m, e))) {
+      members[fin->nens] = *m;
+      fin->ens_rows[fin->nens++] = i;
+    }
+  }
+  if (!rc) rc = ab_sweep_ensemble(&r->x, &fin->ens, members, fin->nens, e);
+  if (rc) fin->nens = 0;
+  return rc;
+}
+
+static int save_models(const sweep_args *a, const sweep_final *fin, ab_err *e) {
+  int rc = AB_OK;
+  if (a->out && fin->nfin && !(rc = ab_model_save(&fin->fits[0].m, a->out, e)))
+    printf("best model (validation rank 1) saved to %s\n", a->out);
+  if (!rc && fin->nens && !(rc = ab_model_save(&fin->ens, a->ensemble_out, e)))
+    printf("ensemble of the top %d saved to %s\n", fin->nens, a->ensemble_out);
+  return rc;
+}
+
+static int final_phase(sweep_run *r, sweep_final *fin, ab_err *e) {
+  int need = r->a->finalists + r->a->ensemble;
+  fin->fits = calloc((size_t)need, sizeof *fin->fits);
+  if (!fin->fits) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  r->x.cb = NULL;
+  int rc = fit_finalists(r, fin, e);
+  if (!rc && r->a->ensemble > 0 && fin->nfin > 0) rc = build_ensemble(r, fin, e);
+  if (!rc) sweep_print_final(stdout, r->a, &r->lb, fin);
+  if (!rc) rc = save_models(r->a, fin, e);
+  return rc;
+}
+
+static void final_free(sweep_final *fin) {
+  for (int i = 0; i < fin->nfits; i++) ab_model_free(&fin->fits[i].m);
+  free(fin->fits);
+  if (fin->nens) ab_model_free(&fin->ens);
+}
+
+/* ---- the whole command ---- */
+
+static int open_backend(ab_backend **be, const sweep_args *a, const sweep_mpi *mpi, ab_err *e) {
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
+  const char *dev = a->device ? a->device : getenv("ABGPU_DEVICE");
+  int index;
+  char spec[32];
+  if (mpi->active && dev && !cli_int(&index, dev, 0, 1 << 20)) {
+    ab_cl_devices d; /* each rank on the device its local rank picks */
+    int nd = 1;
+    if (!ab_cl_devices_list(&d, e)) { nd = d.n > index ? d.n - index : 1; ab_cl_devices_free(&d); }
+    snprintf(spec, sizeof spec, "%d", index + mpi->local_rank % nd);
+    dev = spec;
+  }
+  return cli_backend_open(be, dev, &bo, e);
+}
+
+static void install_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Configurations left to train on this rank or shard, after --resume. */
+static int todo_configs(ab_sweep_cfg **cfg, size_t *n, size_t *total, sweep_run *r, ab_err *e) {
+  int rc = build_configs(cfg, n, r->a, e);
+  if (rc) return rc;
+  *total = *n;
+  if (r->a->shard_n > 1) take_slice(*cfg, n, r->a->shard_i - 1, r->a->shard_n);
+  if (r->mpi->size > 1) take_slice(*cfg, n, r->mpi->rank, r->mpi->size);
+  drop_done(*cfg, n, &r->lb);
+  return AB_OK;
+}
+
+static int sweep_train(sweep_run *r, ab_err *e) {
+  ab_sweep_cfg *cfg = NULL;
+  size_t n = 0, total = 0;
+  int rc = todo_configs(&cfg, &n, &total, r, e);
+  int parallel = r->a->parallel ? r->a->parallel : default_parallel(r->a, cfg, n);
+  if (!rc && !r->a->quiet)
+    fprintf(stderr, "abgpu sweep: %zu configurations, %zu to train here (%zu already in %s); "
+            "device %s, up to %d models per launch\n", total, n, r->lb.n, r->a->leaderboard,
+            r->x.be->name, parallel);
+  r->prog.total = n;
+  if (!rc) rc = run_all(r, cfg, n, parallel, e);
+  free(cfg);
+  return rc;
+}
+
+static int sweep_finish(sweep_run *r, ab_err *e, int rc) {
+  if (r->mpi->size > 1) {
+    int rc2 = sweep_mpi_gather(r->mpi, &r->lb, e);
+    if (!rc) rc = rc2;
+    if (r->mpi->rank != 0) return rc;
+  }
+  ab_lb_sort(&r->lb, r->a->rank); /* rows read by --resume may come ranked otherwise */
+  int rc2 = ab_lb_write_csv(&r->lb, r->a->leaderboard, e);
+  if (!rc) rc = rc2;
+  sweep_final fin = {0};
+  int whole = r->a->shard_n == 1 && rc == AB_OK;
+  if (!rc && r->lb.n) sweep_print_leaderboard(stdout, &r->lb, r->a->rank, 10);
+  if (whole && r->lb.n) rc = final_phase(r, &fin, e);
+  else if (!rc && r->a->shard_n > 1)
+    printf("shard %d/%d written to %s; join the shards with `abgpu sweep merge`, then run the "
+           "sweep with --resume on the merged leaderboard for the finalists\n",
+           r->a->shard_i, r->a->shard_n, r->a->leaderboard);
+  if (!rc || rc == AB_EINTR)
+    rc2 = sweep_write_json(r->a->json, r->a, &r->lb, whole ? &fin : NULL, r->x.be->name,
+                           sweep_now() - r->prog.t0, e);
+  if (!rc) rc = rc2;
+  final_free(&fin);
+  return rc;
+}
+
+static int sweep_main(sweep_args *a, const sweep_mpi *mpi) {
+  ab_table t;
+  ab_backend *be = NULL;
+  ab_err e = {0};
+  sweep_run r = {a, {0}, {0}, {0}, mpi, mpi->size == 1};
+  if (ab_table_load(&t, a->data, &a->csv, &e)) return cli_fail(&e);
+  ab_sweep_id id = {ab_model_data_hash(&t), {a->split[0], a->split[1], a->split[2]}, a->seed, a->folds};
+  ab_lb_init(&r.lb);
+  int rc = resume_rows(&r.lb, a, &id, &e);
+  if (!rc) rc = open_backend(&be, a, mpi, &e);
+  if (!rc) {
+    ab_sweep_ctx_init(&r.x, be, &t, &id);
+    sweep_progress p = {isatty(2) && !a->quiet, a->quiet, 0, 0, 0, 0, 0, sweep_now(), 0, &r.lb, a->rank};
+    r.prog = p;
+    r.x.cb = sweep_epoch_cb;
+    r.x.user = &r.prog;
+    install_signals();
+    rc = sweep_train(&r, &e);
+    rc = sweep_finish(&r, &e, rc);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    ab_sweep_ctx_free(&r.x);
+  }
+  ab_lb_free(&r.lb);
+  ab_backend_free(be);
+  ab_table_free(&t);
+  if (rc == AB_EINTR) {
+    fprintf(stderr, "abgpu: %s; leaderboard written to %s (continue with --resume)\n", e.msg,
+            a->leaderboard);
+    return 128 + (g_stop ? (int)g_stop : SIGINT);
+  }
+  return rc ? cli_fail(&e) : 0;
+}
+
+/* ---- merge ---- */
+
+static void merge_help(void) {
+  printf("usage: abgpu sweep merge A.csv B.csv ... --out merged.csv [--rank M]\n\n"
+         "Joins leaderboards of one sweep (its shards, or runs with --resume): a\n"
+         "configuration in several files is kept once (from the first), rows of another\n"
+         "sweep (data, split, --seed, --folds) are an error. --rank loss|acc|auc orders\n"
+         "the result by that validation figure (default: loss).\n");
+}
+
+#define MERGE_MAX_FILES 1024
+
+typedef struct merge_args {
+  const char *out, *files[MERGE_MAX_FILES];
+  int nf;
+  ab_rank_by rank;
+} merge_args;
+
+/* Returns 0, -1 after --help, or the exit status of a usage error. */
+static int merge_parse(merge_args *a, int argc, char **argv) {
+  const char *v;
+  for (int i = 1; i < argc; i++) {
+    int m;
+    if ((m = cli_opt(argc, argv, &i, "--out", &v)) > 0) a->out = v;
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--rank", &v)) > 0) {
+      if (ab_rank_by_parse(&a->rank, v)) return cli_usage_error("sweep merge", "--rank: invalid value '%s'", v);
+    } else if (m < 0) return cli_usage_error("sweep merge", "%s needs a value", argv[i]);
+    else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { merge_help(); return -1; }
+    else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("sweep merge", "unknown flag '%s'", argv[i]);
+    else if (a->nf == MERGE_MAX_FILES) return cli_usage_error("sweep merge", "at most %d files", MERGE_MAX_FILES);
+    else a->files[a->nf++] = argv[i];
+  }
+  if (!a->out || a->nf == 0) return cli_usage_error("sweep merge", "give leaderboard files and --out");
+  return 0;
+}
+
+static int merge_main(int argc, char **argv) {
+  merge_args a = {NULL, {0}, 0, AB_RANK_LOSS};
+  int rc = merge_parse(&a, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  ab_leaderboard lb, one;
+  ab_err e = {0};
+  size_t dups = 0;
+  ab_lb_init(&lb);
+  for (int i = 0; i < a.nf && !rc; i++) {
+    ab_lb_init(&one);
+    rc = ab_lb_read_csv(&one, a.files[i], &e);
+    if (!rc) rc = ab_lb_merge(&lb, &one, a.files[i], &dups, &e);
+    ab_lb_free(&one);
+  }
+  if (!rc) ab_lb_sort(&lb, a.rank);
+  if (!rc) rc = ab_lb_write_csv(&lb, a.out, &e);
+  if (!rc)
+    printf("merged %d leaderboards into %s: %zu configurations (%zu duplicates kept once)\n",
+           a.nf, a.out, lb.n, dups);
+  ab_lb_free(&lb);
+  return rc ? cli_fail(&e) : 0;
+}
+
+static void sweep_defaults(sweep_args *a) {
+  memset(a, 0, sizeof *a);
+  a->grid = 1;
+  a->seed = 1;
+  a->split[0] = 80, a->split[1] = 10, a->split[2] = 10;
+  a->rank = AB_RANK_LOSS;
+  a->finalists = 5;
+  a->leaderboard = "sweep.csv";
+  a->ensemble_out = "ensemble.abm";
+  a->shard_i = a->shard_n = 1;
+  a->csv = ab_csv_opts_default();
+}
+
+/* "sweep.csv" -> "sweep.json" in buf. */
+static const char *json_name(char *buf, size_t n, const char *csv) {
+  size_t len = strlen(csv);
+  if (len > 4 && strcmp(csv + len - 4, ".csv") == 0) len -= 4;
+  snprintf(buf, n, "%.*s.json", (int)len, csv);
+  return buf;
+}
+
+int cmd_sweep(int argc, char **argv) {
+  if (argc >= 2 && strcmp(argv[1], "merge") == 0) return merge_main(argc - 1, argv + 1);
+  sweep_args a;
+  sweep_defaults(&a);
+  int rc = sweep_parse(&a, argc, argv);
+  if (rc) return rc < 0 ? 0 : rc;
+  char json[4200];
+  if (!a.json) a.json = json_name(json, sizeof json, a.leaderboard);
+  sweep_mpi mpi;
+  ab_err e = {0};
+  if (sweep_mpi_init(&mpi, &argc, &argv)) {
+    ab_err_set(&e, AB_EDEVICE, "MPI_Init failed");
+    return cli_fail(&e);
+  }
+  if (mpi.size > 1 && a.shard_n > 1)
+    return cli_usage_error("sweep", "--shard and mpirun split the work the same way: use one");
+  rc = sweep_main(&a, &mpi);
+  sweep_mpi_finalize(&mpi, rc);
+  return rc;
+}
