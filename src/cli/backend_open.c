@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/cl.h"
+#include "abgpu/cpu.h"
 #include "cli.h"
 
 static void log_stderr(void *user, const char *text) {
@@ -12,7 +13,8 @@ static void log_stderr(void *user, const char *text) {
 
 /* Prints the device list on stderr (after a bad --device). */
 static void list_devices_stderr(const ab_cl_devices *d) {
-  fprintf(stderr, "available devices:\n%s\ncpu     reference (plain C)\n", ab_cl_devices_header());
+  fprintf(stderr, "available devices:\n%s\ncpu     fast CPU path\nref     reference (plain C)\n",
+          ab_cl_devices_header());
   for (int i = 0; i < d->n; i++) {
     char line[512];
     ab_cl_device_line(&d->dev[i], line, sizeof line);
@@ -46,10 +48,16 @@ static int parse_gemm(ab_cl_gemm *g, const char *s, ab_err *e) {
 
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e) {
   if (!spec || !*spec) spec = getenv("ABGPU_DEVICE");
-  if (!spec || !*spec || strcmp(spec, "cpu") == 0) return ab_backend_ref_create(be, e);
+  if (spec && strcmp(spec, "ref") == 0) return ab_backend_ref_create(be, e);
+  if (!spec || !*spec || strcmp(spec, "cpu") == 0) {
+    ab_cpu_opts c = {o ? o->threads : 0, AB_CPU_ISA_AUTO};
+    int rc = ab_backend_cpu_create(be, &c, e);
+    if (!rc && o && o->verbose) fprintf(stderr, "abgpu: backend %s\n", (*be)->name);
+    return rc;
+  }
   int index;
   if (cli_int(&index, spec, 0, 1 << 20) != 0)
-    return ab_err_set(e, AB_EUSAGE, "--device %s: expected cpu or an OpenCL device index "
+    return ab_err_set(e, AB_EUSAGE, "--device %s: expected cpu, ref or an OpenCL device index "
                       "(see abgpu devices)", spec);
   ab_cl_opts co = {AB_CL_GEMM_OWN, o ? o->verbose : 0, 0, log_stderr, NULL};
   int rc = parse_gemm(&co.gemm, o ? o->gemm : NULL, e);

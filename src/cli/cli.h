@@ -3,6 +3,7 @@
 #ifndef ABGPU_CLI_H
 #define ABGPU_CLI_H
 #include <stdint.h>
+#include <stdio.h>
 #include "abgpu/backend.h"
 #include "abgpu/err.h"
 
@@ -11,10 +12,12 @@ int cmd_train(int argc, char **argv);
 int cmd_prep(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_importance(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* Empty fields that eval/predict/importance filled with the model's values (cmd_predict.c):
  * the total, and a one-line note on stderr when there were any. */
@@ -33,6 +36,9 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 /* 1 when argv[i] is exactly the flag `name` (a switch without value). */
 int cli_switch(char **argv, int i, const char *name);
 
+/* Writes s with JSON string escapes (without the surrounding quotes). */
+void cli_json_escape(FILE *f, const char *s);
+
 /* Number parsing for flags; return 0 on success, -1 when s is not a valid value. */
 int cli_int(int *out, const char *s, long lo, long hi);
 int cli_float(float *out, const char *s, double lo, double hi);
@@ -42,10 +48,12 @@ int cli_u64(uint64_t *out, const char *s);
 typedef struct cli_backend_opts {
   int verbose;        /* print program build options etc. on stderr */
   const char *gemm;   /* "own" (default) or "clblast" */
+  int threads;        /* threads of the cpu backend; 0 = all cores */
 } cli_backend_opts;
 
-/* Opens the backend named by spec: "cpu" (the reference), an OpenCL device index
- * ("0", "1", ...), or NULL for $ABGPU_DEVICE, falling back to "cpu". */
+/* Opens the backend named by spec: "cpu" (the fast CPU path, o->threads threads),
+ * "ref" (the plain C reference), an OpenCL device index ("0", "1", ...), or NULL for
+ * $ABGPU_DEVICE, falling back to "cpu". */
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e);
 
 #endif

@@ -13,11 +13,13 @@ static const command commands[] = {
     {"train", cmd_train, "train a model on a CSV file (or synthetic data) and report test accuracy"},
     {"prep", cmd_prep, "balance, shuffle, split and standardise a CSV into the notebook's .npz files"},
     {"synth", cmd_synth, "write synthetic customers calibrated from the real data's statistics"},
+    {"bench", cmd_bench, "train the same network on every backend side by side; CSV reader speed"},
     {"devices", cmd_devices, "list the backends: cpu and every OpenCL device"},
     {"eval", cmd_eval, "measure a saved model on labelled customers: metrics, gains, lift"},
     {"predict", cmd_predict, "score customers with a saved model (streams files of any size)"},
     {"importance", cmd_importance, "rank the features that bring customers back (permutation)"},
     {"export", cmd_export, "write a model's weights and scaler as NumPy arrays (.npz)"},
+    {"sweep", cmd_sweep, "search hyperparameters: many models per launch, ranked on validation"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

@@ -1,0 +1,55 @@
+/* cpu.h - the fast CPU backend: register-blocked, vectorised twins of the reference ops
+ * and a threaded backend built on them.
+ *
+ * The ops below take the same arguments as their ab_ref_* twins (ref.h) plus a leading
+ * instruction-set choice (and a scratch buffer for the backward), and compute the same
+ * sums in the same order; they differ from the reference only by rounding: the AVX2
+ * kernels fuse multiply-add (one rounding per term instead of two) and use their own
+ * vector exp for sigmoid and tanh. The generic kernels (any CPU) use no fma and libm and
+ * match the reference bit for bit. The backend's results never depend on the thread
+ * count (see docs/cpu.md). */
+#ifndef ABGPU_CPU_H
+#define ABGPU_CPU_H
+#include <stddef.h>
+#include <stdint.h>
+#include "abgpu/arch.h"
+#include "abgpu/backend.h"
+
+/* Which kernels run: AUTO picks AVX2+FMA when the CPU has it, else GENERIC. */
+typedef enum { AB_CPU_ISA_AUTO = 0, AB_CPU_ISA_GENERIC = 1, AB_CPU_ISA_AVX2 = 2 } ab_cpu_isa;
+
+/* AUTO resolved for this CPU; any other value is returned when the CPU supports it,
+ * else AB_CPU_ISA_GENERIC. */
+ab_cpu_isa ab_cpu_isa_resolve(ab_cpu_isa want);
+const char *ab_cpu_isa_name(ab_cpu_isa isa);
+
+typedef struct ab_cpu_opts {
+  int threads;     /* worker threads including the caller; <= 0: all online cores */
+  ab_cpu_isa isa;  /* AB_CPU_ISA_AUTO unless testing */
+} ab_cpu_opts;
+
+/* The fast CPU backend. Threads are started in init_models and live until destroy.
+ * Fails with AB_EUSAGE when o->isa names kernels this CPU cannot run. */
+int ab_backend_cpu_create(ab_backend **be, const ab_cpu_opts *o, ab_err *e);
+
+/* Online cores (at least 1). */
+int ab_cpu_count(void);
+
+/* The ops, single-threaded, with the reference's layouts and argument order (ref.h). */
+void ab_cpu_linear_act_fwd(ab_cpu_isa isa, float *Y, const float *X, const float *W,
+                           const float *b, ab_act act, int K, int B, int IN, int OUT,
+                           size_t pstride);
+/* As ab_ref_linear_act_bwd; work: [IN*OUT] scratch (W transposed, for dX). */
+void ab_cpu_linear_act_bwd(ab_cpu_isa isa, float *dX, float *dW, float *db, float *dZ,
+                           const float *dY, const float *X, const float *Y, const float *W,
+                           float *work, ab_act act, int K, int B, int IN, int OUT,
+                           size_t pstride);
+/* Bit-identical to ab_ref_adam_step on every ISA (same operations, no fma). */
+void ab_cpu_adam_step(ab_cpu_isa isa, float *p, float *m, float *v, const float *g,
+                      const float *lr, const float *wd, float beta1, float beta2, float eps,
+                      int t, int K, size_t n);
+/* Bit-identical to ab_ref_softmax_xent (the same libm calls). */
+void ab_cpu_softmax_xent(float *loss, float *dlogits, const float *logits,
+                         const int32_t *labels, int K, int B, int C);
+
+#endif

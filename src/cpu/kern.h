@@ -1,0 +1,80 @@
+/* kern.h - private to src/cpu/: the one blocked matrix product every fast op is built
+ * from, its epilogues, and the per-ISA kernel tables.
+ *
+ *   C[r][j] = init[j] + sum_{k=0..K-1} A(r,k) * B[k][j]     r < M, j < N
+ *   A(r,k)  = A[r*ars + k*aks]       (any strides: X, X transposed, a constant 1)
+ *
+ * Every output element is one sequential sum over k in increasing order, whatever the
+ * tiling or thread split, so results never depend on how work is divided. */
+#ifndef ABGPU_CPU_KERN_H
+#define ABGPU_CPU_KERN_H
+#include <stddef.h>
+#include <stdint.h>
+#include "abgpu/arch.h"
+#include "abgpu/cpu.h"
+
+/* What happens to a finished sum. */
+typedef enum {
+  CPU_EP_STORE,  /* C = sum                                    (init 0) */
+  CPU_EP_ACT,    /* C = act(sum), init = bias row              (forward) */
+  CPU_EP_DACT,   /* C = sum * act'(Y), act' from y as ref.h    (dX fused with dZ below) */
+  CPU_EP_ADAM    /* sum is the gradient of P: Adam updates P, Mo, V in place (init 0) */
+} cpu_ep;
+
+/* One Adam step's constants, computed as ab_ref_adam_step computes them. */
+typedef struct cpu_adam {
+  float b1, b2, omb1, omb2;  /* beta1, beta2, 1 - beta1, 1 - beta2 */
+  float eps, c2;             /* c2 = 1 - beta2^t */
+  float step, decay;         /* lr / (1 - beta1^t), lr * wd */
+} cpu_adam;
+
+void cpu_adam_init(cpu_adam *c, float lr, float wd, float beta1, float beta2, float eps,
+                   int t);
+
+typedef struct cpu_mm {
+  int M, N, K;
+  const float *A;
+  ptrdiff_t ars, aks;
+  const float *B;
+  ptrdiff_t ldb;
+  cpu_ep ep;
+  float *C;                 /* STORE, ACT, DACT */
+  ptrdiff_t ldc;
+  const float *bias;        /* ACT: [N] */
+  ab_act act;               /* ACT: applied; DACT: derivative taken */
+  const float *Y;           /* DACT: [M][ldy] */
+  ptrdiff_t ldy;
+  float *P, *Mo, *V;        /* ADAM: [M][ldp] each */
+  ptrdiff_t ldp;
+  const cpu_adam *adam;
+} cpu_mm;
+
+/* The kernels of one instruction set. */
+typedef struct cpu_kern {
+  ab_cpu_isa isa;
+  void (*mm)(const cpu_mm *m);
+  /* Adam over n contiguous floats (g: gradient). */
+  void (*adam)(float *p, float *m, float *v, const float *g, size_t n, const cpu_adam *c);
+  /* dst[j][i] = src[i][j] for i < rows, j < cols. */
+  void (*transpose)(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds, int rows,
+                    int cols);
+  /* y[i] = y[i] * act'(x[i]) elementwise, act' from the output as in ref.h. */
+  void (*dact)(float *dz, const float *dy, const float *y, ab_act act, size_t n);
+} cpu_kern;
+
+extern const cpu_kern ab_cpu_kern_generic;
+#if defined(__x86_64__) || defined(__i386__)
+#define ABGPU_CPU_HAVE_AVX2 1
+extern const cpu_kern ab_cpu_kern_avx2;
+#endif
+
+/* The table for isa (resolved with ab_cpu_isa_resolve). */
+const cpu_kern *cpu_kern_get(ab_cpu_isa isa);
+
+/* Softmax cross-entropy of one row, as ab_ref_softmax_xent: returns the loss and, when
+ * d is not NULL, writes d[c] = (softmax - onehot) / B. */
+float cpu_xent_row(float *d, const float *z, int lab, int C, float B);
+/* Loss and argmax of one row as ab_ref_eval computes them. */
+float cpu_eval_row(const float *z, int lab, int C, int *correct);
+
+#endif

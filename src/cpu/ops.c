@@ -1,0 +1,128 @@
+/* The fast ops with the reference's layouts (cpu.h), instruction-set choice, and the
+ * per-row softmax pieces shared with the backend. */
+#include <math.h>
+#include <unistd.h>
+#include "kern.h"
+
+ab_cpu_isa ab_cpu_isa_resolve(ab_cpu_isa want) {
+#ifdef ABGPU_CPU_HAVE_AVX2
+  __builtin_cpu_init();
+  int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  int avx2 = 0;
+#endif
+  if (want == AB_CPU_ISA_AUTO || want == AB_CPU_ISA_AVX2)
+    return avx2 ? AB_CPU_ISA_AVX2 : AB_CPU_ISA_GENERIC;
+  return AB_CPU_ISA_GENERIC;
+}
+
+const char *ab_cpu_isa_name(ab_cpu_isa isa) {
+  return isa == AB_CPU_ISA_AVX2 ? "avx2" : isa == AB_CPU_ISA_GENERIC ? "generic" : "auto";
+}
+
+const cpu_kern *cpu_kern_get(ab_cpu_isa isa) {
+#ifdef ABGPU_CPU_HAVE_AVX2
+  if (ab_cpu_isa_resolve(isa) == AB_CPU_ISA_AVX2) return &ab_cpu_kern_avx2;
+#else
+  (void)isa;
+#endif
+  return &ab_cpu_kern_generic;
+}
+
+int ab_cpu_count(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+}
+
+void cpu_adam_init(cpu_adam *c, float lr, float wd, float beta1, float beta2, float eps,
+                   int t) {
+  float c1 = 1.0f - powf(beta1, (float)t);
+  c->c2 = 1.0f - powf(beta2, (float)t);
+  c->b1 = beta1;
+  c->b2 = beta2;
+  c->omb1 = 1.0f - beta1;
+  c->omb2 = 1.0f - beta2;
+  c->eps = eps;
+  c->step = lr / c1;
+  c->decay = lr * wd;
+}
+
+float cpu_xent_row(float *d, const float *z, int lab, int C, float B) {
+  float mx = z[0], e[8];
+  for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
+  float sum = 0.0f;
+  for (int c = 0; c < C; c++) {
+    float x = expf(z[c] - mx);
+    if (c < 8) e[c] = x; /* reused below: the same value the reference recomputes */
+    sum += x;
+  }
+  if (d)
+    for (int c = 0; c < C; c++)
+      d[c] = ((c < 8 ? e[c] : expf(z[c] - mx)) / sum - (c == lab ? 1.0f : 0.0f)) / B;
+  return logf(sum) + mx - z[lab];
+}
+
+float cpu_eval_row(const float *z, int lab, int C, int *correct) {
+  int best = 0;
+  float mx = z[0];
+  for (int c = 1; c < C; c++)
+    if (z[c] > mx) { mx = z[c]; best = c; }
+  float sum = 0.0f;
+  for (int c = 0; c < C; c++) sum += expf(z[c] - mx);
+  *correct = best == lab;
+  return logf(sum) + mx - z[lab];
+}
+
+void ab_cpu_linear_act_fwd(ab_cpu_isa isa, float *Y, const float *X, const float *W,
+                           const float *b, ab_act act, int K, int B, int IN, int OUT,
+                           size_t pstride) {
+  const cpu_kern *kt = cpu_kern_get(isa);
+  for (int k = 0; k < K; k++) {
+    cpu_mm m = {.M = B, .N = OUT, .K = IN, .A = X + (size_t)k * B * IN, .ars = IN, .aks = 1,
+                .B = W + k * pstride, .ldb = OUT, .ep = CPU_EP_ACT,
+                .C = Y + (size_t)k * B * OUT, .ldc = OUT, .bias = b + k * pstride, .act = act};
+    kt->mm(&m);
+  }
+}
+
+void ab_cpu_linear_act_bwd(ab_cpu_isa isa, float *dX, float *dW, float *db, float *dZ,
+                           const float *dY, const float *X, const float *Y, const float *W,
+                           float *work, ab_act act, int K, int B, int IN, int OUT,
+                           size_t pstride) {
+  static const float one = 1.0f;
+  const cpu_kern *kt = cpu_kern_get(isa);
+  kt->dact(dZ, dY, Y, act, (size_t)K * B * OUT);
+  for (int k = 0; k < K; k++) {
+    const float *Xk = X + (size_t)k * B * IN, *Zk = dZ + (size_t)k * B * OUT;
+    cpu_mm gw = {.M = IN, .N = OUT, .K = B, .A = Xk, .ars = 1, .aks = IN, .B = Zk,
+                 .ldb = OUT, .ep = CPU_EP_STORE, .C = dW + k * pstride, .ldc = OUT};
+    kt->mm(&gw);
+    cpu_mm gb = {.M = 1, .N = OUT, .K = B, .A = &one, .ars = 0, .aks = 0, .B = Zk,
+                 .ldb = OUT, .ep = CPU_EP_STORE, .C = db + k * pstride, .ldc = OUT};
+    kt->mm(&gb);
+    if (!dX) continue;
+    kt->transpose(work, IN, W + k * pstride, OUT, IN, OUT);
+    cpu_mm gx = {.M = B, .N = IN, .K = OUT, .A = Zk, .ars = OUT, .aks = 1, .B = work,
+                 .ldb = IN, .ep = CPU_EP_STORE, .C = dX + (size_t)k * B * IN, .ldc = IN};
+    kt->mm(&gx);
+  }
+}
+
+void ab_cpu_adam_step(ab_cpu_isa isa, float *p, float *m, float *v, const float *g,
+                      const float *lr, const float *wd, float beta1, float beta2, float eps,
+                      int t, int K, size_t n) {
+  const cpu_kern *kt = cpu_kern_get(isa);
+  for (int k = 0; k < K; k++) {
+    cpu_adam c;
+    cpu_adam_init(&c, lr[k], wd[k], beta1, beta2, eps, t);
+    size_t o = (size_t)k * n;
+    kt->adam(p + o, m + o, v + o, g + o, n, &c);
+  }
+}
+
+void ab_cpu_softmax_xent(float *loss, float *dlogits, const float *logits,
+                         const int32_t *labels, int K, int B, int C) {
+  for (size_t i = 0; i < (size_t)K * B; i++)
+    loss[i] = cpu_xent_row(dlogits ? dlogits + i * C : NULL, logits + i * C, labels[i], C,
+                           (float)B);
+}

@@ -1,0 +1,167 @@
+/* The fast backend's parallel jobs: training steps (two phases, see impl.h) and
+ * evaluation. Every function here runs on all pool threads at once. */
+#include <math.h>
+#include "impl.h"
+
+static const float ONE = 1.0f;
+
+/* This thread's share [*lo, *hi) of n items. */
+static void share(size_t n, int T, int tid, size_t *lo, size_t *hi) {
+  *lo = n * (size_t)tid / (size_t)T;
+  *hi = n * (size_t)(tid + 1) / (size_t)T;
+}
+
+static float *wpad(cpu_impl *r, int k, int l) { return r->p + k * r->PP + r->lay[l].w_off; }
+static float *wtm(cpu_impl *r, int k, int l) { return r->wt + k * r->WTN + r->lay[l].wt_off; }
+
+/* Forward of n rows through every layer: x (row stride ldx) in, act[l] rows out. */
+static void forward(cpu_impl *r, int k, const float *x, int ldx, float **act, int n) {
+  for (int l = 0; l < r->L; l++) {
+    const cpu_layer *ly = &r->lay[l];
+    const float *W = wpad(r, k, l);
+    cpu_mm m = {.M = n, .N = ly->out, .K = ly->in, .A = l ? act[l] : x,
+                .ars = l ? r->ld[l] : ldx, .aks = 1, .B = W, .ldb = ly->ldw, .ep = CPU_EP_ACT,
+                .C = act[l + 1], .ldc = r->ld[l + 1], .bias = W + (size_t)ly->in * ly->ldw,
+                .act = ly->act};
+    r->kt->mm(&m);
+  }
+}
+
+/* Rows [i0, i1) of model k's batch b into act[0] and lab. */
+static void gather_rows(cpu_impl *r, int k, int i0, int i1, int b) {
+  const ab_split *tr = &r->s->train;
+  const int32_t *idx = r->job.order + (size_t)k * r->job.nbatches * r->B + (size_t)b * r->B;
+  for (int i = i0; i < i1; i++) {
+    const float *src = tr->x + (size_t)idx[i] * AB_NFEAT;
+    float *dst = r->act[0] + ((size_t)k * r->B + i) * r->ld[0];
+    for (int c = 0; c < AB_NFEAT; c++) dst[c] = src[c];
+    r->lab[(size_t)k * r->B + i] = tr->y[idx[i]];
+  }
+}
+
+/* Per-row loss and dZ of the output layer for n rows from batch row row0. */
+static void loss_rows(cpu_impl *r, float **act, size_t row0, int n) {
+  int L = r->L;
+  for (int i = 0; i < n; i++) {
+    float *d = r->dz[L - 1] + (row0 + i) * r->ld[L];
+    const float *z = act[L] + (size_t)i * r->ld[L];
+    r->loss[row0 + i] = cpu_xent_row(d, z, r->lab[row0 + i], AB_NCLASS, (float)r->B);
+    if (r->lay[L - 1].act != AB_ACT_IDENTITY)
+      r->kt->dact(d, d, z, r->lay[L - 1].act, AB_NCLASS);
+  }
+}
+
+/* dZ of every layer below the output: dX of the layer above times act'. */
+static void backward_rows(cpu_impl *r, int k, float **act, size_t row0, int n) {
+  for (int l = r->L - 1; l >= 1; l--) {
+    const cpu_layer *ly = &r->lay[l];
+    cpu_mm m = {.M = n, .N = ly->in, .K = ly->out, .A = r->dz[l] + row0 * r->ld[l + 1],
+                .ars = r->ld[l + 1], .aks = 1, .B = wtm(r, k, l), .ldb = ly->ldwt,
+                .ep = CPU_EP_DACT, .C = r->dz[l - 1] + row0 * r->ld[l], .ldc = r->ld[l],
+                .act = r->lay[l - 1].act, .Y = act[l], .ldy = r->ld[l]};
+    r->kt->mm(&m);
+  }
+}
+
+/* Phase 1 for rows [i0, i1) of model k in batch b. */
+static void rows_step(cpu_impl *r, int k, int i0, int i1, int b) {
+  size_t row0 = (size_t)k * r->B + i0;
+  float *act[AB_MAX_LAYERS + 1];
+  for (int l = 0; l <= r->L; l++) act[l] = r->act[l] + row0 * r->ld[l];
+  gather_rows(r, k, i0, i1, b);
+  forward(r, k, act[0], r->ld[0], act, i1 - i0);
+  loss_rows(r, act, row0, i1 - i0);
+  backward_rows(r, k, act, row0, i1 - i0);
+}
+
+static void phase_rows(cpu_impl *r, int tid, int b) {
+  size_t lo, hi;
+  share((size_t)r->K * r->B, r->T, tid, &lo, &hi);
+  for (int k = 0; k < r->K; k++) {
+    size_t a = (size_t)k * r->B, z = a + r->B;
+    if (hi > a && lo < z)
+      rows_step(r, k, (int)((lo > a ? lo : a) - a), (int)((hi < z ? hi : z) - a), b);
+  }
+  if (tid == 0)
+    for (int k = 0; k < r->K; k++)
+      cpu_adam_init(&r->adam[k], r->lr[k], r->wd[k], 0.9f, 0.999f, 1e-8f, (int)(r->t + b + 1));
+}
+
+/* Phase 2: the gradient of one unit's rows, applied by Adam, then wt refreshed. */
+static void unit_step(cpu_impl *r, const cpu_unit *u) {
+  const cpu_layer *ly = &r->lay[u->l];
+  int bias = u->c0 == ly->in;
+  size_t off = (size_t)u->k * r->PP + ly->w_off + (size_t)u->c0 * ly->ldw;
+  cpu_mm m = {.M = u->c1 - u->c0, .N = ly->out, .K = r->B,
+              .A = bias ? &ONE : r->act[u->l] + (size_t)u->k * r->B * r->ld[u->l] + u->c0,
+              .ars = bias ? 0 : 1, .aks = bias ? 0 : r->ld[u->l],
+              .B = r->dz[u->l] + (size_t)u->k * r->B * r->ld[u->l + 1], .ldb = r->ld[u->l + 1],
+              .ep = CPU_EP_ADAM, .P = r->p + off, .Mo = r->m + off, .V = r->v + off,
+              .ldp = ly->ldw, .adam = &r->adam[u->k]};
+  r->kt->mm(&m);
+  if (u->l > 0 && !bias)
+    r->kt->transpose(wtm(r, u->k, u->l) + u->c0, ly->ldwt, r->p + off, ly->ldw, u->c1 - u->c0,
+                     ly->out);
+}
+
+static void sum_losses(cpu_impl *r) {
+  for (int k = 0; k < r->K; k++) {
+    float s = 0.0f;
+    for (int i = 0; i < r->B; i++) s += r->loss[(size_t)k * r->B + i];
+    r->job.loss_sum[k] += s / (float)r->B;
+  }
+}
+
+void cpu_train_job(void *impl, int tid) {
+  cpu_impl *r = impl;
+  for (int b = 0; b < r->job.nbatches; b++) {
+    phase_rows(r, tid, b);
+    cpu_pool_barrier(r->pool, tid);
+    if (tid == 0) sum_losses(r);
+    for (int u = r->ubeg[tid]; u < r->ubeg[tid + 1]; u++) unit_step(r, &r->units[u]);
+    cpu_pool_barrier(r->pool, tid);
+  }
+}
+
+/* Loss and correct flags (or class-1 probabilities) of rows [i0, i0+n) for model k. */
+static void eval_chunk(cpu_impl *r, int tid, int k, size_t i0, int n) {
+  const ab_split *sp = r->job.sp;
+  float *act[AB_MAX_LAYERS + 1];
+  act[0] = NULL;
+  for (int l = 1; l <= r->L; l++) act[l] = r->eact[l] + (size_t)tid * CPU_EVAL_ROWS * r->ld[l];
+  forward(r, k, sp->x + i0 * AB_NFEAT, AB_NFEAT, act, n);
+  const float *z = act[r->L];
+  int ldz = r->ld[r->L];
+  if (r->job.prob) {
+    float *prob = r->job.prob + (size_t)k * sp->n + i0;
+    for (int i = 0; i < n; i++)
+      prob[i] = 1.0f / (1.0f + expf(z[(size_t)i * ldz] - z[(size_t)i * ldz + 1]));
+    return;
+  }
+  int64_t correct = 0;
+  for (int i = 0; i < n; i++) {
+    int c;
+    r->erow[(size_t)k * r->nmax + i0 + i] = cpu_eval_row(z + (size_t)i * ldz, sp->y[i0 + i],
+                                                        AB_NCLASS, &c);
+    correct += c;
+  }
+  r->ecorrect[(size_t)tid * r->K + k] += correct;
+}
+
+void cpu_eval_job(void *impl, int tid) {
+  cpu_impl *r = impl;
+  size_t lo, hi;
+  share(r->job.sp->n, r->T, tid, &lo, &hi);
+  for (int k = 0; k < r->K; k++) r->ecorrect[(size_t)tid * r->K + k] = 0;
+  for (size_t i = lo; i < hi; i += CPU_EVAL_ROWS) {
+    int n = (int)(hi - i < CPU_EVAL_ROWS ? hi - i : CPU_EVAL_ROWS);
+    for (int k = 0; k < r->K; k++) eval_chunk(r, tid, k, i, n);
+  }
+}
+
+void cpu_refresh_wt(cpu_impl *r, int k) {
+  for (int l = 1; l < r->L; l++) {
+    const cpu_layer *ly = &r->lay[l];
+    r->kt->transpose(wtm(r, k, l), ly->ldwt, wpad(r, k, l), ly->ldw, ly->in, ly->out);
+  }
+}

@@ -1,0 +1,789 @@
+/* The fast CPU path against the reference: every op on awkward sizes (rows 1, 7, 93,
+ * 100, 257; widths 1, 3, 10, 100, 129; K = 1 and 3; every activation) on every
+ * instruction set this CPU runs; the backend's vtable operations (threads 1 and 2);
+ * thread-count invariance and run-to-run determinism (bit for bit); training parity;
+ * the CLI. Margins from tolerance_cpu.h. Every op output is followed by a canary region
+ * that must stay untouched, and must be written everywhere before it. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "abgpu/cpu.h"
+#include "abgpu/prep.h"
+#include "abgpu/ref.h"
+#include "abgpu/rng.h"
+#include "abgpu/train.h"
+#include "testutil.h"
+#include "tolerance_cpu.h"
+
+#define CANARY 37
+#define SENTINEL (-1234.5f)
+
+static const int ROWS[] = {1, 7, 93, 100, 257};
+static const int WIDTHS[] = {1, 3, 10, 100, 129};
+static const int KS[] = {1, 3};
+#define NROWS 5
+#define NWIDTHS 5
+
+/* The instruction sets to test: generic always, AVX2 when this CPU has it. */
+static int isas(ab_cpu_isa out[2]) {
+  out[0] = AB_CPU_ISA_GENERIC;
+  if (ab_cpu_isa_resolve(AB_CPU_ISA_AVX2) == AB_CPU_ISA_AVX2) {
+    out[1] = AB_CPU_ISA_AVX2;
+    return 2;
+  }
+  fprintf(stderr, "cpu: this CPU has no AVX2+FMA: only the generic kernels are tested\n");
+  return 1;
+}
+
+/* ---- buffers and comparison ---- */
+
+static ab_rng rng;
+
+static float *rand_buf(size_t n, float lo, float hi) {
+  float *h = malloc((n ? n : 1) * sizeof(float));
+  for (size_t i = 0; i < n; i++) h[i] = lo + (hi - lo) * (float)ab_rng_uniform(&rng);
+  return h;
+}
+
+/* n floats plus the canary, all the sentinel. */
+static float *out_buf(size_t n) {
+  float *h = malloc((n + CANARY) * sizeof(float));
+  for (size_t i = 0; i < n + CANARY; i++) h[i] = SENTINEL;
+  return h;
+}
+
+static float *abs_copy(const float *x, size_t n) {
+  float *h = malloc((n ? n : 1) * sizeof(float));
+  for (size_t i = 0; i < n; i++) h[i] = fabsf(x[i]);
+  return h;
+}
+
+static float *act_of(const float *z, size_t n, ab_act a) {
+  float *h = malloc((n ? n : 1) * sizeof(float));
+  for (size_t i = 0; i < n; i++) h[i] = ab_act_apply(a, z[i]);
+  return h;
+}
+
+typedef struct stats {
+  const char *op;
+  int cases;
+  double max_abs, max_ratio;
+} stats;
+
+static void stats_print(const stats *s) {
+  fprintf(stderr, "cpu %-22s %5d cases  max |err| %.3g  max err/tolerance %.3g\n", s->op,
+          s->cases, s->max_abs, s->max_ratio);
+}
+
+static int is_sentinel(float x) { return memcmp(&x, &(float){SENTINEL}, sizeof x) == 0; }
+
+/* got holds n + CANARY floats: the canary, and every element where want holds the
+ * sentinel (gaps the op must not write), must still be the sentinel; every other element
+ * must be written and within tol[i] of want[i] (bit-equal when tol is NULL). */
+static void expect_close(stats *st, const char *buf, const char *shape, const float *got,
+                         const float *want, const double *tol, size_t n) {
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < n + CANARY; i++) {
+    int ok;
+    if (i >= n || is_sentinel(want[i])) ok = is_sentinel(got[i]);
+    else if (!tol) ok = memcmp(&got[i], &want[i], sizeof(float)) == 0;
+    else {
+      double err = fabs((double)got[i] - want[i]);
+      ok = !is_sentinel(got[i]) && (err <= tol[i] || (isnan(got[i]) && isnan(want[i])));
+      if (isfinite(err)) {
+        st->max_abs = fmax(st->max_abs, err);
+        if (tol[i] > 0) st->max_ratio = fmax(st->max_ratio, err / tol[i]);
+      }
+    }
+    if (!ok && bad++ == 0) first = i;
+  }
+  if (!bad) return;
+  for (size_t i = first, shown = 0; i < n + CANARY && shown < 5; i++) {
+    if (memcmp(&got[i], i < n ? &want[i] : &(float){SENTINEL}, sizeof(float)) == 0) continue;
+    fprintf(stderr, "  %s %s [%zu]%s got %.9g want %.9g tolerance %.3g\n", st->op, buf, i,
+            i >= n ? " (canary)" : "", got[i], i < n ? want[i] : SENTINEL,
+            tol && i < n ? tol[i] : 0.0);
+    shown++;
+  }
+  cr_assert_fail("%s: output %s, %s: %zu of %zu elements wrong (first at index %zu, see "
+                 "above)", st->op, buf, shape, bad, n + CANARY, first);
+}
+
+/* Bounds for AVX2; NULL (bit-exact) for the generic kernels. */
+static double *tol_or_null(ab_cpu_isa isa, double *tol) {
+  return isa == AB_CPU_ISA_GENERIC ? NULL : tol;
+}
+
+/* "op avx2" or "op generic". */
+static const char *label(char *buf, size_t n, const char *op, ab_cpu_isa isa) {
+  snprintf(buf, n, "%s %s", op, ab_cpu_isa_name(isa));
+  return buf;
+}
+
+/* Parameter layout with awkward offsets, as in the OpenCL tests. */
+typedef struct layout {
+  int woff, boff, pstride;
+} layout;
+
+static layout layout_of(int IN, int OUT) {
+  layout l = {3, 3 + IN * OUT + 2, IN * OUT + OUT + 7};
+  return l;
+}
+
+/* ---- ops ---- */
+
+static void fwd_case(ab_cpu_isa isa, stats *st, int K, int B, int IN, int OUT, ab_act act) {
+  layout L = layout_of(IN, OUT);
+  size_t nx = (size_t)K * B * IN, ny = (size_t)K * B * OUT, np = (size_t)K * L.pstride;
+  float *P = rand_buf(np, -0.7f, 0.7f), *X = rand_buf(nx, -2, 2);
+  float *want = out_buf(ny), *got = out_buf(ny), *S = malloc(ny * sizeof(float));
+  float *aX = abs_copy(X, nx), *aP = abs_copy(P, np);
+  ab_ref_linear_act_fwd(want, X, P + L.woff, P + L.boff, act, K, B, IN, OUT, L.pstride);
+  ab_ref_linear_act_fwd(S, aX, aP + L.woff, aP + L.boff, AB_ACT_IDENTITY, K, B, IN, OUT,
+                        L.pstride);
+  double *tol = malloc(ny * sizeof(double));
+  for (size_t i = 0; i < ny; i++) tol[i] = AB_TOL_ACT(IN, S[i], want[i]);
+  ab_cpu_linear_act_fwd(isa, got, X, P + L.woff, P + L.boff, act, K, B, IN, OUT, L.pstride);
+  char shape[128];
+  snprintf(shape, sizeof shape, "%s K=%d B=%d IN=%d OUT=%d act=%s", ab_cpu_isa_name(isa), K,
+           B, IN, OUT, ab_act_name(act));
+  expect_close(st, "Y", shape, got, want, tol_or_null(isa, tol), ny);
+  st->cases++;
+  free(P); free(X); free(want); free(got); free(S); free(aX); free(aP); free(tol);
+}
+
+Test(cpu_ops, linear_act_fwd) {
+  ab_cpu_isa is[2];
+  int ni = isas(is);
+  for (int q = 0; q < ni; q++) {
+    char name[64];
+    stats st = {.op = label(name, sizeof name, "linear_act_fwd", is[q])};
+    ab_rng_seed(&rng, 21, 1);
+    for (int ri = 0; ri < NROWS; ri++)
+      for (int ii = 0; ii < NWIDTHS; ii++)
+        for (int oi = 0; oi < NWIDTHS; oi++)
+          for (int ki = 0; ki < 2; ki++)
+            for (int a = 0; a < 4; a++)
+              fwd_case(is[q], &st, KS[ki], ROWS[ri], WIDTHS[ii], WIDTHS[oi], (ab_act)a);
+    stats_print(&st);
+  }
+}
+
+/* Inputs, reference outputs and bounds of one backward case. */
+typedef struct bwd_io {
+  int K, B, IN, OUT;
+  ab_act act;
+  layout L;
+  size_t nx, ny, np;
+  float *X, *Y, *dY, *P;
+  float *wdz, *wg, *wdx;   /* want: dZ, G (dW and db in the parameter layout), dX */
+  double *tg, *tdx;
+} bwd_io;
+
+static void bwd_want(bwd_io *io) {
+  layout L = io->L;
+  io->wdz = out_buf(io->ny); io->wg = out_buf(io->np); io->wdx = out_buf(io->nx);
+  ab_ref_linear_act_bwd(io->wdx, io->wg + L.woff, io->wg + L.boff, io->wdz, io->dY, io->X,
+                        io->Y, io->P + L.woff, io->act, io->K, io->B, io->IN, io->OUT, L.pstride);
+  float *aX = abs_copy(io->X, io->nx), *aZ = abs_copy(io->wdz, io->ny);
+  float *aP = abs_copy(io->P, io->np), *SG = calloc(io->np, sizeof(float));
+  float *SX = malloc(io->nx * sizeof(float)), *sz = malloc(io->ny * sizeof(float));
+  ab_ref_linear_act_bwd(SX, SG + L.woff, SG + L.boff, sz, aZ, aX, aZ, aP + L.woff,
+                        AB_ACT_IDENTITY, io->K, io->B, io->IN, io->OUT, L.pstride);
+  io->tg = calloc(io->np, sizeof(double));
+  io->tdx = malloc(io->nx * sizeof(double));
+  for (size_t i = 0; i < io->np; i++) io->tg[i] = AB_TOL_DOT(io->B, SG[i]) + 1e-30;
+  for (size_t i = 0; i < io->nx; i++) io->tdx[i] = AB_TOL_DOT(io->OUT, SX[i]) + 1e-30;
+  free(aX); free(aZ); free(aP); free(SG); free(SX); free(sz);
+}
+
+static void bwd_inputs(bwd_io *io) {
+  io->P = rand_buf(io->np, -0.7f, 0.7f);
+  io->X = rand_buf(io->nx, -2, 2);
+  float *z = rand_buf(io->ny, -3, 3);
+  io->Y = act_of(z, io->ny, io->act);
+  io->dY = rand_buf(io->ny, -1, 1);
+  free(z);
+}
+
+static void bwd_free(bwd_io *io) {
+  float *f[] = {io->X, io->Y, io->dY, io->P, io->wdz, io->wg, io->wdx};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
+  free(io->tg); free(io->tdx);
+}
+
+/* Runs the fast op with and without dX and compares every output. dW/db are compared
+ * over the whole parameter buffer: the gaps of the layout must stay untouched. */
+static void bwd_run(ab_cpu_isa isa, stats *st, bwd_io *io, const char *shape) {
+  layout L = io->L;
+  float *dz = out_buf(io->ny), *g = out_buf(io->np), *dx = out_buf(io->nx);
+  float *g2 = out_buf(io->np), *dz2 = out_buf(io->ny);
+  float *work = malloc((size_t)io->IN * io->OUT * sizeof(float));
+  ab_cpu_linear_act_bwd(isa, dx, g + L.woff, g + L.boff, dz, io->dY, io->X, io->Y,
+                        io->P + L.woff, work, io->act, io->K, io->B, io->IN, io->OUT, L.pstride);
+  ab_cpu_linear_act_bwd(isa, NULL, g2 + L.woff, g2 + L.boff, dz2, io->dY, io->X, io->Y,
+                        io->P + L.woff, work, io->act, io->K, io->B, io->IN, io->OUT, L.pstride);
+  double *tg = tol_or_null(isa, io->tg);
+  expect_close(st, "dZ", shape, dz, io->wdz, NULL, io->ny);
+  expect_close(st, "dW and db", shape, g, io->wg, tg, io->np);
+  expect_close(st, "dX", shape, dx, io->wdx, tol_or_null(isa, io->tdx), io->nx);
+  expect_close(st, "dW and db (no dX)", shape, g2, io->wg, tg, io->np);
+  for (int k = 0; k < io->K; k++) /* db is a plain sum: exact on every ISA */
+    for (int j = 0; j < io->OUT; j++) {
+      size_t o = (size_t)k * L.pstride + L.boff + j;
+      cr_assert(memcmp(&g[o], &io->wg[o], 4) == 0, "%s db[%d][%d]: got %.9g want %.9g", shape,
+                k, j, g[o], io->wg[o]);
+    }
+  free(dz); free(g); free(dx); free(g2); free(dz2); free(work);
+}
+
+Test(cpu_ops, linear_act_bwd) {
+  ab_cpu_isa is[2];
+  int ni = isas(is);
+  for (int q = 0; q < ni; q++) {
+    char name[64];
+    stats st = {.op = label(name, sizeof name, "linear_act_bwd", is[q])};
+    ab_rng_seed(&rng, 22, 1);
+    for (int ri = 0; ri < NROWS; ri++)
+      for (int ii = 0; ii < NWIDTHS; ii++)
+        for (int oi = 0; oi < NWIDTHS; oi++)
+          for (int ki = 0; ki < 2; ki++)
+            for (int a = 0; a < 4; a++) {
+              bwd_io io = {.K = KS[ki], .B = ROWS[ri], .IN = WIDTHS[ii], .OUT = WIDTHS[oi],
+                           .act = (ab_act)a};
+              io.L = layout_of(io.IN, io.OUT);
+              io.nx = (size_t)io.K * io.B * io.IN;
+              io.ny = (size_t)io.K * io.B * io.OUT;
+              io.np = (size_t)io.K * io.L.pstride;
+              bwd_inputs(&io);
+              bwd_want(&io);
+              char shape[128];
+              snprintf(shape, sizeof shape, "%s K=%d B=%d IN=%d OUT=%d act=%s",
+                       ab_cpu_isa_name(is[q]), io.K, io.B, io.IN, io.OUT, ab_act_name(io.act));
+              bwd_run(is[q], &st, &io, shape);
+              st.cases++;
+              bwd_free(&io);
+            }
+    stats_print(&st);
+  }
+}
+
+Test(cpu_ops, adam_step_is_bit_identical) {
+  static const size_t NS[] = {1, 7, 93, 100, 257, 11302};
+  static const int TS[] = {1, 2, 1000};
+  ab_cpu_isa is[2];
+  int ni = isas(is);
+  ab_rng_seed(&rng, 23, 1);
+  for (int q = 0; q < ni; q++) {
+    char name[64];
+    stats st = {.op = label(name, sizeof name, "adam_step", is[q])};
+    for (int ni2 = 0; ni2 < 6; ni2++)
+      for (int ki = 0; ki < 2; ki++)
+        for (int ti = 0; ti < 3; ti++) {
+          int K = KS[ki];
+          size_t n = NS[ni2], kn = (size_t)K * n;
+          float lr[3] = {1e-3f, 3e-2f, 1e-4f}, wd[3] = {0.0f, 0.01f, 0.1f};
+          float *p = rand_buf(kn, -1, 1), *m = rand_buf(kn, -0.1f, 0.1f);
+          float *v = rand_buf(kn, 0, 0.01f), *g = rand_buf(kn, -1, 1);
+          float *wp = out_buf(kn), *wm = out_buf(kn), *wv = out_buf(kn);
+          float *gp = out_buf(kn), *gm = out_buf(kn), *gv = out_buf(kn);
+          memcpy(wp, p, kn * 4); memcpy(wm, m, kn * 4); memcpy(wv, v, kn * 4);
+          memcpy(gp, p, kn * 4); memcpy(gm, m, kn * 4); memcpy(gv, v, kn * 4);
+          ab_ref_adam_step(wp, wm, wv, g, lr, wd, 0.9f, 0.999f, 1e-8f, TS[ti], K, n);
+          ab_cpu_adam_step(is[q], gp, gm, gv, g, lr, wd, 0.9f, 0.999f, 1e-8f, TS[ti], K, n);
+          char shape[96];
+          snprintf(shape, sizeof shape, "%s K=%d n=%zu t=%d", ab_cpu_isa_name(is[q]), K, n, TS[ti]);
+          expect_close(&st, "p", shape, gp, wp, NULL, kn);
+          expect_close(&st, "m", shape, gm, wm, NULL, kn);
+          expect_close(&st, "v", shape, gv, wv, NULL, kn);
+          st.cases++;
+          free(p); free(m); free(v); free(g); free(wp); free(wm); free(wv);
+          free(gp); free(gm); free(gv);
+        }
+    stats_print(&st);
+  }
+}
+
+Test(cpu_ops, softmax_xent_is_bit_identical) {
+  static const int CS[] = {1, 2, 3, 10};
+  stats st = {.op = "softmax_xent"};
+  ab_rng_seed(&rng, 24, 1);
+  for (int ri = 0; ri < NROWS; ri++)
+    for (int ci = 0; ci < 4; ci++)
+      for (int ki = 0; ki < 2; ki++) {
+        int K = KS[ki], B = ROWS[ri], C = CS[ci];
+        size_t nl = (size_t)K * B, nz = nl * C;
+        float *Z = rand_buf(nz, -30, 30);
+        int32_t *lab = malloc(nl * sizeof(int32_t));
+        for (size_t i = 0; i < nl; i++) lab[i] = (int32_t)ab_rng_below(&rng, C);
+        float *wl = out_buf(nl), *wd = out_buf(nz), *gl = out_buf(nl), *gd = out_buf(nz);
+        ab_ref_softmax_xent(wl, wd, Z, lab, K, B, C);
+        ab_cpu_softmax_xent(gl, gd, Z, lab, K, B, C);
+        char shape[64];
+        snprintf(shape, sizeof shape, "K=%d B=%d C=%d", K, B, C);
+        expect_close(&st, "loss", shape, gl, wl, NULL, nl);
+        expect_close(&st, "dlogits", shape, gd, wd, NULL, nz);
+        st.cases++;
+        free(Z); free(lab); free(wl); free(wd); free(gl); free(gd);
+      }
+  stats_print(&st);
+}
+
+/* ---- the backend ---- */
+
+#define NDATA 2000
+
+/* 2,000 customers with a learnable target, as in test_cl_train.c. */
+static void make_splits(ab_splits *s) {
+  ab_table t;
+  ab_err e;
+  cr_assert_eq(ab_table_alloc(&t, NDATA, 1, &e), 0, "%s", e.msg);
+  ab_rng r;
+  ab_rng_seed(&r, 2024, 9);
+  static const float w[AB_NFEAT] = {1.5f, -1.0f, 0.8f, 0.0f, 2.0f, -0.5f, 0.3f, 0.0f, -1.2f, 0.7f};
+  for (size_t i = 0; i < t.n; i++) {
+    double z = 0;
+    t.id[i] = (int64_t)i + 1;
+    for (int j = 0; j < AB_NFEAT; j++) {
+      float x = (float)(ab_rng_normal(&r) * (j + 1) + 10.0 * j);
+      t.x[i * AB_NFEAT + j] = x;
+      z += w[j] * (x - 10.0 * j) / (j + 1);
+    }
+    t.y[i] = z + ab_rng_normal(&r) > 0.0;
+  }
+  ab_prep_opts o = ab_prep_opts_default();
+  o.balance = AB_BALANCE_NONE;
+  o.seed = 7;
+  cr_assert_eq(ab_prep(s, &t, &o, &e), 0, "%s", e.msg);
+  ab_table_free(&t);
+}
+
+/* One backend configuration. */
+typedef struct bcfg {
+  const char *hidden, *acts;
+  int B, K, threads;
+  ab_cpu_isa isa; /* AB_CPU_ISA_AUTO with threads 0: the reference backend */
+} bcfg;
+
+/* What a run records. */
+typedef struct bout {
+  ab_arch a;
+  size_t P;
+  double loss1[3], loss2[3], eloss[3], eloss_restored[3];
+  int64_t corr[3], corr_restored[3];
+  float *p0, *p1, *m1, *v1;  /* initial; after one step */
+  float *p, *m, *v;          /* after three steps */
+  float *pr;                 /* after snapshot (models 0, 2), one more epoch, restore */
+  float *ps, *ms, *vs;       /* set_state(p0, 0, 0, 0) then the first step again */
+  float *prob;               /* [K][val.n] after three steps */
+  int64_t t;
+} bout;
+
+static ab_backend *open_backend(const bcfg *c, const ab_splits *s) {
+  ab_backend *be;
+  ab_err e;
+  if (c->threads == 0) cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
+  else {
+    ab_cpu_opts o = {c->threads, c->isa};
+    cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
+  }
+  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  return be;
+}
+
+static float *fbuf(size_t n) { return calloc(n ? n : 1, sizeof(float)); }
+
+/* order [K][nb*B]: a fixed permutation of the training rows per model. */
+static int32_t *make_order(const bcfg *c, size_t ntrain, int nb, uint64_t seed) {
+  int32_t *order = malloc((size_t)c->K * nb * c->B * sizeof(int32_t));
+  uint32_t *perm = malloc(ntrain * sizeof(uint32_t));
+  ab_rng r;
+  ab_rng_seed(&r, seed, 3);
+  for (int k = 0; k < c->K; k++) {
+    for (uint32_t i = 0; i < ntrain; i++) perm[i] = i;
+    ab_rng_shuffle_u32(&r, perm, (uint32_t)ntrain);
+    for (int i = 0; i < nb * c->B; i++) order[(size_t)k * nb * c->B + i] = (int32_t)perm[i];
+  }
+  free(perm);
+  return order;
+}
+
+static void get_state(ab_backend *be, float *p, float *m, float *v, int64_t *t) {
+  ab_err e;
+  cr_assert_eq(be->vt->get_state(be, p, m, v, t, &e), 0, "%s", e.msg);
+}
+
+static void epoch(ab_backend *be, const bcfg *c, const ab_splits *s, int nb, uint64_t seed,
+                  double *loss) {
+  ab_err e;
+  int32_t *order = make_order(c, s->train.n, nb, seed);
+  cr_assert_eq(be->vt->train_epoch(be, order, nb, loss, &e), 0, "%s", e.msg);
+  free(order);
+}
+
+static void eval_val(ab_backend *be, double *loss, int64_t *corr) {
+  ab_err e;
+  cr_assert_eq(be->vt->evaluate(be, AB_SPLIT_VAL, loss, corr, &e), 0, "%s", e.msg);
+}
+
+static void bout_alloc(bout *o, const bcfg *c, const ab_splits *s) {
+  ab_err e;
+  cr_assert_eq(ab_arch_parse(&o->a, AB_NFEAT, c->hidden, c->acts, &e), 0, "%s", e.msg);
+  o->P = ab_arch_nparams(&o->a);
+  size_t kp = (size_t)c->K * o->P;
+  float **f[] = {&o->p0, &o->p1, &o->m1, &o->v1, &o->p, &o->m,
+                 &o->v,  &o->pr, &o->ps, &o->ms, &o->vs};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) *f[i] = fbuf(kp);
+  o->prob = fbuf((size_t)c->K * s->val.n);
+  for (int k = 0; k < c->K; k++) ab_init_params(o->p0 + k * o->P, &o->a, 10 + k);
+}
+
+static void bout_free(bout *o) {
+  float *f[] = {o->p0, o->p1, o->m1, o->v1, o->p, o->m, o->v, o->pr, o->ps, o->ms, o->vs, o->prob};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) free(f[i]);
+}
+
+/* Snapshot models 0 and 2, train on, restore, and evaluate what was restored. */
+static void snapshot_restore(ab_backend *be, const bcfg *c, const ab_splits *s, bout *o) {
+  ab_err e;
+  uint8_t keep[3] = {1, 0, 1};
+  double loss[3];
+  cr_assert_eq(be->vt->snapshot(be, keep, &e), 0, "%s", e.msg);
+  epoch(be, c, s, 1, 99, loss);
+  cr_assert_eq(be->vt->restore(be, &e), 0, "%s", e.msg);
+  get_state(be, o->pr, NULL, NULL, NULL);
+  eval_val(be, o->eloss_restored, o->corr_restored);
+}
+
+/* set_state back to the start, then the first step again. */
+static void reset_and_step(ab_backend *be, const bcfg *c, const ab_splits *s, bout *o) {
+  ab_err e;
+  size_t kp = (size_t)c->K * o->P;
+  float *zero = fbuf(kp);
+  double loss[3];
+  cr_assert_eq(be->vt->set_state(be, o->p0, zero, zero, 0, &e), 0, "%s", e.msg);
+  epoch(be, c, s, 1, 1, loss);
+  get_state(be, o->ps, o->ms, o->vs, NULL);
+  free(zero);
+}
+
+static void run_backend(const bcfg *c, const ab_splits *s, bout *o) {
+  bout_alloc(o, c, s);
+  ab_backend *be = open_backend(c, s);
+  ab_hyper hp[3] = {{1e-3f, 0.0f}, {3e-3f, 0.01f}, {1e-2f, 0.0f}};
+  ab_err e;
+  cr_assert_eq(be->vt->init_models(be, &o->a, c->K, c->B, o->p0, hp, &e), 0, "%s", e.msg);
+  epoch(be, c, s, 1, 1, o->loss1);
+  get_state(be, o->p1, o->m1, o->v1, NULL);
+  epoch(be, c, s, 2, 2, o->loss2);
+  eval_val(be, o->eloss, o->corr);
+  cr_assert_eq(be->vt->predict(be, AB_SPLIT_VAL, o->prob, &e), 0, "%s", e.msg);
+  get_state(be, o->p, o->m, o->v, &o->t);
+  if (c->K == 3) snapshot_restore(be, c, s, o);
+  reset_and_step(be, c, s, o);
+  ab_backend_free(be);
+}
+
+static void expect_bits(const char *what, const char *cfg, const void *got, const void *want,
+                        size_t n, int is_double) {
+  size_t sz = is_double ? sizeof(double) : sizeof(float);
+  for (size_t i = 0; i < n; i++) {
+    const char *g = (const char *)got + i * sz, *w = (const char *)want + i * sz;
+    if (memcmp(g, w, sz) == 0) continue;
+    double gv = is_double ? *(const double *)g : *(const float *)g;
+    double wv = is_double ? *(const double *)w : *(const float *)w;
+    cr_assert_fail("%s: %s differs at [%zu]: %.17g vs %.17g (must be bit-identical)", cfg,
+                   what, i, gv, wv);
+  }
+}
+
+/* Everything two runs recorded, bit for bit. */
+static void expect_same(const bout *a, const bout *b, const bcfg *c, size_t nval,
+                        const char *cfg) {
+  size_t kp = (size_t)c->K * a->P;
+  const float *fa[] = {a->p1, a->m1, a->v1, a->p, a->m, a->v, a->ps, a->ms, a->vs};
+  const float *fb[] = {b->p1, b->m1, b->v1, b->p, b->m, b->v, b->ps, b->ms, b->vs};
+  static const char *const names[] = {"params after 1 step", "m after 1 step",
+                                      "v after 1 step", "params", "m", "v",
+                                      "params after set_state", "m after set_state",
+                                      "v after set_state"};
+  for (int i = 0; i < 9; i++) expect_bits(names[i], cfg, fa[i], fb[i], kp, 0);
+  expect_bits("loss of step 1", cfg, a->loss1, b->loss1, c->K, 1);
+  expect_bits("losses of steps 2-3", cfg, a->loss2, b->loss2, c->K, 1);
+  expect_bits("validation loss", cfg, a->eloss, b->eloss, c->K, 1);
+  expect_bits("probabilities", cfg, a->prob, b->prob, c->K * nval, 0);
+  for (int k = 0; k < c->K; k++)
+    cr_assert_eq(a->corr[k], b->corr[k], "%s: correct count of model %d: %lld vs %lld", cfg, k,
+                 (long long)a->corr[k], (long long)b->corr[k]);
+  cr_assert_eq(a->t, b->t, "%s: step count", cfg);
+}
+
+/* Checks a run against itself: the first step's parameters follow from its own m and v
+ * by the reference's Adam formula exactly; set_state then the same step reproduces it;
+ * restore brings back the snapshot (models 0, 2) or the initial weights (model 1). */
+static void expect_consistent(const bout *o, const bcfg *c, const char *cfg) {
+  static const float lr[3] = {1e-3f, 3e-3f, 1e-2f}, wd[3] = {0.0f, 0.01f, 0.0f};
+  float c1 = 1.0f - powf(0.9f, 1.0f), c2 = 1.0f - powf(0.999f, 1.0f);
+  for (int k = 0; k < c->K; k++)
+    for (size_t i = 0; i < o->P; i++) {
+      size_t q = k * o->P + i;
+      float step = lr[k] / c1, decay = lr[k] * wd[k], p = o->p0[q];
+      p -= step * o->m1[q] / (sqrtf(o->v1[q] / c2) + 1e-8f) + decay * p;
+      cr_assert(memcmp(&p, &o->p1[q], 4) == 0, "%s: model %d param %zu after one step: %.9g, "
+                "Adam on its own m, v gives %.9g", cfg, k, i, o->p1[q], p);
+    }
+  size_t kp = (size_t)c->K * o->P;
+  expect_bits("params after set_state + step 1", cfg, o->ps, o->p1, kp, 0);
+  expect_bits("m after set_state + step 1", cfg, o->ms, o->m1, kp, 0);
+  if (c->K != 3) return;
+  expect_bits("restored model 0", cfg, o->pr, o->p, o->P, 0);
+  expect_bits("restored model 1", cfg, o->pr + o->P, o->p0 + o->P, o->P, 0);
+  expect_bits("restored model 2", cfg, o->pr + 2 * o->P, o->p + 2 * o->P, o->P, 0);
+  expect_bits("validation loss after restore (model 0)", cfg, o->eloss_restored, o->eloss, 1, 1);
+}
+
+/* |got - want| <= rel * |want|; k is the model (or the epoch) named in the message. */
+static void expect_rel(const char *what, const char *cfg, int k, double got, double want,
+                       double rel) {
+  double d = fabs(got - want), tol = rel * fabs(want) + 1e-30;
+  cr_assert(d <= tol, "%s: %s [%d]: %.9g vs reference %.9g (|diff| %.3g > %.3g)", cfg, what,
+            k, got, want, d, tol);
+}
+
+/* m after one step is 0.1 * gradient: compared per layer, relative to the layer's
+ * largest value in the reference. */
+static void expect_grads(const bout *o, const bout *r, const bcfg *c, const char *cfg) {
+  for (int k = 0; k < c->K; k++)
+    for (int l = 0; l < o->a.nlayers; l++) {
+      size_t lo = k * o->P + ab_arch_w_off(&o->a, l);
+      size_t hi = k * o->P + ab_arch_b_off(&o->a, l) + o->a.dims[l + 1];
+      double mx = 0;
+      for (size_t i = lo; i < hi; i++) mx = fmax(mx, fabs(r->m1[i]));
+      double tol = AB_TOL_CPU_WIRING_REL * mx + 1e-30;
+      for (size_t i = lo; i < hi; i++)
+        cr_assert(fabs((double)o->m1[i] - r->m1[i]) <= tol, "%s: gradient (m) of model %d "
+                  "layer %d at [%zu]: %.9g vs reference %.9g, tolerance %.3g", cfg, k, l,
+                  i - lo, o->m1[i], r->m1[i], tol);
+    }
+}
+
+static void expect_near_ref(const bout *o, const bout *r, const bcfg *c, size_t nval,
+                            const char *cfg) {
+  for (int k = 0; k < c->K; k++) {
+    expect_rel("loss of step 1", cfg, k, o->loss1[k], r->loss1[k], AB_TOL_TRAIN_LOSS_REL);
+    expect_rel("losses of steps 2-3", cfg, k, o->loss2[k], r->loss2[k], AB_TOL_TRAIN_LOSS_REL);
+    expect_rel("validation loss", cfg, k, o->eloss[k], r->eloss[k], AB_TOL_CPU_WIRING_REL);
+    int64_t d = o->corr[k] - r->corr[k];
+    cr_assert(llabs(d) <= 1 + (int64_t)nval / 1000, "%s: correct count of model %d: %lld vs "
+              "reference %lld", cfg, k, (long long)o->corr[k], (long long)r->corr[k]);
+  }
+  expect_grads(o, r, c, cfg);
+  for (size_t i = 0; i < (size_t)c->K * nval; i++)
+    cr_assert(fabs((double)o->prob[i] - r->prob[i]) <= AB_TOL_CPU_WIRING_REL, "%s: probability "
+              "[%zu]: %.9g vs reference %.9g", cfg, i, o->prob[i], r->prob[i]);
+  cr_assert_eq(o->t, r->t, "%s: step count", cfg);
+}
+
+typedef struct arch_case { const char *hidden, *acts; } arch_case;
+static const arch_case ARCHS[] = {{"100,100", "relu,sigmoid"}, {"129,3", "tanh,relu"},
+                                  {"1", "sigmoid"}, {"7", "relu"},
+                                  {"3,129,10", "sigmoid,tanh,relu"}};
+
+/* For one arch, batch and K: the reference, then every ISA with 1 and 2 threads. */
+static void backend_case(const ab_splits *s, const arch_case *ac, int B, int K) {
+  bcfg rc = {ac->hidden, ac->acts, B, K, 0, AB_CPU_ISA_AUTO};
+  bout ref = {0};
+  run_backend(&rc, s, &ref);
+  ab_cpu_isa is[2];
+  int ni = isas(is);
+  for (int q = 0; q < ni; q++) {
+    bout one = {0};
+    for (int threads = 1; threads <= 2; threads++) {
+      bcfg c = {ac->hidden, ac->acts, B, K, threads, is[q]};
+      char cfg[160];
+      snprintf(cfg, sizeof cfg, "%s %s B=%d K=%d %s threads=%d", ac->hidden, ac->acts, B, K,
+               ab_cpu_isa_name(is[q]), threads);
+      bout o = {0};
+      run_backend(&c, s, &o);
+      expect_consistent(&o, &c, cfg);
+      if (is[q] == AB_CPU_ISA_GENERIC) expect_same(&o, &ref, &c, s->val.n, cfg);
+      else expect_near_ref(&o, &ref, &c, s->val.n, cfg);
+      if (threads == 1) one = o;
+      else {
+        expect_same(&o, &one, &c, s->val.n, cfg);
+        bout_free(&o);
+        bout_free(&one);
+      }
+    }
+  }
+  bout_free(&ref);
+}
+
+Test(cpu_backend, every_operation_against_the_reference, .timeout = 600) {
+  ab_splits s;
+  make_splits(&s);
+  int cases = 0;
+  for (size_t ai = 0; ai < sizeof ARCHS / sizeof ARCHS[0]; ai++)
+    for (int ri = 0; ri < NROWS; ri++)
+      for (int ki = 0; ki < 2; ki++, cases++) backend_case(&s, &ARCHS[ai], ROWS[ri], KS[ki]);
+  fprintf(stderr, "cpu backend: %d configurations (arch x batch x K), each on every ISA with "
+          "1 and 2 threads: generic bit-identical to the reference, AVX2 within %.0e, "
+          "1 and 2 threads bit-identical\n", cases, AB_TOL_CPU_WIRING_REL);
+  ab_splits_free(&s);
+}
+
+Test(cpu_backend, thread_counts_give_identical_results) {
+  ab_splits s;
+  make_splits(&s);
+  bcfg c = {"100,100", "relu,sigmoid", 100, 3, 1, AB_CPU_ISA_AUTO};
+  bout one = {0};
+  run_backend(&c, &s, &one);
+  for (int threads = 2; threads <= 5; threads++) {
+    c.threads = threads;
+    bout o = {0};
+    run_backend(&c, &s, &o);
+    char cfg[64];
+    snprintf(cfg, sizeof cfg, "K=3 B=100, %d threads vs 1", threads);
+    expect_same(&o, &one, &c, s.val.n, cfg);
+    bout_free(&o);
+  }
+  bout_free(&one);
+  ab_splits_free(&s);
+}
+
+Test(cpu_backend, rejects_an_isa_this_cpu_lacks_and_calls_out_of_order) {
+  ab_backend *be;
+  ab_err e;
+  ab_cpu_opts o = {1, AB_CPU_ISA_AVX2};
+  if (ab_cpu_isa_resolve(AB_CPU_ISA_AVX2) != AB_CPU_ISA_AVX2) {
+    cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), AB_EUSAGE);
+    cr_assert(strstr(e.msg, "avx2"), "%s", e.msg);
+    o.isa = AB_CPU_ISA_AUTO;
+  }
+  cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
+  double loss;
+  int64_t corr;
+  cr_assert_eq(be->vt->evaluate(be, AB_SPLIT_VAL, &loss, &corr, &e), AB_EUSAGE);
+  cr_assert(strstr(e.msg, "init_models"), "%s", e.msg);
+  ab_backend_free(be);
+}
+
+/* ---- training ---- */
+
+static void train_on(ab_train_result *r, ab_backend *be, const ab_splits *s, uint64_t seed) {
+  ab_train_cfg cfg = ab_train_cfg_default();
+  cfg.epochs = 5;
+  cfg.patience = 1000;
+  cfg.seed = seed;
+  ab_err e;
+  cr_assert_eq(ab_train(r, be, &cfg, s, NULL, NULL, &e), 0, "%s", e.msg);
+  cr_assert_eq(r->epochs, 5);
+}
+
+static ab_backend *cpu_backend(const ab_splits *s, int threads, ab_cpu_isa isa) {
+  bcfg c = {NULL, NULL, 0, 0, threads, isa};
+  return open_backend(&c, s);
+}
+
+static void expect_same_training(const ab_train_result *a, const ab_train_result *b, size_t P,
+                                 const char *what) {
+  for (int i = 0; i < 5; i++) {
+    expect_bits("train loss", what, &a->hist[i].train_loss, &b->hist[i].train_loss, 1, 1);
+    expect_bits("validation loss", what, &a->hist[i].val_loss, &b->hist[i].val_loss, 1, 1);
+  }
+  expect_bits("test loss", what, &a->test_loss, &b->test_loss, 1, 1);
+  expect_bits("final params", what, a->params, b->params, P, 0);
+}
+
+/* 5 epochs on 2,000 rows through ab_train: per-epoch losses within AB_TOL_TRAIN_LOSS_REL
+ * of the reference (bit-identical for the generic kernels), 2 threads identical to 1. */
+Test(cpu_train, parity_with_the_reference) {
+  ab_splits s;
+  make_splits(&s);
+  ab_train_cfg dc = ab_train_cfg_default();
+  size_t P = ab_arch_nparams(&dc.arch);
+  ab_backend *br = cpu_backend(&s, 0, AB_CPU_ISA_AUTO);
+  ab_train_result rr, r1, r2, rg;
+  train_on(&rr, br, &s, 3);
+  ab_backend *b1 = cpu_backend(&s, 1, AB_CPU_ISA_AUTO), *b2 = cpu_backend(&s, 2, AB_CPU_ISA_AUTO);
+  ab_backend *bg = cpu_backend(&s, 2, AB_CPU_ISA_GENERIC);
+  train_on(&r1, b1, &s, 3);
+  train_on(&r2, b2, &s, 3);
+  train_on(&rg, bg, &s, 3);
+  double worst = 0;
+  for (int i = 0; i < 5; i++) {
+    expect_rel("train loss of epoch", "5-epoch parity", i + 1, r1.hist[i].train_loss,
+               rr.hist[i].train_loss, AB_TOL_TRAIN_LOSS_REL);
+    expect_rel("validation loss of epoch", "5-epoch parity", i + 1, r1.hist[i].val_loss,
+               rr.hist[i].val_loss, AB_TOL_TRAIN_LOSS_REL);
+    const ab_epoch_stats *a = &r1.hist[i], *b = &rr.hist[i];
+    worst = fmax(worst, fabs(a->train_loss - b->train_loss) / b->train_loss);
+    worst = fmax(worst, fabs(a->val_loss - b->val_loss) / b->val_loss);
+  }
+  fprintf(stderr, "cpu train %s: 5 epochs, worst relative loss difference %.3g (allowed %.3g); "
+          "test accuracy %.4f vs %.4f; %.2f vs %.2f ms/epoch\n", b1->name, worst,
+          AB_TOL_TRAIN_LOSS_REL, r1.test_acc, rr.test_acc, r1.ms_per_epoch, rr.ms_per_epoch);
+  cr_expect(r1.hist[4].train_loss < r1.hist[0].train_loss, "training must make progress");
+  expect_same_training(&r2, &r1, P, "2 threads vs 1");
+  expect_same_training(&rg, &rr, P, "generic kernels vs the reference");
+  ab_train_result *all[] = {&rr, &r1, &r2, &rg};
+  for (int i = 0; i < 4; i++) ab_train_result_free(all[i]);
+  ab_backend *bes[] = {br, b1, b2, bg};
+  for (int i = 0; i < 4; i++) ab_backend_free(bes[i]);
+  ab_splits_free(&s);
+}
+
+Test(cpu_train, same_seed_gives_identical_results) {
+  ab_splits s;
+  make_splits(&s);
+  ab_train_cfg dc = ab_train_cfg_default();
+  size_t P = ab_arch_nparams(&dc.arch);
+  ab_train_result a, b, c;
+  ab_backend *ba = cpu_backend(&s, 2, AB_CPU_ISA_AUTO), *bb = cpu_backend(&s, 2, AB_CPU_ISA_AUTO);
+  train_on(&a, ba, &s, 5);
+  train_on(&b, bb, &s, 5);
+  expect_same_training(&a, &b, P, "same seed twice");
+  train_on(&c, ba, &s, 6); /* the same backend object reused, another seed */
+  cr_assert(memcmp(a.params, c.params, P * sizeof(float)) != 0, "another seed, other weights");
+  ab_train_result_free(&a);
+  ab_train_result_free(&b);
+  ab_train_result_free(&c);
+  ab_backend_free(ba);
+  ab_backend_free(bb);
+  ab_splits_free(&s);
+}
+
+/* ---- the CLI ---- */
+
+/* Deletes the values of the "ms..." fields and of "device", which legitimately differ. */
+static void strip_volatile(char *s) {
+  static const char *const keys[] = {"ms\": ", "ms_per_epoch\": ", "device\": \""};
+  for (int k = 0; k < 3; k++)
+    for (char *p = strstr(s, keys[k]); p; p = strstr(p + 1, keys[k])) {
+      char *v = p + strlen(keys[k]), *q = v;
+      while (*q && (k == 2 ? *q != '"' : *q != ',' && *q != '}')) q++;
+      memmove(v, q, strlen(q) + 1);
+    }
+}
+
+Test(cpu_cli, threads_flag_and_devices) {
+  static tu_run a, b, r;
+  const char *cmd = "%s train --data synth:3000:5 --device %s --threads %d --epochs 3 "
+                    "--patience 9 --quiet --json 2>/dev/null";
+  cr_assert_eq(tu_sh(&a, cmd, ABGPU_BIN, "cpu", 1), 0, "%s", a.out);
+  cr_assert_eq(tu_sh(&b, cmd, ABGPU_BIN, "cpu", 2), 0, "%s", b.out);
+  cr_assert(strstr(a.out, "\"device\": \"cpu ("), "%s", a.out);
+  cr_assert(strstr(b.out, "2 threads"), "%s", b.out);
+  strip_volatile(a.out);
+  strip_volatile(b.out);
+  cr_assert_str_eq(a.out, b.out, "--threads 1 and 2 must train identically");
+  cr_assert_eq(tu_sh(&r, cmd, ABGPU_BIN, "ref", 1), 0, "%s", r.out);
+  cr_assert(strstr(r.out, "\"device\": \"cpu-ref\""), "%s", r.out);
+  tu_sh(&r, "%s train --threads 0", ABGPU_BIN);
+  cr_assert_eq(r.status, 2, "%s", r.out);
+  cr_assert(strstr(r.out, "abgpu train: --threads"), "%s", r.out);
+  tu_sh(&r, "%s train --help", ABGPU_BIN);
+  cr_assert(strstr(r.out, "--threads N"), "%s", r.out);
+}
