@@ -2,12 +2,14 @@
 #include <stdio.h>
 #include <string.h>
 #include "abgpu/cl.h"
+#include "abgpu/cpu.h"
 #include "cli.h"
 
 static void usage(FILE *f) {
   fprintf(f, "usage: abgpu devices\n\n"
-             "Lists the backends --device accepts: cpu (the plain C reference) and every\n"
-             "OpenCL device, numbered across all platforms. $ABGPU_DEVICE sets the default.\n");
+             "Lists the backends --device accepts: cpu (the fast CPU path, the default), ref\n"
+             "(the plain C reference) and every OpenCL device, numbered across all platforms.\n"
+             "$ABGPU_DEVICE sets the default.\n");
 }
 
 int cmd_devices(int argc, char **argv) {
@@ -18,8 +20,10 @@ int cmd_devices(int argc, char **argv) {
   ab_cl_devices d;
   ab_err e;
   if (ab_cl_devices_list(&d, &e)) return cli_fail(&e);
-  printf("%s\ncpu     reference (plain C, the specification every kernel is checked against)\n",
-         ab_cl_devices_header());
+  printf("%s\ncpu     fast CPU path (%s, %d threads by default; --threads N)\n"
+         "ref     reference (plain C, the specification every kernel is checked against)\n",
+         ab_cl_devices_header(), ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)),
+         ab_cpu_count());
   for (int i = 0; i < d.n; i++) {
     char line[512];
     ab_cl_device_line(&d.dev[i], line, sizeof line);
