@@ -35,13 +35,21 @@ const char *tu_real_data(void) {
   return p;
 }
 
+static char tmp_dir[256];
+
+static void remove_tmpdir(void) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
+}
+
 const char *tu_tmpdir(void) {
-  static char dir[256];
-  if (!dir[0]) {
-    snprintf(dir, sizeof dir, "/tmp/abgpu-test-XXXXXX");
-    if (!mkdtemp(dir)) return "/tmp";
+  if (!tmp_dir[0]) {
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/abgpu-test-XXXXXX");
+    if (!mkdtemp(tmp_dir)) return "/tmp";
+    atexit(remove_tmpdir); /* each test process removes the folder it made */
   }
-  return dir;
+  return tmp_dir;
 }
 
 int tu_write(const char *path, const char *text) {

@@ -15,7 +15,7 @@ int tu_sh(tu_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)))
 /* Path to the real data set from ABGPU_REAL_DATA, or NULL when unset or unreadable. */
 const char *tu_real_data(void);
 
-/* A fresh temporary directory (removed by the OS's tmp cleaning; tests use unique names). */
+/* A fresh temporary directory for this test process, removed when it exits. */
 const char *tu_tmpdir(void);
 
 /* Writes text to path; returns 0 on success. */
