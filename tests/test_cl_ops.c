@@ -299,6 +299,7 @@ Test(cl_ops, bias_act) {
           int K = KS[ki], B = ROWS[ri], OUT = WIDTHS[oi];
           layout L = layout_of(4, OUT);
           size_t ny = (size_t)K * B * OUT, np = (size_t)K * L.pstride;
+          if (ny > ((size_t)1 << 24)) abort(); /* bounds ny for GCC's allocation-size check */
           float *Y = rand_buf(ny, -4, 4), *P = rand_buf(np, -1, 1), *want = want_buf(ny, 0);
           double *tol = malloc(ny * sizeof(double));
           for (size_t o = 0; o < ny; o++) {
