@@ -146,6 +146,7 @@ static int cmp_rec(const void *a, const void *b) {
 }
 
 void ab_lb_sort(ab_leaderboard *lb, ab_rank_by by) {
+  if (lb->n == 0) return; /* nothing to order (and lb->row may be NULL) */
   sortrec *s = malloc((lb->n ? lb->n : 1) * sizeof *s);
   ab_lb_row *rows = malloc((lb->n ? lb->n : 1) * sizeof *rows);
   if (!s || !rows) { free(s); free(rows); return; } /* unsorted, never corrupted */
