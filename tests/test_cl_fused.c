@@ -19,49 +19,6 @@
 #define NROWS 2000
 #define GPU_LOCAL (48 * 1024) /* a GPU-sized local memory budget */
 
-/* The OpenCL device to use; skips (fails under CI=true) when there is none. */
-static int device_or_skip(void) {
-  ab_cl_devices d;
-  ab_err e;
-  int n = ab_cl_devices_list(&d, &e) ? 0 : d.n;
-  if (n) ab_cl_devices_free(&d);
-  if (n == 0) {
-    const char *ci = getenv("CI");
-    if (ci && strcmp(ci, "true") == 0)
-      cr_assert_fail("no OpenCL device found and CI=true: the OpenCL tests must run in CI "
-                     "(install pocl-opencl-icd)");
-    cr_skip_test("no OpenCL device found: fused-path tests skipped (install "
-                 "pocl-opencl-icd to run them on the CPU)");
-  }
-  const char *env = getenv("ABGPU_DEVICE");
-  return env && *env >= '0' && *env <= '9' ? atoi(env) : 0;
-}
-
-/* 2,000 customers with a learnable noisy threshold (as test_cl_train.c). */
-static void make_splits(ab_splits *s) {
-  ab_table t;
-  ab_err e;
-  cr_assert_eq(ab_table_alloc(&t, NROWS, 1, &e), 0, "%s", e.msg);
-  ab_rng r;
-  ab_rng_seed(&r, 2024, 9);
-  static const float w[AB_NFEAT] = {1.5f, -1.0f, 0.8f, 0.0f, 2.0f, -0.5f, 0.3f, 0.0f, -1.2f, 0.7f};
-  for (size_t i = 0; i < t.n; i++) {
-    double z = 0;
-    t.id[i] = (int64_t)i + 1;
-    for (int j = 0; j < AB_NFEAT; j++) {
-      float x = (float)(ab_rng_normal(&r) * (j + 1) + 10.0 * j);
-      t.x[i * AB_NFEAT + j] = x;
-      z += w[j] * (x - 10.0 * j) / (j + 1);
-    }
-    t.y[i] = z + ab_rng_normal(&r) > 0.0;
-  }
-  ab_prep_opts o = ab_prep_opts_default();
-  o.balance = AB_BALANCE_NONE;
-  o.seed = 7;
-  cr_assert_eq(ab_prep(s, &t, &o, &e), 0, "%s", e.msg);
-  ab_table_free(&t);
-}
-
 /* A variant under test: the fused options, the vector width (0: the device's) and the
  * path that must be chosen. */
 typedef struct variant {
@@ -169,9 +126,9 @@ static void expect_predictions(const variant *v, ab_backend *dev, ab_backend *re
 /* ---- K = 1 through ab_train: the seed net, 5 epochs, no early stop ---- */
 
 static void train_parity(const variant *v) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   ab_backend *bd = open_cl(dev, v, &s), *br = open_ref(&s);
   ab_train_cfg cfg = ab_train_cfg_default();
   cfg.epochs = 5;
@@ -326,9 +283,9 @@ static void expect_same_state(pair *p, const char *when) {
 }
 
 static void vtable_parity(const variant *v) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   pair p;
   pair_init(&p, v, dev, &s);
   ab_rng r;
@@ -391,9 +348,9 @@ static void run_two_epochs(ab_backend *be, const pair *p, const ab_splits *s, do
 }
 
 static void expect_bits_as_per_op(const variant *v) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   pair a, b;
   pair_init(&a, &PEROP, dev, &s);
   pair_init(&b, v, dev, &s);
@@ -435,9 +392,9 @@ static int init_seed(ab_backend *be, ab_err *e) {
 }
 
 Test(cl_fused, auto_picks_epoch_and_says_why) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   logbuf[0] = '\0';
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
@@ -452,9 +409,9 @@ Test(cl_fused, auto_picks_epoch_and_says_why) {
 }
 
 Test(cl_fused, auto_falls_back_when_local_memory_is_short) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
   ab_cl_fused_opts fo = {AB_CL_FUSED_AUTO, 1024, 0, 0};
@@ -473,9 +430,9 @@ Test(cl_fused, auto_falls_back_when_local_memory_is_short) {
 }
 
 Test(cl_fused, off_and_clblast_run_per_op) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
   ab_cl_fused_opts fo = {AB_CL_FUSED_OFF, 0, 0, 0};
@@ -497,9 +454,9 @@ Test(cl_fused, off_and_clblast_run_per_op) {
 }
 
 Test(cl_fused, env_selects_the_path) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   setenv("ABGPU_CL_FUSED", "step", 1); /* each test runs in its own process */
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
@@ -515,7 +472,7 @@ Test(cl_fused, env_selects_the_path) {
 }
 
 Test(cl_fused, cli_verbose_reports_the_path) {
-  device_or_skip();
+  tu_cl_device_or_skip("fused-path tests");
   tu_run r;
   tu_sh(&r, "%s train --data synth:1200 --device 0 --epochs 1 --verbose", ABGPU_BIN);
   cr_assert_eq(r.status, 0, "abgpu train exited %d:\n%s", r.status, r.out);

@@ -27,16 +27,6 @@ static double now_ms(void) {
   return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static int device_or_skip(void) {
-  ab_cl_devices d;
-  ab_err e;
-  int n = ab_cl_devices_list(&d, &e) ? 0 : d.n;
-  if (n) ab_cl_devices_free(&d);
-  if (n == 0) cr_skip_test("no OpenCL device found: fused-path timings skipped");
-  const char *env = getenv("ABGPU_DEVICE");
-  return env && *env >= '0' && *env <= '9' ? atoi(env) : 0;
-}
-
 static void load_splits(ab_splits *s, const char **what) {
   const char *real = tu_real_data();
   *what = real ? real : "synth:4474";
@@ -129,7 +119,7 @@ static double path_ms(int dev, ab_cl_fused path, const ab_splits *s, models *m) 
 }
 
 Test(cl_fused_bench, ms_per_epoch_by_path) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path timings");
   ab_splits s;
   const char *what;
   load_splits(&s, &what);
@@ -174,7 +164,7 @@ static double run_models(int dev, ab_cl_fused path, int together, const ab_split
 }
 
 Test(cl_fused_bench, k64_together_vs_one_after_another) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("fused-path timings");
   ab_splits s;
   const char *what;
   load_splits(&s, &what);

@@ -11,6 +11,7 @@
 #include "abgpu/ref.h"
 #include "abgpu/rng.h"
 #include "cl/engine.h"
+#include "testutil.h"
 #include "tolerance.h"
 
 #define CANARY 37
@@ -28,20 +29,8 @@ static const int KS[] = {1, 3};
 /* vec: the GEMM kernels' vector width (0: the device's choice, 8 on PoCL; 1: the
  * one-float-per-work-item variant GPUs get). */
 static ab_cl_ctx *open_vec_or_skip(int vec) {
-  ab_cl_devices d;
+  int dev = tu_cl_device_or_skip("OpenCL kernel tests");
   ab_err e;
-  int n = ab_cl_devices_list(&d, &e) ? 0 : d.n;
-  if (n) ab_cl_devices_free(&d);
-  if (n == 0) {
-    const char *ci = getenv("CI");
-    if (ci && strcmp(ci, "true") == 0)
-      cr_assert_fail("no OpenCL device found and CI=true: the OpenCL tests must run in CI "
-                     "(install pocl-opencl-icd)");
-    cr_skip_test("no OpenCL device found: OpenCL kernel tests skipped (install "
-                 "pocl-opencl-icd to run them on the CPU)");
-  }
-  const char *env = getenv("ABGPU_DEVICE");
-  int dev = env && *env >= '0' && *env <= '9' ? atoi(env) : 0;
   ab_cl_ctx *c = NULL;
   ab_cl_opts o = {AB_CL_GEMM_OWN, 0, vec, NULL, NULL};
   cr_assert_eq(ab_cl_ctx_open(&c, dev, &o, &e), AB_OK, "opening device %d: %s", dev, e.msg);

@@ -16,50 +16,6 @@
 
 #define NROWS 2000
 
-/* Number of OpenCL devices; skips the test (fails it under CI=true) when there are none. */
-static int device_or_skip(void) {
-  ab_cl_devices d;
-  ab_err e;
-  int n = ab_cl_devices_list(&d, &e) ? 0 : d.n;
-  if (n) ab_cl_devices_free(&d);
-  if (n == 0) {
-    const char *ci = getenv("CI");
-    if (ci && strcmp(ci, "true") == 0)
-      cr_assert_fail("no OpenCL device found and CI=true: the OpenCL tests must run in CI "
-                     "(install pocl-opencl-icd)");
-    cr_skip_test("no OpenCL device found: OpenCL training tests skipped (install "
-                 "pocl-opencl-icd to run them on the CPU)");
-  }
-  const char *env = getenv("ABGPU_DEVICE");
-  return env && *env >= '0' && *env <= '9' ? atoi(env) : 0;
-}
-
-/* 2,000 customers with random features and a target a model can learn: a noisy
- * threshold on a fixed mix of the features. */
-static void make_splits(ab_splits *s) {
-  ab_table t;
-  ab_err e;
-  cr_assert_eq(ab_table_alloc(&t, NROWS, 1, &e), 0, "%s", e.msg);
-  ab_rng r;
-  ab_rng_seed(&r, 2024, 9);
-  static const float w[AB_NFEAT] = {1.5f, -1.0f, 0.8f, 0.0f, 2.0f, -0.5f, 0.3f, 0.0f, -1.2f, 0.7f};
-  for (size_t i = 0; i < t.n; i++) {
-    double z = 0;
-    t.id[i] = (int64_t)i + 1;
-    for (int j = 0; j < AB_NFEAT; j++) {
-      float x = (float)(ab_rng_normal(&r) * (j + 1) + 10.0 * j); /* unscaled on purpose */
-      t.x[i * AB_NFEAT + j] = x;
-      z += w[j] * (x - 10.0 * j) / (j + 1);
-    }
-    t.y[i] = z + ab_rng_normal(&r) > 0.0;
-  }
-  ab_prep_opts o = ab_prep_opts_default();
-  o.balance = AB_BALANCE_NONE;
-  o.seed = 7;
-  cr_assert_eq(ab_prep(s, &t, &o, &e), 0, "%s", e.msg);
-  ab_table_free(&t);
-}
-
 static ab_backend *open_cl(int dev, ab_cl_gemm gemm, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
@@ -117,9 +73,9 @@ static void expect_predictions(ab_backend *dev, ab_backend *ref, const ab_splits
 
 /* ab_train on the device and on the reference: same seed, 5 epochs, no early stop. */
 static void train_parity(ab_cl_gemm gemm) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("OpenCL training tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   ab_backend *bd = open_cl(dev, gemm, &s), *br = open_ref(&s);
   ab_train_cfg cfg = ab_train_cfg_default();
   cfg.epochs = 5;
@@ -253,9 +209,9 @@ static void expect_same_state(pair *p, const char *when) {
 }
 
 static void vtable_parity(ab_cl_gemm gemm) {
-  int dev = device_or_skip();
+  int dev = tu_cl_device_or_skip("OpenCL training tests");
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NROWS);
   pair p;
   pair_init(&p, dev, gemm, &s);
   ab_rng r;
@@ -296,7 +252,7 @@ Test(cl_train, vtable_k3_clblast) {
 /* ---- CLI ---- */
 
 Test(cl_train, cli_devices_lists_a_device) {
-  device_or_skip();
+  tu_cl_device_or_skip("OpenCL training tests");
   tu_run r;
   tu_sh(&r, "%s devices", ABGPU_BIN);
   cr_assert_eq(r.status, 0, "abgpu devices exited %d:\n%s", r.status, r.out);
@@ -305,7 +261,7 @@ Test(cl_train, cli_devices_lists_a_device) {
 }
 
 Test(cl_train, cli_missing_device_exits_2_with_list) {
-  device_or_skip();
+  tu_cl_device_or_skip("OpenCL training tests");
   tu_run r;
   tu_sh(&r, "%s train --data synth:300 --device 99 --epochs 1", ABGPU_BIN);
   cr_assert_eq(r.status, 2, "--device 99 must exit 2, got %d:\n%s", r.status, r.out);

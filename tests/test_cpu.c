@@ -335,31 +335,6 @@ Test(cpu_ops, softmax_xent_is_bit_identical) {
 
 #define NDATA 2000
 
-/* 2,000 customers with a learnable target, as in test_cl_train.c. */
-static void make_splits(ab_splits *s) {
-  ab_table t;
-  ab_err e;
-  cr_assert_eq(ab_table_alloc(&t, NDATA, 1, &e), 0, "%s", e.msg);
-  ab_rng r;
-  ab_rng_seed(&r, 2024, 9);
-  static const float w[AB_NFEAT] = {1.5f, -1.0f, 0.8f, 0.0f, 2.0f, -0.5f, 0.3f, 0.0f, -1.2f, 0.7f};
-  for (size_t i = 0; i < t.n; i++) {
-    double z = 0;
-    t.id[i] = (int64_t)i + 1;
-    for (int j = 0; j < AB_NFEAT; j++) {
-      float x = (float)(ab_rng_normal(&r) * (j + 1) + 10.0 * j);
-      t.x[i * AB_NFEAT + j] = x;
-      z += w[j] * (x - 10.0 * j) / (j + 1);
-    }
-    t.y[i] = z + ab_rng_normal(&r) > 0.0;
-  }
-  ab_prep_opts o = ab_prep_opts_default();
-  o.balance = AB_BALANCE_NONE;
-  o.seed = 7;
-  cr_assert_eq(ab_prep(s, &t, &o, &e), 0, "%s", e.msg);
-  ab_table_free(&t);
-}
-
 /* One backend configuration. */
 typedef struct bcfg {
   const char *hidden, *acts;
@@ -623,7 +598,7 @@ static void backend_case(const ab_splits *s, const arch_case *ac, int B, int K) 
 
 Test(cpu_backend, every_operation_against_the_reference, .timeout = 600) {
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NDATA);
   int cases = 0;
   for (size_t ai = 0; ai < sizeof ARCHS / sizeof ARCHS[0]; ai++)
     for (int ri = 0; ri < NROWS; ri++)
@@ -636,7 +611,7 @@ Test(cpu_backend, every_operation_against_the_reference, .timeout = 600) {
 
 Test(cpu_backend, thread_counts_give_identical_results) {
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NDATA);
   bcfg c = {"100,100", "relu,sigmoid", 100, 3, 1, AB_CPU_ISA_AUTO};
   bout one = {0};
   run_backend(&c, &s, &one);
@@ -701,7 +676,7 @@ static void expect_same_training(const ab_train_result *a, const ab_train_result
  * of the reference (bit-identical for the generic kernels), 2 threads identical to 1. */
 Test(cpu_train, parity_with_the_reference) {
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NDATA);
   ab_train_cfg dc = ab_train_cfg_default();
   size_t P = ab_arch_nparams(&dc.arch);
   ab_backend *br = cpu_backend(&s, 0, AB_CPU_ISA_AUTO);
@@ -737,7 +712,7 @@ Test(cpu_train, parity_with_the_reference) {
 
 Test(cpu_train, same_seed_gives_identical_results) {
   ab_splits s;
-  make_splits(&s);
+  tu_learnable_splits(&s, NDATA);
   ab_train_cfg dc = ab_train_cfg_default();
   size_t P = ab_arch_nparams(&dc.arch);
   ab_train_result a, b, c;

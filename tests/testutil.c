@@ -1,4 +1,8 @@
 #include "testutil.h"
+#include <criterion/criterion.h>
+#include "abgpu/cl.h"
+#include "abgpu/prep.h"
+#include "abgpu/rng.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,4 +79,45 @@ double tu_json_num(const char *json, const char *key) {
   char *end;
   double v = strtod(p, &end);
   return end == p ? NAN : v;
+}
+
+int tu_cl_device_or_skip(const char *what) {
+  ab_cl_devices d;
+  ab_err e;
+  int n = ab_cl_devices_list(&d, &e) ? 0 : d.n;
+  if (n) ab_cl_devices_free(&d);
+  if (n == 0) {
+    const char *ci = getenv("CI");
+    if (ci && strcmp(ci, "true") == 0)
+      cr_assert_fail("no OpenCL device found and CI=true: the OpenCL tests must run in CI "
+                     "(install pocl-opencl-icd)");
+    cr_skip_test("no OpenCL device found: %s skipped (install pocl-opencl-icd to run them "
+                 "on the CPU)", what);
+  }
+  const char *env = getenv("ABGPU_DEVICE");
+  return env && *env >= '0' && *env <= '9' ? atoi(env) : 0;
+}
+
+void tu_learnable_splits(struct ab_splits *s, size_t n) {
+  ab_table t;
+  ab_err e;
+  cr_assert_eq(ab_table_alloc(&t, n, 1, &e), 0, "%s", e.msg);
+  ab_rng r;
+  ab_rng_seed(&r, 2024, 9);
+  static const float w[AB_NFEAT] = {1.5f, -1.0f, 0.8f, 0.0f, 2.0f, -0.5f, 0.3f, 0.0f, -1.2f, 0.7f};
+  for (size_t i = 0; i < t.n; i++) {
+    double z = 0;
+    t.id[i] = (int64_t)i + 1;
+    for (int j = 0; j < AB_NFEAT; j++) {
+      float x = (float)(ab_rng_normal(&r) * (j + 1) + 10.0 * j); /* unscaled on purpose */
+      t.x[i * AB_NFEAT + j] = x;
+      z += w[j] * (x - 10.0 * j) / (j + 1);
+    }
+    t.y[i] = z + ab_rng_normal(&r) > 0.0;
+  }
+  ab_prep_opts o = ab_prep_opts_default();
+  o.balance = AB_BALANCE_NONE;
+  o.seed = 7;
+  cr_assert_eq(ab_prep(s, &t, &o, &e), 0, "%s", e.msg);
+  ab_table_free(&t);
 }

@@ -27,4 +27,14 @@ int tu_exists(const char *path);
 /* A JSON number field from a flat JSON object, or NAN when absent. */
 double tu_json_num(const char *json, const char *key);
 
+/* OpenCL device index for the tests ($ABGPU_DEVICE when numeric, else 0). With no device
+ * the test is skipped with a message naming `what`, or fails when CI=true (the OpenCL
+ * tests must run on PoCL in CI). */
+struct ab_splits;
+int tu_cl_device_or_skip(const char *what);
+
+/* n customers with unscaled random features and a target a model can learn (a noisy
+ * threshold on a fixed mix of the features), prepared unbalanced with prep seed 7. */
+void tu_learnable_splits(struct ab_splits *s, size_t n);
+
 #endif
