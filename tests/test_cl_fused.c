@@ -85,44 +85,6 @@ static int expect_path(ab_backend *be, const variant *v) {
   return rt;
 }
 
-static double rel_diff(double got, double want) {
-  return fabs(got - want) / fmax(fabs(want), 1e-30);
-}
-
-static void expect_loss(const variant *v, const char *what, int epoch, double got, double want) {
-  double d = rel_diff(got, want);
-  cr_expect(d <= AB_TOL_TRAIN_LOSS_REL, "%s: %s, epoch %d: device %.9g, reference %.9g, "
-            "relative difference %.3g > %.3g", v->name, what, epoch, got, want, d,
-            AB_TOL_TRAIN_LOSS_REL);
-}
-
-/* Predicted classes over every split; at most 1 row in 1000 may differ. */
-static void expect_predictions(const variant *v, ab_backend *dev, ab_backend *ref,
-                               const ab_splits *s, int K) {
-  const size_t n[3] = {s->train.n, s->val.n, s->test.n};
-  size_t flips = 0, total = 0;
-  double max_diff = 0;
-  for (int id = 0; id < 3; id++) {
-    size_t m = (size_t)K * n[id];
-    float *a = malloc(m * sizeof(float)), *b = malloc(m * sizeof(float));
-    ab_err e;
-    cr_assert_eq(dev->vt->predict(dev, (ab_split_id)id, a, &e), 0, "%s", e.msg);
-    cr_assert_eq(ref->vt->predict(ref, (ab_split_id)id, b, &e), 0, "%s", e.msg);
-    for (size_t i = 0; i < m; i++) {
-      flips += (a[i] > 0.5f) != (b[i] > 0.5f);
-      max_diff = fmax(max_diff, fabs((double)a[i] - b[i]));
-    }
-    total += m;
-    free(a);
-    free(b);
-  }
-  size_t allowed = total * AB_TOL_PRED_FLIPS_PER_1000 / 1000;
-  fprintf(stderr, "cl_fused %s K=%d: %zu of %zu predicted classes differ (allowed %zu), max "
-          "|prob diff| %.3g\n", v->name, K, flips, total, allowed, max_diff);
-  cr_expect(flips <= allowed, "%s: %zu of %zu predictions differ from the reference "
-            "(allowed %zu)", v->name, flips, total, allowed);
-}
-
 /* ---- K = 1 through ab_train: the seed net, 5 epochs, no early stop ---- */
 
 static void train_parity(const variant *v) {
@@ -141,17 +103,18 @@ static void train_parity(const variant *v) {
   int rt = expect_path(bd, v);
   double worst = 0;
   for (int i = 0; i < 5; i++) {
-    expect_loss(v, "train loss", i + 1, rd.hist[i].train_loss, rr.hist[i].train_loss);
-    expect_loss(v, "validation loss", i + 1, rd.hist[i].val_loss, rr.hist[i].val_loss);
-    worst = fmax(worst, fmax(rel_diff(rd.hist[i].train_loss, rr.hist[i].train_loss),
-                             rel_diff(rd.hist[i].val_loss, rr.hist[i].val_loss)));
+    tu_expect_loss(v->name, "train loss", i + 1, rd.hist[i].train_loss, rr.hist[i].train_loss);
+    tu_expect_loss(v->name, "validation loss", i + 1, rd.hist[i].val_loss,
+                   rr.hist[i].val_loss);
+    worst = fmax(worst, fmax(tu_rel_diff(rd.hist[i].train_loss, rr.hist[i].train_loss),
+                             tu_rel_diff(rd.hist[i].val_loss, rr.hist[i].val_loss)));
   }
-  expect_loss(v, "test loss", 5, rd.test_loss, rr.test_loss);
+  tu_expect_loss(v->name, "test loss", 5, rd.test_loss, rr.test_loss);
   fprintf(stderr, "cl_fused %s K=1 (row tile %d): 5 epochs, worst relative loss difference "
           "%.3g (allowed %.3g); test accuracy %.4f vs %.4f\n", v->name, rt, worst,
           AB_TOL_TRAIN_LOSS_REL, rd.test_acc, rr.test_acc);
   cr_expect(rd.hist[4].train_loss < rd.hist[0].train_loss, "training must make progress");
-  expect_predictions(v, bd, br, &s, 1);
+  tu_expect_predictions(v->name, bd, br, &s, 1);
   ab_train_result_free(&rd);
   ab_train_result_free(&rr);
   ab_backend_free(bd);
@@ -220,7 +183,7 @@ static void pair_epoch(pair *p, ab_rng *r, size_t ntrain, int nb, int epoch) {
   int n = nb > 0 ? nb : p->nb;
   cr_assert_eq(p->d->vt->train_epoch(p->d, p->order, n, ld, &e), 0, "%s", e.msg);
   cr_assert_eq(p->r->vt->train_epoch(p->r, p->order, n, lr, &e), 0, "%s", e.msg);
-  for (int k = 0; k < KM; k++) expect_loss(p->v, "K=3 train loss sum", epoch, ld[k], lr[k]);
+  for (int k = 0; k < KM; k++) tu_expect_loss(p->v->name, "K=3 train loss sum", epoch, ld[k], lr[k]);
 }
 
 static void pair_evaluate(pair *p, const ab_splits *s, int epoch) {
@@ -232,7 +195,7 @@ static void pair_evaluate(pair *p, const ab_splits *s, int epoch) {
     cr_assert_eq(p->d->vt->evaluate(p->d, (ab_split_id)id, ld, cd, &e), 0, "%s", e.msg);
     cr_assert_eq(p->r->vt->evaluate(p->r, (ab_split_id)id, lr, cref, &e), 0, "%s", e.msg);
     for (int k = 0; k < KM; k++) {
-      expect_loss(p->v, "K=3 evaluate loss sum", epoch, ld[k], lr[k]);
+      tu_expect_loss(p->v->name, "K=3 evaluate loss sum", epoch, ld[k], lr[k]);
       int64_t allowed = (int64_t)(n[id] * AB_TOL_PRED_FLIPS_PER_1000 / 1000);
       cr_expect(llabs(cd[k] - cref[k]) <= allowed, "%s: split %d model %d: correct %lld vs "
                 "%lld", p->v->name, id, k, (long long)cd[k], (long long)cref[k]);
@@ -303,7 +266,7 @@ static void vtable_parity(const variant *v) {
   cr_assert_eq(p.d->vt->restore(p.d, &e), 0, "%s", e.msg);
   cr_assert_eq(p.r->vt->restore(p.r, &e), 0, "%s", e.msg);
   pair_evaluate(&p, &s, 2);
-  expect_predictions(v, p.d, p.r, &s, KM);
+  tu_expect_predictions(v->name, p.d, p.r, &s, KM);
   size_t n = KM * p.P; /* resume: the reference's state into the device, one more epoch */
   float *st = malloc(3 * n * sizeof(float));
   int64_t t;

@@ -3,6 +3,7 @@
 #include "abgpu/cl.h"
 #include "abgpu/prep.h"
 #include "abgpu/rng.h"
+#include "tolerance.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -120,4 +121,39 @@ void tu_learnable_splits(struct ab_splits *s, size_t n) {
   o.seed = 7;
   cr_assert_eq(ab_prep(s, &t, &o, &e), 0, "%s", e.msg);
   ab_table_free(&t);
+}
+
+double tu_rel_diff(double got, double want) { return fabs(got - want) / fmax(fabs(want), 1e-30); }
+
+void tu_expect_loss(const char *label, const char *what, int epoch, double got, double want) {
+  double d = tu_rel_diff(got, want);
+  cr_expect(d <= AB_TOL_TRAIN_LOSS_REL, "%s: %s, epoch %d: device %.9g, reference %.9g, "
+            "relative difference %.3g > %.3g", label, what, epoch, got, want, d,
+            AB_TOL_TRAIN_LOSS_REL);
+}
+
+void tu_expect_predictions(const char *label, struct ab_backend *dev, struct ab_backend *ref,
+                           const struct ab_splits *s, int K) {
+  const size_t n[3] = {s->train.n, s->val.n, s->test.n};
+  size_t flips = 0, total = 0;
+  double max_diff = 0;
+  for (int id = 0; id < 3; id++) {
+    size_t m = (size_t)K * n[id];
+    float *a = malloc(m * sizeof(float)), *b = malloc(m * sizeof(float));
+    ab_err e;
+    cr_assert_eq(dev->vt->predict(dev, (ab_split_id)id, a, &e), 0, "%s", e.msg);
+    cr_assert_eq(ref->vt->predict(ref, (ab_split_id)id, b, &e), 0, "%s", e.msg);
+    for (size_t i = 0; i < m; i++) {
+      flips += (a[i] > 0.5f) != (b[i] > 0.5f);
+      max_diff = fmax(max_diff, fabs((double)a[i] - b[i]));
+    }
+    total += m;
+    free(a);
+    free(b);
+  }
+  size_t allowed = total * AB_TOL_PRED_FLIPS_PER_1000 / 1000;
+  fprintf(stderr, "%s K=%d: %zu of %zu predicted classes differ (allowed %zu), max "
+          "|prob diff| %.3g\n", label, K, flips, total, allowed, max_diff);
+  cr_expect(flips <= allowed, "%s: %zu of %zu predictions differ from the reference "
+            "(allowed %zu)", label, flips, total, allowed);
 }

@@ -37,4 +37,14 @@ int tu_cl_device_or_skip(const char *what);
  * threshold on a fixed mix of the features), prepared unbalanced with prep seed 7. */
 void tu_learnable_splits(struct ab_splits *s, size_t n);
 
+/* Backend parity (tolerances from tolerance.h): relative difference, a loss that must be
+ * within AB_TOL_TRAIN_LOSS_REL of the reference's, and predicted classes over every split
+ * of K models that may differ on at most AB_TOL_PRED_FLIPS_PER_1000 rows in 1000.
+ * `label` names the case in messages. */
+struct ab_backend;
+double tu_rel_diff(double got, double want);
+void tu_expect_loss(const char *label, const char *what, int epoch, double got, double want);
+void tu_expect_predictions(const char *label, struct ab_backend *dev, struct ab_backend *ref,
+                           const struct ab_splits *s, int K);
+
 #endif
