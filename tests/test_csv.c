@@ -121,6 +121,111 @@ Test(csv, many_rows_read_across_buffer_refills) {
   ab_table_free(&t);
 }
 
+/* A random number as the export might hold it: 1..18 digits, maybe a '.', maybe leading
+ * zeros, maybe "5." or ".5". The value is below 1 when `unit`, below 10 when `ten`. */
+static int random_number(char *dst, unsigned *seed, int unit, int ten) {
+  int ni = unit || ten ? 1 : 1 + (int)(rand_r(seed) % 9), nf = (int)(rand_r(seed) % 10);
+  int k = 0;
+  if (rand_r(seed) % 8 == 0 && !unit && !ten) dst[k++] = '0';
+  for (int i = 0; i < ni; i++) dst[k++] = (char)('0' + (unit ? 0 : rand_r(seed) % (ten ? 9 : 10)));
+  if (ni == 1 && rand_r(seed) % 6 == 0) k = 0; /* ".5" */
+  if (nf > 0 || rand_r(seed) % 6 == 0) dst[k++] = '.';
+  for (int i = 0; i < nf; i++) dst[k++] = (char)('0' + rand_r(seed) % 10);
+  if (k == 0 || (k == 1 && dst[0] == '.')) dst[k++] = '0';
+  return k;
+}
+
+static void write_rows(const char *name, int nrows, int spaced, unsigned seed) {
+  FILE *f = fopen(file_with(name, ""), "wb");
+  char line[512];
+  for (int r = 0; r < nrows; r++) {
+    int k = sprintf(line, "%d", r + 1);
+    for (int j = 0; j < AB_NFEAT; j++) {
+      line[k++] = ',';
+      if (spaced) line[k++] = ' '; /* a blank before a number: only the slow path takes it */
+      k += random_number(line + k, &seed, j == 4 || j == 6, j == 5);
+    }
+    k += sprintf(line + k, ",%d%s", r % 2, r % 3 ? "\r\n" : "\n");
+    fwrite(line, 1, (size_t)k, f);
+  }
+  fclose(f);
+}
+
+/* The fast paths (straight from the buffer, and per line) must give every field exactly
+ * the value the general parser gives it: the same rows with a blank before each number go
+ * through the general parser only. */
+Test(csv, fast_and_general_parsers_agree_bit_for_bit) {
+  ab_table fast, slow;
+  ab_err e = {0};
+  ab_csv_opts o = ab_csv_opts_default();
+  char a[512];
+  write_rows("fast.csv", 20000, 0, 42);
+  snprintf(a, sizeof a, "%s", path);
+  write_rows("slow.csv", 20000, 1, 42);
+  cr_assert_eq(ab_csv_read(&fast, a, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_csv_read(&slow, path, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(fast.n, 20000);
+  cr_assert_eq(slow.n, 20000);
+  cr_assert_eq(memcmp(fast.x, slow.x, 20000 * AB_NFEAT * sizeof(float)), 0);
+  cr_assert_eq(memcmp(fast.id, slow.id, 20000 * sizeof(int64_t)), 0);
+  cr_assert_eq(memcmp(fast.y, slow.y, 20000), 0);
+  ab_table_free(&fast);
+  ab_table_free(&slow);
+}
+
+/* Ids in any order and of any size: a duplicate is found whatever the span of the ids
+ * (the sort takes one pass per byte in which they differ). */
+Test(csv, duplicate_ids_found_at_every_id_span) {
+  static const long long ids[][3] = {{5, 3, 5}, {300, 44, 300}, {-7, 70000, -7},
+                                     {-9000000000000000LL, 9000000000000000LL, 9000000000000000LL}};
+  for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+    char text[512];
+    snprintf(text, sizeof text, "%lld,1,1,1,1,0,8,0,0,0,0,1\n%lld,1,1,1,1,0,8,0,0,0,0,0\n"
+             "%lld,1,1,1,1,0,8,0,0,0,0,1\n", ids[i][0], ids[i][1], ids[i][2]);
+    ab_table t;
+    ab_err e = {0};
+    cr_assert_neq(read_text(&t, text, AB_MISSING_ERROR, &e), 0, "ids %lld %lld %lld read", ids[i][0], ids[i][1], ids[i][2]);
+    cr_assert(strstr(e.msg, "in.csv:3:1: duplicate customer id"), "%s", e.msg);
+    snprintf(text, sizeof text, "%lld,1,1,1,1,0,8,0,0,0,0,1\n%lld,1,1,1,1,0,8,0,0,0,0,0\n",
+             ids[i][0], ids[i][1]);
+    cr_assert_eq(read_text(&t, text, AB_MISSING_ERROR, &e), 0, "%s", e.msg);
+    ab_table_free(&t);
+  }
+}
+
+/* Rows of every kind across many buffer refills (the buffer holds 128 KiB): fast rows,
+ * rows only the general parser takes, blank lines; an error far into the file still
+ * names its line. */
+Test(csv, mixed_rows_across_refills_keep_line_numbers) {
+  FILE *f = fopen(file_with("mixed.csv", ""), "wb");
+  int line = 0;
+  for (int i = 0; i < 30000; i++) {
+    if (i % 997 == 0) { fputs("\r\n", f); line++; }
+    if (i % 5 == 0) fprintf(f, "%d, 10, 10,1.5 , 1.5,0,8.91,0,0,0,%d,%d\n", 30000 - i, i % 7, i % 2);
+    else fprintf(f, "%d,10,10,1.5,1.5,0,8.91,0,0,0,%d,%d\r\n", 30000 - i, i % 7, i % 2);
+    line++;
+  }
+  fclose(f);
+  ab_table t;
+  ab_err e = {0};
+  ab_csv_opts o = ab_csv_opts_default();
+  cr_assert_eq(ab_csv_read(&t, path, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(t.n, 30000);
+  for (size_t i = 0; i < t.n; i++) {
+    cr_assert_eq(t.id[i], 30000 - (int64_t)i);
+    cr_assert_eq(t.x[i * AB_NFEAT + 2], 1.5f);
+    cr_assert_eq(t.x[i * AB_NFEAT + 9], (float)(i % 7));
+  }
+  ab_table_free(&t);
+  f = fopen(path, "ab");
+  fputs("77777,10,10,1.5,1.5,0,8.91,0,0,0,x,1\n", f);
+  fclose(f);
+  cr_assert_neq(ab_csv_read(&t, path, &o, &e), 0);
+  char want[128];
+  snprintf(want, sizeof want, "mixed.csv:%d:34: expected a number in column 11", line + 1);
+  cr_assert(strstr(e.msg, want), "want '%s' in: %s", want, e.msg);
+}
+
 /* ---- bad input: through the CLI, exit status 2, one FILE:LINE:COL: line, no output ---- */
 
 typedef struct bad_case {

@@ -8,10 +8,11 @@
 #include <sys/stat.h>
 #include "abgpu/table.h"
 
-#define BUF_SIZE (1u << 20)
+#define BUF_SIZE (1u << 17) /* 128 KiB: fits L2 and faults in few pages; > MAX_LINE */
 #define MAX_LINE 65536
 #define MAX_FIELDS 64
 #define NCOLS (AB_NFEAT + 2)
+#define MAX_ID 9.0e15 /* ids are integers that a double holds exactly */
 
 enum { ROLE_ID = -1, ROLE_TARGET = -2 }; /* roles >= 0 are feature indices */
 
@@ -21,9 +22,11 @@ struct ab_csv_reader {
   const char *name;
   char *buf;                /* BUF_SIZE + 1 */
   size_t pos, len;          /* unread bytes are buf[pos, len) */
+  size_t nl_end;            /* after the buffer's last '\n' (0: to be found again) */
   int eof;
   uint64_t line, consumed;
   int ncols, has_target, allow_missing;
+  int ordered;              /* columns in the export's order: id, 10 features, [target] */
   int role[MAX_FIELDS];     /* file column -> ROLE_ID, ROLE_TARGET or feature index */
   char *pending;            /* first data line, read while detecting the layout */
   size_t pending_n;
@@ -35,8 +38,8 @@ struct ab_csv_reader {
 };
 
 /* Valid range of each feature (the export's meaning: minutes, prices, 0/1, 0..10, 0..1). */
-static const float feat_lo[AB_NFEAT] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
-static const float feat_hi[AB_NFEAT] = {INFINITY, INFINITY, INFINITY, INFINITY, 1, 10, 1,
+static const double feat_lo[AB_NFEAT] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+static const double feat_hi[AB_NFEAT] = {INFINITY, INFINITY, INFINITY, INFINITY, 1, 10, 1,
                                         INFINITY, INFINITY, INFINITY};
 
 /* Next line without its end ("\n" or "\r\n"), NUL-terminated in place. 0 at EOF. */
@@ -62,6 +65,7 @@ static int next_line(ab_csv_reader *r, char **line, size_t *n, ab_err *e) {
     memmove(r->buf, r->buf + r->pos, r->len - r->pos);
     r->len -= r->pos;
     r->pos = 0;
+    r->nl_end = 0;
     size_t got = fread(r->buf + r->len, 1, BUF_SIZE - r->len, r->f);
     if (got == 0) {
       if (ferror(r->f)) return -ab_err_set(e, AB_EIO, "%s: read error", r->name);
@@ -209,6 +213,12 @@ static int set_layout(ab_csv_reader *r, int nf, ab_err *e) {
   return AB_OK;
 }
 
+static int is_ordered(const ab_csv_reader *r) {
+  int ok = r->role[0] == ROLE_ID && (r->ncols == NCOLS - 1 || r->role[NCOLS - 1] == ROLE_TARGET);
+  for (int j = 0; j < AB_NFEAT; j++) ok &= r->role[j + 1] == j;
+  return ok;
+}
+
 /* Reads the first non-blank line: a header (first field not a number), or data, which is
  * kept in r->pending to be parsed as the first row. */
 static int detect_layout(ab_csv_reader *r, ab_err *e) {
@@ -233,6 +243,7 @@ static int detect_layout(ab_csv_reader *r, ab_err *e) {
   double v;
   int header = nf > 1 && nf <= MAX_FIELDS && parse_num(fs[0], fe[0], &v) != 0;
   int rc = header ? read_header(r, fs, fe, nf, copy, e) : set_layout(r, nf, e);
+  r->ordered = !rc && is_ordered(r);
   if (header || rc) { free(r->pending); r->pending = NULL; }
   return rc;
 }
@@ -277,7 +288,7 @@ static int parse_id_target(ab_csv_reader *r, const char *line, char *s, char *en
     return field_error(r, line, s, end, col, what, e);
   }
   if (r->role[col] == ROLE_ID) {
-    if (v != floor(v) || fabs(v) > 9.0e15)
+    if (v != floor(v) || fabs(v) > MAX_ID)
       return field_error(r, line, s, end, col, "expected a customer id (an integer)", e);
     *id = (int64_t)v;
     return AB_OK;
@@ -319,18 +330,24 @@ static inline const char *scan_digits(const char *p, uint64_t *m) {
   return p;
 }
 
-/* Fast path for the common field: [-]digits[.digits] ending at ',' or the line's end.
- * Returns the position after the field, or NULL for anything else (the slow path then
- * parses the line and reports what is wrong). */
+/* ',', or the end of a line: the NUL next_line puts there, or '\r' / '\n' in the buffer. */
+static inline int ends_field(char c) {
+  unsigned u = (unsigned char)c;
+  return u < 64 && ((1ULL << u) & (1ULL << ',' | 1ULL << '\r' | 1ULL << '\n' | 1ULL)) != 0;
+}
+
+/* Fast path for the common field: digits[.digits], 1 to 18 digits, ending at ',' or the
+ * line's end; the value is computed as parse_num computes it. Returns the position after
+ * the field, or NULL for anything else, a sign included (the slow path then parses the
+ * line and reports what is wrong). */
 static inline const char *fast_num(const char *p, double *out) {
-  const char *s = p + (*p == '-');
   uint64_t m = 0;
-  const char *q = scan_digits(s, &m), *f = q;
+  const char *q = scan_digits(p, &m), *f = q;
   if (*q == '.') f = scan_digits(q + 1, &m);
-  long nd = (q - s) + (f > q ? f - q - 1 : 0), frac = f > q ? f - q - 1 : 0;
-  if (nd == 0 || nd > 15 || (*f != ',' && *f != '\0')) return NULL;
-  double v = frac ? (double)m / pow10_tab[frac] : (double)m;
-  *out = *p == '-' ? -v : v;
+  long frac = f - q - (f != q), nd = (q - p) + frac;
+  if ((unsigned long)nd - 1 > 17 || !ends_field(*f)) return NULL; /* and nd == 0 */
+  double v = (double)(int64_t)m; /* m < 1e18 */
+  *out = frac ? v / pow10_tab[frac] : v;
   return f;
 }
 
@@ -343,7 +360,7 @@ static int store_row(const ab_csv_reader *r, const double *v, int64_t *id, float
       bad |= !(v[c] >= feat_lo[role] && v[c] <= feat_hi[role]);
       x[role] = (float)v[c];
     } else if (role == ROLE_ID) {
-      bad |= v[c] != floor(v[c]);
+      bad |= v[c] != floor(v[c]) || fabs(v[c]) > MAX_ID;
       *id = (int64_t)v[c];
     } else {
       bad |= v[c] != 0.0 && v[c] != 1.0;
@@ -353,18 +370,58 @@ static int store_row(const ab_csv_reader *r, const double *v, int64_t *id, float
   return bad ? -1 : 0;
 }
 
-/* One pass over the line: every field a plain number; 0 on success, -1 to fall back. */
+/* store_row for the export's own column order (id, features, [target]) and the values of
+ * fast_num: never negative (it takes no sign), below 1e18, so only the upper bounds and
+ * the id's fraction need checking. */
+static int store_row_ordered(int ncols, const double *v, int64_t *id, float *x, uint8_t *y) {
+  int bad = v[0] > MAX_ID || (double)(int64_t)v[0] != v[0];
+  for (int j = 0; j < AB_NFEAT; j++) {
+    bad |= v[j + 1] > feat_hi[j];
+    x[j] = (float)v[j + 1];
+  }
+  *id = (int64_t)v[0];
+  if (ncols == NCOLS) {
+    bad |= v[NCOLS - 1] != 0.0 && v[NCOLS - 1] != 1.0;
+    if (y) *y = (uint8_t)v[NCOLS - 1];
+  }
+  return bad ? -1 : 0;
+}
+
+/* ncols fast_num fields separated by commas from p: the position after the last field,
+ * or NULL when a field does not take the fast path. */
+static inline const char *fast_fields(const char *p, int ncols, double *v) {
+  for (int c = 0;;) {
+    if (!(p = fast_num(p, &v[c++]))) return NULL;
+    if (c == ncols) return p;
+    if (*p != ',') return NULL;
+    p++;
+  }
+}
+
+static int store_fast(const ab_csv_reader *r, const double *v, int64_t *id, float *x,
+                      uint8_t *y) {
+  return r->ordered ? store_row_ordered(r->ncols, v, id, x, y) : store_row(r, v, id, x, y);
+}
+
+/* One pass over a NUL-terminated line; 0 on success, -1 to fall back. */
 static int parse_row_fast(const ab_csv_reader *r, const char *p, const char *end, int64_t *id,
                           float *x, uint8_t *y) {
   double v[MAX_FIELDS];
-  int c = 0;
-  for (;;) {
-    if (!(p = fast_num(p, &v[c++]))) return -1;
-    if (*p != ',' || c == r->ncols) break;
-    p++;
-  }
-  if (c != r->ncols || p != end) return -1; /* a NUL inside the line stops short of end */
-  return store_row(r, v, id, x, y);
+  p = fast_fields(p, r->ncols, v);
+  if (p != end) return -1; /* also a NUL or '\r' inside the line, which stops short of end */
+  return store_fast(r, v, id, x, y);
+}
+
+/* The fast path straight from the buffer, for a line that ends before r->nl_end: on
+ * success stores the row and returns the position after its "\n" or "\r\n"; NULL to
+ * take the line through next_line and parse_row instead. */
+static const char *parse_row_direct(const ab_csv_reader *r, const char *p, int64_t *id,
+                                    float *x, uint8_t *y) {
+  double v[MAX_FIELDS];
+  if (!(p = fast_fields(p, r->ncols, v))) return NULL;
+  p += *p == '\r';
+  if (*p != '\n' || store_fast(r, v, id, x, y)) return NULL;
+  return p + 1;
 }
 
 static int parse_row(ab_csv_reader *r, char *line, size_t n, int64_t *id, float *x, uint8_t *y,
@@ -401,6 +458,24 @@ int ab_csv_reader_open(ab_csv_reader **out, const char *path, int allow_missing,
   return AB_OK;
 }
 
+/* Reads the next line straight from the buffer when it is complete there and takes the
+ * fast path: 1 when row `row` was stored, 0 to read it through next_line. */
+static int direct_row(ab_csv_reader *r, int64_t *id, float *x, uint8_t *y, uint64_t row) {
+  if (r->pos >= r->nl_end) {
+    size_t i = r->len;
+    while (i > r->pos && r->buf[i - 1] != '\n') i--; /* the last line is short: a few steps */
+    r->nl_end = i > r->pos ? i : 0;
+    if (!r->nl_end) return 0;
+  }
+  const char *p = r->buf + r->pos, *next = parse_row_direct(r, p, id, x, y);
+  if (!next) return 0;
+  r->pos += (size_t)(next - p);
+  r->consumed += (uint64_t)(next - p);
+  r->line++;
+  if (row == 0) r->first_row_line = r->line;
+  return 1;
+}
+
 /* Remembers a skipped blank line so that row numbers map back to line numbers. */
 static int record_blank(ab_csv_reader *r, uint64_t row) {
   if (row == 0) return 0; /* before the first row: counted in first_row_line */
@@ -429,6 +504,10 @@ int ab_csv_reader_next(ab_csv_reader *r, int64_t *id, float *x, uint8_t *y, size
     k = 1;
   }
   while (k < cap) {
+    if (direct_row(r, id + k, x + k * AB_NFEAT, y ? y + k : NULL, r->rows + k)) {
+      k++;
+      continue;
+    }
     char *line;
     size_t n;
     int st = next_line(r, &line, &n, e);

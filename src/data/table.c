@@ -109,23 +109,19 @@ static int idset_add(idset *s, int64_t id) {
   return 0;
 }
 
-static int cmp_u64(const void *x, const void *y) {
-  uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-  return (a > b) - (a < b);
-}
-
-/* LSD radix sort of n ids (16-bit digits, sign bit flipped so negatives sort first). */
-static void radix_sort_ids(uint64_t *a, uint64_t *tmp, size_t n) {
-  static size_t count[65536];
-  for (int pass = 0; pass < 4; pass++) {
-    int shift = 16 * pass;
-    memset(count, 0, sizeof count);
-    for (size_t i = 0; i < n; i++) count[(a[i] >> shift) & 0xFFFF]++;
+/* LSD radix sort of n keys, one byte a pass, over only the low `bytes` bytes (the keys
+ * are offsets from the smallest id, so ids below 65536 apart take two passes). */
+static void radix_sort_keys(uint64_t *a, uint64_t *tmp, size_t n, int bytes) {
+  for (int pass = 0; pass < bytes; pass++) {
+    size_t count[256] = {0};
+    int shift = 8 * pass;
+    for (size_t i = 0; i < n; i++) count[(a[i] >> shift) & 0xFF]++;
     size_t sum = 0;
-    for (size_t d = 0; d < 65536; d++) { size_t c = count[d]; count[d] = sum; sum += c; }
-    for (size_t i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 0xFFFF]++] = a[i];
-    uint64_t *t = a; a = tmp; tmp = t; /* after 4 passes the result is back in a */
+    for (int d = 0; d < 256; d++) { size_t c = count[d]; count[d] = sum; sum += c; }
+    for (size_t i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 0xFF]++] = a[i];
+    uint64_t *t = a; a = tmp; tmp = t;
   }
+  if (bytes % 2) memcpy(tmp, a, n * sizeof *a); /* odd pass count: result was in tmp */
 }
 
 /* 1 when some id occurs twice, -1 when out of memory. Increasing ids need no sort. */
@@ -133,11 +129,15 @@ static int has_duplicate(const int64_t *id, size_t n) {
   size_t i = 1;
   while (i < n && id[i] > id[i - 1]) i++;
   if (i >= n) return 0;
+  int64_t lo = id[0], hi = id[0];
+  for (size_t k = 1; k < n; k++) { lo = id[k] < lo ? id[k] : lo; hi = id[k] > hi ? id[k] : hi; }
+  uint64_t span = (uint64_t)hi - (uint64_t)lo;
+  int bytes = 0;
+  while (bytes < 8 && (span >> (8 * bytes)) != 0) bytes++;
   uint64_t *a = malloc(n * sizeof *a), *tmp = malloc(n * sizeof *tmp);
   if (!a || !tmp) { free(a); free(tmp); return -1; }
-  for (size_t k = 0; k < n; k++) a[k] = (uint64_t)id[k] ^ 0x8000000000000000ULL;
-  if (n < 65536) qsort(a, n, sizeof *a, cmp_u64); /* radix passes cost 2 MB of counts */
-  else radix_sort_ids(a, tmp, n);
+  for (size_t k = 0; k < n; k++) a[k] = (uint64_t)id[k] - (uint64_t)lo;
+  radix_sort_keys(a, tmp, n, bytes);
   int dup = 0;
   for (size_t k = 1; k < n && !dup; k++) dup = a[k] == a[k - 1];
   free(a);
@@ -200,11 +200,14 @@ static int column_median(float *out, const ab_table *t, int j, ab_err *e) {
 }
 
 /* Counts missing fields and computes the fill values (kept for scoring later even when
- * nothing is missing here), then fills. One row-major pass for counts and sums. */
+ * nothing is missing here), then fills. One row-major pass for counts and sums; none
+ * under --missing error (fill values 0), where the reader let no empty field through. */
 static int fill_missing(ab_table *t, ab_missing m, ab_err *e) {
   double sum[AB_NFEAT] = {0};
   t->missing = m;
   memset(t->nmissing, 0, sizeof t->nmissing);
+  memset(t->fill, 0, sizeof t->fill);
+  if (m == AB_MISSING_ERROR) return AB_OK; /* the reader refused every empty field */
   for (size_t i = 0; i < t->n; i++)
     for (int j = 0; j < AB_NFEAT; j++) {
       float x = t->x[i * AB_NFEAT + j];
