@@ -34,7 +34,7 @@ __kernel void ab_linear_bwd_dw(__global float *G, int woff, int boff,
     for (int q = 0; q < AB_ROWS; q++) {
       int c = cb + q;
       float xc = c < IN ? x[min(c, IN - 1)] : 1.0f;
-      s[q] += xc * dz;
+      s[q] = AB_MAC(xc, dz, s[q]);
     }
   }
   __global float *g = G + (size_t)k * pstride;
@@ -71,7 +71,7 @@ __kernel void ab_linear_bwd_dx(__global float *dX, __global const float *dZ,
 #else
     vfloat wj = AB_VLOAD(t);
 #endif
-    for (int r = 0; r < AB_ROWS; r++) s[r] += z[r][j] * wj;
+    for (int r = 0; r < AB_ROWS; r++) s[r] = AB_MAC(z[r][j], wj, s[r]);
   }
   for (int r = 0; r < AB_ROWS && i0 + r < B; r++) {
     size_t o = ((size_t)k * B + i0 + r) * IN + c0;

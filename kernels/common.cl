@@ -5,9 +5,12 @@
  * buffer at k*pstride + woff / boff. Every work-item checks its indices, so any global
  * size (rounded up to the local size) is safe.
  *
- * No contraction into fma: each output is summed in the reference's order with separate
- * multiplies and adds, so on most devices a kernel matches its twin bit for bit except
- * for exp/log/tanh rounding.
+ * No implicit contraction: each output is summed in the reference's order, every step
+ * through AB_MAC, which is one fused multiply-add where the device has fma in hardware
+ * (AB_FMA, set by the host from CL_FP_FMA) and a multiply then an add elsewhere. So the
+ * fused and per-op kernels agree bit for bit on any device; without fma a kernel also
+ * matches its twin except for exp/log/tanh rounding, with fma it is within the rounding
+ * bounds of tests/tolerance.h (fma rounds less often, never more).
  *
  * Options the host prepends: AB_VEC, the vector width (1, 2, 4, 8 or 16) of the GEMM
  * kernels: each work-item computes AB_VEC neighbouring outputs as one vector (a CPU's
@@ -19,6 +22,13 @@
 #endif
 #ifndef AB_ROWS
 #define AB_ROWS 4
+#endif
+
+/* a * b + c; b and c may be vectors and a a scalar. */
+#if AB_FMA
+#define AB_MAC(a, b, c) fma((vfloat)(a), (b), (c))
+#else
+#define AB_MAC(a, b, c) ((a) * (b) + (c))
 #endif
 
 #define AB_ACT_IDENTITY 0

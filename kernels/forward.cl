@@ -33,12 +33,12 @@ __kernel void ab_linear_act_fwd(__global float *Y, __global const float *X,
   if (nj == AB_VEC) {
     for (int c = 0; c < IN; c++) {
       vfloat w = AB_VLOAD(W + (size_t)c * OUT);
-      for (int r = 0; r < AB_ROWS; r++) z[r] += x[r][c] * w;
+      for (int r = 0; r < AB_ROWS; r++) z[r] = AB_MAC(x[r][c], w, z[r]);
     }
   } else {
     for (int c = 0; c < IN; c++) {
       vfloat w = ab_vload_part(W + (size_t)c * OUT, nj);
-      for (int r = 0; r < AB_ROWS; r++) z[r] += x[r][c] * w;
+      for (int r = 0; r < AB_ROWS; r++) z[r] = AB_MAC(x[r][c], w, z[r]);
     }
   }
   for (int r = 0; r < AB_ROWS && i0 + r < B; r++)

@@ -4,9 +4,8 @@
  * class-1 probabilities) over a whole split in one launch.
  *
  * Every sum runs in the reference's order (forward over c from b[j], dW/db over rows i
- * from 0, dX over j from 0, batch loss over rows) without fma, so a fused step computes
- * what the per-op kernels compute, bit for bit, and matches the ab_ref_* ops except for
- * exp/log/tanh rounding.
+ * from 0, dX over j from 0, batch loss over rows) through AB_MAC, as the per-op kernels
+ * do, so a fused step computes what they compute, bit for bit (common.cl).
  *
  * Layout. A batch is processed in row tiles of RT rows whose activations live in local
  * memory; dW/db accumulate over the tiles in row order. Parameters, Adam state and the
@@ -78,7 +77,7 @@ void ab_f_rows_tile##SFX(__local float *Y, __local const float *X, int ldx,     
     _Pragma("unroll") for (int v = 0; v < NV; v++) wv[v] = AB_VLOAD(w + v * AB_VEC);      \
     _Pragma("unroll") for (int r = 0; r < AB_FR; r++) {                                   \
       float xs = x[r][q];                                                                 \
-      _Pragma("unroll") for (int v = 0; v < NV; v++) acc[r][v] += xs * wv[v];             \
+      _Pragma("unroll") for (int v = 0; v < NV; v++) acc[r][v] = AB_MAC(xs, wv[v], acc[r][v]); \
     }                                                                                     \
   }                                                                                       \
   _Pragma("unroll") for (int r = 0; r < AB_FR; r++) {                                     \
@@ -112,7 +111,7 @@ void ab_f_dw_tile##SFX(__global float *G, __local const float *X, int ldx,      
       dv[v] = AB_VLOAD(D + i * ldd + j0 + v * AB_VEC);                                    \
     _Pragma("unroll") for (int r = 0; r < AB_FR; r++) {                                   \
       float xs = xi[co[r]];                                                               \
-      _Pragma("unroll") for (int v = 0; v < NV; v++) acc[r][v] += xs * dv[v];             \
+      _Pragma("unroll") for (int v = 0; v < NV; v++) acc[r][v] = AB_MAC(xs, dv[v], acc[r][v]); \
     }                                                                                     \
   }                                                                                       \
   _Pragma("unroll") for (int r = 0; r < AB_FR; r++) {                                     \

@@ -4,11 +4,12 @@
  * where the bound is built from the terms below. eps = FLT_EPSILON = 2^-23, u = eps/2
  * is float32's unit roundoff.
  *
- * The own kernels sum every output in the reference's order without fma contraction
- * (kernels/common.cl), so on PoCL most outputs match bit for bit; the bounds exist for
- * the parts that may legally differ: exp/log/tanh/divide/sqrt rounding on any OpenCL
- * device, and a different summation order (CLBlast, a vendor compiler that contracts
- * or reassociates anyway). */
+ * The own kernels sum every output in the reference's order (kernels/common.cl), with
+ * one fma per term where the device has fma in hardware (AB_FMA) and a multiply and an
+ * add elsewhere; the bounds exist for the parts that may legally differ: fma's single
+ * rounding where the reference rounds twice (covered by the dot-product bound below),
+ * exp/log/tanh/divide/sqrt rounding on any OpenCL device, and a different summation
+ * order (CLBlast, a vendor compiler that reassociates). */
 #ifndef ABGPU_TOLERANCE_H
 #define ABGPU_TOLERANCE_H
 #include <float.h>

@@ -85,8 +85,9 @@ static void build_options(ab_cl_ctx *c, const ab_cl_opts *o) {
   int cl11 = strstr(c->info.c_version, "OpenCL C 1.1") != NULL;
   c->vec = vector_width(c, o);
   snprintf(c->options, sizeof c->options,
-           "-cl-std=%s -DAB_VEC=%d -DAB_ROWS=%d -DAB_FR=%d -DAB_FN=%d%s",
+           "-cl-std=%s -DAB_VEC=%d -DAB_ROWS=%d -DAB_FR=%d -DAB_FN=%d -DAB_FMA=%d%s",
            cl11 ? "CL1.1" : "CL1.2", c->vec, AB_CL_ROWS, AB_CL_FROWS, AB_CL_FVECS,
+           getenv("ABGPU_CL_FMA") ? atoi(getenv("ABGPU_CL_FMA")) : (fp & CL_FP_FMA) != 0,
            (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? " -cl-fp32-correctly-rounded-divide-sqrt"
                                                         : "");
 }
