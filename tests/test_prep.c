@@ -176,5 +176,21 @@ Test(prep, npz_files_load_with_numpy_as_the_notebook_reads_them) {
   snprintf(expect, sizeof expect, "test %zu %zu", s.test.n, count_pos(&s.test));
   cr_assert(strstr(r.out, expect), "expected '%s' in %s", expect, r.out);
   ab_splits_free(&s);
+  /* --transform log1p: the files hold what the library prepares with that transform */
+  tu_sh(&r, "%s prep --data %s --out %s --seed 3 --transform log1p >/dev/null && %s -c \"import "
+            "numpy as np\nx = np.load('%s/Audiobooks_data_train.npz')['inputs']\n"
+            "print(' '.join('%%.6f' %% v for v in x[:3, 7]))\"", ABGPU_BIN, csv, dir, py, dir);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  o.transform = AB_TRANSFORM_LOG1P;
+  cr_assert_eq(ab_prep(&s, &t, &o, &e), 0);
+  snprintf(expect, sizeof expect, "%.6f %.6f %.6f", s.train.x[7], s.train.x[AB_NFEAT + 7],
+           s.train.x[2 * AB_NFEAT + 7]);
+  cr_assert(strstr(r.out, expect), "expected '%s' in %s", expect, r.out);
+  o.transform = AB_TRANSFORM_NONE;
+  ab_splits s0;
+  cr_assert_eq(ab_prep(&s0, &t, &o, &e), 0);
+  cr_expect_neq(s0.train.x[7], s.train.x[7], "the transform changed nothing");
+  ab_splits_free(&s0);
+  ab_splits_free(&s);
   ab_table_free(&t);
 }

@@ -618,9 +618,18 @@ Test(ensemble, saves_loads_and_predicts_the_mean_of_its_members, .timeout = 60) 
   }
   for (int k = 0; k < 300; k++)
     cr_assert_float_eq(pe[k], (pm[0][k] + pm[1][k] + pm[2][k]) / 3, 2e-6, "row %d", k);
-  tu_sh(&r, "%s eval --model %s --data %s --json && %s importance --model %s --data %s --repeats 2",
-        ABGPU_BIN, ens, csv, ABGPU_BIN, ens, csv);
+  char html[700];
+  snprintf(html, sizeof html, "%s/ens.html", tu_tmpdir());
+  tu_sh(&r, "%s eval --model %s --data %s --json --report %s && "
+            "%s importance --model %s --data %s --repeats 2",
+        ABGPU_BIN, ens, csv, html, ABGPU_BIN, ens, csv);
   cr_assert_eq(r.status, 0, "%s", r.out);
+  tu_sh(&r, "grep -o 'ensemble of 3 networks[^<]*\\|member [0-9]</td><td>[^<]*\\|"
+            "input transform</td><td>[^<]*' %s", html);
+  cr_expect(strstr(r.out, "ensemble of 3 networks, their probabilities averaged"), "%s", r.out);
+  cr_expect(strstr(r.out, "member 2</td><td>10-16-16-2"), "%s", r.out);
+  cr_expect(strstr(r.out, "member 3</td><td>10-32-2"), "%s", r.out);
+  cr_expect(strstr(r.out, "input transform</td><td>log1p"), "%s", r.out);
 }
 
 Test(ensemble, sweep_writes_one_and_says_its_test_figures_apart, .timeout = 60) {

@@ -15,9 +15,12 @@ static void prep_help(void) {
          "  --balance M       random, first or none (default: %s)\n"
          "  --split A,B,C     train,validation,test percentages (default: %d,%d,%d)\n"
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
+         "  --transform T     input transform before scaling: none, or log1p of the skewed\n"
+         "                    minute, price, listening, support and days features (default: %s)\n"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all rows\n"
          "  -h, --help        this text\n",
-         (unsigned long long)p.seed, ab_balance_name(p.balance), p.split[0], p.split[1], p.split[2]);
+         (unsigned long long)p.seed, ab_balance_name(p.balance), p.split[0], p.split[1], p.split[2],
+         ab_transform_name(p.transform));
 }
 
 int cmd_prep(int argc, char **argv) {
@@ -32,6 +35,7 @@ int cmd_prep(int argc, char **argv) {
     else if ((m = cli_opt(argc, argv, &i, "--balance", &v)) > 0) m = ab_balance_parse(&p.balance, v) ? -2 : 1;
     else if ((m = cli_opt(argc, argv, &i, "--split", &v)) > 0) m = ab_split_parse(p.split, v) ? -2 : 1;
     else if ((m = cli_opt(argc, argv, &i, "--missing", &v)) > 0) m = ab_missing_parse(&co.missing, v) ? -2 : 1;
+    else if ((m = cli_opt(argc, argv, &i, "--transform", &v)) > 0) m = ab_transform_parse(&p.transform, v) ? -2 : 1;
     else if (cli_switch(argv, i, "--seed-compat")) { p.compat = 1; m = 1; }
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { prep_help(); return 0; }
     else return cli_usage_error("prep", "unknown flag '%s'", argv[i]);

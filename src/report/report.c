@@ -507,11 +507,24 @@ static void kv(FILE *f, const char *k, const char *fmt, ...) {
   fprintf(f, "</td></tr>");
 }
 
+/* An ensemble's members, one row each; the rows after them describe its first member. */
+static void members(FILE *f, const ab_model *m) {
+  kv(f, "model", "ensemble of %d networks, their probabilities averaged; the rows below "
+     "describe the first one's training", m->nnets);
+  for (int i = 0; i < m->nnets; i++) {
+    char arch[128], k[32];
+    ab_arch_describe(&m->nets[i].arch, arch, sizeof arch);
+    snprintf(k, sizeof k, "member %d", i + 1);
+    kv(f, k, "%s (%zu parameters)", arch, ab_arch_nparams(&m->nets[i].arch));
+  }
+}
+
 static void config_table(FILE *f, const ab_model *m) {
   char arch[128];
   ab_arch_describe(&m->cfg.arch, arch, sizeof arch);
   const ab_train_cfg *c = &m->cfg;
   fprintf(f, "<div class=\"panel\"><h2>Run configuration</h2><table class=\"kv\">");
+  if (m->kind == AB_MODEL_ENSEMBLE) members(f, m);
   kv(f, "network", "%s (%zu parameters)", arch, ab_arch_nparams(&c->arch));
   kv(f, "optimiser", "Adam, learning rate %g, weight decay %g, batch %d", c->lr, c->wd, c->batch);
   kv(f, "epochs", "%d run of at most %d, patience %d; weights kept from epoch %d", m->epochs_run,
@@ -520,6 +533,7 @@ static void config_table(FILE *f, const ab_model *m) {
   kv(f, "preparation", "balance %s, split %d/%d/%d, %s", ab_balance_name(m->prep.balance),
      m->prep.split[0], m->prep.split[1], m->prep.split[2],
      m->prep.compat ? "the notebook's recipe (--seed-compat)" : "scaler fitted on the training split");
+  kv(f, "input transform", "%s", ab_transform_name(m->prep.transform));
   kv(f, "empty fields", "--missing %s", ab_missing_name(m->missing));
   kv(f, "device", "%s", m->device);
   kv(f, "abgpu", "%s (model format %d)", m->version, AB_MODEL_FORMAT);
