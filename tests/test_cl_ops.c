@@ -11,6 +11,7 @@
 #include "abgpu/ref.h"
 #include "abgpu/rng.h"
 #include "cl/engine.h"
+#include "testbuf.h"
 #include "testutil.h"
 #include "tolerance.h"
 
@@ -152,24 +153,6 @@ static void expect_close(stats *st, const char *buf, const char *shape, const fl
 
 static ab_rng rng;
 
-static float *rand_buf(size_t n, float lo, float hi) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  for (size_t i = 0; i < n; i++) h[i] = lo + (hi - lo) * (float)ab_rng_uniform(&rng);
-  return h;
-}
-
-static float *abs_copy(const float *x, size_t n) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  for (size_t i = 0; i < n; i++) h[i] = fabsf(x[i]);
-  return h;
-}
-
-static float *act_of(const float *z, size_t n, ab_act a) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  for (size_t i = 0; i < n; i++) h[i] = ab_act_apply(a, z[i]);
-  return h;
-}
-
 /* Parameter layout with awkward offsets: pstride > IN*OUT + OUT, W and b not aligned. */
 typedef struct layout {
   int woff, boff, pstride;
@@ -192,7 +175,7 @@ Test(cl_ops, gather) {
       for (int ki = 0; ki < 2; ki++) {
         int B = ROWS[ri], IN = WIDTHS[wi], K = KS[ki];
         size_t nx = (size_t)K * B * IN, ny = (size_t)K * B;
-        float *data = rand_buf((size_t)N * IN, -2, 2);
+        float *data = tu_rand_buf(&rng, (size_t)N * IN, -2, 2);
         int32_t *lab = malloc(N * sizeof(int32_t)), *idx = malloc((off + ny) * sizeof(int32_t));
         for (int i = 0; i < N; i++) lab[i] = (int32_t)ab_rng_below(&rng, 7);
         for (size_t i = 0; i < off + ny; i++) idx[i] = (int32_t)ab_rng_below(&rng, N);
@@ -223,13 +206,13 @@ static void fwd_case(ab_cl_ctx *c, stats *st, int K, int B, int IN, int OUT, ab_
   layout L = layout_of(IN, OUT);
   const int N = 311, off = 2;
   size_t nx = (size_t)K * B * IN, ny = (size_t)K * B * OUT, np = (size_t)K * L.pstride;
-  float *P = rand_buf(np, -0.7f, 0.7f), *data = rand_buf((size_t)N * IN, -2, 2);
+  float *P = tu_rand_buf(&rng, np, -0.7f, 0.7f), *data = tu_rand_buf(&rng, (size_t)N * IN, -2, 2);
   int32_t *idx = malloc((off + (size_t)K * B) * sizeof(int32_t));
   for (size_t i = 0; i < off + (size_t)K * B; i++) idx[i] = (int32_t)ab_rng_below(&rng, N);
   float *X = malloc(nx * sizeof(float));
   ab_ref_gather(X, NULL, data, NULL, idx + off, K, B, IN); /* plain mode uses X as is */
   float *want = want_buf(ny, 0), *S = malloc(ny * sizeof(float));
-  float *aX = abs_copy(X, nx), *aP = abs_copy(P, np);
+  float *aX = tu_abs_copy(X, nx), *aP = tu_abs_copy(P, np);
   ab_ref_linear_act_fwd(want, X, P + L.woff, P + L.boff, act, K, B, IN, OUT, L.pstride);
   ab_ref_linear_act_fwd(S, aX, aP + L.woff, aP + L.boff, AB_ACT_IDENTITY, K, B, IN, OUT,
                         L.pstride);
@@ -289,7 +272,7 @@ Test(cl_ops, bias_act) {
           layout L = layout_of(4, OUT);
           size_t ny = (size_t)K * B * OUT, np = (size_t)K * L.pstride;
           if (ny > ((size_t)1 << 24)) abort(); /* bounds ny for GCC's allocation-size check */
-          float *Y = rand_buf(ny, -4, 4), *P = rand_buf(np, -1, 1), *want = want_buf(ny, 0);
+          float *Y = tu_rand_buf(&rng, ny, -4, 4), *P = tu_rand_buf(&rng, np, -1, 1), *want = want_buf(ny, 0);
           double *tol = malloc(ny * sizeof(double));
           for (size_t o = 0; o < ny; o++) {
             size_t k = o / ((size_t)B * OUT), j = o % OUT;
@@ -318,7 +301,7 @@ Test(cl_ops, bias_act) {
 static void xent_case(ab_cl_ctx *c, stats *st, int K, int B, int C) {
   const int off = 4, bstride = 3, bslot = 1;
   size_t nl = (size_t)K * B, nz = nl * C, N = nl + 9;
-  float *Z = rand_buf(nz, -5, 5);
+  float *Z = tu_rand_buf(&rng, nz, -5, 5);
   int32_t *labdata = malloc(N * sizeof(int32_t)), *idx = malloc((off + nl) * sizeof(int32_t));
   int32_t *lab = malloc(nl * sizeof(int32_t));
   for (size_t i = 0; i < N; i++) labdata[i] = (int32_t)ab_rng_below(&rng, C);
@@ -381,7 +364,7 @@ Test(cl_ops, act_bwd) {
     for (int wi = 0; wi < NWIDTHS; wi++)
       for (int a = 0; a < 4; a++) {
         int n = 3 * ROWS[ri] * WIDTHS[wi];
-        float *dY = rand_buf(n, -1, 1), *Z = rand_buf(n, -3, 3), *Y = act_of(Z, n, (ab_act)a);
+        float *dY = tu_rand_buf(&rng, n, -1, 1), *Z = tu_rand_buf(&rng, n, -3, 3), *Y = tu_act_of(Z, n, (ab_act)a);
         float *want = want_buf(n, 0);
         double *tol = malloc(n * sizeof(double));
         for (int i = 0; i < n; i++) {
@@ -420,16 +403,16 @@ enum { BWD_N = 311, BWD_OFF = 6 };
 
 static void bwd_inputs(bwd_io *io) {
   size_t nb = (size_t)io->K * io->B;
-  io->P = rand_buf(io->np, -0.7f, 0.7f);
-  io->data = rand_buf((size_t)BWD_N * io->IN, -2, 2);
+  io->P = tu_rand_buf(&rng, io->np, -0.7f, 0.7f);
+  io->data = tu_rand_buf(&rng, (size_t)BWD_N * io->IN, -2, 2);
   io->idx = malloc((BWD_OFF + nb) * sizeof(int32_t));
   for (size_t i = 0; i < BWD_OFF + nb; i++) io->idx[i] = (int32_t)ab_rng_below(&rng, BWD_N);
   io->X = malloc(io->nx * sizeof(float));
   ab_ref_gather(io->X, NULL, io->data, NULL, io->idx + BWD_OFF, io->K, io->B, io->IN);
-  float *z = rand_buf(io->ny, -3, 3), *zi = rand_buf(io->nx, -3, 3);
-  io->Y = act_of(z, io->ny, io->act);
-  io->Xin = act_of(zi, io->nx, io->act_in);
-  io->dY = rand_buf(io->ny, -1, 1);
+  float *z = tu_rand_buf(&rng, io->ny, -3, 3), *zi = tu_rand_buf(&rng, io->nx, -3, 3);
+  io->Y = tu_act_of(z, io->ny, io->act);
+  io->Xin = tu_act_of(zi, io->nx, io->act_in);
+  io->dY = tu_rand_buf(&rng, io->ny, -1, 1);
   free(z); free(zi);
 }
 
@@ -440,8 +423,8 @@ static void bwd_want(bwd_io *io) {
   io->wdx = want_buf(io->nx, 0); io->wdxf = want_buf(io->nx, 0);
   ab_ref_linear_act_bwd(io->wdx, io->wg + L.woff, io->wg + L.boff, io->wdz, io->dY, io->X,
                         io->Y, io->P + L.woff, io->act, io->K, io->B, io->IN, io->OUT, L.pstride);
-  float *aX = abs_copy(io->X, io->nx), *aZ = abs_copy(io->wdz, io->ny);
-  float *aP = abs_copy(io->P, io->np), *SG = calloc(io->np, sizeof(float));
+  float *aX = tu_abs_copy(io->X, io->nx), *aZ = tu_abs_copy(io->wdz, io->ny);
+  float *aP = tu_abs_copy(io->P, io->np), *SG = calloc(io->np, sizeof(float));
   float *SX = malloc(io->nx * sizeof(float)), *sz = malloc(io->ny * sizeof(float));
   ab_ref_linear_act_bwd(SX, SG + L.woff, SG + L.boff, sz, aZ, aX, aZ, aP + L.woff,
                         AB_ACT_IDENTITY, io->K, io->B, io->IN, io->OUT, L.pstride);
@@ -555,8 +538,8 @@ static void adam_all(int vec) {
       for (int ti = 0; ti < 3; ti++) {
         int n = NS[ni], K = KS[ki], t = TS[ti];
         size_t kn = (size_t)K * n;
-        float *p = rand_buf(kn, -1, 1), *m = rand_buf(kn, -0.1f, 0.1f);
-        float *v = rand_buf(kn, 0, 0.01f), *g = rand_buf(kn, -0.5f, 0.5f);
+        float *p = tu_rand_buf(&rng, kn, -1, 1), *m = tu_rand_buf(&rng, kn, -0.1f, 0.1f);
+        float *v = tu_rand_buf(&rng, kn, 0, 0.01f), *g = tu_rand_buf(&rng, kn, -0.5f, 0.5f);
         float *wp = want_buf(kn, 0), *wm = want_buf(kn, 0), *wv = want_buf(kn, 0);
         memcpy(wp, p, kn * 4); memcpy(wm, m, kn * 4); memcpy(wv, v, kn * 4);
         ab_ref_adam_step(wp, wm, wv, g, lr, wd, 0.9f, 0.999f, 1e-8f, t, K, kn / K);
@@ -597,7 +580,7 @@ Test(cl_ops, adam_vec1) { adam_all(1); }
 static void eval_case(ab_cl_ctx *c, stats *st, int K, int B, int C) {
   const int loff = 3, nslots = 3, slot = 1;
   size_t nz = (size_t)K * B * C, ns = (size_t)K * nslots;
-  float *Z = rand_buf(nz, -3, 3);
+  float *Z = tu_rand_buf(&rng, nz, -3, 3);
   int32_t *lab = malloc((loff + (size_t)B) * sizeof(int32_t));
   for (int i = 0; i < loff + B; i++) lab[i] = (int32_t)ab_rng_below(&rng, C);
   double ls[3] = {0, 0, 0};
@@ -647,7 +630,7 @@ Test(cl_ops, prob1) {
     for (int ki = 0; ki < 2; ki++) {
       int K = KS[ki], B = ROWS[ri], poff = 2, pks = B + 5;
       size_t nz = (size_t)K * B * 2, np = (size_t)(K * pks);
-      float *Z = rand_buf(nz, -6, 6), *pr = malloc((size_t)K * B * sizeof(float));
+      float *Z = tu_rand_buf(&rng, nz, -6, 6), *pr = malloc((size_t)K * B * sizeof(float));
       ab_ref_prob1(pr, Z, K, B);
       float *want = want_buf(np, 0);
       double *tol = malloc((np + CANARY) * sizeof(double));

@@ -14,6 +14,7 @@
 #include "abgpu/ref.h"
 #include "abgpu/rng.h"
 #include "abgpu/train.h"
+#include "testbuf.h"
 #include "testutil.h"
 #include "tolerance_cpu.h"
 
@@ -41,28 +42,10 @@ static int isas(ab_cpu_isa out[2]) {
 
 static ab_rng rng;
 
-static float *rand_buf(size_t n, float lo, float hi) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  for (size_t i = 0; i < n; i++) h[i] = lo + (hi - lo) * (float)ab_rng_uniform(&rng);
-  return h;
-}
-
 /* n floats plus the canary, all the sentinel. */
 static float *out_buf(size_t n) {
   float *h = malloc((n + CANARY) * sizeof(float));
   for (size_t i = 0; i < n + CANARY; i++) h[i] = SENTINEL;
-  return h;
-}
-
-static float *abs_copy(const float *x, size_t n) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  for (size_t i = 0; i < n; i++) h[i] = fabsf(x[i]);
-  return h;
-}
-
-static float *act_of(const float *z, size_t n, ab_act a) {
-  float *h = malloc((n ? n : 1) * sizeof(float));
-  for (size_t i = 0; i < n; i++) h[i] = ab_act_apply(a, z[i]);
   return h;
 }
 
@@ -137,9 +120,9 @@ static layout layout_of(int IN, int OUT) {
 static void fwd_case(ab_cpu_isa isa, stats *st, int K, int B, int IN, int OUT, ab_act act) {
   layout L = layout_of(IN, OUT);
   size_t nx = (size_t)K * B * IN, ny = (size_t)K * B * OUT, np = (size_t)K * L.pstride;
-  float *P = rand_buf(np, -0.7f, 0.7f), *X = rand_buf(nx, -2, 2);
+  float *P = tu_rand_buf(&rng, np, -0.7f, 0.7f), *X = tu_rand_buf(&rng, nx, -2, 2);
   float *want = out_buf(ny), *got = out_buf(ny), *S = malloc(ny * sizeof(float));
-  float *aX = abs_copy(X, nx), *aP = abs_copy(P, np);
+  float *aX = tu_abs_copy(X, nx), *aP = tu_abs_copy(P, np);
   ab_ref_linear_act_fwd(want, X, P + L.woff, P + L.boff, act, K, B, IN, OUT, L.pstride);
   ab_ref_linear_act_fwd(S, aX, aP + L.woff, aP + L.boff, AB_ACT_IDENTITY, K, B, IN, OUT,
                         L.pstride);
@@ -187,8 +170,8 @@ static void bwd_want(bwd_io *io) {
   io->wdz = out_buf(io->ny); io->wg = out_buf(io->np); io->wdx = out_buf(io->nx);
   ab_ref_linear_act_bwd(io->wdx, io->wg + L.woff, io->wg + L.boff, io->wdz, io->dY, io->X,
                         io->Y, io->P + L.woff, io->act, io->K, io->B, io->IN, io->OUT, L.pstride);
-  float *aX = abs_copy(io->X, io->nx), *aZ = abs_copy(io->wdz, io->ny);
-  float *aP = abs_copy(io->P, io->np), *SG = calloc(io->np, sizeof(float));
+  float *aX = tu_abs_copy(io->X, io->nx), *aZ = tu_abs_copy(io->wdz, io->ny);
+  float *aP = tu_abs_copy(io->P, io->np), *SG = calloc(io->np, sizeof(float));
   float *SX = malloc(io->nx * sizeof(float)), *sz = malloc(io->ny * sizeof(float));
   ab_ref_linear_act_bwd(SX, SG + L.woff, SG + L.boff, sz, aZ, aX, aZ, aP + L.woff,
                         AB_ACT_IDENTITY, io->K, io->B, io->IN, io->OUT, L.pstride);
@@ -200,11 +183,11 @@ static void bwd_want(bwd_io *io) {
 }
 
 static void bwd_inputs(bwd_io *io) {
-  io->P = rand_buf(io->np, -0.7f, 0.7f);
-  io->X = rand_buf(io->nx, -2, 2);
-  float *z = rand_buf(io->ny, -3, 3);
-  io->Y = act_of(z, io->ny, io->act);
-  io->dY = rand_buf(io->ny, -1, 1);
+  io->P = tu_rand_buf(&rng, io->np, -0.7f, 0.7f);
+  io->X = tu_rand_buf(&rng, io->nx, -2, 2);
+  float *z = tu_rand_buf(&rng, io->ny, -3, 3);
+  io->Y = tu_act_of(z, io->ny, io->act);
+  io->dY = tu_rand_buf(&rng, io->ny, -1, 1);
   free(z);
 }
 
@@ -285,8 +268,8 @@ Test(cpu_ops, adam_step_is_bit_identical) {
           int K = KS[ki];
           size_t n = NS[ni2], kn = (size_t)K * n;
           float lr[3] = {1e-3f, 3e-2f, 1e-4f}, wd[3] = {0.0f, 0.01f, 0.1f};
-          float *p = rand_buf(kn, -1, 1), *m = rand_buf(kn, -0.1f, 0.1f);
-          float *v = rand_buf(kn, 0, 0.01f), *g = rand_buf(kn, -1, 1);
+          float *p = tu_rand_buf(&rng, kn, -1, 1), *m = tu_rand_buf(&rng, kn, -0.1f, 0.1f);
+          float *v = tu_rand_buf(&rng, kn, 0, 0.01f), *g = tu_rand_buf(&rng, kn, -1, 1);
           float *wp = out_buf(kn), *wm = out_buf(kn), *wv = out_buf(kn);
           float *gp = out_buf(kn), *gm = out_buf(kn), *gv = out_buf(kn);
           memcpy(wp, p, kn * 4); memcpy(wm, m, kn * 4); memcpy(wv, v, kn * 4);
@@ -315,7 +298,7 @@ Test(cpu_ops, softmax_xent_is_bit_identical) {
       for (int ki = 0; ki < 2; ki++) {
         int K = KS[ki], B = ROWS[ri], C = CS[ci];
         size_t nl = (size_t)K * B, nz = nl * C;
-        float *Z = rand_buf(nz, -30, 30);
+        float *Z = tu_rand_buf(&rng, nz, -30, 30);
         int32_t *lab = malloc(nl * sizeof(int32_t));
         for (size_t i = 0; i < nl; i++) lab[i] = (int32_t)ab_rng_below(&rng, C);
         float *wl = out_buf(nl), *wd = out_buf(nz), *gl = out_buf(nl), *gd = out_buf(nz);
