@@ -61,14 +61,6 @@ static ab_backend *open_cl(int dev, const variant *v, const ab_splits *s) {
   return be;
 }
 
-static ab_backend *open_ref(const ab_splits *s) {
-  ab_backend *be;
-  ab_err e;
-  cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
-  return be;
-}
-
 /* The path the backend chose must be v's; returns the rows per tile it reports. */
 static int expect_path(ab_backend *be, const variant *v) {
   const char *why;
@@ -91,32 +83,9 @@ static void train_parity(const variant *v) {
   int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
-  ab_backend *bd = open_cl(dev, v, &s), *br = open_ref(&s);
-  ab_train_cfg cfg = ab_train_cfg_default();
-  cfg.epochs = 5;
-  cfg.patience = 1000;
-  cfg.seed = 3;
-  ab_train_result rd, rr;
-  ab_err e;
-  cr_assert_eq(ab_train(&rd, bd, &cfg, &s, NULL, NULL, &e), 0, "%s", e.msg);
-  cr_assert_eq(ab_train(&rr, br, &cfg, &s, NULL, NULL, &e), 0, "%s", e.msg);
-  int rt = expect_path(bd, v);
-  double worst = 0;
-  for (int i = 0; i < 5; i++) {
-    tu_expect_loss(v->name, "train loss", i + 1, rd.hist[i].train_loss, rr.hist[i].train_loss);
-    tu_expect_loss(v->name, "validation loss", i + 1, rd.hist[i].val_loss,
-                   rr.hist[i].val_loss);
-    worst = fmax(worst, fmax(tu_rel_diff(rd.hist[i].train_loss, rr.hist[i].train_loss),
-                             tu_rel_diff(rd.hist[i].val_loss, rr.hist[i].val_loss)));
-  }
-  tu_expect_loss(v->name, "test loss", 5, rd.test_loss, rr.test_loss);
-  fprintf(stderr, "cl_fused %s K=1 (row tile %d): 5 epochs, worst relative loss difference "
-          "%.3g (allowed %.3g); test accuracy %.4f vs %.4f\n", v->name, rt, worst,
-          AB_TOL_TRAIN_LOSS_REL, rd.test_acc, rr.test_acc);
-  cr_expect(rd.hist[4].train_loss < rd.hist[0].train_loss, "training must make progress");
-  tu_expect_predictions(v->name, bd, br, &s, 1);
-  ab_train_result_free(&rd);
-  ab_train_result_free(&rr);
+  ab_backend *bd = open_cl(dev, v, &s), *br = tu_open_ref(&s);
+  tu_train_parity(v->name, "K=1", bd, br, &s);
+  expect_path(bd, v);
   ab_backend_free(bd);
   ab_backend_free(br);
   ab_splits_free(&s);
@@ -147,7 +116,7 @@ static void pair_init(pair *p, const variant *v, int dev, const ab_splits *s) {
   p->v = v;
   p->P = ab_arch_nparams(&a);
   p->d = open_cl(dev, v, s);
-  p->r = open_ref(s);
+  p->r = tu_open_ref(s);
   p->nb = (int)(s->train.n / BATCH);
   p->order = malloc((size_t)KM * p->nb * BATCH * sizeof(int32_t));
   float *params = malloc(KM * p->P * sizeof(float));

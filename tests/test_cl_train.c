@@ -27,46 +27,13 @@ static ab_backend *open_cl(int dev, ab_cl_gemm gemm, const ab_splits *s) {
   return be;
 }
 
-static ab_backend *open_ref(const ab_splits *s) {
-  ab_backend *be;
-  ab_err e;
-  cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
-  return be;
-}
-
 /* ab_train on the device and on the reference: same seed, 5 epochs, no early stop. */
 static void train_parity(ab_cl_gemm gemm) {
   int dev = tu_cl_device_or_skip("OpenCL training tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
-  ab_backend *bd = open_cl(dev, gemm, &s), *br = open_ref(&s);
-  ab_train_cfg cfg = ab_train_cfg_default();
-  cfg.epochs = 5;
-  cfg.patience = 1000;
-  cfg.seed = 3;
-  ab_train_result rd, rr;
-  ab_err e;
-  cr_assert_eq(ab_train(&rd, bd, &cfg, &s, NULL, NULL, &e), 0, "%s", e.msg);
-  cr_assert_eq(ab_train(&rr, br, &cfg, &s, NULL, NULL, &e), 0, "%s", e.msg);
-  cr_assert_eq(rd.epochs, 5);
-  cr_assert_eq(rr.epochs, 5);
-  double worst = 0;
-  for (int i = 0; i < 5; i++) {
-    tu_expect_loss("cl_train", "train loss", i + 1, rd.hist[i].train_loss,
-                   rr.hist[i].train_loss);
-    tu_expect_loss("cl_train", "validation loss", i + 1, rd.hist[i].val_loss,
-                   rr.hist[i].val_loss);
-    worst = fmax(worst, fmax(tu_rel_diff(rd.hist[i].train_loss, rr.hist[i].train_loss),
-                             tu_rel_diff(rd.hist[i].val_loss, rr.hist[i].val_loss)));
-  }
-  fprintf(stderr, "cl_train %s: 5 epochs, worst relative loss difference %.3g (allowed %.3g); "
-          "test accuracy %.4f vs %.4f; %.1f vs %.1f ms/epoch\n", bd->name, worst,
-          AB_TOL_TRAIN_LOSS_REL, rd.test_acc, rr.test_acc, rd.ms_per_epoch, rr.ms_per_epoch);
-  cr_expect(rd.hist[4].train_loss < rd.hist[0].train_loss, "training must make progress");
-  tu_expect_predictions(bd->name, bd, br, &s, 1);
-  ab_train_result_free(&rd);
-  ab_train_result_free(&rr);
+  ab_backend *bd = open_cl(dev, gemm, &s), *br = tu_open_ref(&s);
+  tu_train_parity("cl_train", bd->name, bd, br, &s);
   ab_backend_free(bd);
   ab_backend_free(br);
   ab_splits_free(&s);
@@ -96,7 +63,7 @@ static void pair_init(pair *p, int dev, ab_cl_gemm gemm, const ab_splits *s) {
   cr_assert_eq(ab_arch_parse(&p->a, AB_NFEAT, "20,7", "tanh,sigmoid", &e), 0, "%s", e.msg);
   p->P = ab_arch_nparams(&p->a);
   p->d = open_cl(dev, gemm, s);
-  p->r = open_ref(s);
+  p->r = tu_open_ref(s);
   p->nb = (int)(s->train.n / BATCH);
   p->order = malloc((size_t)KM * p->nb * BATCH * sizeof(int32_t));
   float *params = malloc(KM * p->P * sizeof(float));

@@ -3,6 +3,7 @@
 #include "abgpu/cl.h"
 #include "abgpu/prep.h"
 #include "abgpu/rng.h"
+#include "abgpu/train.h"
 #include "tolerance.h"
 #include <math.h>
 #include <stdarg.h>
@@ -156,4 +157,41 @@ void tu_expect_predictions(const char *label, struct ab_backend *dev, struct ab_
           "|prob diff| %.3g\n", label, K, flips, total, allowed, max_diff);
   cr_expect(flips <= allowed, "%s: %zu of %zu predictions differ from the reference "
             "(allowed %zu)", label, flips, total, allowed);
+}
+
+ab_backend *tu_open_ref(const ab_splits *s) {
+  ab_backend *be;
+  ab_err e;
+  cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
+  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  return be;
+}
+
+void tu_train_parity(const char *label, const char *detail, ab_backend *bd, ab_backend *br,
+                     const ab_splits *s) {
+  ab_train_cfg cfg = ab_train_cfg_default();
+  cfg.epochs = 5;
+  cfg.patience = 1000;
+  cfg.seed = 3;
+  ab_train_result rd, rr;
+  ab_err e;
+  cr_assert_eq(ab_train(&rd, bd, &cfg, s, NULL, NULL, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_train(&rr, br, &cfg, s, NULL, NULL, &e), 0, "%s", e.msg);
+  cr_assert_eq(rd.epochs, 5);
+  cr_assert_eq(rr.epochs, 5);
+  double worst = 0;
+  for (int i = 0; i < 5; i++) {
+    tu_expect_loss(label, "train loss", i + 1, rd.hist[i].train_loss, rr.hist[i].train_loss);
+    tu_expect_loss(label, "validation loss", i + 1, rd.hist[i].val_loss, rr.hist[i].val_loss);
+    worst = fmax(worst, fmax(tu_rel_diff(rd.hist[i].train_loss, rr.hist[i].train_loss),
+                             tu_rel_diff(rd.hist[i].val_loss, rr.hist[i].val_loss)));
+  }
+  tu_expect_loss(label, "test loss", 5, rd.test_loss, rr.test_loss);
+  fprintf(stderr, "%s %s: 5 epochs, worst relative loss difference %.3g (allowed %.3g); test "
+          "accuracy %.4f vs %.4f; %.1f vs %.1f ms/epoch\n", label, detail, worst,
+          AB_TOL_TRAIN_LOSS_REL, rd.test_acc, rr.test_acc, rd.ms_per_epoch, rr.ms_per_epoch);
+  cr_expect(rd.hist[4].train_loss < rd.hist[0].train_loss, "training must make progress");
+  tu_expect_predictions(label, bd, br, s, 1);
+  ab_train_result_free(&rd);
+  ab_train_result_free(&rr);
 }

@@ -47,4 +47,14 @@ void tu_expect_loss(const char *label, const char *what, int epoch, double got, 
 void tu_expect_predictions(const char *label, struct ab_backend *dev, struct ab_backend *ref,
                            const struct ab_splits *s, int K);
 
+/* The reference backend with s loaded. */
+struct ab_backend *tu_open_ref(const struct ab_splits *s);
+
+/* ab_train on a device backend and the reference (both loaded with s): seed 3, 5 epochs,
+ * no early stop. Checks every epoch's train and validation loss and the test loss with
+ * tu_expect_loss, that training made progress, and the predictions; prints one line
+ * naming `label` and `detail`. */
+void tu_train_parity(const char *label, const char *detail, struct ab_backend *dev,
+                     struct ab_backend *ref, const struct ab_splits *s);
+
 #endif
