@@ -330,27 +330,6 @@ static inline const char *scan_digits(const char *p, uint64_t *m) {
   return p;
 }
 
-/* ',', or the end of a line: the NUL next_line puts there, or '\r' / '\n' in the buffer. */
-static inline int ends_field(char c) {
-  unsigned u = (unsigned char)c;
-  return u < 64 && ((1ULL << u) & (1ULL << ',' | 1ULL << '\r' | 1ULL << '\n' | 1ULL)) != 0;
-}
-
-/* Fast path for the common field: digits[.digits], 1 to 18 digits, ending at ',' or the
- * line's end; the value is computed as parse_num computes it. Returns the position after
- * the field, or NULL for anything else, a sign included (the slow path then parses the
- * line and reports what is wrong). */
-static inline const char *fast_num(const char *p, double *out) {
-  uint64_t m = 0;
-  const char *q = scan_digits(p, &m), *f = q;
-  if (*q == '.') f = scan_digits(q + 1, &m);
-  long frac = f - q - (f != q), nd = (q - p) + frac;
-  if ((unsigned long)nd - 1 > 17 || !ends_field(*f)) return NULL; /* and nd == 0 */
-  double v = (double)(int64_t)m; /* m < 1e18 */
-  *out = frac ? v / pow10_tab[frac] : v;
-  return f;
-}
-
 /* Stores one row's values by column role, checking each column's range. */
 static int store_row(const ab_csv_reader *r, const double *v, int64_t *id, float *x, uint8_t *y) {
   int bad = 0;
@@ -371,7 +350,7 @@ static int store_row(const ab_csv_reader *r, const double *v, int64_t *id, float
 }
 
 /* store_row for the export's own column order (id, features, [target]) and the values of
- * fast_num: never negative (it takes no sign), below 1e18, so only the upper bounds and
+ * fast_fields: never negative (it takes no sign), below 1e18, so only the upper bounds and
  * the id's fraction need checking. */
 static int store_row_ordered(int ncols, const double *v, int64_t *id, float *x, uint8_t *y) {
   int bad = v[0] > MAX_ID || (double)(int64_t)v[0] != v[0];
@@ -387,14 +366,28 @@ static int store_row_ordered(int ncols, const double *v, int64_t *id, float *x, 
   return bad ? -1 : 0;
 }
 
-/* ncols fast_num fields separated by commas from p: the position after the last field,
- * or NULL when a field does not take the fast path. */
+/* The fast path for a row: ncols fields, each digits[.digits] of 1 to 18 digits (no sign,
+ * no blank), separated by commas. Values are computed as parse_num computes them
+ * (mantissa / 10^frac in double). Returns the position after the last field, where the
+ * caller checks for the line's end, or NULL when a field does not take this path (the
+ * general parser then reads the line and reports what is wrong). */
 static inline const char *fast_fields(const char *p, int ncols, double *v) {
-  for (int c = 0;;) {
-    if (!(p = fast_num(p, &v[c++]))) return NULL;
-    if (c == ncols) return p;
+  for (int c = 0;; p++) {
+    const char *s = p;
+    uint64_t m = 0;
+    p = scan_digits(p, &m);
+    long nd = p - s, frac = 0;
+    if (*p == '.') {
+      const char *f = p + 1;
+      p = scan_digits(f, &m);
+      frac = p - f;
+      nd += frac;
+    }
+    if ((unsigned long)nd - 1 > 17) return NULL; /* no digit, or more than 18 */
+    double x = (double)(int64_t)m;               /* m < 1e18 */
+    v[c] = frac ? x / pow10_tab[frac] : x;
+    if (++c == ncols) return p;
     if (*p != ',') return NULL;
-    p++;
   }
 }
 
