@@ -66,6 +66,8 @@ Test(space, bad_lines_name_the_line) {
   expect_bad("\n\nlr 0.001\n", "s.txt:3: expected 'name = values'");
   expect_bad("lr = 0.x\n", "s.txt:1: lr: '0.x' is not a learning rate");
   expect_bad("lr = 0\n", "is not a learning rate");
+  /* found by fuzz_space: 3e-70 is 0 as a float, and its leaderboard row did not parse back */
+  expect_bad("lr = 0.001 3e-70\n", "s.txt:1: lr: '3e-70' is not a learning rate in [1e-9, 10]");
   expect_bad("hidden = 100,,100\n", "s.txt:1: hidden: '100,,100' is not a list of layer widths");
   expect_bad("hidden = 1,2,3,4,5,6,7,8\n", "at most 7 layers");
   expect_bad("act = relu,swish\n", "act: 'relu,swish'");

@@ -53,12 +53,12 @@ static int canon_list(char *out, const char *tok, int widths, const char **why) 
   return 0;
 }
 
-static int canon_float(char *out, const char *tok, double lo, double hi, int lo_open) {
+/* A float in [lo, hi], as train's flags take it (cli_float), kept with %g. */
+static int canon_float(char *out, const char *tok, double lo, double hi) {
   char *end;
   errno = 0;
   double v = strtod(tok, &end);
-  if (errno || end == tok || *end || !isfinite(v) || v < lo || v > hi || (lo_open && v <= lo))
-    return -1;
+  if (errno || end == tok || *end || !isfinite(v) || v < lo || v > hi) return -1;
   snprintf(out, AB_SPACE_VALUE_LEN, "%g", (double)(float)v);
   return 0;
 }
@@ -93,8 +93,8 @@ int ab_sweep_canon(ab_dim d, char *out, const char *tok, const char **why) {
   switch (d) {
     case AB_DIM_HIDDEN: return canon_list(out, tok, 1, why);
     case AB_DIM_ACT: return canon_list(out, tok, 0, why);
-    case AB_DIM_LR: *why = "a learning rate in (0, 10]"; return canon_float(out, tok, 0, 10, 1);
-    case AB_DIM_WD: *why = "a weight decay in [0, 10]"; return canon_float(out, tok, 0, 10, 0);
+    case AB_DIM_LR: *why = "a learning rate in [1e-9, 10]"; return canon_float(out, tok, 1e-9, 10);
+    case AB_DIM_WD: *why = "a weight decay in [0, 10]"; return canon_float(out, tok, 0, 10);
     case AB_DIM_BATCH: *why = "a batch size 1..1048576"; return canon_int(out, tok, 1, 1 << 20);
     case AB_DIM_EPOCHS: *why = "an epoch count 1..1000000"; return canon_int(out, tok, 1, 1000000);
     case AB_DIM_PATIENCE: *why = "a patience 0..1000000"; return canon_int(out, tok, 0, 1000000);
