@@ -98,153 +98,23 @@ Test(cl_fused, train_parity_epoch_gpu_shape) { train_parity(&GPU); }
 
 /* ---- K = 3 models, every vtable operation, an awkward net and batch ---- */
 
-enum { KM = 3, BATCH = 37 };
+enum { KM = TU_PAIR_K, BATCH = 37 };
 
-typedef struct pair {
-  const variant *v;
-  ab_backend *d, *r;
-  size_t P;
-  int nb;
-  int32_t *order;
-} pair;
-
-static void pair_init(pair *p, const variant *v, int dev, const ab_splits *s) {
-  ab_err e;
-  ab_arch a;
-  /* widths around the vector width, three hidden layers, every activation */
-  cr_assert_eq(ab_arch_parse(&a, AB_NFEAT, "33,8,17", "tanh,relu,sigmoid", &e), 0, "%s", e.msg);
-  p->v = v;
-  p->P = ab_arch_nparams(&a);
-  p->d = open_cl(dev, v, s);
-  p->r = tu_open_ref(s);
-  p->nb = (int)(s->train.n / BATCH);
-  p->order = malloc((size_t)KM * p->nb * BATCH * sizeof(int32_t));
-  float *params = malloc(KM * p->P * sizeof(float));
-  for (int k = 0; k < KM; k++) ab_init_params(params + k * p->P, &a, 10 + k);
-  ab_hyper hp[KM] = {{1e-3f, 0.0f}, {3e-3f, 0.01f}, {1e-2f, 0.0f}};
-  cr_assert_eq(p->d->vt->init_models(p->d, &a, KM, BATCH, params, hp, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->r->vt->init_models(p->r, &a, KM, BATCH, params, hp, &e), 0, "%s", e.msg);
+/* K = 3 models on the fused path of v and on the reference: widths around the vector
+ * width, three hidden layers, every activation. */
+static void pair_init(tu_pair *p, const variant *v, int dev, const ab_splits *s) {
+  tu_pair_init(p, v->name, open_cl(dev, v, s), s, "33,8,17", "tanh,relu,sigmoid", BATCH);
   expect_path(p->d, v);
-  free(params);
-}
-
-static void pair_free(pair *p) {
-  ab_backend_free(p->d);
-  ab_backend_free(p->r);
-  free(p->order);
-}
-
-/* nb batches (all when 0) with a fresh order per model on both; loss sums compared. */
-static void pair_epoch(pair *p, ab_rng *r, size_t ntrain, int nb, int epoch) {
-  uint32_t *perm = malloc(ntrain * sizeof(uint32_t));
-  for (int k = 0; k < KM; k++) {
-    for (uint32_t i = 0; i < ntrain; i++) perm[i] = i;
-    ab_rng_shuffle_u32(r, perm, (uint32_t)ntrain);
-    for (int i = 0; i < p->nb * BATCH; i++) p->order[k * p->nb * BATCH + i] = (int32_t)perm[i];
-  }
-  free(perm);
-  if (nb > 0) /* the order's stride stays nb * BATCH: compact it */
-    for (int k = 1; k < KM; k++)
-      memmove(p->order + k * nb * BATCH, p->order + k * p->nb * BATCH,
-              (size_t)nb * BATCH * sizeof(int32_t));
-  double ld[KM], lr[KM];
-  ab_err e;
-  int n = nb > 0 ? nb : p->nb;
-  cr_assert_eq(p->d->vt->train_epoch(p->d, p->order, n, ld, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->r->vt->train_epoch(p->r, p->order, n, lr, &e), 0, "%s", e.msg);
-  for (int k = 0; k < KM; k++) tu_expect_loss(p->v->name, "K=3 train loss sum", epoch, ld[k], lr[k]);
-}
-
-static void pair_evaluate(pair *p, const ab_splits *s, int epoch) {
-  const size_t n[3] = {s->train.n, s->val.n, s->test.n};
-  for (int id = 0; id < 3; id++) {
-    double ld[KM], lr[KM];
-    int64_t cd[KM], cref[KM];
-    ab_err e;
-    cr_assert_eq(p->d->vt->evaluate(p->d, (ab_split_id)id, ld, cd, &e), 0, "%s", e.msg);
-    cr_assert_eq(p->r->vt->evaluate(p->r, (ab_split_id)id, lr, cref, &e), 0, "%s", e.msg);
-    for (int k = 0; k < KM; k++) {
-      tu_expect_loss(p->v->name, "K=3 evaluate loss sum", epoch, ld[k], lr[k]);
-      int64_t allowed = (int64_t)(n[id] * AB_TOL_PRED_FLIPS_PER_1000 / 1000);
-      cr_expect(llabs(cd[k] - cref[k]) <= allowed, "%s: split %d model %d: correct %lld vs "
-                "%lld", p->v->name, id, k, (long long)cd[k], (long long)cref[k]);
-    }
-  }
-}
-
-/* Compares [K][P] state arrays element by element: prints the worst elements (index,
- * both values) and the count of bit-identical ones; the relative L2 distance must be
- * within AB_TOL_TRAIN_LOSS_REL. */
-static void expect_close_state(const pair *p, const char *what, const char *when,
-                               const float *got, const float *want, size_t n) {
-  double d = 0, w = 0, max_abs = 0, max_rel = 0;
-  size_t same = 0, worst = 0;
-  for (size_t i = 0; i < n; i++) {
-    double diff = fabs((double)got[i] - want[i]);
-    d += diff * diff;
-    w += (double)want[i] * want[i];
-    same += memcmp(&got[i], &want[i], sizeof(float)) == 0;
-    if (diff > max_abs) { max_abs = diff; worst = i; }
-    if (want[i] != 0 && diff / fabs(want[i]) > max_rel) max_rel = diff / fabs(want[i]);
-  }
-  double rel = sqrt(d / fmax(w, 1e-300));
-  fprintf(stderr, "cl_fused %s K=3 %s %s: %zu of %zu bit-identical, max |err| %.3g, max rel "
-          "err %.3g, relative L2 %.3g\n", p->v->name, what, when, same, n, max_abs, max_rel,
-          rel);
-  if (rel <= AB_TOL_TRAIN_LOSS_REL) return;
-  fprintf(stderr, "  worst: model %zu param %zu: device %.9g, reference %.9g\n",
-          worst / p->P, worst % p->P, got[worst], want[worst]);
-  cr_expect_fail("%s: %s %s differ from the reference by %.3g (relative L2) > %.3g; max "
-                 "|err| %.3g at model %zu param %zu (device %.9g, reference %.9g)", p->v->name,
-                 what, when, rel, AB_TOL_TRAIN_LOSS_REL, max_abs, worst / p->P, worst % p->P,
-                 got[worst], want[worst]);
-}
-
-static void expect_same_state(pair *p, const char *when) {
-  size_t n = KM * p->P;
-  float *pd = malloc(3 * n * sizeof(float)), *pr = malloc(3 * n * sizeof(float));
-  int64_t td, tr;
-  ab_err e;
-  cr_assert_eq(p->d->vt->get_state(p->d, pd, pd + n, pd + 2 * n, &td, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->r->vt->get_state(p->r, pr, pr + n, pr + 2 * n, &tr, &e), 0, "%s", e.msg);
-  cr_expect_eq(td, tr, "%s: step counts %lld vs %lld", when, (long long)td, (long long)tr);
-  static const char *const names[3] = {"params", "Adam m", "Adam v"};
-  for (int q = 0; q < 3; q++) expect_close_state(p, names[q], when, pd + q * n, pr + q * n, n);
-  free(pd);
-  free(pr);
 }
 
 static void vtable_parity(const variant *v) {
   int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
-  pair p;
+  tu_pair p;
   pair_init(&p, v, dev, &s);
-  ab_rng r;
-  ab_rng_seed(&r, 99, 4);
-  pair_epoch(&p, &r, s.train.n, 1, 1); /* one step: the closest comparison */
-  expect_same_state(&p, "after 1 step");
-  pair_epoch(&p, &r, s.train.n, 0, 1);
-  pair_evaluate(&p, &s, 1);
-  uint8_t keep[KM] = {1, 0, 1};
-  ab_err e;
-  cr_assert_eq(p.d->vt->snapshot(p.d, keep, &e), 0, "%s", e.msg);
-  cr_assert_eq(p.r->vt->snapshot(p.r, keep, &e), 0, "%s", e.msg);
-  pair_epoch(&p, &r, s.train.n, 0, 2);
-  expect_same_state(&p, "after epoch 2");
-  cr_assert_eq(p.d->vt->restore(p.d, &e), 0, "%s", e.msg);
-  cr_assert_eq(p.r->vt->restore(p.r, &e), 0, "%s", e.msg);
-  pair_evaluate(&p, &s, 2);
-  tu_expect_predictions(v->name, p.d, p.r, &s, KM);
-  size_t n = KM * p.P; /* resume: the reference's state into the device, one more epoch */
-  float *st = malloc(3 * n * sizeof(float));
-  int64_t t;
-  cr_assert_eq(p.r->vt->get_state(p.r, st, st + n, st + 2 * n, &t, &e), 0, "%s", e.msg);
-  cr_assert_eq(p.d->vt->set_state(p.d, st, st + n, st + 2 * n, t, &e), 0, "%s", e.msg);
-  pair_epoch(&p, &r, s.train.n, 0, 3);
-  expect_same_state(&p, "after epoch 3");
-  free(st);
-  pair_free(&p);
+  tu_pair_vtable_parity(&p, &s);
+  tu_pair_free(&p);
   ab_splits_free(&s);
 }
 
@@ -259,7 +129,7 @@ Test(cl_fused, vtable_k3_per_op_control) { vtable_parity(&PEROP); }
 /* ---- the fused paths against the per-op kernels on the same device: same sums in the
  * same order, same exp/log, so the same bits ---- */
 
-static void run_two_epochs(ab_backend *be, const pair *p, const ab_splits *s, double *loss,
+static void run_two_epochs(ab_backend *be, const tu_pair *p, const ab_splits *s, double *loss,
                            float *state) {
   ab_rng r;
   ab_rng_seed(&r, 7, 3);
@@ -283,7 +153,7 @@ static void expect_bits_as_per_op(const variant *v) {
   int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
-  pair a, b;
+  tu_pair a, b;
   pair_init(&a, &PEROP, dev, &s);
   pair_init(&b, v, dev, &s);
   size_t n = 3 * KM * a.P;
@@ -302,8 +172,8 @@ static void expect_bits_as_per_op(const variant *v) {
                sa[first]);
   free(sa);
   free(sb);
-  pair_free(&a);
-  pair_free(&b);
+  tu_pair_free(&a);
+  tu_pair_free(&b);
   ab_splits_free(&s);
 }
 

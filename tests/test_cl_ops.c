@@ -153,16 +153,6 @@ static void expect_close(stats *st, const char *buf, const char *shape, const fl
 
 static ab_rng rng;
 
-/* Parameter layout with awkward offsets: pstride > IN*OUT + OUT, W and b not aligned. */
-typedef struct layout {
-  int woff, boff, pstride;
-} layout;
-
-static layout layout_of(int IN, int OUT) {
-  layout l = {3, 3 + IN * OUT + 2, IN * OUT + OUT + 7};
-  return l;
-}
-
 /* ---- tests ---- */
 
 Test(cl_ops, gather) {
@@ -423,22 +413,14 @@ static void bwd_want(bwd_io *io) {
   io->wdx = want_buf(io->nx, 0); io->wdxf = want_buf(io->nx, 0);
   ab_ref_linear_act_bwd(io->wdx, io->wg + L.woff, io->wg + L.boff, io->wdz, io->dY, io->X,
                         io->Y, io->P + L.woff, io->act, io->K, io->B, io->IN, io->OUT, L.pstride);
-  float *aX = tu_abs_copy(io->X, io->nx), *aZ = tu_abs_copy(io->wdz, io->ny);
-  float *aP = tu_abs_copy(io->P, io->np), *SG = calloc(io->np, sizeof(float));
-  float *SX = malloc(io->nx * sizeof(float)), *sz = malloc(io->ny * sizeof(float));
-  ab_ref_linear_act_bwd(SX, SG + L.woff, SG + L.boff, sz, aZ, aX, aZ, aP + L.woff,
-                        AB_ACT_IDENTITY, io->K, io->B, io->IN, io->OUT, L.pstride);
-  io->tdz = malloc(io->ny * sizeof(double)); io->tg = calloc(io->np, sizeof(double));
-  io->tdx = malloc(io->nx * sizeof(double)); io->tdxf = malloc(io->nx * sizeof(double));
+  tu_bwd_bounds(&io->tg, &io->tdx, io->X, io->wdz, io->P, L, io->K, io->B, io->IN, io->OUT);
+  io->tdz = malloc(io->ny * sizeof(double)); io->tdxf = malloc(io->nx * sizeof(double));
   for (size_t i = 0; i < io->ny; i++) io->tdz[i] = AB_TOL_FN(io->wdz[i]) + 1e-30;
-  for (size_t i = 0; i < io->np; i++) io->tg[i] = AB_TOL_DOT(io->B, SG[i]) + 1e-30;
   for (size_t i = 0; i < io->nx; i++) {
     float g = ab_act_grad_from_y(io->act_in, io->Xin[i]);
     io->wdxf[i] = io->wdx[i] * g;
-    io->tdx[i] = AB_TOL_DOT(io->OUT, SX[i]) + 1e-30;
     io->tdxf[i] = io->tdx[i] * fabsf(g) + AB_TOL_FN(io->wdxf[i]) + 1e-30;
   }
-  free(aX); free(aZ); free(aP); free(SG); free(SX); free(sz);
 }
 
 static void bwd_free(bwd_io *io) {

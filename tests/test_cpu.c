@@ -105,16 +105,6 @@ static const char *label(char *buf, size_t n, const char *op, ab_cpu_isa isa) {
   return buf;
 }
 
-/* Parameter layout with awkward offsets, as in the OpenCL tests. */
-typedef struct layout {
-  int woff, boff, pstride;
-} layout;
-
-static layout layout_of(int IN, int OUT) {
-  layout l = {3, 3 + IN * OUT + 2, IN * OUT + OUT + 7};
-  return l;
-}
-
 /* ---- ops ---- */
 
 static void fwd_case(ab_cpu_isa isa, stats *st, int K, int B, int IN, int OUT, ab_act act) {
@@ -170,16 +160,7 @@ static void bwd_want(bwd_io *io) {
   io->wdz = out_buf(io->ny); io->wg = out_buf(io->np); io->wdx = out_buf(io->nx);
   ab_ref_linear_act_bwd(io->wdx, io->wg + L.woff, io->wg + L.boff, io->wdz, io->dY, io->X,
                         io->Y, io->P + L.woff, io->act, io->K, io->B, io->IN, io->OUT, L.pstride);
-  float *aX = tu_abs_copy(io->X, io->nx), *aZ = tu_abs_copy(io->wdz, io->ny);
-  float *aP = tu_abs_copy(io->P, io->np), *SG = calloc(io->np, sizeof(float));
-  float *SX = malloc(io->nx * sizeof(float)), *sz = malloc(io->ny * sizeof(float));
-  ab_ref_linear_act_bwd(SX, SG + L.woff, SG + L.boff, sz, aZ, aX, aZ, aP + L.woff,
-                        AB_ACT_IDENTITY, io->K, io->B, io->IN, io->OUT, L.pstride);
-  io->tg = calloc(io->np, sizeof(double));
-  io->tdx = malloc(io->nx * sizeof(double));
-  for (size_t i = 0; i < io->np; i++) io->tg[i] = AB_TOL_DOT(io->B, SG[i]) + 1e-30;
-  for (size_t i = 0; i < io->nx; i++) io->tdx[i] = AB_TOL_DOT(io->OUT, SX[i]) + 1e-30;
-  free(aX); free(aZ); free(aP); free(SG); free(SX); free(sz);
+  tu_bwd_bounds(&io->tg, &io->tdx, io->X, io->wdz, io->P, L, io->K, io->B, io->IN, io->OUT);
 }
 
 static void bwd_inputs(bwd_io *io) {

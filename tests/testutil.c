@@ -195,3 +195,140 @@ void tu_train_parity(const char *label, const char *detail, ab_backend *bd, ab_b
   ab_train_result_free(&rd);
   ab_train_result_free(&rr);
 }
+
+void tu_pair_init(tu_pair *p, const char *label, ab_backend *dev, const ab_splits *s,
+                  const char *hidden, const char *act, int batch) {
+  ab_err e;
+  ab_arch a;
+  cr_assert_eq(ab_arch_parse(&a, AB_NFEAT, hidden, act, &e), 0, "%s", e.msg);
+  p->label = label;
+  p->P = ab_arch_nparams(&a);
+  p->d = dev;
+  p->r = tu_open_ref(s);
+  p->batch = batch;
+  p->nb = (int)(s->train.n / (size_t)batch);
+  p->order = malloc((size_t)TU_PAIR_K * p->nb * batch * sizeof(int32_t));
+  float *params = malloc(TU_PAIR_K * p->P * sizeof(float));
+  for (int k = 0; k < TU_PAIR_K; k++) ab_init_params(params + k * p->P, &a, 10 + k);
+  ab_hyper hp[TU_PAIR_K] = {{1e-3f, 0.0f}, {3e-3f, 0.01f}, {1e-2f, 0.0f}};
+  cr_assert_eq(p->d->vt->init_models(p->d, &a, TU_PAIR_K, batch, params, hp, &e), 0, "%s",
+               e.msg);
+  cr_assert_eq(p->r->vt->init_models(p->r, &a, TU_PAIR_K, batch, params, hp, &e), 0, "%s",
+               e.msg);
+  free(params);
+}
+
+void tu_pair_free(tu_pair *p) {
+  ab_backend_free(p->d);
+  ab_backend_free(p->r);
+  free(p->order);
+}
+
+void tu_pair_epoch(tu_pair *p, ab_rng *r, size_t ntrain, int nb, int epoch) {
+  size_t per = (size_t)p->nb * p->batch;
+  uint32_t *perm = malloc(ntrain * sizeof(uint32_t));
+  for (int k = 0; k < TU_PAIR_K; k++) {
+    for (uint32_t i = 0; i < ntrain; i++) perm[i] = i;
+    ab_rng_shuffle_u32(r, perm, (uint32_t)ntrain);
+    for (size_t i = 0; i < per; i++) p->order[k * per + i] = (int32_t)perm[i];
+  }
+  free(perm);
+  if (nb > 0) /* the order's stride becomes nb * batch: compact it */
+    for (int k = 1; k < TU_PAIR_K; k++)
+      memmove(p->order + (size_t)k * nb * p->batch, p->order + k * per,
+              (size_t)nb * p->batch * sizeof(int32_t));
+  double ld[TU_PAIR_K], lr[TU_PAIR_K];
+  ab_err e;
+  int n = nb > 0 ? nb : p->nb;
+  cr_assert_eq(p->d->vt->train_epoch(p->d, p->order, n, ld, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->r->vt->train_epoch(p->r, p->order, n, lr, &e), 0, "%s", e.msg);
+  for (int k = 0; k < TU_PAIR_K; k++)
+    tu_expect_loss(p->label, "K=3 train loss sum", epoch, ld[k], lr[k]);
+}
+
+void tu_pair_evaluate(tu_pair *p, const ab_splits *s, int epoch) {
+  const size_t n[3] = {s->train.n, s->val.n, s->test.n};
+  for (int id = 0; id < 3; id++) {
+    double ld[TU_PAIR_K], lr[TU_PAIR_K];
+    int64_t cd[TU_PAIR_K], cref[TU_PAIR_K];
+    ab_err e;
+    cr_assert_eq(p->d->vt->evaluate(p->d, (ab_split_id)id, ld, cd, &e), 0, "%s", e.msg);
+    cr_assert_eq(p->r->vt->evaluate(p->r, (ab_split_id)id, lr, cref, &e), 0, "%s", e.msg);
+    for (int k = 0; k < TU_PAIR_K; k++) {
+      tu_expect_loss(p->label, "K=3 evaluate loss sum", epoch, ld[k], lr[k]);
+      int64_t allowed = (int64_t)(n[id] * AB_TOL_PRED_FLIPS_PER_1000 / 1000);
+      cr_expect(llabs(cd[k] - cref[k]) <= allowed, "%s: split %d model %d: correct %lld vs "
+                "%lld", p->label, id, k, (long long)cd[k], (long long)cref[k]);
+    }
+  }
+}
+
+/* Compares [K][P] state arrays element by element: prints the worst elements (index,
+ * both values) and the count of bit-identical ones; the relative L2 distance must be
+ * within AB_TOL_TRAIN_LOSS_REL. */
+static void pair_expect_close(const tu_pair *p, const char *what, const char *when,
+                               const float *got, const float *want, size_t n) {
+  double d = 0, w = 0, max_abs = 0, max_rel = 0;
+  size_t same = 0, worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    double diff = fabs((double)got[i] - want[i]);
+    d += diff * diff;
+    w += (double)want[i] * want[i];
+    same += memcmp(&got[i], &want[i], sizeof(float)) == 0;
+    if (diff > max_abs) { max_abs = diff; worst = i; }
+    if (want[i] != 0 && diff / fabs(want[i]) > max_rel) max_rel = diff / fabs(want[i]);
+  }
+  double rel = sqrt(d / fmax(w, 1e-300));
+  fprintf(stderr, "%s K=3 %s %s: %zu of %zu bit-identical, max |err| %.3g, max rel "
+          "err %.3g, relative L2 %.3g\n", p->label, what, when, same, n, max_abs, max_rel,
+          rel);
+  if (rel <= AB_TOL_TRAIN_LOSS_REL) return;
+  fprintf(stderr, "  worst: model %zu param %zu: device %.9g, reference %.9g\n",
+          worst / p->P, worst % p->P, got[worst], want[worst]);
+  cr_expect_fail("%s: %s %s differ from the reference by %.3g (relative L2) > %.3g; max "
+                 "|err| %.3g at model %zu param %zu (device %.9g, reference %.9g)", p->label,
+                 what, when, rel, AB_TOL_TRAIN_LOSS_REL, max_abs, worst / p->P, worst % p->P,
+                 got[worst], want[worst]);
+}
+
+static void pair_expect_state(tu_pair *p, const char *when) {
+  size_t n = TU_PAIR_K * p->P;
+  float *pd = malloc(3 * n * sizeof(float)), *pr = malloc(3 * n * sizeof(float));
+  int64_t td, tr;
+  ab_err e;
+  cr_assert_eq(p->d->vt->get_state(p->d, pd, pd + n, pd + 2 * n, &td, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->r->vt->get_state(p->r, pr, pr + n, pr + 2 * n, &tr, &e), 0, "%s", e.msg);
+  cr_expect_eq(td, tr, "%s: step counts %lld vs %lld", when, (long long)td, (long long)tr);
+  static const char *const names[3] = {"params", "Adam m", "Adam v"};
+  for (int q = 0; q < 3; q++) pair_expect_close(p, names[q], when, pd + q * n, pr + q * n, n);
+  free(pd);
+  free(pr);
+}
+
+void tu_pair_vtable_parity(tu_pair *p, const ab_splits *s) {
+  ab_rng r;
+  ab_rng_seed(&r, 99, 4);
+  tu_pair_epoch(p, &r, s->train.n, 1, 1); /* one step: the closest comparison */
+  pair_expect_state(p, "after 1 step");
+  tu_pair_epoch(p, &r, s->train.n, 0, 1);
+  tu_pair_evaluate(p, s, 1);
+  uint8_t keep[TU_PAIR_K] = {1, 0, 1};
+  ab_err e;
+  cr_assert_eq(p->d->vt->snapshot(p->d, keep, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->r->vt->snapshot(p->r, keep, &e), 0, "%s", e.msg);
+  tu_pair_epoch(p, &r, s->train.n, 0, 2);
+  pair_expect_state(p, "after epoch 2");
+  cr_assert_eq(p->d->vt->restore(p->d, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->r->vt->restore(p->r, &e), 0, "%s", e.msg);
+  tu_pair_evaluate(p, s, 2);
+  tu_expect_predictions(p->label, p->d, p->r, s, TU_PAIR_K);
+  size_t n = TU_PAIR_K * p->P; /* resume: the reference's state into the device */
+  float *st = malloc(3 * n * sizeof(float));
+  int64_t t;
+  cr_assert_eq(p->r->vt->get_state(p->r, st, st + n, st + 2 * n, &t, &e), 0, "%s", e.msg);
+  cr_assert_eq(p->d->vt->set_state(p->d, st, st + n, st + 2 * n, t, &e), 0, "%s", e.msg);
+  pair_expect_state(p, "after set_state");
+  tu_pair_epoch(p, &r, s->train.n, 0, 3);
+  pair_expect_state(p, "after epoch 3");
+  free(st);
+}

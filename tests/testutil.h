@@ -2,6 +2,7 @@
 #ifndef ABGPU_TESTUTIL_H
 #define ABGPU_TESTUTIL_H
 #include <stddef.h>
+#include <stdint.h>
 
 /* Output and exit status of a shell command. */
 typedef struct tu_run {
@@ -56,5 +57,30 @@ struct ab_backend *tu_open_ref(const struct ab_splits *s);
  * naming `label` and `detail`. */
 void tu_train_parity(const char *label, const char *detail, struct ab_backend *dev,
                      struct ab_backend *ref, const struct ab_splits *s);
+
+/* TU_PAIR_K models of one architecture, with their own learning rates and weight decays,
+ * on a device backend and on the reference, for the vtable parity tests. */
+struct ab_rng;
+enum { TU_PAIR_K = 3 };
+typedef struct tu_pair {
+  const char *label;      /* names the case in messages */
+  struct ab_backend *d, *r;
+  size_t P;               /* parameters per model */
+  int nb, batch;          /* whole batches in the training split, batch size */
+  int32_t *order;         /* [TU_PAIR_K][nb * batch] */
+} tu_pair;
+
+/* Takes dev (loaded with s), opens the reference, and gives both the same models. */
+void tu_pair_init(tu_pair *p, const char *label, struct ab_backend *dev,
+                  const struct ab_splits *s, const char *hidden, const char *act, int batch);
+void tu_pair_free(tu_pair *p);
+/* nb batches (all when 0) of a fresh order per model on both; loss sums compared. */
+void tu_pair_epoch(tu_pair *p, struct ab_rng *r, size_t ntrain, int nb, int epoch);
+/* evaluate on every split on both: loss sums and correct counts compared. */
+void tu_pair_evaluate(tu_pair *p, const struct ab_splits *s, int epoch);
+/* Every vtable operation on both: one step, epochs, evaluate, snapshot and restore,
+ * predictions, get_state into set_state; parameters and Adam state compared after
+ * each (relative L2 within AB_TOL_TRAIN_LOSS_REL, worst elements printed). */
+void tu_pair_vtable_parity(tu_pair *p, const struct ab_splits *s);
 
 #endif

@@ -46,6 +46,8 @@ void ab_ref_adam_step(float *p, float *m, float *v, const float *g, const float 
  * loss_sum, correct: [K] (accumulated, not overwritten); logits: [K][B][C]. */
 void ab_ref_eval(double *loss_sum, int64_t *correct, const float *logits,
                  const int32_t *labels, int K, int B, int C);
+/* One row of ab_ref_eval: its loss, and *correct = (argmax z == lab). */
+float ab_ref_eval_row(const float *z, int lab, int C, int *correct);
 
 /* Softmax probability of class 1 for each row: prob: [K][B], logits: [K][B][2]. */
 void ab_ref_prob1(float *prob, const float *logits, int K, int B);

@@ -74,7 +74,5 @@ const cpu_kern *cpu_kern_get(ab_cpu_isa isa);
 /* Softmax cross-entropy of one row, as ab_ref_softmax_xent: returns the loss and, when
  * d is not NULL, writes d[c] = (softmax - onehot) / B. */
 float cpu_xent_row(float *d, const float *z, int lab, int C, float B);
-/* Loss and argmax of one row as ab_ref_eval computes them. */
-float cpu_eval_row(const float *z, int lab, int C, int *correct);
 
 #endif

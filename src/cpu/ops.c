@@ -62,17 +62,6 @@ float cpu_xent_row(float *d, const float *z, int lab, int C, float B) {
   return logf(sum) + mx - z[lab];
 }
 
-float cpu_eval_row(const float *z, int lab, int C, int *correct) {
-  int best = 0;
-  float mx = z[0];
-  for (int c = 1; c < C; c++)
-    if (z[c] > mx) { mx = z[c]; best = c; }
-  float sum = 0.0f;
-  for (int c = 0; c < C; c++) sum += expf(z[c] - mx);
-  *correct = best == lab;
-  return logf(sum) + mx - z[lab];
-}
-
 void ab_cpu_linear_act_fwd(ab_cpu_isa isa, float *Y, const float *X, const float *W,
                            const float *b, ab_act act, int K, int B, int IN, int OUT,
                            size_t pstride) {

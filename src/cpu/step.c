@@ -1,6 +1,7 @@
 /* The fast backend's parallel jobs: training steps (two phases, see impl.h) and
  * evaluation. Every function here runs on all pool threads at once. */
 #include <math.h>
+#include "abgpu/ref.h"
 #include "impl.h"
 
 static const float ONE = 1.0f;
@@ -141,8 +142,8 @@ static void eval_chunk(cpu_impl *r, int tid, int k, size_t i0, int n) {
   int64_t correct = 0;
   for (int i = 0; i < n; i++) {
     int c;
-    r->erow[(size_t)k * r->nmax + i0 + i] = cpu_eval_row(z + (size_t)i * ldz, sp->y[i0 + i],
-                                                        AB_NCLASS, &c);
+    r->erow[(size_t)k * r->nmax + i0 + i] = ab_ref_eval_row(z + (size_t)i * ldz, sp->y[i0 + i],
+                                                           AB_NCLASS, &c);
     correct += c;
   }
   r->ecorrect[(size_t)tid * r->K + k] += correct;

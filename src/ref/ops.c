@@ -109,19 +109,24 @@ void ab_ref_adam_step(float *p, float *m, float *v, const float *g, const float 
   }
 }
 
+float ab_ref_eval_row(const float *z, int lab, int C, int *correct) {
+  int best = 0;
+  float mx = z[0];
+  for (int c = 1; c < C; c++)
+    if (z[c] > mx) { mx = z[c]; best = c; }
+  float sum = 0.0f;
+  for (int c = 0; c < C; c++) sum += expf(z[c] - mx);
+  *correct = best == lab;
+  return logf(sum) + mx - z[lab];
+}
+
 void ab_ref_eval(double *loss_sum, int64_t *correct, const float *logits,
                  const int32_t *labels, int K, int B, int C) {
   for (int k = 0; k < K; k++)
     for (int i = 0; i < B; i++) {
-      const float *z = logits + ((size_t)k * B + i) * C;
-      int best = 0;
-      float mx = z[0];
-      for (int c = 1; c < C; c++)
-        if (z[c] > mx) { mx = z[c]; best = c; }
-      float sum = 0.0f;
-      for (int c = 0; c < C; c++) sum += expf(z[c] - mx);
-      loss_sum[k] += (double)(logf(sum) + mx - z[labels[i]]);
-      correct[k] += best == labels[i];
+      int ok;
+      loss_sum[k] += (double)ab_ref_eval_row(logits + ((size_t)k * B + i) * C, labels[i], C, &ok);
+      correct[k] += ok;
     }
 }
 
