@@ -193,16 +193,23 @@ static int init_seed(ab_backend *be, ab_err *e) {
   return rc;
 }
 
+/* Sets the fused options (unless fo is NULL) and the seed net; returns the path the
+ * backend chose, and its reason in *why. */
+static ab_cl_fused chosen_path(ab_backend *be, const ab_cl_fused_opts *fo, const char **why) {
+  ab_err e;
+  if (fo) cr_assert_eq(ab_backend_cl_set_fused(be, fo, &e), 0, "%s", e.msg);
+  cr_assert_eq(init_seed(be, &e), 0, "%s", e.msg);
+  return ab_cl_backend_path(be, why);
+}
+
 Test(cl_fused, auto_picks_epoch_and_says_why) {
   int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
   logbuf[0] = '\0';
   ab_backend *be = open_cl(dev, NULL, &s);
-  ab_err e;
-  cr_assert_eq(init_seed(be, &e), 0, "%s", e.msg);
   const char *why;
-  cr_expect_eq(ab_cl_backend_path(be, &why), AB_CL_FUSED_EPOCH, "auto chose: %s", why);
+  cr_expect_eq(chosen_path(be, NULL, &why), AB_CL_FUSED_EPOCH, "auto chose: %s", why);
   cr_expect(strstr(logbuf, "opencl: training path fused-epoch: 1 launch per epoch"),
             "the verbose log must say which path and why:\n%s", logbuf);
   cr_log_info("auto: %s", why);
@@ -217,10 +224,8 @@ Test(cl_fused, auto_falls_back_when_local_memory_is_short) {
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
   ab_cl_fused_opts fo = {AB_CL_FUSED_AUTO, 1024, 0, 0};
-  cr_assert_eq(ab_backend_cl_set_fused(be, &fo, &e), 0, "%s", e.msg);
-  cr_assert_eq(init_seed(be, &e), 0, "%s", e.msg);
   const char *why;
-  cr_expect_eq(ab_cl_backend_path(be, &why), AB_CL_FUSED_OFF, "chose: %s", why);
+  cr_expect_eq(chosen_path(be, &fo, &why), AB_CL_FUSED_OFF, "chose: %s", why);
   cr_expect(strstr(why, "per-op: the fused kernels do not fit: one row of activations needs"),
             "%s", why);
   fo.path = AB_CL_FUSED_EPOCH;
@@ -238,17 +243,14 @@ Test(cl_fused, off_and_clblast_run_per_op) {
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
   ab_cl_fused_opts fo = {AB_CL_FUSED_OFF, 0, 0, 0};
-  cr_assert_eq(ab_backend_cl_set_fused(be, &fo, &e), 0, "%s", e.msg);
-  cr_assert_eq(init_seed(be, &e), 0, "%s", e.msg);
   const char *why;
-  cr_expect_eq(ab_cl_backend_path(be, &why), AB_CL_FUSED_OFF, "%s", why);
+  cr_expect_eq(chosen_path(be, &fo, &why), AB_CL_FUSED_OFF, "%s", why);
   ab_backend_free(be);
   if (ab_cl_have_clblast()) {
     ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL};
     cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
     cr_assert_eq(be->vt->load_data(be, &s, &e), 0, "%s", e.msg);
-    cr_assert_eq(init_seed(be, &e), 0, "%s", e.msg);
-    cr_expect_eq(ab_cl_backend_path(be, &why), AB_CL_FUSED_OFF, "%s", why);
+    cr_expect_eq(chosen_path(be, NULL, &why), AB_CL_FUSED_OFF, "%s", why);
     cr_expect(strstr(why, "clblast"), "%s", why);
     ab_backend_free(be);
   }
@@ -262,9 +264,8 @@ Test(cl_fused, env_selects_the_path) {
   setenv("ABGPU_CL_FUSED", "step", 1); /* each test runs in its own process */
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
-  cr_assert_eq(init_seed(be, &e), 0, "%s", e.msg);
   const char *why;
-  cr_expect_eq(ab_cl_backend_path(be, &why), AB_CL_FUSED_STEP, "%s", why);
+  cr_expect_eq(chosen_path(be, NULL, &why), AB_CL_FUSED_STEP, "%s", why);
   ab_backend_free(be);
   setenv("ABGPU_CL_FUSED", "fast", 1);
   ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL};

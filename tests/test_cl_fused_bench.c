@@ -77,6 +77,21 @@ static void models_free(models *m) {
   free(m->order);
 }
 
+/* The data (real when given, else synthetic) and its models; returns the data's name. */
+static const char *setup(ab_splits *s, models *m) {
+  const char *what;
+  load_splits(s, &what);
+  models_init(m, s);
+  return what;
+}
+
+static void teardown(ab_splits *s, models *m, const char *msg) {
+  cr_log_info("%s", msg);
+  fprintf(stderr, "cl_fused_bench %s\n", msg);
+  models_free(m);
+  ab_splits_free(s);
+}
+
 static ab_backend *open_path(int dev, ab_cl_fused path, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
@@ -121,10 +136,8 @@ static double path_ms(int dev, ab_cl_fused path, const ab_splits *s, models *m) 
 Test(cl_fused_bench, ms_per_epoch_by_path) {
   int dev = tu_cl_device_or_skip("fused-path timings");
   ab_splits s;
-  const char *what;
-  load_splits(&s, &what);
   models m;
-  models_init(&m, &s);
+  const char *what = setup(&s, &m);
   double off = path_ms(dev, AB_CL_FUSED_OFF, &s, &m);
   double step = path_ms(dev, AB_CL_FUSED_STEP, &s, &m);
   double ep = path_ms(dev, AB_CL_FUSED_EPOCH, &s, &m);
@@ -133,10 +146,7 @@ Test(cl_fused_bench, ms_per_epoch_by_path) {
            "(median of %d): per-op %.2f ms/epoch, fused-step %.2f, fused-epoch %.2f "
            "(%.1fx faster than per-op)", what, m.cfg.batch, m.nb, PATH_EPOCHS, off, step, ep,
            off / ep);
-  cr_log_info("%s", msg);
-  fprintf(stderr, "cl_fused_bench %s\n", msg);
-  models_free(&m);
-  ab_splits_free(&s);
+  teardown(&s, &m, msg);
 }
 
 /* NMODELS models for EPOCHS epochs on path: together (K = NMODELS) or one after the
@@ -166,10 +176,8 @@ static double run_models(int dev, ab_cl_fused path, int together, const ab_split
 Test(cl_fused_bench, k64_together_vs_one_after_another) {
   int dev = tu_cl_device_or_skip("fused-path timings");
   ab_splits s;
-  const char *what;
-  load_splits(&s, &what);
   models m;
-  models_init(&m, &s);
+  const char *what = setup(&s, &m);
   double lt[NMODELS], ls[NMODELS], lp[NMODELS];
   run_models(dev, AB_CL_FUSED_EPOCH, 1, &s, &m, lt); /* compiles the K = 64 shapes */
   double together = run_models(dev, AB_CL_FUSED_EPOCH, 1, &s, &m, lt);
@@ -184,8 +192,5 @@ Test(cl_fused_bench, k64_together_vs_one_after_another) {
            "one after another (K=1, auto = fused-epoch) %.0f ms, ratio %.2f; one after "
            "another on the per-op path %.0f ms, ratio %.2f", what, NMODELS, EPOCHS, NMODELS,
            together, seq, seq / together, seq_op, seq_op / together);
-  cr_log_info("%s", msg);
-  fprintf(stderr, "cl_fused_bench %s\n", msg);
-  models_free(&m);
-  ab_splits_free(&s);
+  teardown(&s, &m, msg);
 }

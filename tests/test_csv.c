@@ -25,6 +25,14 @@ static int read_text(ab_table *t, const char *text, ab_missing m, ab_err *e) {
   return ab_csv_read(t, file_with("in.csv", text), &o, e);
 }
 
+/* Reads file with the default options; it must hold n rows. */
+static void read_rows_of(ab_table *t, const char *file, size_t n) {
+  ab_err e = {0};
+  ab_csv_opts o = ab_csv_opts_default();
+  cr_assert_eq(ab_csv_read(t, file, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(t->n, n, "%s: %zu rows, expected %zu", file, t->n, n);
+}
+
 Test(csv, reads_crlf_rows_as_in_the_export) {
   ab_table t;
   ab_err e = {0};
@@ -112,10 +120,7 @@ Test(csv, many_rows_read_across_buffer_refills) {
   }
   fclose(f);
   ab_table t;
-  ab_err e = {0};
-  ab_csv_opts o = ab_csv_opts_default();
-  cr_assert_eq(ab_csv_read(&t, path, &o, &e), 0, "%s", e.msg);
-  cr_assert_eq(t.n, 60000);
+  read_rows_of(&t, path, 60000);
   cr_assert_eq(t.id[59999], 60000);
   cr_assert_eq(t.x[59999 * AB_NFEAT], 59999.0f);
   ab_table_free(&t);
@@ -156,16 +161,12 @@ static void write_rows(const char *name, int nrows, int spaced, unsigned seed) {
  * through the general parser only. */
 Test(csv, fast_and_general_parsers_agree_bit_for_bit) {
   ab_table fast, slow;
-  ab_err e = {0};
-  ab_csv_opts o = ab_csv_opts_default();
   char a[512];
   write_rows("fast.csv", 20000, 0, 42);
   snprintf(a, sizeof a, "%s", path);
   write_rows("slow.csv", 20000, 1, 42);
-  cr_assert_eq(ab_csv_read(&fast, a, &o, &e), 0, "%s", e.msg);
-  cr_assert_eq(ab_csv_read(&slow, path, &o, &e), 0, "%s", e.msg);
-  cr_assert_eq(fast.n, 20000);
-  cr_assert_eq(slow.n, 20000);
+  read_rows_of(&fast, a, 20000);
+  read_rows_of(&slow, path, 20000);
   cr_assert_eq(memcmp(fast.x, slow.x, 20000 * AB_NFEAT * sizeof(float)), 0);
   cr_assert_eq(memcmp(fast.id, slow.id, 20000 * sizeof(int64_t)), 0);
   cr_assert_eq(memcmp(fast.y, slow.y, 20000), 0);
@@ -207,10 +208,7 @@ Test(csv, mixed_rows_across_refills_keep_line_numbers) {
   }
   fclose(f);
   ab_table t;
-  ab_err e = {0};
-  ab_csv_opts o = ab_csv_opts_default();
-  cr_assert_eq(ab_csv_read(&t, path, &o, &e), 0, "%s", e.msg);
-  cr_assert_eq(t.n, 30000);
+  read_rows_of(&t, path, 30000);
   for (size_t i = 0; i < t.n; i++) {
     cr_assert_eq(t.id[i], 30000 - (int64_t)i);
     cr_assert_eq(t.x[i * AB_NFEAT + 2], 1.5f);
@@ -220,6 +218,8 @@ Test(csv, mixed_rows_across_refills_keep_line_numbers) {
   f = fopen(path, "ab");
   fputs("77777,10,10,1.5,1.5,0,8.91,0,0,0,x,1\n", f);
   fclose(f);
+  ab_err e = {0};
+  ab_csv_opts o = ab_csv_opts_default();
   cr_assert_neq(ab_csv_read(&t, path, &o, &e), 0);
   char want[128];
   snprintf(want, sizeof want, "mixed.csv:%d:34: expected a number in column 11", line + 1);

@@ -308,6 +308,16 @@ static void write_space(const char *dir, const char *text) {
   cr_assert_eq(tu_write(p, text), 0);
 }
 
+/* A fresh folder `name` with the SMALL space, and `abgpu sweep ... ARGS` run there, which
+ * must succeed. Returns the folder. */
+static const char *small_sweep(tu_run *r, const char *name, const char *args) {
+  const char *d = dir_for(name);
+  write_space(d, SMALL);
+  tu_sh(r, "cd %s && %s sweep --data %s --space space.txt %s", d, ABGPU_BIN, DATA, args);
+  cr_assert_eq(r->status, 0, "%s", r->out);
+  return d;
+}
+
 static void load_lb(ab_leaderboard *lb, const char *dir, const char *name) {
   char p[700];
   snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -329,12 +339,8 @@ static void expect_same_rows(const ab_leaderboard *a, const ab_leaderboard *b) {
 }
 
 Test(sweep_cli, end_to_end_validation_only_ranking_and_a_retrainable_winner, .timeout = 60) {
-  const char *d = dir_for("e2e");
-  write_space(d, SMALL);
   tu_run r;
-  tu_sh(&r, "cd %s && %s sweep --data %s --space space.txt --out best.abm --finalists 3",
-        d, ABGPU_BIN, DATA);
-  cr_assert_eq(r.status, 0, "%s", r.out);
+  const char *d = small_sweep(&r, "e2e", "--out best.abm --finalists 3");
   cr_assert(strstr(r.out, "validation leaderboard"), "%s", r.out);
   cr_assert(strstr(r.out, "measured once on the test split"), "%s", r.out);
   cr_assert(strstr(r.out, "16 configurations, 16 to train here"), "%s", r.out);
@@ -635,12 +641,8 @@ Test(ensemble, saves_loads_and_predicts_the_mean_of_its_members, .timeout = 60) 
 }
 
 Test(ensemble, sweep_writes_one_and_says_its_test_figures_apart, .timeout = 60) {
-  const char *d = dir_for("sweep_ens");
-  write_space(d, SMALL);
   tu_run r;
-  tu_sh(&r, "cd %s && %s sweep --data %s --space space.txt --ensemble 3 --ensemble-out e.abm",
-        d, ABGPU_BIN, DATA);
-  cr_assert_eq(r.status, 0, "%s", r.out);
+  const char *d = small_sweep(&r, "sweep_ens", "--ensemble 3 --ensemble-out e.abm");
   cr_assert(strstr(r.out, "ensemble of top 3"), "%s", r.out);
   char p[700];
   snprintf(p, sizeof p, "%s/e.abm", d);
