@@ -139,20 +139,49 @@ static size_t transform_offset(const uint8_t *b) {
   return off + 3 * AB_NFEAT * 4 + 4;
 }
 
+/* Bytes of format 3 that format 2 does not have, for a model without encodings: the
+ * encoding section after the transform (version, PLE bins, 10 edge counts, TE count,
+ * width) and the 4 training fields after best_epoch (the 68 bytes of seed ... best_epoch
+ * come between them). */
+#define ENC_NONE_BYTES (14 * 4)
+#define CONFIG2_BYTES 68
+#define CONFIG3_EXTRA (4 * 4)
+
+/* Format 2's bytes of a format-3 file b[n] with no encodings, into a new buffer. */
+static uint8_t *as_format2(const uint8_t *b, size_t n, size_t *n2) {
+  size_t t = transform_offset(b) + 4, c = t + ENC_NONE_BYTES;
+  *n2 = n - ENC_NONE_BYTES - CONFIG3_EXTRA;
+  uint8_t *o = malloc(*n2);
+  memcpy(o, b, t);
+  memcpy(o + t, b + c, CONFIG2_BYTES);
+  memcpy(o + t + CONFIG2_BYTES, b + c + CONFIG2_BYTES + CONFIG3_EXTRA,
+         n - c - CONFIG2_BYTES - CONFIG3_EXTRA);
+  o[8] = 2;
+  reseal(o, *n2);
+  return o;
+}
+
 Test(model, format_1_files_still_load_and_other_formats_are_named) {
   ab_model a, b;
   ab_err e = {0};
   make_model(&a, "6");
-  uint8_t *buf, *old;
-  size_t n;
+  uint8_t *buf, *old, *f2;
+  size_t n, n2;
   cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
-  cr_assert_eq(le32(buf + 8), 2);
+  cr_assert_eq(le32(buf + 8), 3);
+  f2 = as_format2(buf, n, &n2);
+  cr_assert_eq(ab_model_decode(&b, f2, n2, "f2.abm", &e), AB_OK, "%s", e.msg);
+  cr_assert_eq(b.cfg.order, AB_ORDER_SHUFFLE);
+  cr_assert_eq(b.enc.width, AB_NFEAT);
+  cr_assert(memcmp(a.nets[0].params, b.nets[0].params, ab_arch_nparams(&a.nets[0].arch) * 4) == 0);
+  ab_model_free(&b);
   /* format 1 = format 2 without the transform field */
-  size_t t = transform_offset(buf);
-  cr_assert_eq(le32(buf + t), AB_TRANSFORM_NONE);
+  size_t t = transform_offset(f2);
+  cr_assert_eq(le32(f2 + t), AB_TRANSFORM_NONE);
+  n = n2;
   old = malloc(n - 4);
-  memcpy(old, buf, t);
-  memcpy(old + t, buf + t + 4, n - t - 4);
+  memcpy(old, f2, t);
+  memcpy(old + t, f2 + t + 4, n - t - 4);
   old[8] = 1;
   reseal(old, n - 4);
   cr_assert_eq(ab_model_decode(&b, old, n - 4, "old.abm", &e), AB_OK, "%s", e.msg);
@@ -163,11 +192,12 @@ Test(model, format_1_files_still_load_and_other_formats_are_named) {
   reseal(old, n - 4);
   cr_assert_eq(ab_model_decode(&b, old, n - 4, "old.abm", &e), AB_EINPUT);
   cr_assert(strstr(e.msg, "ensemble in model format 1"), "%s", e.msg);
-  buf[8] = 3; /* a newer format is refused by number */
-  reseal(buf, n);
-  cr_assert_eq(ab_model_decode(&b, buf, n, "new.abm", &e), AB_EINPUT);
-  cr_assert(strstr(e.msg, "model format 3, this abgpu"), "%s", e.msg);
+  buf[8] = 4; /* a newer format is refused by number */
+  reseal(buf, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA);
+  cr_assert_eq(ab_model_decode(&b, buf, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA, "new.abm", &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "model format 4, this abgpu"), "%s", e.msg);
   cr_assert(strstr(e.msg, "a newer abgpu wrote it"), "%s", e.msg);
+  free(f2);
   free(old);
   free(buf);
   ab_model_free(&a);

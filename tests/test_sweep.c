@@ -73,7 +73,11 @@ Test(space, bad_lines_name_the_line) {
   expect_bad("act = relu,swish\n", "act: 'relu,swish'");
   expect_bad("batch = 0\n", "batch size");
   expect_bad("epochs = -1\n", "epoch count");
-  expect_bad("transform = sqrt\n", "none or log1p");
+  expect_bad("transform = sqrt\n", "'sqrt' is not none or a list of log1p, ple:N");
+  expect_bad("transform = log1p,log1p\n", "'log1p,log1p' is not none or a list");
+  expect_bad("transform = ple:1\n", "'ple:1' is not none");
+  expect_bad("batch_order = sorted\n", "batch_order: 'sorted' is not shuffle or fixed");
+  expect_bad("lr_schedule = step\n", "lr_schedule: 'step' is not none, plateau or cosine");
   expect_bad("balance = half\n", "random, first or none");
   expect_bad("seed = -4\n", "is not a seed");
   expect_bad("lr =\n", "s.txt:1: lr: no values");
@@ -278,12 +282,12 @@ Test(leaderboard, csv_round_trip_sort_and_errors) {
   cr_assert(strstr(E.msg, "b.csv:1: not an abgpu sweep leaderboard"), "%s", E.msg);
   ab_lb_free(&bad);
   FILE *f = fopen(path, "a");
-  fprintf(f, "5,\"8\",\"relu\",0.001,100,0,100,0,none,random,1,ok,0.3,0,nope,0,0.9,0,3,2,3,"
-             "\"80,10,10\",9,feedbeef12345678,1,0.1,\"cpu\"\n");
+  fprintf(f, "5,\"8\",\"relu\",0.001,100,0,100,0,none,random,shuffle,none,0,1,ok,0.3,0,nope,0,"
+             "0.9,0,3,2,3,\"80,10,10\",9,feedbeef12345678,1,0.1,\"cpu\"\n");
   fclose(f);
   ab_lb_init(&bad);
   cr_assert_eq(ab_lb_read_csv(&bad, path, &E), AB_EINPUT);
-  cr_assert(strstr(E.msg, "lb.csv:6: column 15 (val_acc) is not valid"), "%s", E.msg);
+  cr_assert(strstr(E.msg, "lb.csv:6: column 18 (val_acc) is not valid"), "%s", E.msg);
   ab_lb_free(&bad);
   ab_lb_free(&lb);
   ab_lb_free(&back);
@@ -654,7 +658,8 @@ Test(ensemble, sweep_writes_one_and_says_its_test_figures_apart, .timeout = 60) 
   ab_model_free(&m);
 }
 
-/* Runs python block `block` of docs/python.md on model's export; checks it against predict. */
+/* Runs python block 1 (the inputs) and block `block` of docs/python.md on model's export;
+ * checks it against predict. */
 static void python_block(int block, const char *model) {
   static tu_run r;
   char tail[600];
@@ -663,7 +668,7 @@ static void python_block(int block, const char *model) {
                               "err = np.max(np.abs(got[:, 1] - p))\n"
                               "print('max abs difference %.3g' % err)\n"
                               "assert err <= 1e-5\n"), 0);
-  tu_sh(&r, "cd %s && awk '/^```python/{n++; on=1; next} /^```/{on=0} on && n==%d' %s/docs/python.md "
+  tu_sh(&r, "cd %s && awk '/^```python/{n++; on=1; next} /^```/{on=0} on && (n==1 || n==%d)' %s/docs/python.md "
             "> doc.py && cat doc.py check_tail.py > run.py && "
             "%s synth --rows 500 --seed 2 --out customers.csv >/dev/null && "
             "%s export --model %s --out weights.npz && "
@@ -680,8 +685,8 @@ Test(ensemble, python_doc_scores_log1p_models_and_ensembles_with_numpy, .timeout
                  "lines are not checked");
   char paths[3][600], ens[600];
   make_ensemble(paths, ens);
-  python_block(1, paths[1]);
-  python_block(2, ens);
+  python_block(2, paths[1]);
+  python_block(3, ens);
 }
 
 /* ---- MPI ---- */

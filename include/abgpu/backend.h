@@ -25,6 +25,9 @@ typedef struct ab_backend_vt {
   /* Sets up K models of arch with initial params [K][P] and hyper [K]; Adam state zero. */
   int (*init_models)(ab_backend *be, const ab_arch *a, int K, int batch,
                      const float *params, const ab_hyper *hyper, ab_err *e);
+  /* Replaces the K models' optimiser settings (a learning-rate schedule); Adam state
+   * and weights are kept. */
+  int (*set_hyper)(ab_backend *be, const ab_hyper *hyper, ab_err *e);
   /* Runs nbatches steps; order [K][nbatches*batch] indexes train rows.
    * loss_sum[k] = sum of the per-batch mean losses (before each step's update). */
   int (*train_epoch)(ab_backend *be, const int32_t *order, int nbatches,

@@ -17,7 +17,8 @@
 #include "abgpu/train.h"
 
 #define AB_MODEL_MAGIC "ABGPUMDL"         /* 8 bytes, no terminator in the file */
-#define AB_MODEL_FORMAT 2                 /* bumped on any change to the layout */
+#define AB_MODEL_FORMAT 3                 /* bumped on any change to the layout */
+#define AB_MODEL_ENC_VERSION 1            /* version of format 3's encoding section */
 #define AB_MODEL_FORMAT_OLDEST 1          /* the oldest format the loader still reads */
 #define AB_MODEL_HEADER 32                /* bytes before the payload */
 #define AB_MODEL_MAX_BYTES (1ull << 30)   /* the loader refuses larger files */
@@ -56,6 +57,8 @@ typedef struct ab_model {
   float mean[AB_NFEAT], std[AB_NFEAT]; /* scaler: x' = (x - mean) / std */
   float fill[AB_NFEAT];              /* value for an empty field, before scaling */
   ab_missing missing;                /* the training run's --missing */
+  ab_encoder enc;                    /* te, ple: fitted on the training split; enc.width is
+                                        every network's input width */
   /* how it was made */
   ab_train_cfg cfg;                  /* cfg.arch equals nets[0].arch */
   ab_prep_opts prep;                 /* prep.transform is applied when scoring */
@@ -104,11 +107,12 @@ int ab_model_load(ab_model *m, const char *path, ab_err *e);
 /* ---- scoring (predict.c) ---- */
 
 /* Replaces NaN (empty fields) by the model's fills, counting them per feature into
- * nfilled (may be NULL), applies the model's input transform (m->prep.transform), then
+ * nfilled (may be NULL), applies the model's log1p transform (m->prep.transform), then
  * standardises with the model's scaler. x: [n][AB_NFEAT]. */
 void ab_model_prepare(const ab_model *m, float *x, size_t n, uint64_t *nfilled);
 /* Raw probability of buying for n prepared rows (the mean over the model's networks),
- * with the reference ops: the same bits on every machine. */
+ * with the reference ops: the same bits on every machine. The model's encodings (te,
+ * ple) are applied to the prepared rows first. */
 int ab_model_forward(const ab_model *m, const float *xs, size_t n, float *prob, ab_err *e);
 
 /* A whole labelled (or unlabelled) file, scored. */

@@ -1,23 +1,41 @@
 /* prep.h - balance, shuffle, split, standardise. */
 #ifndef ABGPU_PREP_H
 #define ABGPU_PREP_H
+#include "abgpu/encode.h"
 #include "abgpu/table.h"
 
 typedef enum { AB_BALANCE_RANDOM, AB_BALANCE_FIRST, AB_BALANCE_NONE } ab_balance;
 int ab_balance_parse(ab_balance *out, const char *s);
 const char *ab_balance_name(ab_balance b);
 
-/* An input transform applied to the raw features (after missing-value filling, before
- * the scaler is fitted or applied). log1p: x -> sign(x) * log(1 + |x|) on the skewed
- * features (minutes, prices, minutes listened, support requests, days; not the review,
- * review score or completion), which is log(1 + x) for the non-negative values the
- * export holds. */
-typedef enum { AB_TRANSFORM_NONE = 0, AB_TRANSFORM_LOG1P = 1 } ab_transform;
+/* The input transforms, as one word: any of
+ * - log1p (bit 0): x -> sign(x) * log(1 + |x|) on the skewed raw features (minutes,
+ *   prices, minutes listened, support requests, days; not the review, review score or
+ *   completion), which is log(1 + x) for the non-negative values the export holds;
+ *   applied after missing-value filling, before the scaler is fitted or applied;
+ * - te (bit 1): out-of-fold target encoding of the repeating columns (encode.h);
+ * - ple:N (bits 8..15 = N): piecewise-linear encoding over N quantile bins (encode.h).
+ * te and ple act on the standardised rows and are fitted on the training split. */
+typedef uint32_t ab_transform;
+#define AB_TRANSFORM_NONE 0u
+#define AB_TRANSFORM_LOG1P 1u
+#define AB_TRANSFORM_TE 2u
+#define AB_TRANSFORM_PLE(n) ((uint32_t)(n) << 8)
+#define AB_TRANSFORM_NAME_LEN 32
+/* PLE bins of t (0: no PLE). */
+int ab_transform_ple(ab_transform t);
+/* 1 when t is a valid word (known bits, PLE bins 0 or 2..AB_PLE_MAX_BINS). */
+int ab_transform_valid(ab_transform t);
+/* "none" or a comma-separated list of log1p, ple:N, te (each at most once, any order). */
 int ab_transform_parse(ab_transform *out, const char *s);
-const char *ab_transform_name(ab_transform t);
-/* 1 when transform t changes feature j (0..AB_NFEAT-1). */
+/* The canonical name ("none", "log1p", "log1p,ple:32,te": log1p, ple, te in that order)
+ * into buf[AB_TRANSFORM_NAME_LEN]; returns buf. */
+const char *ab_transform_name(ab_transform t, char *buf);
+/* The name in a temporary buffer that lives until the end of the enclosing block. */
+#define AB_TRANSFORM_STR(t) ab_transform_name((t), (char[AB_TRANSFORM_NAME_LEN]){0})
+/* 1 when the log1p of transform t changes raw feature j (0..AB_NFEAT-1). */
 int ab_transform_applies(ab_transform t, int j);
-/* Transforms n raw rows in place. x: [n][AB_NFEAT]. */
+/* Applies the log1p of t to n raw rows in place. x: [n][AB_NFEAT]. */
 void ab_transform_rows(float *x, size_t n, ab_transform t);
 
 typedef struct ab_prep_opts {
@@ -37,17 +55,20 @@ ab_prep_opts ab_prep_opts_default(void);
 /* Parses "80,10,10" (three non-negative integers summing to 100, train > 0). */
 int ab_split_parse(int out[3], const char *s);
 
-/* One split: standardised float32 features and int32 labels. */
+/* One split: standardised float32 features, the network's inputs and int32 labels. */
 typedef struct ab_split {
   size_t n;
   int64_t *id;  /* [n] */
   float *x;     /* [n][AB_NFEAT] standardised */
   int32_t *y;   /* [n] 0/1 */
+  float *in;    /* [n][d] the network's inputs: x itself, or x encoded (te, ple) */
+  int d;        /* inputs per row: AB_NFEAT, or the encoder's width */
 } ab_split;
 
 typedef struct ab_splits {
   ab_split train, val, test;
   float mean[AB_NFEAT], std[AB_NFEAT]; /* scaler: x' = (x - mean) / std */
+  ab_encoder enc;                      /* fitted on the training split (te, ple) */
   size_t n_total, n_pos_total;         /* before balancing */
   size_t n_balanced;
 } ab_splits;

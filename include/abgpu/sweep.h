@@ -21,13 +21,14 @@
 #define AB_SPACE_MAX_VALUES 256     /* values of one dimension */
 #define AB_SPACE_VALUE_LEN 64       /* characters of one value, terminator included */
 #define AB_SWEEP_MAX_CONFIGS 1000000 /* configurations one sweep may expand to */
-#define AB_SWEEP_KEY_LEN 320        /* ab_sweep_key() output, terminator included */
+#define AB_SWEEP_KEY_LEN 400        /* ab_sweep_key() output, terminator included */
 
 /* The dimensions, in the order of a configuration's key and of the grid (the last one
  * varies fastest). */
 typedef enum {
   AB_DIM_HIDDEN = 0, AB_DIM_ACT, AB_DIM_LR, AB_DIM_BATCH, AB_DIM_WD, AB_DIM_EPOCHS,
-  AB_DIM_PATIENCE, AB_DIM_TRANSFORM, AB_DIM_BALANCE, AB_DIM_SEED, AB_NDIM
+  AB_DIM_PATIENCE, AB_DIM_TRANSFORM, AB_DIM_BALANCE, AB_DIM_ORDER, AB_DIM_SCHED,
+  AB_DIM_MIN_EPOCHS, AB_DIM_SEED, AB_NDIM
 } ab_dim;
 const char *ab_dim_name(ab_dim d);
 
@@ -63,6 +64,9 @@ typedef struct ab_sweep_cfg {
   int batch, epochs, patience;
   ab_transform transform;
   ab_balance balance;
+  ab_order order;
+  ab_sched sched;
+  int min_epochs;
   uint64_t seed;
 } ab_sweep_cfg;
 
@@ -76,7 +80,8 @@ ab_sweep_cfg ab_sweep_cfg_default(void);
 int ab_space_expand(ab_sweep_cfg **out, size_t *n, const ab_space *sp, size_t random_n,
                     uint64_t seed, ab_err *e);
 /* "hidden=100,100 act=relu lr=0.001 batch=100 wd=0 epochs=100 patience=10
- * transform=log1p balance=first seed=1": identifies a configuration. */
+ * transform=log1p balance=first batch_order=shuffle lr_schedule=none min_epochs=0 seed=1":
+ * identifies a configuration. */
 void ab_sweep_key(const ab_sweep_cfg *c, char *buf, size_t n);
 /* train's flags for c, without --seed: "--hidden 100,100 --act relu ...". */
 void ab_sweep_flags(const ab_sweep_cfg *c, char *buf, size_t n);

@@ -4,6 +4,25 @@
 #include <stdint.h>
 #include "abgpu/backend.h"
 
+/* Batch order: a fresh permutation of the training rows every epoch, or the training
+ * split walked in its (shuffled) order every epoch, as the notebook's reader does. */
+typedef enum { AB_ORDER_SHUFFLE = 0, AB_ORDER_FIXED = 1 } ab_order;
+/* When a model stops: after `patience` epochs without a validation loss below the best
+ * so far, or (the notebook) at the first epoch whose loss is above the previous one's. */
+typedef enum { AB_STOP_BEST = 0, AB_STOP_RISE = 1 } ab_stop;
+/* Learning-rate schedule, per epoch: constant; halved after AB_PLATEAU_WAIT epochs
+ * without a better validation loss (at most AB_PLATEAU_CUTS times); or cosine from lr
+ * at epoch 1 down to 0 at the epoch limit. */
+typedef enum { AB_SCHED_NONE = 0, AB_SCHED_PLATEAU = 1, AB_SCHED_COSINE = 2 } ab_sched;
+#define AB_PLATEAU_WAIT 3
+#define AB_PLATEAU_CUTS 6
+int ab_order_parse(ab_order *out, const char *s);
+const char *ab_order_name(ab_order o);
+int ab_stop_parse(ab_stop *out, const char *s);
+const char *ab_stop_name(ab_stop s);
+int ab_sched_parse(ab_sched *out, const char *s);
+const char *ab_sched_name(ab_sched s);
+
 typedef struct ab_train_cfg {
   ab_arch arch;
   int batch;            /* 100; the last partial batch is dropped */
@@ -13,6 +32,10 @@ typedef struct ab_train_cfg {
   float wd;             /* 0 */
   uint64_t seed;        /* initialisation and batch order */
   int keep_last;        /* 1: keep the final weights (the notebook), 0: the best epoch */
+  ab_order order;       /* batch order */
+  ab_stop stop;         /* stopping rule */
+  ab_sched sched;       /* learning-rate schedule */
+  int min_epochs;       /* no early stop before this many epochs (0: none) */
 } ab_train_cfg;
 
 ab_train_cfg ab_train_cfg_default(void);
@@ -68,7 +91,7 @@ void ab_train_result_free(ab_train_result *r);
 /* Reads the note stored in a checkpoint (into buf, NUL-terminated). */
 int ab_ckpt_read_note(const char *path, char *buf, size_t n, ab_err *e);
 
-/* CRC32 over the three splits' features and labels: identifies the prepared data. */
+/* CRC32 over the three splits' network inputs and labels: identifies the prepared data. */
 uint32_t ab_splits_hash(const ab_splits *s);
 
 #endif

@@ -17,7 +17,7 @@ static const ab_split *split_of(const ab_splits *s, int id) {
 static int cl_load_data(ab_backend *be, const ab_splits *s, ab_err *e) {
   ab_cl_backend *cb = impl(be);
   for (int i = 0; i < 3; i++)
-    if (split_of(s, i)->n > (size_t)INT32_MAX / AB_NFEAT)
+    if (split_of(s, i)->n > (size_t)INT32_MAX / (size_t)split_of(s, i)->d)
       return ab_err_set(e, AB_EINPUT, "split too large for the OpenCL backend");
   int rc = ab_cl_bufs_data(cb, s, e);
   cb->loaded = rc == AB_OK;
@@ -102,6 +102,24 @@ static void set_sizes(ab_cl_backend *cb, const ab_arch *a, int K, int batch) {
   if (cb->maxslots < 1) cb->maxslots = 1;
 }
 
+/* The K learning rates and weight decays, to the device. */
+static int write_hyper(ab_cl_backend *cb, const ab_hyper *hyper, ab_err *e) {
+  int K = (int)cb->K;
+  float *hp = malloc(2 * (size_t)K * sizeof(float));
+  if (!hp) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < K; k++) { hp[k] = hyper[k].lr; hp[K + k] = hyper[k].wd; }
+  int rc = dev_write(cb, cb->b.lr, 0, K * sizeof(float), hp, e);
+  if (!rc) rc = dev_write(cb, cb->b.wd, 0, K * sizeof(float), hp + K, e);
+  free(hp);
+  return rc;
+}
+
+static int cl_set_hyper(ab_backend *be, const ab_hyper *hyper, ab_err *e) {
+  ab_cl_backend *cb = impl(be);
+  if (!cb->b.lr) return ab_err_set(e, AB_EUSAGE, "OpenCL backend: init_models first");
+  return write_hyper(cb, hyper, e);
+}
+
 static int cl_init_models(ab_backend *be, const ab_arch *a, int K, int batch,
                           const float *params, const ab_hyper *hyper, ab_err *e) {
   ab_cl_backend *cb = impl(be);
@@ -109,13 +127,8 @@ static int cl_init_models(ab_backend *be, const ab_arch *a, int K, int batch,
   if (K < 1 || batch < 1) return ab_err_set(e, AB_EUSAGE, "need K >= 1 and batch >= 1");
   ab_cl_bufs_free_models(&cb->b);
   set_sizes(cb, a, K, batch);
-  float *hp = malloc(2 * (size_t)K * sizeof(float));
-  if (!hp) return ab_err_set(e, AB_ENOMEM, "out of memory");
-  for (int k = 0; k < K; k++) { hp[k] = hyper[k].lr; hp[K + k] = hyper[k].wd; }
   int rc = ab_cl_bufs_models(cb, e);
-  if (!rc) rc = dev_write(cb, cb->b.lr, 0, K * sizeof(float), hp, e);
-  if (!rc) rc = dev_write(cb, cb->b.wd, 0, K * sizeof(float), hp + K, e);
-  free(hp);
+  if (!rc) rc = write_hyper(cb, hyper, e);
   if (!rc) rc = plan_path(cb, e);
   if (!rc) rc = reset_state(cb, params, e);
   if (!rc) rc = warm_up(cb, e);
@@ -293,7 +306,7 @@ static void cl_destroy(ab_backend *be) {
 }
 
 static const ab_backend_vt cl_vt = {
-    cl_load_data, cl_init_models, cl_train_epoch, cl_evaluate,  cl_predict,
+    cl_load_data, cl_init_models, cl_set_hyper, cl_train_epoch, cl_evaluate,  cl_predict,
     cl_snapshot,  cl_restore,     cl_get_state,   cl_set_state, cl_destroy};
 
 int ab_cl_have_clblast(void) {

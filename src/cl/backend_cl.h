@@ -8,7 +8,7 @@
 /* Owns every device buffer of a backend; ab_cl_bufs_free releases them all. */
 typedef struct ab_cl_bufs {
   /* data, from load_data */
-  cl_mem x[3], y[3];        /* per split: features [n][AB_NFEAT], labels [n] */
+  cl_mem x[3], y[3];        /* per split: network inputs [n][d], labels [n] */
   cl_mem iota;              /* 0, 1, ..., maxn-1: whole-split rows as an index */
   /* models, from init_models */
   cl_mem params, best, m, v, grad;  /* [K][P] */

@@ -44,7 +44,7 @@ int ab_cl_zero(ab_cl_ctx *c, cl_mem buf, size_t n, ab_err *e) {
 }
 
 static int upload_split(ab_cl_backend *cb, int id, const ab_split *sp, ab_err *e) {
-  int rc = create(&cb->b.x[id], cb->ctx, sp->n * AB_NFEAT * sizeof(float), sp->x, e);
+  int rc = create(&cb->b.x[id], cb->ctx, sp->n * (size_t)sp->d * sizeof(float), sp->in, e);
   if (!rc) rc = create(&cb->b.y[id], cb->ctx, sp->n * sizeof(int32_t), sp->y, e);
   cb->n[id] = sp->n;
   if (sp->n > cb->maxn) cb->maxn = sp->n;

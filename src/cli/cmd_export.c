@@ -1,6 +1,6 @@
-/* abgpu export: a model's weights, biases, scaler, fill values and input transform as
- * NumPy arrays (.npz), for Python users (docs/python.md); an ensemble's networks each
- * under their own prefix. */
+/* abgpu export: a model's weights, biases, scaler, fill values, input transform and
+ * encodings as NumPy arrays (.npz), for Python users (docs/python.md); an ensemble's
+ * networks each under their own prefix. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +14,10 @@ static void export_help(void) {
          "W0, b0, W1, b1, ... (float32, W as [inputs, outputs]), act (int32 per layer:\n"
          "0 identity, 1 relu, 2 sigmoid, 3 tanh), nlayers, mean, std, fill (float32 [10]),\n"
          "log1p (int32 [10]: 1 where the input transform applies), nnets, feature_names,\n"
-         "prior and train_ratio. An ensemble's networks are net0_W0, net0_b0, ...,\n"
+         "prior and train_ratio; the encodings: ple_nedges (int32 [10]), pleJ (float32 edges\n"
+         "of feature J, where ple_nedges[J] >= 2), nte, and when nte > 0 te_feat, te_prior,\n"
+         "te_mean, te_std (per encoded column) and teC_value, teC_rate (its table). An\n"
+         "ensemble's networks are net0_W0, net0_b0, ...,\n"
          "net0_act, net0_nlayers, net1_... instead. docs/python.md scores customers with them.\n\n"
          "  --model M         model file from `abgpu train --out` or `abgpu sweep` (required)\n"
          "  --out FILE        output .npz file (required)\n"
@@ -23,7 +26,8 @@ static void export_help(void) {
 }
 
 #define NET_ARRAYS (2 * AB_MAX_LAYERS + 2)
-#define MAX_ARRAYS (AB_MODEL_MAX_NETS * NET_ARRAYS + 12)
+#define ENC_ARRAYS (2 + 3 * AB_NFEAT + 4)
+#define MAX_ARRAYS (AB_MODEL_MAX_NETS * NET_ARRAYS + 12 + ENC_ARRAYS)
 
 /* Names and small arrays the npz entries point into. */
 typedef struct exp_net {
@@ -36,6 +40,9 @@ typedef struct exp_data {
   uint32_t fnames[AB_NFEAT][32];  /* '<U32': UTF-32LE, zero-padded */
   int32_t log1p[AB_NFEAT], nnets;
   double prior, ratio;
+  char enc_names[3 * AB_NFEAT][16];
+  int32_t nedges[AB_NFEAT], nte, te_feat[AB_NFEAT];
+  float te_prior[AB_NFEAT], te_mean[AB_NFEAT], te_std[AB_NFEAT];
 } exp_data;
 
 static void arr(ab_npy_array *a, const char *name, const char *descr, int ndim, size_t d0,
@@ -67,6 +74,40 @@ static int layer_arrays(ab_npy_array *a, exp_net *d, const ab_net *net, const ch
   return k;
 }
 
+/* The encodings (encode.h): PLE edges per feature, target-encoding tables per column. */
+static int enc_arrays(ab_npy_array *a, exp_data *d, const ab_encoder *enc) {
+  int k = 0;
+  for (int j = 0; j < AB_NFEAT; j++) {
+    d->nedges[j] = enc->nedges[j];
+    if (enc->nedges[j] < 2) continue;
+    snprintf(d->enc_names[j], sizeof d->enc_names[0], "ple%d", j);
+    arr(&a[k++], d->enc_names[j], "<f4", 1, (size_t)enc->nedges[j], 0, enc->edges[j],
+        (size_t)enc->nedges[j] * sizeof(float));
+  }
+  arr(&a[k++], "ple_nedges", "<i4", 1, AB_NFEAT, 0, d->nedges, sizeof d->nedges);
+  d->nte = enc->nte;
+  arr(&a[k++], "nte", "<i4", 0, 0, 0, &d->nte, 4);
+  for (int c = 0; c < enc->nte; c++) {
+    const ab_te_col *t = &enc->te[c];
+    d->te_feat[c] = t->feat;
+    d->te_prior[c] = t->prior;
+    d->te_mean[c] = t->mean;
+    d->te_std[c] = t->std;
+    char *vn = d->enc_names[AB_NFEAT + 2 * c], *rn = d->enc_names[AB_NFEAT + 2 * c + 1];
+    snprintf(vn, sizeof d->enc_names[0], "te%d_value", c);
+    snprintf(rn, sizeof d->enc_names[0], "te%d_rate", c);
+    arr(&a[k++], vn, "<f4", 1, t->n, 0, t->value, t->n * sizeof(float));
+    arr(&a[k++], rn, "<f4", 1, t->n, 0, t->rate, t->n * sizeof(float));
+  }
+  if (enc->nte == 0) return k;
+  size_t n = (size_t)enc->nte;
+  arr(&a[k++], "te_feat", "<i4", 1, n, 0, d->te_feat, n * 4);
+  arr(&a[k++], "te_prior", "<f4", 1, n, 0, d->te_prior, n * 4);
+  arr(&a[k++], "te_mean", "<f4", 1, n, 0, d->te_mean, n * 4);
+  arr(&a[k++], "te_std", "<f4", 1, n, 0, d->te_std, n * 4);
+  return k;
+}
+
 static int model_arrays(ab_npy_array *a, exp_data *d, const ab_model *m) {
   int k = 0;
   for (int i = 0; i < m->nnets; i++) {
@@ -91,7 +132,7 @@ static int model_arrays(ab_npy_array *a, exp_data *d, const ab_model *m) {
   arr(&a[k++], "feature_names", "<U32", 1, AB_NFEAT, 0, d->fnames, sizeof d->fnames);
   arr(&a[k++], "prior", "<f8", 0, 0, 0, &d->prior, 8);
   arr(&a[k++], "train_ratio", "<f8", 0, 0, 0, &d->ratio, 8);
-  return k;
+  return k + enc_arrays(a + k, d, &m->enc);
 }
 
 int cmd_export(int argc, char **argv) {

@@ -15,12 +15,14 @@ static void prep_help(void) {
          "  --balance M       random, first or none (default: %s)\n"
          "  --split A,B,C     train,validation,test percentages (default: %d,%d,%d)\n"
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
-         "  --transform T     input transform before scaling: none, or log1p of the skewed\n"
-         "                    minute, price, listening, support and days features (default: %s)\n"
+         "  --transform T     input transforms: none, or a list of log1p (of the skewed\n"
+         "                    minute, price, listening, support and days features, before\n"
+         "                    scaling), ple:N and te (encodings fitted on the training split;\n"
+         "                    `inputs` then holds the network's encoded inputs) (default: %s)\n"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all rows\n"
          "  -h, --help        this text\n",
          (unsigned long long)p.seed, ab_balance_name(p.balance), p.split[0], p.split[1], p.split[2],
-         ab_transform_name(p.transform));
+         AB_TRANSFORM_STR(p.transform));
 }
 
 int cmd_prep(int argc, char **argv) {

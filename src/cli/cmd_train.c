@@ -20,7 +20,8 @@ typedef struct train_args {
   ab_train_cfg cfg;
   ab_prep_opts prep;
   ab_csv_opts csv;
-  int quiet, json, verbose, compat, balance_set, threads, ckpt_every;
+  int quiet, json, verbose, compat, balance_set, order_set, stop_set, threads, ckpt_every;
+  int ensemble;             /* networks trained (seeds S, S+1, ...) and saved as one model */
   char note[4096];          /* the flags, stored in checkpoints for --resume */
 } train_args;
 
@@ -43,16 +44,34 @@ static void train_help(void) {
          "  --wd X            AdamW decoupled weight decay, 0 = plain Adam (default: %g)\n"
          "  --epochs N        at most N epochs (default: %d)\n"
          "  --patience N      stop after N epochs without a better validation loss\n"
-         "                    (default: %d = stop at the first that is not better)\n"
+         "                    (default: %d; 0 = stop at the first that is not better)\n"
+         "  --min-epochs N    never stop early before epoch N (default: %d)\n"
+         "  --stop R          best (patience counts epochs since the best validation\n"
+         "                    loss) or rise (stop at the first epoch whose validation loss\n"
+         "                    is above the previous one's, the notebook) (default: %s)\n"
+         "  --batch-order O   shuffle (a new batch order every epoch) or fixed (the\n"
+         "                    training split in its shuffled order, the same every epoch,\n"
+         "                    as the notebook) (default: %s)\n"
+         "  --lr-schedule S   none, plateau (halve the rate after %d epochs without a\n"
+         "                    better validation loss, at most %d times) or cosine (down to\n"
+         "                    0 at the --epochs limit) (default: %s)\n"
          "  --seed S          seeds balancing, shuffling, initialisation, batch order (default: %llu)\n"
          "  --balance M       random (seeded undersampling), first (the notebook: first N\n"
          "                    zeros in file order) or none (default: %s)\n"
          "  --split A,B,C     train,validation,test percentages (default: %d,%d,%d)\n"
-         "  --transform T     input transform: none, or log1p of the skewed minute, price,\n"
-         "                    listening, support and days features (default: %s)\n"
+         "  --transform T     input transforms: none, or a list of log1p (of the skewed\n"
+         "                    minute, price, listening, support and days features), ple:N\n"
+         "                    (piecewise-linear encoding over N quantile bins, 2..255) and\n"
+         "                    te (out-of-fold target encoding of the repeating columns),\n"
+         "                    e.g. log1p,ple:32,te; fitted on the training split and kept\n"
+         "                    in the model (default: %s)\n"
+         "  --ensemble N      train N networks (seeds S, S+1, ... for initialisation and\n"
+         "                    batch order, one split) and save their average as one model\n"
+         "                    (default: 1)\n"
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all\n"
-         "                    balanced rows, keep the last epoch's weights\n"
+         "                    balanced rows, --batch-order fixed, --stop rise, keep the\n"
+         "                    last epoch's weights\n"
          "  --quiet           no per-epoch lines\n"
          "  --json            one JSON object with the results on stdout at the end\n"
          "  --verbose         backend details (e.g. OpenCL build options) on stderr\n"
@@ -71,9 +90,10 @@ static void train_help(void) {
          "                    result equals the uninterrupted run's\n"
          "  -h, --help        this text\n",
          DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED, ab_cpu_count(), c.lr, c.batch, c.wd, c.epochs,
-         c.patience,
+         c.patience, c.min_epochs, ab_stop_name(c.stop),
+         ab_order_name(c.order), AB_PLATEAU_WAIT, AB_PLATEAU_CUTS, ab_sched_name(c.sched),
          (unsigned long long)c.seed, ab_balance_name(p.balance), p.split[0], p.split[1],
-         p.split[2], ab_transform_name(p.transform));
+         p.split[2], AB_TRANSFORM_STR(p.transform));
 }
 
 /* Parses one flag with a value; returns 0 handled, 1 not this kind, 2 error (printed). */
@@ -82,7 +102,8 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
                                       "--batch", "--epochs", "--patience", "--seed",
                                       "--balance", "--split", "--missing", "--gemm", "--out",
                                       "--report", "--threads", "--wd", "--transform", "--checkpoint",
-                                      "--checkpoint-every", "--resume"};
+                                      "--checkpoint-every", "--resume", "--batch-order",
+                                      "--lr-schedule", "--min-epochs", "--stop", "--ensemble"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     int m = cli_opt(argc, argv, i, names[k], &v);
@@ -111,6 +132,11 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
       case 18: a->ckpt = v; break;
       case 19: bad = cli_int(&a->ckpt_every, v, 0, 1000000); break;
       case 20: a->resume = v; break;
+      case 21: bad = ab_order_parse(&a->cfg.order, v); a->order_set = 1; break;
+      case 22: bad = ab_sched_parse(&a->cfg.sched, v); break;
+      case 23: bad = cli_int(&a->cfg.min_epochs, v, 0, 1000000); break;
+      case 24: bad = ab_stop_parse(&a->cfg.stop, v); a->stop_set = 1; break;
+      case 25: bad = cli_int(&a->ensemble, v, 1, AB_MODEL_MAX_NETS); break;
     }
     if (bad) return cli_usage_error("train", "%s: invalid value '%s'", names[k], v);
     return 0;
@@ -153,12 +179,16 @@ static void catch_signals(void) {
   sigaction(SIGTERM, &sa, NULL);
 }
 
+/* One line per epoch: the model's figures, or with --ensemble the first network's and
+ * how many are still training. */
 static int print_epoch(const ab_epoch_stats *s, const uint8_t *active, int K, void *user) {
-  (void)active; (void)K;
   epoch_out *o = user;
+  int left = 0;
+  for (int k = 0; k < K; k++) left += active[k];
   if (!o->quiet)
-    fprintf(o->f, "epoch %3d/%d  train loss %.4f  val loss %.4f  val accuracy %.2f%%  %.1f ms\n",
+    fprintf(o->f, "epoch %3d/%d  train loss %.4f  val loss %.4f  val accuracy %.2f%%  %.1f ms",
             s->epoch, o->epochs, s->train_loss, s->val_loss, 100.0 * s->val_acc, s->ms);
+  if (!o->quiet) fprintf(o->f, K > 1 ? "  (network 1; %d of %d still training)\n" : "\n", left, K);
   fflush(o->f); /* progress shows as it happens, also through a pipe or file */
   return stop_signal != 0;
 }
@@ -192,18 +222,32 @@ static void print_json_extra(const train_args *a, const train_extra *x) {
   else printf("null");
 }
 
+/* With --ensemble: each network's epochs and its own test accuracy. */
+static void print_json_members(const ab_train_result *r, int K) {
+  printf(", \"ensemble\": %d, \"members\": [", K);
+  for (int k = 0; k < K; k++)
+    printf("%s{\"epochs\": %d, \"best_epoch\": %d, \"test_accuracy\": %.6f, \"val_loss\": %.6f}",
+           k ? ", " : "", r[k].epochs, r[k].best_epoch, r[k].test_acc, r[k].val_loss);
+  printf("]");
+}
+
+/* The run's figures; with --ensemble the averaged model's (x->m), history of network 1. */
 static void print_json(const train_args *a, const ab_backend *be, const ab_splits *s,
                        const ab_train_result *r, const train_extra *x) {
   char arch[128];
   ab_arch_describe(&a->cfg.arch, arch, sizeof arch);
+  int K = a->ensemble;
   printf("{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"val_accuracy\": %.6f, "
          "\"val_loss\": %.6f, \"train_loss\": %.6f, \"epochs\": %d, \"best_epoch\": %d, "
          "\"ms_per_epoch\": %.4f, \"device\": \"%s\", \"seed\": %llu, \"data\": \"%s\", "
          "\"rows\": %zu, \"train_rows\": %zu, \"val_rows\": %zu, \"test_rows\": %zu, "
+         "\"inputs\": %d, \"transform\": \"%s\", "
          "\"arch\": \"%s\", \"balance\": \"%s\", \"seed_compat\": %s, \"history\": [",
-         r->test_acc, r->test_loss, r->val_acc, r->val_loss, r->train_loss, r->epochs,
-         r->best_epoch, r->ms_per_epoch, be->name, (unsigned long long)a->cfg.seed, a->data,
-         s->n_total, s->train.n, s->val.n, s->test.n, arch,
+         K > 1 ? x->m.test.accuracy : r->test_acc, K > 1 ? x->m.test.log_loss : r->test_loss,
+         K > 1 ? x->m.val.accuracy : r->val_acc, K > 1 ? x->m.val.log_loss : r->val_loss,
+         r->train_loss, r->epochs, r->best_epoch, r->ms_per_epoch, be->name,
+         (unsigned long long)a->cfg.seed, a->data, s->n_total, s->train.n, s->val.n, s->test.n,
+         s->train.d, AB_TRANSFORM_STR(a->prep.transform), arch,
          ab_balance_name(a->compat ? AB_BALANCE_FIRST : a->prep.balance),
          a->compat ? "true" : "false");
   for (int i = 0; i < r->epochs; i++)
@@ -211,14 +255,27 @@ static void print_json(const train_args *a, const ab_backend *be, const ab_split
            "\"ms\": %.4f}", i ? ", " : "", r->hist[i].epoch, r->hist[i].train_loss,
            r->hist[i].val_loss, r->hist[i].val_acc, r->hist[i].ms);
   printf("]");
+  if (K > 1) print_json_members(r, K);
   print_json_extra(a, x);
   printf("}\n");
 }
 
-static void print_summary(FILE *f, const ab_splits *s, const ab_train_result *r) {
-  fprintf(f, "best epoch %d of %d, %.1f ms/epoch\n", r->best_epoch, r->epochs, r->ms_per_epoch);
-  fprintf(f, "test accuracy %.2f%% (%.0f of %zu customers), test loss %.4f\n",
-          100.0 * r->test_acc, r->test_acc * (double)s->test.n, s->test.n, r->test_loss);
+static void print_summary(FILE *f, const ab_splits *s, const ab_train_result *r, int K) {
+  for (int k = 0; k < K; k++) {
+    if (K > 1) fprintf(f, "network %d: ", k + 1);
+    fprintf(f, "best epoch %d of %d, %.1f ms/epoch\n", r[k].best_epoch, r[k].epochs, r[k].ms_per_epoch);
+  }
+  if (K == 1)
+    fprintf(f, "test accuracy %.2f%% (%.0f of %zu customers), test loss %.4f\n",
+            100.0 * r->test_acc, r->test_acc * (double)s->test.n, s->test.n, r->test_loss);
+}
+
+/* The averaged model's figures, once it exists (--ensemble). */
+static void print_ensemble(FILE *f, const ab_model *m, int K) {
+  fprintf(f, "ensemble of %d networks: test accuracy %.2f%% (%llu of %llu customers), test "
+          "loss %.4f, test ROC AUC %.4f\n", K, 100.0 * m->test.accuracy,
+          (unsigned long long)(m->test.tp + m->test.tn), (unsigned long long)m->test.n,
+          m->test.log_loss, m->test.roc_auc);
 }
 
 static int split_metrics(ab_metrics *mt, train_extra *x, const ab_split *sp, ab_err *e) {
@@ -251,10 +308,24 @@ static int train_report(const train_extra *x, const train_args *a, const ab_spli
   return ab_report_write(a->report, &rep, e);
 }
 
+/* The model: network 1, or the average of the K networks. */
+static int make_model(ab_model *m, const train_args *a, const ab_backend *be, const ab_splits *s,
+                      const ab_train_result *r, ab_err *e) {
+  int rc = ab_model_set_training(m, &a->cfg, &a->prep, r, s, be->name, e);
+  if (rc || a->ensemble == 1) return rc;
+  ab_net *nets = malloc((size_t)a->ensemble * sizeof *nets);
+  if (!nets) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < a->ensemble; k++) nets[k] = (ab_net){a->cfg.arch, r[k].params};
+  rc = ab_model_set_ensemble(m, nets, a->ensemble, e);
+  free(nets);
+  return rc;
+}
+
 static int train_finish(train_extra *x, const train_args *a, const ab_backend *be,
                         const ab_splits *s, const ab_train_result *r, FILE *info, ab_err *e) {
-  int rc = ab_model_set_training(&x->m, &a->cfg, &a->prep, r, s, be->name, e);
+  int rc = make_model(&x->m, a, be, s, r, e);
   if (!rc) rc = extra_metrics(x, s, a->cfg.seed, e);
+  if (!rc && a->ensemble > 1) print_ensemble(info, &x->m, a->ensemble);
   if (!rc && a->out && !(rc = ab_model_save(&x->m, a->out, e)))
     fprintf(info, "model saved to %s\n", a->out);
   if (!rc && a->report && !(rc = train_report(x, a, s, r, e)))
@@ -268,19 +339,33 @@ static void train_extra_free(train_extra *x) {
   free(x->y);
 }
 
+/* The K networks' configurations: the same but for the seed (initialisation, batch order). */
+static ab_train_cfg *member_cfgs(const train_args *a) {
+  ab_train_cfg *c = malloc((size_t)a->ensemble * sizeof *c);
+  for (int k = 0; c && k < a->ensemble; k++) {
+    c[k] = a->cfg;
+    c[k].seed = a->cfg.seed + (uint64_t)k;
+  }
+  return c;
+}
+
 static int train_run(train_args *a, FILE *info) {
   ab_table t;
   ab_splits s;
   ab_backend *be = NULL;
-  ab_train_result r = {0};
+  ab_train_result *r = calloc((size_t)a->ensemble, sizeof *r);
+  ab_train_cfg *cfg = member_cfgs(a);
   train_extra x = {0};
   ab_err e = {0};
-  if (ab_table_load(&t, a->data, &a->csv, &e)) return cli_fail(&e);
   ab_model_init(&x.m);
+  if (!r || !cfg) { free(r); free(cfg); return cli_fail(&(ab_err){AB_ENOMEM, "out of memory"}); }
+  if (ab_table_load(&t, a->data, &a->csv, &e)) { free(r); free(cfg); return cli_fail(&e); }
   ab_model_set_data(&x.m, &t, a->data); /* hash and fill values: the table is freed next */
   int rc = ab_prep(&s, &t, &a->prep, &e);
   ab_table_free(&t);
-  if (rc) return cli_fail(&e);
+  if (rc) { free(r); free(cfg); return cli_fail(&e); }
+  a->cfg.arch.dims[0] = s.train.d; /* the network's inputs: 10 features, or their encoding */
+  for (int k = 0; k < a->ensemble; k++) cfg[k].arch = a->cfg.arch;
   cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
   if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = be->vt->load_data(be, &s, &e))) {
     fprintf(info, "device %s; %zu customers (%zu buy again), %zu after balancing: "
@@ -290,7 +375,7 @@ static int train_run(train_args *a, FILE *info) {
     ab_ckpt_opts ck = {a->ckpt, a->ckpt_every, a->resume, a->note};
     if (a->resume) fprintf(info, "resuming from %s\n", a->resume);
     catch_signals();
-    rc = ab_train_many(&r, be, &a->cfg, 1, &s, &ck, print_epoch, &eo, &e);
+    rc = ab_train_many(r, be, cfg, a->ensemble, &s, &ck, print_epoch, &eo, &e);
   }
   if (rc == AB_EINTR) {
     fprintf(stderr, "abgpu: %s; checkpoint written to %s; continue with: abgpu train --resume %s\n",
@@ -299,12 +384,15 @@ static int train_run(train_args *a, FILE *info) {
     e.code = 128 + (stop_signal ? stop_signal : SIGINT);
   }
   if (!rc && e.code < 128) {
-    print_summary(info, &s, &r);
-    if (a->out || a->report || a->json) rc = train_finish(&x, a, be, &s, &r, info, &e);
+    print_summary(info, &s, r, a->ensemble);
+    if (a->out || a->report || a->json || a->ensemble > 1)
+      rc = train_finish(&x, a, be, &s, r, info, &e);
   }
-  if (!rc && a->json && e.code < 128) print_json(a, be, &s, &r, &x);
+  if (!rc && a->json && e.code < 128) print_json(a, be, &s, r, &x);
   train_extra_free(&x);
-  ab_train_result_free(&r);
+  for (int k = 0; k < a->ensemble; k++) ab_train_result_free(&r[k]);
+  free(r);
+  free(cfg);
   ab_backend_free(be);
   ab_splits_free(&s);
   return rc ? cli_fail(&e) : e.code >= 128 ? e.code : 0;
@@ -364,6 +452,7 @@ int cmd_train(int argc, char **argv) {
   a.csv = ab_csv_opts_default();
   a.hidden = "100,100";
   a.act = "relu,sigmoid";
+  a.ensemble = 1;
   int rc = train_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   make_note(a.note, sizeof a.note, argc, argv);
@@ -373,6 +462,8 @@ int cmd_train(int argc, char **argv) {
     return cli_usage_error("train", "%s", e.msg);
   a.prep.seed = a.cfg.seed;
   a.prep.compat = a.cfg.keep_last = a.compat;
+  if (a.compat && !a.order_set) a.cfg.order = AB_ORDER_FIXED;
+  if (a.compat && !a.stop_set) a.cfg.stop = AB_STOP_RISE;
   FILE *info = a.json ? stderr : stdout;
   if (!a.data) {
     a.data = DEFAULT_DATA;

@@ -64,7 +64,7 @@ void sweep_progress_launch(sweep_progress *p, const ab_sweep_cfg *c, int K, doub
   best_text(best, sizeof best, p->lb, p->rank);
   fprintf(stderr, "launch %zu/%zu: %d models (hidden %s, act %s, batch %d, transform %s, "
           "balance %s) in %.2f s; %zu/%zu done; best %s\n", p->launch, p->nlaunch, K, c->hidden,
-          c->act, c->batch, ab_transform_name(c->transform), ab_balance_name(c->balance), secs,
+          c->act, c->batch, AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), secs,
           p->done, p->total, best);
 }
 

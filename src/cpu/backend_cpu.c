@@ -276,8 +276,15 @@ static void cpu_destroy(ab_backend *be) {
   free(be);
 }
 
+static int cpu_set_hyper(ab_backend *be, const ab_hyper *hyper, ab_err *e) {
+  cpu_impl *r = be->impl;
+  if (!r->p) return ab_err_set(e, AB_EUSAGE, "cpu backend: init_models first");
+  for (int k = 0; k < r->K; k++) { r->lr[k] = hyper[k].lr; r->wd[k] = hyper[k].wd; }
+  return AB_OK;
+}
+
 static const ab_backend_vt cpu_vt = {
-    cpu_load_data, cpu_init_models, cpu_train_epoch, cpu_evaluate,  cpu_predict,
+    cpu_load_data, cpu_init_models, cpu_set_hyper, cpu_train_epoch, cpu_evaluate,  cpu_predict,
     cpu_snapshot,  cpu_restore,     cpu_get_state,   cpu_set_state, cpu_destroy};
 
 int ab_backend_cpu_create(ab_backend **out, const ab_cpu_opts *o, ab_err *e) {

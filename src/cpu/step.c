@@ -33,9 +33,9 @@ static void gather_rows(cpu_impl *r, int k, int i0, int i1, int b) {
   const ab_split *tr = &r->s->train;
   const int32_t *idx = r->job.order + (size_t)k * r->job.nbatches * r->B + (size_t)b * r->B;
   for (int i = i0; i < i1; i++) {
-    const float *src = tr->x + (size_t)idx[i] * AB_NFEAT;
+    const float *src = tr->in + (size_t)idx[i] * tr->d;
     float *dst = r->act[0] + ((size_t)k * r->B + i) * r->ld[0];
-    for (int c = 0; c < AB_NFEAT; c++) dst[c] = src[c];
+    for (int c = 0; c < tr->d; c++) dst[c] = src[c];
     r->lab[(size_t)k * r->B + i] = tr->y[idx[i]];
   }
 }
@@ -130,7 +130,7 @@ static void eval_chunk(cpu_impl *r, int tid, int k, size_t i0, int n) {
   float *act[AB_MAX_LAYERS + 1];
   act[0] = NULL;
   for (int l = 1; l <= r->L; l++) act[l] = r->eact[l] + (size_t)tid * CPU_EVAL_ROWS * r->ld[l];
-  forward(r, k, sp->x + i0 * AB_NFEAT, AB_NFEAT, act, n);
+  forward(r, k, sp->in + i0 * sp->d, sp->d, act, n);
   const float *z = act[r->L];
   int ldz = r->ld[r->L];
   if (r->job.prob) {

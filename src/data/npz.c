@@ -81,16 +81,17 @@ static int npz_build_arrays(membuf *z, const ab_npy_array *a, int n) {
   return bad || zip_central(z, ze, n) ? -1 : 0;
 }
 
-/* The archive for one split: inputs (float64 [n,10]) and targets (int64 [n]). */
+/* The archive for one split: inputs (float64 [n,d], the network's inputs: the 10
+ * features, or their encoding) and targets (int64 [n]). */
 static int npz_build(membuf *z, const ab_split *sp) {
-  size_t n = sp->n;
-  double *x = malloc((n ? n : 1) * AB_NFEAT * sizeof *x);
+  size_t n = sp->n, d = (size_t)sp->d;
+  double *x = malloc((n ? n : 1) * d * sizeof *x);
   int64_t *y = malloc((n ? n : 1) * sizeof *y);
   int bad = !x || !y;
   if (!bad) {
-    for (size_t i = 0; i < n * AB_NFEAT; i++) x[i] = sp->x[i];
+    for (size_t i = 0; i < n * d; i++) x[i] = sp->in[i];
     for (size_t i = 0; i < n; i++) y[i] = sp->y[i];
-    ab_npy_array a[2] = {{"inputs", "<f8", 2, {n, AB_NFEAT}, x, n * AB_NFEAT * sizeof *x},
+    ab_npy_array a[2] = {{"inputs", "<f8", 2, {n, d}, x, n * d * sizeof *x},
                          {"targets", "<i8", 1, {n, 0}, y, n * sizeof *y}};
     bad = npz_build_arrays(z, a, 2);
   }

@@ -27,15 +27,55 @@ ab_prep_opts ab_prep_opts_default(void) {
   return o;
 }
 
-static const char *const transform_names[] = {"none", "log1p"};
+int ab_transform_ple(ab_transform t) { return (int)((t >> 8) & 0xFFu); }
 
-int ab_transform_parse(ab_transform *out, const char *s) {
-  for (int i = 0; i < 2; i++)
-    if (strcmp(s, transform_names[i]) == 0) { *out = (ab_transform)i; return 0; }
-  return -1;
+int ab_transform_valid(ab_transform t) {
+  int ple = ab_transform_ple(t);
+  return (t & ~0xFF03u) == 0 && (ple == 0 || ple >= 2);
 }
 
-const char *ab_transform_name(ab_transform t) { return (unsigned)t < 2 ? transform_names[t] : "?"; }
+/* One item of a transform list into *t; -1 when unknown or given twice. */
+static int transform_item(ab_transform *t, const char *s, size_t len) {
+  uint32_t bit = 0;
+  if (len == 5 && strncmp(s, "log1p", 5) == 0) bit = AB_TRANSFORM_LOG1P;
+  else if (len == 2 && strncmp(s, "te", 2) == 0) bit = AB_TRANSFORM_TE;
+  else if (len > 4 && len < 8 && strncmp(s, "ple:", 4) == 0) {
+    int n = 0;
+    for (size_t i = 4; i < len; i++) {
+      if (s[i] < '0' || s[i] > '9') return -1;
+      n = n * 10 + (s[i] - '0');
+    }
+    if (n < 2 || n > AB_PLE_MAX_BINS || ab_transform_ple(*t)) return -1;
+    *t |= AB_TRANSFORM_PLE(n);
+    return 0;
+  }
+  if (!bit || (*t & bit)) return -1;
+  *t |= bit;
+  return 0;
+}
+
+int ab_transform_parse(ab_transform *out, const char *s) {
+  if (strcmp(s, "none") == 0) { *out = AB_TRANSFORM_NONE; return 0; }
+  ab_transform t = AB_TRANSFORM_NONE;
+  for (const char *p = s;;) {
+    size_t len = strcspn(p, ",");
+    if (len == 0 || transform_item(&t, p, len)) return -1;
+    if (!p[len]) break;
+    p += len + 1;
+  }
+  *out = t;
+  return 0;
+}
+
+const char *ab_transform_name(ab_transform t, char *buf) {
+  int k = 0, ple = ab_transform_ple(t);
+  if (!ab_transform_valid(t)) return strcpy(buf, "?");
+  buf[0] = '\0';
+  if (t & AB_TRANSFORM_LOG1P) k += snprintf(buf + k, AB_TRANSFORM_NAME_LEN - k, "log1p");
+  if (ple) k += snprintf(buf + k, AB_TRANSFORM_NAME_LEN - k, "%sple:%d", k ? "," : "", ple);
+  if (t & AB_TRANSFORM_TE) k += snprintf(buf + k, AB_TRANSFORM_NAME_LEN - k, "%ste", k ? "," : "");
+  return k ? buf : strcpy(buf, "none");
+}
 
 /* log1p acts on the skewed, non-negative counts and amounts: book_length_overall,
  * book_length_avg, price_overall, price_avg, minutes_listened, support_requests,
@@ -43,11 +83,11 @@ const char *ab_transform_name(ab_transform t) { return (unsigned)t < 2 ? transfo
 static const uint8_t log1p_mask[AB_NFEAT] = {1, 1, 1, 1, 0, 0, 0, 1, 1, 1};
 
 int ab_transform_applies(ab_transform t, int j) {
-  return t == AB_TRANSFORM_LOG1P && j >= 0 && j < AB_NFEAT && log1p_mask[j];
+  return (t & AB_TRANSFORM_LOG1P) && j >= 0 && j < AB_NFEAT && log1p_mask[j];
 }
 
 void ab_transform_rows(float *x, size_t n, ab_transform t) {
-  if (t != AB_TRANSFORM_LOG1P) return;
+  if (!(t & AB_TRANSFORM_LOG1P)) return;
   for (size_t i = 0; i < n; i++)
     for (int j = 0; j < AB_NFEAT; j++) {
       float *v = &x[i * AB_NFEAT + j];
@@ -141,6 +181,8 @@ static int fill_split(ab_split *sp, const ab_table *t, const uint32_t *rows, siz
     memcpy(sp->x + i * AB_NFEAT, t->x + (size_t)rows[i] * AB_NFEAT, AB_NFEAT * sizeof(float));
   }
   ab_scale_rows(sp->x, n, s->mean, s->std);
+  sp->in = sp->x;
+  sp->d = AB_NFEAT;
   return 0;
 }
 
@@ -172,7 +214,7 @@ static int check_folds(const ab_prep_opts *o, ab_err *e) {
 
 /* The table to prepare: t itself, or a copy with transformed features in *copy. */
 static const ab_table *transformed(ab_table *copy, const ab_table *t, ab_transform tr) {
-  if (tr == AB_TRANSFORM_NONE) return t;
+  if (!(tr & AB_TRANSFORM_LOG1P)) return t;
   *copy = *t;
   copy->x = malloc((t->n ? t->n : 1) * AB_NFEAT * sizeof *copy->x);
   if (!copy->x) return NULL;
@@ -209,9 +251,31 @@ static int split_rows(ab_splits *s, const ab_table *t, const ab_prep_opts *opt, 
   return bad ? -1 : 0;
 }
 
+/* The network's inputs of a split encoded with the fitted tables. */
+static int encode_split(ab_split *sp, const ab_encoder *enc) {
+  sp->d = enc->width;
+  if (!(sp->in = malloc((sp->n ? sp->n : 1) * (size_t)enc->width * sizeof *sp->in))) return -1;
+  ab_encode_rows(enc, sp->in, sp->x, sp->n);
+  return 0;
+}
+
+/* te and ple: fitted on the training split (target encoding out of fold there). */
+static int encode_splits(ab_splits *s, const ab_prep_opts *o, ab_err *e) {
+  int ple = ab_transform_ple(o->transform), te = (o->transform & AB_TRANSFORM_TE) != 0;
+  if (!ple && !te) return AB_OK;
+  int rc = ab_encoder_fit(&s->enc, &s->train.in, s->train.x, s->train.y, s->train.n, ple, te,
+                          o->seed, e);
+  if (!rc) s->train.d = s->enc.width;
+  if (!rc && (encode_split(&s->val, &s->enc) || encode_split(&s->test, &s->enc)))
+    rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+  return rc;
+}
+
 int ab_prep(ab_splits *s, const ab_table *t0, const ab_prep_opts *o, ab_err *e) {
   memset(s, 0, sizeof *s);
+  ab_encoder_init(&s->enc);
   if (!t0->y) return ab_err_set(e, AB_EINPUT, "training data needs a target column");
+  if (!ab_transform_valid(o->transform)) return ab_err_set(e, AB_EUSAGE, "unknown input transform");
   int rc = check_folds(o, e);
   if (rc) return rc;
   ab_prep_opts opt = *o;
@@ -230,14 +294,13 @@ int ab_prep(ab_splits *s, const ab_table *t0, const ab_prep_opts *o, ab_err *e) 
   int bad = split_rows(s, t, &opt, rows, n);
   free(rows);
   if (t != t0) free(copy.x);
-  if (bad) {
-    ab_splits_free(s);
-    return ab_err_set(e, AB_ENOMEM, "out of memory");
-  }
-  return AB_OK;
+  rc = bad ? ab_err_set(e, AB_ENOMEM, "out of memory") : encode_splits(s, &opt, e);
+  if (rc) ab_splits_free(s);
+  return rc;
 }
 
 static void split_free(ab_split *sp) {
+  if (sp->in != sp->x) free(sp->in);
   free(sp->id); free(sp->x); free(sp->y);
   memset(sp, 0, sizeof *sp);
 }
@@ -246,4 +309,5 @@ void ab_splits_free(ab_splits *s) {
   split_free(&s->train);
   split_free(&s->val);
   split_free(&s->test);
+  ab_encoder_free(&s->enc);
 }

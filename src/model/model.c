@@ -1,8 +1,10 @@
 /* The model struct and its .abm file: little-endian fields in a fixed order after a
  * 32-byte header (magic, format, CRC-32 of everything after the CRC field, length).
- * docs/model-format.md lists every field. Format 2 (this one) added the input transform
- * and ensembles; format 1 files still load (no transform, one network). No timestamp is
- * stored, so two identical trainings give byte-identical files. */
+ * docs/model-format.md lists every field. Format 3 (this one) added the encoding section
+ * (te, ple) and the batch order, stopping rule, schedule and minimum epochs; format 2
+ * added the input transform and ensembles; formats 1 and 2 still load (no encoding; format
+ * 1: no transform, one network). No timestamp is stored, so two identical trainings give
+ * byte-identical files. */
 #include "abgpu/model.h"
 #include <errno.h>
 #include <math.h>
@@ -23,13 +25,19 @@ void ab_model_init(ab_model *m) {
   m->prior = m->train_ratio = 0.5;
   m->cfg = ab_train_cfg_default();
   m->prep = ab_prep_opts_default();
+  ab_encoder_init(&m->enc);
 }
 
-void ab_model_free(ab_model *m) {
+static void free_nets(ab_model *m) {
   for (int i = 0; i < m->nnets && m->nets; i++) free(m->nets[i].params);
   free(m->nets);
   m->nets = NULL;
   m->nnets = 0;
+}
+
+void ab_model_free(ab_model *m) {
+  free_nets(m);
+  ab_encoder_free(&m->enc);
 }
 
 /* ---- training record ---- */
@@ -101,8 +109,9 @@ int ab_model_set_training(ab_model *m, const ab_train_cfg *c, const ab_prep_opts
   ab_model_free(m);
   m->nets = calloc(1, sizeof *m->nets);
   float *params = malloc(P * sizeof *params);
-  if (!m->nets || !params) {
+  if (!m->nets || !params || ab_encoder_copy(&m->enc, &s->enc, e)) {
     free(params);
+    free_nets(m);
     return ab_err_set(e, AB_ENOMEM, "out of memory");
   }
   memcpy(params, r->params, P * sizeof *params);
@@ -134,9 +143,9 @@ int ab_model_set_ensemble(ab_model *m, const ab_net *members, int n, ab_err *e) 
   if (n < 1 || n > AB_MODEL_MAX_NETS)
     return ab_err_set(e, AB_EUSAGE, "an ensemble has 1..%d networks, not %d", AB_MODEL_MAX_NETS, n);
   for (int i = 0; i < n; i++)
-    if (members[i].arch.dims[0] != AB_NFEAT || members[i].arch.dims[members[i].arch.nlayers] != AB_NCLASS)
-      return ab_err_set(e, AB_EUSAGE, "ensemble member %d does not map %d features to %d classes",
-                        i + 1, AB_NFEAT, AB_NCLASS);
+    if (members[i].arch.dims[0] != m->enc.width || members[i].arch.dims[members[i].arch.nlayers] != AB_NCLASS)
+      return ab_err_set(e, AB_EUSAGE, "ensemble member %d does not map %d inputs to %d classes",
+                        i + 1, m->enc.width, AB_NCLASS);
   ab_net *nets = calloc((size_t)n, sizeof *nets);
   int rc = nets ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
   for (int i = 0; i < n && !rc; i++) {
@@ -150,7 +159,7 @@ int ab_model_set_ensemble(ab_model *m, const ab_net *members, int n, ab_err *e) 
     free(nets);
     return rc;
   }
-  ab_model_free(m);
+  free_nets(m);
   m->kind = AB_MODEL_ENSEMBLE;
   m->nets = nets;
   m->nnets = n;
@@ -224,6 +233,28 @@ static void put_features(wbuf *b, const ab_model *m) {
   put_u32(b, (uint32_t)m->prep.transform);
 }
 
+/* Format 3's encoding section: its version, the PLE edges, the TE tables, the width. */
+static void put_encoding(wbuf *b, const ab_encoder *enc) {
+  put_u32(b, AB_MODEL_ENC_VERSION);
+  put_u32(b, (uint32_t)enc->ple);
+  for (int j = 0; j < AB_NFEAT; j++) {
+    put_u32(b, (uint32_t)enc->nedges[j]);
+    for (int k = 0; k < enc->nedges[j]; k++) put_f32(b, enc->edges[j][k]);
+  }
+  put_u32(b, (uint32_t)enc->nte);
+  for (int c = 0; c < enc->nte; c++) {
+    const ab_te_col *t = &enc->te[c];
+    put_u32(b, (uint32_t)t->feat);
+    put_u32(b, t->n);
+    put_f32(b, t->prior);
+    put_f32(b, t->mean);
+    put_f32(b, t->std);
+    for (uint32_t i = 0; i < t->n; i++) put_f32(b, t->value[i]);
+    for (uint32_t i = 0; i < t->n; i++) put_f32(b, t->rate[i]);
+  }
+  put_u32(b, (uint32_t)enc->width);
+}
+
 static void put_config(wbuf *b, const ab_model *m) {
   const ab_train_cfg *c = &m->cfg;
   put_u64(b, c->seed);
@@ -237,6 +268,8 @@ static void put_config(wbuf *b, const ab_model *m) {
   put_u64(b, m->prep.seed);
   put_u32(b, (uint32_t)m->epochs_run);
   put_u32(b, (uint32_t)m->best_epoch);
+  uint32_t w[4] = {(uint32_t)c->order, (uint32_t)c->stop, (uint32_t)c->sched, (uint32_t)c->min_epochs};
+  for (int i = 0; i < 4; i++) put_u32(b, w[i]);
 }
 
 static void put_metrics(wbuf *b, const ab_metrics *t) {
@@ -272,6 +305,7 @@ int ab_model_encode(const ab_model *m, uint8_t **buf, size_t *n, ab_err *e) {
   put_u32(&b, 0);               /* flags, reserved */
   put_meta(&b, m);
   put_features(&b, m);
+  put_encoding(&b, &m->enc);
   put_config(&b, m);
   put_metrics(&b, &m->val);
   put_metrics(&b, &m->test);
@@ -317,6 +351,7 @@ typedef struct rd {
   ab_err *e;
   int bad;
   uint32_t format;  /* the file's format (1: no transform field, single networks only) */
+  ab_transform transform; /* the file's input transform, once read */
 } rd;
 
 static int need(rd *r, size_t k, const char *what) {
@@ -417,11 +452,85 @@ static void get_features(rd *r, ab_model *m) {
   for (int j = 0; j < AB_NFEAT; j++) m->std[j] = get_f32(r, "scaler std");
   for (int j = 0; j < AB_NFEAT; j++) m->fill[j] = get_f32(r, "fill value");
   m->missing = (ab_missing)get_range(r, 0, AB_MISSING_ZERO, "missing-value policy");
-  if (r->format >= 2)
-    m->prep.transform = (ab_transform)get_range(r, 0, AB_TRANSFORM_LOG1P, "input transform");
+  if (r->format >= 2) {
+    m->prep.transform = (ab_transform)get_u32(r, "input transform");
+    if (!r->bad && (!ab_transform_valid(m->prep.transform) ||
+                    (r->format == 2 && m->prep.transform > AB_TRANSFORM_LOG1P)))
+      fail(r, "input transform %#x is not one this abgpu knows", m->prep.transform);
+  }
   for (int j = 0; j < AB_NFEAT && !r->bad; j++)
     if (!isfinite(m->mean[j]) || !isfinite(m->fill[j]) || !(m->std[j] > 0) || !isfinite(m->std[j]))
       fail(r, "scaler or fill value of feature %d is not a finite number (std > 0)", j);
+}
+
+/* Strictly ascending finite floats (what PLE edges and TE values are). */
+static void get_ascending(rd *r, float *v, uint32_t n, const char *what) {
+  for (uint32_t i = 0; i < n && !r->bad; i++) {
+    v[i] = get_f32(r, what);
+    if (!r->bad && (!isfinite(v[i]) || (i > 0 && !(v[i] > v[i - 1]))))
+      fail(r, "%s %u is not finite or not above the one before", what, i + 1);
+  }
+}
+
+/* n floats for a table, after checking the bytes are there. */
+static float *get_table(rd *r, uint32_t n, const char *what) {
+  if (need(r, (size_t)n * 4, what)) return NULL;
+  float *v = malloc((n ? n : 1) * sizeof *v);
+  if (!v) { r->bad = 1; ab_err_set(r->e, AB_ENOMEM, "out of memory"); }
+  return v;
+}
+
+static void get_ple(rd *r, ab_encoder *enc) {
+  enc->ple = (int)get_u32(r, "PLE bins");
+  if (!r->bad && enc->ple != ab_transform_ple(r->transform))
+    fail(r, "PLE bins %d do not match the input transform", enc->ple);
+  for (int j = 0; j < AB_NFEAT && !r->bad; j++) {
+    uint32_t k = get_u32(r, "PLE edge count");
+    if (!r->bad && (enc->ple ? k < 1 || k > (uint32_t)enc->ple + 1 : k != 0))
+      fail(r, "PLE edge count %u of feature %d, expected %s", k, j + 1, enc->ple ? "1..bins+1" : "0");
+    if (r->bad || !k) continue;
+    enc->nedges[j] = (int)k;
+    if ((enc->edges[j] = get_table(r, k, "PLE edges"))) get_ascending(r, enc->edges[j], k, "PLE edge");
+  }
+}
+
+static void get_te_col(rd *r, ab_te_col *t, int prev) {
+  t->feat = (int)get_range(r, 0, AB_NFEAT - 1, "target-encoded feature");
+  if (!r->bad && (!ab_te_applies(t->feat) || t->feat <= prev))
+    fail(r, "feature %d is not target-encoded here, or out of order", t->feat + 1);
+  t->n = get_range(r, 1, AB_TE_MAX_VALUES, "target-encoding value count");
+  t->prior = get_f32(r, "target-encoding prior");
+  t->mean = get_f32(r, "target-encoding mean");
+  t->std = get_f32(r, "target-encoding sd");
+  if (!r->bad && !(t->prior >= 0 && t->prior <= 1 && isfinite(t->mean) && t->std > 0 && isfinite(t->std)))
+    fail(r, "target-encoding prior, mean or sd out of range");
+  if (r->bad || !(t->value = get_table(r, t->n, "target-encoding values"))) return;
+  get_ascending(r, t->value, t->n, "target-encoding value");
+  if (r->bad || !(t->rate = get_table(r, t->n, "target-encoding rates"))) return;
+  for (uint32_t i = 0; i < t->n && !r->bad; i++) {
+    t->rate[i] = get_f32(r, "target-encoding rate");
+    if (!r->bad && !(t->rate[i] >= 0 && t->rate[i] <= 1)) fail(r, "target-encoding rate not in [0, 1]");
+  }
+}
+
+static void get_encoding(rd *r, ab_encoder *enc) {
+  if (r->format < 3) return;
+  uint32_t v = get_u32(r, "encoding section version");
+  if (!r->bad && v != AB_MODEL_ENC_VERSION)
+    fail(r, "encoding section version %u, this abgpu reads %d", v, AB_MODEL_ENC_VERSION);
+  get_ple(r, enc);
+  int want = 0;
+  for (int j = 0; j < AB_NFEAT; j++) want += (r->transform & AB_TRANSFORM_TE) && ab_te_applies(j);
+  uint32_t nte = get_u32(r, "target-encoded column count");
+  if (!r->bad && nte != (uint32_t)want) fail(r, "%u target-encoded columns, expected %d", nte, want);
+  for (uint32_t c = 0; c < nte && !r->bad; c++) {
+    enc->nte = (int)c + 1;
+    get_te_col(r, &enc->te[c], c ? enc->te[c - 1].feat : -1);
+  }
+  uint32_t w = get_u32(r, "input width");
+  ab_encoder_set_width(enc);
+  if (!r->bad && w != (uint32_t)enc->width)
+    fail(r, "input width %u, the encodings make %d", w, enc->width);
 }
 
 static void get_config(rd *r, ab_model *m) {
@@ -439,6 +548,11 @@ static void get_config(rd *r, ab_model *m) {
   m->prep.seed = get_u64(r, "prep seed");
   m->epochs_run = (int)get_range(r, 0, 1u << 30, "epochs run");
   m->best_epoch = (int)get_range(r, 0, 1u << 30, "best epoch");
+  if (r->format < 3) return;
+  c->order = (ab_order)get_range(r, 0, AB_ORDER_FIXED, "batch order");
+  c->stop = (ab_stop)get_range(r, 0, AB_STOP_RISE, "stopping rule");
+  c->sched = (ab_sched)get_range(r, 0, AB_SCHED_COSINE, "learning-rate schedule");
+  c->min_epochs = (int)get_range(r, 0, 1u << 30, "minimum epochs");
 }
 
 static void get_metrics(rd *r, ab_metrics *t) {
@@ -450,7 +564,7 @@ static void get_metrics(rd *r, ab_metrics *t) {
   for (int i = 0; i < 12; i++) *d[i] = get_f64(r, "metrics");
 }
 
-static void get_arch(rd *r, ab_arch *a) {
+static void get_arch(rd *r, ab_arch *a, int width) {
   memset(a, 0, sizeof *a);
   a->nlayers = (int)get_range(r, 1, AB_MAX_LAYERS, "layer count");
   if (r->bad) return;
@@ -459,13 +573,13 @@ static void get_arch(rd *r, ab_arch *a) {
   for (int l = 0; l < a->nlayers; l++)
     a->act[l] = (ab_act)get_range(r, 0, AB_ACT_TANH, "activation");
   if (r->bad) return;
-  if (a->dims[0] != AB_NFEAT) fail(r, "input width is %d, expected %d", a->dims[0], AB_NFEAT);
+  if (a->dims[0] != width) fail(r, "input width is %d, expected %d", a->dims[0], width);
   else if (a->dims[a->nlayers] != AB_NCLASS)
     fail(r, "output width is %d, expected %d", a->dims[a->nlayers], AB_NCLASS);
 }
 
-static void get_net(rd *r, ab_net *net) {
-  get_arch(r, &net->arch);
+static void get_net(rd *r, ab_net *net, int width) {
+  get_arch(r, &net->arch, width);
   uint64_t P = get_u64(r, "parameter count");
   if (r->bad) return;
   if (P != ab_arch_nparams(&net->arch)) {
@@ -491,7 +605,7 @@ static void get_nets(rd *r, ab_model *m) {
     return;
   }
   m->nnets = (int)k;
-  for (uint32_t i = 0; i < k && !r->bad; i++) get_net(r, &m->nets[i]);
+  for (uint32_t i = 0; i < k && !r->bad; i++) get_net(r, &m->nets[i], m->enc.width);
   if (!r->bad) m->cfg.arch = m->nets[0].arch;
 }
 
@@ -528,11 +642,13 @@ static int check_header(rd *r, ab_model *m) {
 
 int ab_model_decode(ab_model *m, const uint8_t *buf, size_t n, const char *name, ab_err *e) {
   ab_model_init(m);
-  rd r = {buf, n, 0, 0, name, e, 0, 0};
+  rd r = {buf, n, 0, 0, name, e, 0, 0, 0};
   int rc = check_header(&r, m);
   if (rc) return rc;
   get_meta(&r, m);
   get_features(&r, m);
+  r.transform = m->prep.transform;
+  get_encoding(&r, &m->enc);
   get_config(&r, m);
   get_metrics(&r, &m->val);
   get_metrics(&r, &m->test);

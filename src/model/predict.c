@@ -1,6 +1,7 @@
 /* Scoring raw customer rows with a model: fill empty fields with the model's values,
- * apply its input transform (log1p), standardise with its scaler, and run the network forward in blocks of rows. Never uses
- * statistics of the file being scored.
+ * apply its input transform (log1p), standardise with its scaler, encode (te, ple) with
+ * the tables fitted at training time, and run the network forward in blocks of rows.
+ * Never uses statistics of the file being scored.
  *
  * ab_model_forward (eval, importance, the metrics stored by train) uses the reference
  * ops (ref.h): bit-reproducible on every machine. The predict stream, whose job is
@@ -49,29 +50,39 @@ static void forward_block(const ab_net *net, const float *x, int B, float *a, fl
   ab_ref_prob1(prob, in, 1, B);
 }
 
+/* Network inputs of one block: the prepared rows, or their encoding in enc [B][width]. */
+static const float *block_inputs(const ab_model *m, const float *xs, int B, float *enc) {
+  if (!ab_encoder_active(&m->enc)) return xs;
+  ab_encode_rows(&m->enc, enc, xs, (size_t)B);
+  return enc;
+}
+
 static int forward(const ab_model *m, const float *xs, size_t n, float *prob, int fast,
                    ab_err *e) {
-  int maxdim = 0;
+  int maxdim = 0, active = ab_encoder_active(&m->enc);
   for (int k = 0; k < m->nnets; k++) {
     int d = ab_arch_maxdim(&m->nets[k].arch);
     maxdim = d > maxdim ? d : maxdim;
   }
   float *a = malloc((size_t)FWD_BLOCK * maxdim * 2 * sizeof *a), *p = malloc(FWD_BLOCK * sizeof *p);
-  if (!a || !p || m->nnets < 1) {
-    free(a); free(p);
+  float *enc = active ? malloc((size_t)FWD_BLOCK * m->enc.width * sizeof *enc) : NULL;
+  if (!a || !p || (active && !enc) || m->nnets < 1) {
+    free(a); free(p); free(enc);
     return ab_err_set(e, m->nnets < 1 ? AB_EINPUT : AB_ENOMEM,
                       m->nnets < 1 ? "the model has no network" : "out of memory");
   }
   for (size_t i0 = 0; i0 < n; i0 += FWD_BLOCK) {
     int B = (int)(n - i0 < FWD_BLOCK ? n - i0 : FWD_BLOCK);
+    const float *in = block_inputs(m, xs + i0 * AB_NFEAT, B, enc);
     for (int i = 0; i < B; i++) prob[i0 + i] = 0.0f;
     for (int k = 0; k < m->nnets; k++) {
-      forward_block(&m->nets[k], xs + i0 * AB_NFEAT, B, a, a + (size_t)FWD_BLOCK * maxdim, p, fast);
+      forward_block(&m->nets[k], in, B, a, a + (size_t)FWD_BLOCK * maxdim, p, fast);
       for (int i = 0; i < B; i++) prob[i0 + i] += m->nnets == 1 ? p[i] : p[i] / (float)m->nnets;
     }
   }
   free(a);
   free(p);
+  free(enc);
   return AB_OK;
 }
 

@@ -91,7 +91,7 @@ static void ref_backward(ref_impl *r) {
 static void ref_step(ref_impl *r, double *loss_sum) {
   const ab_split *tr = &r->s->train;
   int L = r->a.nlayers, B = r->B;
-  ab_ref_gather(r->act[0], r->lab, tr->x, tr->y, r->idx, r->K, B, AB_NFEAT);
+  ab_ref_gather(r->act[0], r->lab, tr->in, tr->y, r->idx, r->K, B, tr->d);
   ref_forward(r, B);
   ab_ref_softmax_xent(r->loss, r->dA, r->act[L], r->lab, r->K, B, AB_NCLASS);
   for (int k = 0; k < r->K; k++) {
@@ -128,7 +128,7 @@ static const ab_split *ref_split(ref_impl *r, ab_split_id id) {
 static void ref_forward_rows(ref_impl *r, const ab_split *sp, size_t start, int n) {
   for (int k = 0; k < r->K; k++)
     for (int i = 0; i < n; i++) r->idx[k * n + i] = (int32_t)(start + i);
-  ab_ref_gather(r->act[0], NULL, sp->x, sp->y, r->idx, r->K, n, AB_NFEAT);
+  ab_ref_gather(r->act[0], NULL, sp->in, sp->y, r->idx, r->K, n, sp->d);
   ref_forward(r, n);
 }
 
@@ -206,8 +206,15 @@ static void ref_destroy(ab_backend *be) {
   free(be);
 }
 
+static int ref_set_hyper(ab_backend *be, const ab_hyper *hyper, ab_err *e) {
+  ref_impl *r = be->impl;
+  if (!r->params) return ab_err_set(e, AB_EUSAGE, "reference backend: init_models first");
+  for (int k = 0; k < r->K; k++) { r->lr[k] = hyper[k].lr; r->wd[k] = hyper[k].wd; }
+  return AB_OK;
+}
+
 static const ab_backend_vt ref_vt = {
-    ref_load_data, ref_init_models, ref_train_epoch, ref_evaluate, ref_predict,
+    ref_load_data, ref_init_models, ref_set_hyper, ref_train_epoch, ref_evaluate, ref_predict,
     ref_snapshot,  ref_restore,     ref_get_state,   ref_set_state, ref_destroy};
 
 int ab_backend_ref_create(ab_backend **out, ab_err *e) {

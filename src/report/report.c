@@ -533,7 +533,7 @@ static void config_table(FILE *f, const ab_model *m) {
   kv(f, "preparation", "balance %s, split %d/%d/%d, %s", ab_balance_name(m->prep.balance),
      m->prep.split[0], m->prep.split[1], m->prep.split[2],
      m->prep.compat ? "the notebook's recipe (--seed-compat)" : "scaler fitted on the training split");
-  kv(f, "input transform", "%s", ab_transform_name(m->prep.transform));
+  kv(f, "input transform", "%s", AB_TRANSFORM_STR(m->prep.transform));
   kv(f, "empty fields", "--missing %s", ab_missing_name(m->missing));
   kv(f, "device", "%s", m->device);
   kv(f, "abgpu", "%s (model format %d)", m->version, AB_MODEL_FORMAT);

@@ -11,7 +11,7 @@
 #include "run.h"
 
 #define CKPT_MAGIC "ABGPUCKP"
-#define CKPT_VERSION 1u
+#define CKPT_VERSION 2u /* 2: batch order, stopping rule, schedule, minimum epochs */
 
 typedef struct wbuf { uint8_t *p; size_t n, cap; int bad; } wbuf;
 
@@ -53,6 +53,10 @@ static void put_cfg(wbuf *b, const ab_train_cfg *c) {
   put(b, &c->wd, 4);
   put_u64(b, c->seed);
   put_u32(b, (uint32_t)c->keep_last);
+  put_u32(b, (uint32_t)c->order);
+  put_u32(b, (uint32_t)c->stop);
+  put_u32(b, (uint32_t)c->sched);
+  put_u32(b, (uint32_t)c->min_epochs);
 }
 
 static void put_track(wbuf *b, const ab_track *t) {
@@ -63,6 +67,8 @@ static void put_track(wbuf *b, const ab_track *t) {
   put_u32(b, (uint32_t)t->bad_epochs);
   put_u32(b, (uint32_t)t->active);
   put_u32(b, (uint32_t)t->last_epoch);
+  put_u32(b, (uint32_t)t->since_cut);
+  put_u32(b, (uint32_t)t->cuts);
 }
 
 static void get_track(rbuf *b, ab_track *t) {
@@ -73,6 +79,8 @@ static void get_track(rbuf *b, ab_track *t) {
   t->bad_epochs = (int)get_u32(b);
   t->active = (int)get_u32(b);
   t->last_epoch = (int)get_u32(b);
+  t->since_cut = (int)get_u32(b);
+  t->cuts = (int)get_u32(b);
 }
 
 static void put_hist(wbuf *b, const ab_epoch_stats *h, size_t n) {
@@ -183,7 +191,8 @@ static int load_file(const char *path, uint8_t **data, size_t *n, ab_err *e) {
   memcpy(&crc, *data + size - 4, 4);
   memcpy(&ver, *data + 8, 4);
   const char *why = memcmp(*data, CKPT_MAGIC, 8) ? "not an abgpu checkpoint"
-                    : ver != CKPT_VERSION ? "checkpoint format version not supported"
+                    : ver != CKPT_VERSION ? "checkpoint of another abgpu version (format "
+                                            "not supported); start the training again"
                     : crc != ab_crc32(0, *data, (size_t)size - 4) ? "checkpoint is corrupted (CRC mismatch)"
                     : NULL;
   if (why) { free(*data); return ab_err_set(e, AB_EINPUT, "%s: %s", path, why); }
@@ -216,7 +225,8 @@ static int read_models(rbuf *b, ab_run *run, const ab_train_cfg *cfg, const char
     free(have);
     if (!same)
       return ab_err_set(e, AB_EINPUT, "%s: made with other training flags (--hidden, --act, "
-                        "--lr, --batch, --epochs, --patience, --seed); resume with the same", path);
+                        "--lr, --batch, --epochs, --patience, --seed, --batch-order, --lr-schedule, "
+                        "--min-epochs); resume with the same", path);
     get_track(b, &run->track[k]);
   }
   get_hist(b, run->hist, (size_t)run->K * run->max_epochs);

@@ -10,6 +10,7 @@ typedef struct ab_track {
   double best_val;
   int best_epoch, bad_epochs, active;
   int last_epoch;         /* the last epoch it trained while active */
+  int since_cut, cuts;    /* reduce-on-plateau: epochs since a better loss or a cut; cuts */
 } ab_track;
 
 typedef struct ab_run {

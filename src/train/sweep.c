@@ -13,7 +13,8 @@
 enum { STREAM_SAMPLE = 11 };
 
 static const char *const dim_names[AB_NDIM] = {"hidden", "act", "lr", "batch", "wd", "epochs",
-                                                "patience", "transform", "balance", "seed"};
+                                                "patience", "transform", "balance", "batch_order",
+                                                "lr_schedule", "min_epochs", "seed"};
 
 const char *ab_dim_name(ab_dim d) { return (unsigned)d < AB_NDIM ? dim_names[d] : "?"; }
 
@@ -87,9 +88,18 @@ static int canon_name(char *out, const char *tok, int ok) {
   return 0;
 }
 
-int ab_sweep_canon(ab_dim d, char *out, const char *tok, const char **why) {
+/* A transform list in its canonical order ("te,log1p" is "log1p,te"). */
+static int canon_transform(char *out, const char *tok) {
   ab_transform t;
+  if (ab_transform_parse(&t, tok)) return -1;
+  snprintf(out, AB_SPACE_VALUE_LEN, "%s", AB_TRANSFORM_STR(t));
+  return 0;
+}
+
+int ab_sweep_canon(ab_dim d, char *out, const char *tok, const char **why) {
   ab_balance b;
+  ab_order o;
+  ab_sched s;
   switch (d) {
     case AB_DIM_HIDDEN: return canon_list(out, tok, 1, why);
     case AB_DIM_ACT: return canon_list(out, tok, 0, why);
@@ -98,8 +108,13 @@ int ab_sweep_canon(ab_dim d, char *out, const char *tok, const char **why) {
     case AB_DIM_BATCH: *why = "a batch size 1..1048576"; return canon_int(out, tok, 1, 1 << 20);
     case AB_DIM_EPOCHS: *why = "an epoch count 1..1000000"; return canon_int(out, tok, 1, 1000000);
     case AB_DIM_PATIENCE: *why = "a patience 0..1000000"; return canon_int(out, tok, 0, 1000000);
-    case AB_DIM_TRANSFORM: *why = "none or log1p"; return canon_name(out, tok, !ab_transform_parse(&t, tok));
+    case AB_DIM_TRANSFORM:
+      *why = "none or a list of log1p, ple:N (N = 2..255), te such as log1p,ple:32,te";
+      return canon_transform(out, tok);
     case AB_DIM_BALANCE: *why = "random, first or none"; return canon_name(out, tok, !ab_balance_parse(&b, tok));
+    case AB_DIM_ORDER: *why = "shuffle or fixed"; return canon_name(out, tok, !ab_order_parse(&o, tok));
+    case AB_DIM_SCHED: *why = "none, plateau or cosine"; return canon_name(out, tok, !ab_sched_parse(&s, tok));
+    case AB_DIM_MIN_EPOCHS: *why = "an epoch count 0..1000000"; return canon_int(out, tok, 0, 1000000);
     case AB_DIM_SEED: *why = "a seed 0..18446744073709551615"; return canon_u64(out, tok);
     default: *why = "?"; return -1;
   }
@@ -122,7 +137,7 @@ static void where(char *buf, size_t n, const char *name, int line) {
 /* Splits values into tokens (whitespace; commas too unless the values are lists) and
  * stores their canonical forms as dimension d. */
 static int set_values(ab_space *sp, ab_dim d, char *vals, const char *at, ab_err *e) {
-  const char *seps = d == AB_DIM_HIDDEN || d == AB_DIM_ACT ? " \t" : " \t,";
+  const char *seps = d == AB_DIM_HIDDEN || d == AB_DIM_ACT || d == AB_DIM_TRANSFORM ? " \t" : " \t,";
   char (*v)[AB_SPACE_VALUE_LEN] = calloc(AB_SPACE_MAX_VALUES, sizeof *v);
   if (!v) return ab_err_set(e, AB_ENOMEM, "out of memory");
   int n = 0, rc = AB_OK;
@@ -163,7 +178,8 @@ static int parse_line(ab_space *sp, char *line, const char *at, int *dim, ab_err
   long d = find_dim(name);
   if (d < 0)
     return ab_err_set(e, AB_EINPUT, "%sunknown dimension '%.40s' (expected hidden, act, lr, batch, "
-                      "wd, epochs, patience, transform, balance or seed)", at, name);
+                      "wd, epochs, patience, transform, balance, batch_order, lr_schedule, "
+                      "min_epochs or seed)", at, name);
   *dim = (int)d;
   return set_values(sp, (ab_dim)d, eq + 1, at, e);
 }
@@ -236,6 +252,9 @@ ab_sweep_cfg ab_sweep_cfg_default(void) {
   c.patience = t.patience;
   c.transform = AB_TRANSFORM_NONE;
   c.balance = ab_prep_opts_default().balance;
+  c.order = t.order;
+  c.sched = t.sched;
+  c.min_epochs = t.min_epochs;
   c.seed = t.seed;
   return c;
 }
@@ -251,6 +270,9 @@ void ab_sweep_cfg_set(ab_sweep_cfg *c, ab_dim d, const char *v) {
     case AB_DIM_PATIENCE: c->patience = atoi(v); break;
     case AB_DIM_TRANSFORM: ab_transform_parse(&c->transform, v); break;
     case AB_DIM_BALANCE: ab_balance_parse(&c->balance, v); break;
+    case AB_DIM_ORDER: ab_order_parse(&c->order, v); break;
+    case AB_DIM_SCHED: ab_sched_parse(&c->sched, v); break;
+    case AB_DIM_MIN_EPOCHS: c->min_epochs = atoi(v); break;
     case AB_DIM_SEED: c->seed = strtoull(v, NULL, 10); break;
     default: break;
   }
@@ -269,6 +291,9 @@ int ab_sweep_train_cfg(ab_train_cfg *out, const ab_sweep_cfg *c, ab_err *e) {
   out->wd = c->wd;
   out->seed = c->seed;
   out->keep_last = 0;
+  out->order = c->order;
+  out->sched = c->sched;
+  out->min_epochs = c->min_epochs > c->epochs ? c->epochs : c->min_epochs;
   return AB_OK;
 }
 
@@ -410,16 +435,18 @@ int ab_space_expand(ab_sweep_cfg **out, size_t *n, const ab_space *sp, size_t ra
 
 void ab_sweep_key(const ab_sweep_cfg *c, char *buf, size_t n) {
   snprintf(buf, n, "hidden=%s act=%s lr=%g batch=%d wd=%g epochs=%d patience=%d transform=%s "
-           "balance=%s seed=%llu", c->hidden, c->act, (double)c->lr, c->batch, (double)c->wd,
-           c->epochs, c->patience, ab_transform_name(c->transform), ab_balance_name(c->balance),
-           (unsigned long long)c->seed);
+           "balance=%s batch_order=%s lr_schedule=%s min_epochs=%d seed=%llu", c->hidden, c->act,
+           (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
+           AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), ab_order_name(c->order),
+           ab_sched_name(c->sched), c->min_epochs, (unsigned long long)c->seed);
 }
 
 void ab_sweep_flags(const ab_sweep_cfg *c, char *buf, size_t n) {
   snprintf(buf, n, "--hidden %s --act %s --lr %g --batch %d --wd %g --epochs %d --patience %d "
-           "--transform %s --balance %s", c->hidden, c->act, (double)c->lr, c->batch,
-           (double)c->wd, c->epochs, c->patience, ab_transform_name(c->transform),
-           ab_balance_name(c->balance));
+           "--transform %s --balance %s --batch-order %s --lr-schedule %s --min-epochs %d",
+           c->hidden, c->act, (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
+           AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), ab_order_name(c->order),
+           ab_sched_name(c->sched), c->min_epochs > c->epochs ? c->epochs : c->min_epochs);
 }
 
 int ab_sweep_same_data(const ab_sweep_cfg *a, const ab_sweep_cfg *b) {

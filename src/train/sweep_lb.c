@@ -10,9 +10,15 @@
 #include "abgpu/sweep.h"
 #include "sweep_int.h"
 
-#define NCOLS 27
+/* Columns: rank, the AB_NDIM dimensions, status (COL_STATUS), 8 figures (COL_FIG), the
+ * sweep's 7 (COL_SWEEP). */
+#define COL_STATUS (1 + AB_NDIM)
+#define COL_FIG (COL_STATUS + 1)
+#define COL_SWEEP (COL_FIG + 8)
+#define NCOLS (COL_SWEEP + 7)
 static const char *const HEADER =
-    "rank,hidden,act,lr,batch,wd,epochs,patience,transform,balance,seed,status,"
+    "rank,hidden,act,lr,batch,wd,epochs,patience,transform,balance,batch_order,lr_schedule,"
+    "min_epochs,seed,status,"
     "val_loss,val_loss_sd,val_acc,val_acc_sd,val_auc,val_auc_sd,epochs_run,best_epoch,"
     "folds,split,split_seed,data_hash,launch_models,seconds,device";
 
@@ -171,10 +177,11 @@ void ab_lb_sort(ab_leaderboard *lb, ab_rank_by by) {
 
 static void put_row(FILE *f, size_t rank, const ab_lb_row *r) {
   const ab_sweep_cfg *c = &r->cfg;
-  fprintf(f, "%zu,\"%s\",\"%s\",%g,%d,%g,%d,%d,%s,%s,%llu,%s,", rank, c->hidden, c->act,
-          (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
-          ab_transform_name(c->transform), ab_balance_name(c->balance),
-          (unsigned long long)c->seed, r->status == AB_ROW_OK ? "ok" : "diverged");
+  fprintf(f, "%zu,\"%s\",\"%s\",%g,%d,%g,%d,%d,\"%s\",%s,%s,%s,%d,%llu,%s,", rank, c->hidden,
+          c->act, (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
+          AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), ab_order_name(c->order),
+          ab_sched_name(c->sched), c->min_epochs, (unsigned long long)c->seed,
+          r->status == AB_ROW_OK ? "ok" : "diverged");
   fprintf(f, "%.8g,%.8g,%.8g,%.8g,%.8g,%.8g,%.8g,%.8g,", r->val_loss, r->val_loss_sd, r->val_acc,
           r->val_acc_sd, r->val_auc, r->val_auc_sd, r->epochs_run, r->best_epoch);
   fprintf(f, "%d,\"%d,%d,%d\",%llu,%016llx,%d,%.3f,\"%s\"\n", r->id.folds, r->id.split[0],
@@ -241,29 +248,29 @@ static int get_figures(ab_lb_row *r, char **f) {
   double *v[8] = {&r->val_loss, &r->val_loss_sd, &r->val_acc, &r->val_acc_sd, &r->val_auc,
                   &r->val_auc_sd, &r->epochs_run, &r->best_epoch};
   for (int i = 0; i < 8; i++)
-    if (get_num(v[i], f[12 + i])) return 12 + i;
+    if (get_num(v[i], f[COL_FIG + i])) return COL_FIG + i;
   return 0;
 }
 
 /* The sweep columns (folds .. device); returns 0 or the bad column. */
-static int get_sweep(ab_lb_row *r, char **f) {
-  char *end;
-  long folds = strtol(f[20], &end, 10);
-  if (*end || end == f[20] || folds < 0 || folds > 100) return 20;
+static int get_sweep(ab_lb_row *r, char **f0) {
+  char **f = f0 + COL_SWEEP, *end;
+  long folds = strtol(f[0], &end, 10);
+  if (*end || end == f[0] || folds < 0 || folds > 100) return COL_SWEEP;
   r->id.folds = (int)folds;
-  if (ab_split_parse(r->id.split, f[21])) return 21;
+  if (ab_split_parse(r->id.split, f[1])) return COL_SWEEP + 1;
   char seed[AB_SPACE_VALUE_LEN];
   const char *why;
-  if (ab_sweep_canon(AB_DIM_SEED, seed, f[22], &why)) return 22;
+  if (ab_sweep_canon(AB_DIM_SEED, seed, f[2], &why)) return COL_SWEEP + 2;
   r->id.seed = strtoull(seed, NULL, 10);
   errno = 0;
-  r->id.data_hash = strtoull(f[23], &end, 16);
-  if (*end || end == f[23] || strlen(f[23]) != 16 || errno) return 23;
-  long k = strtol(f[24], &end, 10);
-  if (*end || end == f[24] || k < 0 || k > (1L << 30)) return 24;
+  r->id.data_hash = strtoull(f[3], &end, 16);
+  if (*end || end == f[3] || strlen(f[3]) != 16 || errno) return COL_SWEEP + 3;
+  long k = strtol(f[4], &end, 10);
+  if (*end || end == f[4] || k < 0 || k > (1L << 30)) return COL_SWEEP + 4;
   r->launch_models = (int)k;
-  if (get_num(&r->seconds, f[25])) return 25;
-  snprintf(r->device, sizeof r->device, "%s", f[26]);
+  if (get_num(&r->seconds, f[5])) return COL_SWEEP + 5;
+  snprintf(r->device, sizeof r->device, "%s", f[6]);
   return 0;
 }
 
@@ -273,13 +280,11 @@ static int get_row(ab_lb_row *r, char *line) {
   if (split_csv(line, f) != NCOLS) return -1;
   memset(r, 0, sizeof *r);
   r->cfg = ab_sweep_cfg_default();
-  static const ab_dim dims[10] = {AB_DIM_HIDDEN, AB_DIM_ACT, AB_DIM_LR, AB_DIM_BATCH,
-                                  AB_DIM_WD, AB_DIM_EPOCHS, AB_DIM_PATIENCE,
-                                  AB_DIM_TRANSFORM, AB_DIM_BALANCE, AB_DIM_SEED};
-  for (int i = 0; i < 10; i++)
-    if (get_dim(&r->cfg, dims[i], f[1 + i])) return 1 + i;
-  if (strcmp(f[11], "ok") && strcmp(f[11], "diverged")) return 11;
-  r->status = strcmp(f[11], "ok") == 0 ? AB_ROW_OK : AB_ROW_DIVERGED;
+  for (int d = 0; d < AB_NDIM; d++) /* the columns follow the dimensions' order */
+    if (get_dim(&r->cfg, (ab_dim)d, f[1 + d])) return 1 + d;
+  const char *st = f[COL_STATUS];
+  if (strcmp(st, "ok") && strcmp(st, "diverged")) return COL_STATUS;
+  r->status = strcmp(st, "ok") == 0 ? AB_ROW_OK : AB_ROW_DIVERGED;
   int bad = get_figures(r, f);
   return bad ? bad : get_sweep(r, f);
 }
@@ -401,9 +406,11 @@ void ab_sweep_json_cfg(FILE *f, const ab_sweep_cfg *c) {
   fprintf(f, ", \"act\": ");
   json_str(f, c->act);
   fprintf(f, ", \"lr\": %g, \"batch\": %d, \"wd\": %g, \"epochs\": %d, \"patience\": %d, "
-          "\"transform\": \"%s\", \"balance\": \"%s\", \"seed\": %llu}", (double)c->lr, c->batch,
-          (double)c->wd, c->epochs, c->patience, ab_transform_name(c->transform),
-          ab_balance_name(c->balance), (unsigned long long)c->seed);
+          "\"transform\": \"%s\", \"balance\": \"%s\", \"batch_order\": \"%s\", "
+          "\"lr_schedule\": \"%s\", \"min_epochs\": %d, \"seed\": %llu}", (double)c->lr, c->batch,
+          (double)c->wd, c->epochs, c->patience, AB_TRANSFORM_STR(c->transform),
+          ab_balance_name(c->balance), ab_order_name(c->order), ab_sched_name(c->sched),
+          c->min_epochs, (unsigned long long)c->seed);
 }
 
 static void json_row(FILE *f, size_t rank, const ab_lb_row *r) {

@@ -121,7 +121,10 @@ static int train_set(ab_sweep_ctx *x, const ab_sweep_cfg *c, const int *which, i
   ab_train_cfg *tc = calloc((size_t)n, sizeof *tc);
   ab_train_result *r = calloc((size_t)n, sizeof *r);
   int rc = tc && r ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory for %d models", n);
-  for (int i = 0; i < n && !rc; i++) rc = ab_sweep_train_cfg(&tc[i], &c[which[i]], e);
+  for (int i = 0; i < n && !rc; i++) {
+    rc = ab_sweep_train_cfg(&tc[i], &c[which[i]], e);
+    tc[i].arch.dims[0] = x->view.train.d; /* the encodings' width */
+  }
   if (!rc) rc = ab_train_many(r, x->be, tc, n, &x->view, NULL, x->cb, x->user, e);
   if (rc == AB_EDIVERGED) {
     ab_err_clear(e);
@@ -227,6 +230,7 @@ int ab_sweep_fit(ab_sweep_ctx *x, ab_model *m, const ab_sweep_cfg *c, const char
   ab_model_init(m);
   int rc = ab_sweep_train_cfg(&tc, c, e);
   if (!rc) rc = load(x, c, -1, 1, e);
+  tc.arch.dims[0] = x->view.train.d;
   if (!rc) rc = ab_train_many(&r, x->be, &tc, 1, &x->view, NULL, x->cb, x->user, e);
   ab_prep_opts o = ab_sweep_prep_opts(x, c, -1);
   if (!rc) {
@@ -256,9 +260,10 @@ int ab_sweep_ensemble(ab_sweep_ctx *x, ab_model *ens, const ab_model *members, i
   for (int i = 0, k = 0; i < n; i++)
     for (int j = 0; j < members[i].nnets; j++) nets[k++] = members[i].nets[j];
   *ens = members[0];
-  ens->nets = NULL; /* the copy must not own members[0]'s networks */
+  ens->nets = NULL; /* the copy must not own members[0]'s networks or encoder */
   ens->nnets = 0;
-  int rc = ab_model_set_ensemble(ens, nets, total, e);
+  int rc = ab_encoder_copy(&ens->enc, &members[0].enc, e);
+  if (!rc) rc = ab_model_set_ensemble(ens, nets, total, e);
   free(nets);
   if (!rc) rc = measure(x, ens, e);
   return rc;

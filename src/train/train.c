@@ -1,6 +1,7 @@
-/* The backend-neutral training loop: K models in lockstep over shuffled batches,
- * validation after each epoch, early stopping with patience per model, the best (or, for
- * keep_last, the stopping epoch's) weights kept, and checkpoints. */
+/* The backend-neutral training loop: K models in lockstep over shuffled (or fixed)
+ * batches, a learning-rate schedule, validation after each epoch, early stopping per
+ * model, the best (or, for keep_last, the stopping epoch's) weights kept, and
+ * checkpoints. */
 #include "abgpu/train.h"
 #include <math.h>
 #include <stdlib.h>
@@ -26,6 +27,40 @@ ab_train_cfg ab_train_cfg_default(void) {
   return c;
 }
 
+static const char *const order_names[] = {"shuffle", "fixed"};
+static const char *const stop_names[] = {"best", "rise"};
+static const char *const sched_names[] = {"none", "plateau", "cosine"};
+
+static int name_index(const char *const *names, int n, const char *s) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(s, names[i]) == 0) return i;
+  return -1;
+}
+
+int ab_order_parse(ab_order *out, const char *s) {
+  int i = name_index(order_names, 2, s);
+  if (i >= 0) *out = (ab_order)i;
+  return i < 0 ? -1 : 0;
+}
+
+const char *ab_order_name(ab_order o) { return (unsigned)o < 2 ? order_names[o] : "?"; }
+
+int ab_stop_parse(ab_stop *out, const char *s) {
+  int i = name_index(stop_names, 2, s);
+  if (i >= 0) *out = (ab_stop)i;
+  return i < 0 ? -1 : 0;
+}
+
+const char *ab_stop_name(ab_stop s) { return (unsigned)s < 2 ? stop_names[s] : "?"; }
+
+int ab_sched_parse(ab_sched *out, const char *s) {
+  int i = name_index(sched_names, 3, s);
+  if (i >= 0) *out = (ab_sched)i;
+  return i < 0 ? -1 : 0;
+}
+
+const char *ab_sched_name(ab_sched s) { return (unsigned)s < 3 ? sched_names[s] : "?"; }
+
 void ab_init_params(float *params, const ab_arch *a, uint64_t seed) {
   ab_rng r;
   ab_rng_seed(&r, seed, STREAM_INIT);
@@ -43,7 +78,7 @@ uint32_t ab_splits_hash(const ab_splits *s) {
   const ab_split *sp[3] = {&s->train, &s->val, &s->test};
   uint32_t h = 0;
   for (int i = 0; i < 3; i++) {
-    h = ab_crc32(h, sp[i]->x, sp[i]->n * AB_NFEAT * sizeof(float));
+    h = ab_crc32(h, sp[i]->in, sp[i]->n * (size_t)sp[i]->d * sizeof(float));
     h = ab_crc32(h, sp[i]->y, sp[i]->n * sizeof(int32_t));
   }
   return h;
@@ -59,9 +94,15 @@ static int check_cfg(const ab_train_cfg *c, int K, const ab_splits *s, ab_err *e
   for (int k = 0; k < K; k++) {
     if (c[k].batch < 1) return ab_err_set(e, AB_EUSAGE, "--batch must be at least 1");
     if (c[k].epochs < 1) return ab_err_set(e, AB_EUSAGE, "--epochs must be at least 1");
+    if (c[k].min_epochs < 0 || c[k].min_epochs > c[k].epochs)
+      return ab_err_set(e, AB_EUSAGE, "--min-epochs %d: expected 0..--epochs (%d)",
+                        c[k].min_epochs, c[k].epochs);
     if (c[k].batch != c[0].batch || memcmp(&c[k].arch, &c[0].arch, sizeof c[0].arch) != 0)
       return ab_err_set(e, AB_EUSAGE, "models trained together need the same layers and batch");
   }
+  if (c[0].arch.dims[0] != s->train.d)
+    return ab_err_set(e, AB_EUSAGE, "the network takes %d inputs, the prepared data has %d",
+                      c[0].arch.dims[0], s->train.d);
   if (s->train.n < (size_t)c[0].batch)
     return ab_err_set(e, AB_EINPUT, "the training split has %zu rows, fewer than one batch of %d; "
                       "use more data or a smaller --batch", s->train.n, c[0].batch);
@@ -71,10 +112,13 @@ static int check_cfg(const ab_train_cfg *c, int K, const ab_splits *s, ab_err *e
   return AB_OK;
 }
 
-/* Each model's next batch order: a fresh permutation, of which nb*batch rows are used. */
-static void next_orders(int32_t *order, uint32_t *perm, ab_run *run, size_t n, size_t used) {
+/* Each model's next batch order: a fresh permutation, of which nb*batch rows are used;
+ * or, for a fixed order, the training rows as they are (the split is already shuffled). */
+static void next_orders(int32_t *order, uint32_t *perm, ab_run *run, const ab_train_cfg *cfg,
+                        size_t n, size_t used) {
   for (int k = 0; k < run->K; k++) {
     for (uint32_t i = 0; i < n; i++) perm[i] = i;
+    if (cfg[k].order == AB_ORDER_SHUFFLE)
     ab_rng_shuffle_u32(&run->track[k].rng, perm, (uint32_t)n);
     for (size_t i = 0; i < used; i++) order[(size_t)k * used + i] = (int32_t)perm[i];
   }
@@ -87,12 +131,13 @@ typedef struct loop_bufs {
   int64_t *correct;
   uint8_t *keep, *active;
   ab_epoch_stats *cur; /* [K] this epoch's stats, for the callback */
+  ab_hyper *hyper;     /* [K] this epoch's learning rates */
 } loop_bufs;
 
 static int run_epoch(ab_run *run, ab_backend *be, loop_bufs *b, const ab_splits *s, int nb,
-                     int batch, ab_err *e) {
+                     const ab_train_cfg *cfg, ab_err *e) {
   double t0 = now_ms();
-  next_orders(b->order, b->perm, run, s->train.n, (size_t)nb * batch);
+  next_orders(b->order, b->perm, run, cfg, s->train.n, (size_t)nb * cfg[0].batch);
   int rc = be->vt->train_epoch(be, b->order, nb, b->loss, e);
   if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, b->vloss, b->correct, e);
   if (rc) return rc;
@@ -115,6 +160,23 @@ static int run_epoch(ab_run *run, ab_backend *be, loop_bufs *b, const ab_splits 
   return AB_OK;
 }
 
+/* The stopping rule says stop: `patience` epochs past the best (AB_STOP_BEST), or a
+ * loss above the previous epoch's (AB_STOP_RISE, the notebook's rule, patience 0). */
+static int should_stop(const ab_track *t, const ab_train_cfg *c, const ab_epoch_stats *st) {
+  if (st->epoch <= c->min_epochs) return 0;
+  if (c->stop == AB_STOP_RISE) return st->epoch > 1 && st->val_loss > st[-1].val_loss;
+  return t->bad_epochs > c->patience;
+}
+
+/* Reduce-on-plateau: halve the rate after AB_PLATEAU_WAIT epochs without a better loss. */
+static void plateau(ab_track *t, const ab_train_cfg *c, int improved) {
+  t->since_cut = improved ? 0 : t->since_cut + 1;
+  if (c->sched == AB_SCHED_PLATEAU && t->since_cut >= AB_PLATEAU_WAIT && t->cuts < AB_PLATEAU_CUTS) {
+    t->cuts++;
+    t->since_cut = 0;
+  }
+}
+
 /* Early stopping per model; keep[k] says whose weights to snapshot now. */
 static void early_stop(ab_run *run, const ab_train_cfg *cfg, uint8_t *keep) {
   for (int k = 0; k < run->K; k++) {
@@ -123,17 +185,39 @@ static void early_stop(ab_run *run, const ab_train_cfg *cfg, uint8_t *keep) {
     keep[k] = 0;
     if (!t->active) continue;
     t->last_epoch = st->epoch;
-    if (st->val_loss < t->best_val) {
+    int improved = st->val_loss < t->best_val;
+    if (improved) {
       t->best_val = st->val_loss;
       t->best_epoch = st->epoch;
       t->bad_epochs = 0;
       keep[k] = 1;
-    } else if (++t->bad_epochs > cfg[k].patience) {
-      t->active = 0;
+    } else {
+      t->bad_epochs++;
     }
-    if (run->epoch >= cfg[k].epochs) t->active = 0;
+    plateau(t, &cfg[k], improved);
+    if (should_stop(t, &cfg[k], st) || run->epoch >= cfg[k].epochs) t->active = 0;
     if (cfg[k].keep_last) keep[k] = 1; /* the last epoch it trained is the one kept */
   }
+}
+
+/* Model k's learning rate for epoch `epoch` (0-based) under its schedule. */
+static float sched_lr(const ab_train_cfg *c, const ab_track *t, int epoch) {
+  if (c->sched == AB_SCHED_COSINE)
+    return (float)(c->lr * 0.5 * (1.0 + cos(3.14159265358979323846 * (double)epoch / (double)c->epochs)));
+  if (c->sched == AB_SCHED_PLATEAU) return ldexpf(c->lr, -t->cuts);
+  return c->lr;
+}
+
+/* Hands the backend this epoch's learning rates when any model has a schedule. */
+static int apply_sched(ab_backend *be, const ab_run *run, const ab_train_cfg *cfg, ab_hyper *hp,
+                       ab_err *e) {
+  int any = 0;
+  for (int k = 0; k < run->K; k++) {
+    any |= cfg[k].sched != AB_SCHED_NONE;
+    hp[k].lr = sched_lr(&cfg[k], &run->track[k], run->epoch);
+    hp[k].wd = cfg[k].wd;
+  }
+  return any ? be->vt->set_hyper(be, hp, e) : AB_OK;
 }
 
 static int any_active(const ab_run *run, uint8_t *active) {
@@ -173,13 +257,14 @@ static int bufs_alloc(loop_bufs *b, int K, size_t ntrain, size_t used) {
   b->keep = calloc((size_t)K, 1);
   b->active = calloc((size_t)K, 1);
   b->cur = calloc((size_t)K, sizeof *b->cur);
+  b->hyper = calloc((size_t)K, sizeof *b->hyper);
   return b->order && b->perm && b->loss && b->vloss && b->correct && b->keep && b->active &&
-         b->cur ? 0 : -1;
+         b->cur && b->hyper ? 0 : -1;
 }
 
 static void bufs_free(loop_bufs *b) {
   free(b->order); free(b->perm); free(b->loss); free(b->vloss);
-  free(b->correct); free(b->keep); free(b->active); free(b->cur);
+  free(b->correct); free(b->keep); free(b->active); free(b->cur); free(b->hyper);
 }
 
 /* Fresh start: every model's initial weights, then the backend's models. */
@@ -247,7 +332,8 @@ static int loop(const loop_ctx *c, ab_run *run, loop_bufs *b, ab_err *e) {
   int nb = (int)(c->s->train.n / (size_t)c->cfg[0].batch), rc = AB_OK;
   int every = c->ck && c->ck->path ? c->ck->every : 0;
   while (!rc && any_active(run, b->active)) {
-    if ((rc = run_epoch(run, c->be, b, c->s, nb, c->cfg[0].batch, e))) break;
+    if ((rc = apply_sched(c->be, run, c->cfg, b->hyper, e))) break;
+    if ((rc = run_epoch(run, c->be, b, c->s, nb, c->cfg, e))) break;
     early_stop(run, c->cfg, b->keep);
     if ((rc = c->be->vt->snapshot(c->be, b->keep, e))) break;
     int stop = c->cb && c->cb(b->cur, b->active, run->K, c->user);
