@@ -14,6 +14,7 @@
 #include "abgpu/cl.h"
 #include "abgpu/prep.h"
 #include "abgpu/rng.h"
+#include "abgpu/source.h"
 #include "abgpu/train.h"
 #include "testutil.h"
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "abgpu/prep.h"
 #include "abgpu/rng.h"
+#include "abgpu/source.h"
 #include "testutil.h"
 
 /* n rows, about a quarter positive, features with distinct scales. */

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "abgpu/model.h"
 #include "abgpu/prep.h"
+#include "abgpu/source.h"
 #include "abgpu/sweep.h"
 #include "abgpu/synth.h"
 #include "testutil.h"

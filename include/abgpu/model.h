@@ -14,7 +14,7 @@
 #include "abgpu/arch.h"
 #include "abgpu/prep.h"
 #include "abgpu/table.h"
-#include "abgpu/train.h"
+#include "abgpu/train_cfg.h"
 
 #define AB_MODEL_MAGIC "ABGPUMDL"         /* 8 bytes, no terminator in the file */
 #define AB_MODEL_FORMAT 3                 /* bumped on any change to the layout */

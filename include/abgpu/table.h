@@ -79,7 +79,4 @@ void ab_table_free(ab_table *t);
 /* Writes t as CSV (no header, LF, 12 or 11 columns) atomically (temp file + rename). */
 int ab_table_write_csv(const ab_table *t, const char *path, ab_err *e);
 
-/* Resolves a --data argument: a file path, or "synth:N[:SEED]" (generated in memory). */
-int ab_table_load(ab_table *t, const char *spec, const ab_csv_opts *o, ab_err *e);
-
 #endif

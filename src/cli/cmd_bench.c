@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include "abgpu/cl.h"
 #include "abgpu/rng.h"
+#include "abgpu/source.h"
 #include "abgpu/synth.h"
 #include "abgpu/train.h"
 #include "cli.h"

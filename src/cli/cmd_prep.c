@@ -1,6 +1,7 @@
 /* abgpu prep: write the notebook's three .npz files. */
 #include <stdio.h>
 #include "abgpu/prep.h"
+#include "abgpu/source.h"
 #include "cli.h"
 
 static void prep_help(void) {

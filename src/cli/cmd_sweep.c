@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "abgpu/cl.h"
+#include "abgpu/source.h"
 #include "abgpu/sweep.h"
 #include "cli.h"
 #include "sweep_cli.h"

@@ -7,6 +7,7 @@
 #include "abgpu/model.h"
 #include "abgpu/prep.h"
 #include "abgpu/report.h"
+#include "abgpu/source.h"
 #include "abgpu/synth.h"
 #include "abgpu/train.h"
 #include "cli.h"

@@ -1,12 +1,10 @@
-/* The customer table: allocation, whole-file loading with checks, missing-value filling,
- * atomic CSV writing, and the --data resolver (file or synth:N[:SEED]). */
-#include <errno.h>
+/* The customer table: allocation, whole-file loading with checks, missing-value filling
+ * and atomic CSV writing. The --data resolver (file or synth:N) is source.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/fileio.h"
-#include "abgpu/synth.h"
 #include "abgpu/table.h"
 
 const char *const ab_feature_names[AB_NFEAT] = {
@@ -298,34 +296,4 @@ int ab_table_write_csv(const ab_table *t, const char *path, ab_err *e) {
     fwrite(line, 1, (size_t)k, o.f);
   }
   return ab_outfile_commit(&o, e);
-}
-
-/* "synth:N[:SEED]" -> n, seed. Returns 1 when spec is synthetic, -1 when malformed. */
-static int parse_synth(const char *spec, size_t *n, uint64_t *seed) {
-  if (strncmp(spec, "synth:", 6) != 0) return 0;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(spec + 6, &end, 10);
-  if (errno || end == spec + 6 || v == 0 || v > 2000000000ULL) return -1;
-  *n = (size_t)v;
-  *seed = AB_SYNTH_DEFAULT_SEED;
-  if (*end == ':') {
-    const char *s = end + 1;
-    *seed = strtoull(s, &end, 10);
-    if (end == s) return -1;
-  }
-  return *end ? -1 : 1;
-}
-
-int ab_table_load(ab_table *t, const char *spec, const ab_csv_opts *o, ab_err *e) {
-  size_t n;
-  uint64_t seed;
-  int s = parse_synth(spec, &n, &seed);
-  if (s < 0)
-    return ab_err_set(e, AB_EUSAGE, "--data %s: expected synth:N or synth:N:SEED with N >= 1",
-                      spec);
-  if (s == 0) return ab_csv_read(t, spec, o, e);
-  int rc = ab_synth_generate(t, n, seed, e);
-  if (!rc) t->missing = o->missing;
-  return rc;
 }
