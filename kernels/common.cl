@@ -1,4 +1,6 @@
-/* common.cl - built first, before the other .cl files of the kernels folder.
+/* common.cl - built second, after include/abgpu/consts.h (the activation codes, Adam's
+ * constants and the fused meta indices, shared with the host) and before the other .cl
+ * files of the kernels folder.
  *
  * Conventions (as src/ref/, see include/abgpu/ref.h): outputs first, sizes last; every
  * kernel carries the model dimension K; W and b of model k live in the flat parameter
@@ -30,11 +32,6 @@
 #else
 #define AB_MAC(a, b, c) ((a) * (b) + (c))
 #endif
-
-#define AB_ACT_IDENTITY 0
-#define AB_ACT_RELU 1
-#define AB_ACT_SIGMOID 2
-#define AB_ACT_TANH 3
 
 /* vfloat: AB_VEC floats; vload/vstore of a whole vector, and of its first n lanes. */
 #if AB_VEC == 1
@@ -92,6 +89,40 @@ float ab_act_grad1(int a, float y) {
   if (a == AB_ACT_SIGMOID) return y * (1.0f - y);
   if (a == AB_ACT_TANH) return 1.0f - y * y;
   return 1.0f;
+}
+
+/* Log-sum-exp of one row of C logits, twin of ab_ref_lse_row (the one copy every softmax
+ * here uses): returns log(sum_c exp(z[c] - mx)) + mx, mx = max_c z[c]; *sum gets the sum,
+ * e[c] (when e is not 0) each exp(z[c] - mx), *best (when not 0) the first index of the
+ * maximum. One body for the two address spaces logits live in (OpenCL 1.2 has no generic
+ * one): ab_lse_row_g for __global rows, ab_lse_row_l for __local ones. */
+#define AB_LSE_ROW(NAME, SPACE)                                                         \
+  float NAME(SPACE const float *z, int C, SPACE float *e, float *sum, int *best) {      \
+    float mx = z[0];                                                                    \
+    int b = 0;                                                                          \
+    for (int c = 1; c < C; c++)                                                         \
+      if (z[c] > mx) { mx = z[c]; b = c; }                                              \
+    float s = 0.0f;                                                                     \
+    for (int c = 0; c < C; c++) {                                                       \
+      float x = exp(z[c] - mx);                                                         \
+      if (e) e[c] = x;                                                                  \
+      s += x;                                                                           \
+    }                                                                                   \
+    *sum = s;                                                                           \
+    if (best) *best = b;                                                                \
+    return log(s) + mx;                                                                 \
+  }
+AB_LSE_ROW(ab_lse_row_g, __global)
+AB_LSE_ROW(ab_lse_row_l, __local)
+
+/* One Adam step of AB_VEC parameters, the loop body of ab_ref_adam_step (adam_step.cl and
+ * fused.cl): m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g g;
+ * p -= step m / (sqrt(v / c2) + eps) + decay p, with step = lr / c1, decay = lr * wd. */
+void ab_adam_update(vfloat *p, vfloat *m, vfloat *v, vfloat g, float beta1, float beta2,
+                    float eps, float c2, float step, float decay) {
+  *m = beta1 * *m + (1.0f - beta1) * g;
+  *v = beta2 * *v + (1.0f - beta2) * g * g;
+  *p -= step * *m / (sqrt(*v / c2) + eps) + decay * *p;
 }
 
 /* Row i of model k's input. gather != 0: row idx[ioff + k*iks + i] of a split's data

@@ -1,4 +1,5 @@
-/* eval.cl - evaluation reduced on the device, and class-1 probabilities. */
+/* eval.cl - the op eval: forward outputs reduced to loss sums and correct counts on the
+ * device. */
 
 /* Twin of ab_ref_eval over rows [0, B): logits [K][B][C], labels [B] at labels + loff
  * (shared by all models). Model k's loss sum and correct count go to
@@ -13,13 +14,9 @@ __kernel void ab_eval(__global float *ploss, __global int *pcorrect, int slot, i
   int cs = 0;
   for (int i = t; i < B; i += L) {
     __global const float *z = logits + ((size_t)k * B + i) * C;
-    int lab = labels[loff + i], best = 0;
-    float mx = z[0];
-    for (int c = 1; c < C; c++)
-      if (z[c] > mx) { mx = z[c]; best = c; }
-    float sum = 0.0f;
-    for (int c = 0; c < C; c++) sum += exp(z[c] - mx);
-    ls += log(sum) + mx - z[lab];
+    int lab = labels[loff + i], best;
+    float sum;
+    ls += ab_lse_row_g(z, C, 0, &sum, &best) - z[lab];
     cs += best == lab;
   }
   sl[t] = ls;
@@ -30,14 +27,4 @@ __kernel void ab_eval(__global float *ploss, __global int *pcorrect, int slot, i
     barrier(CLK_LOCAL_MEM_FENCE);
   }
   if (t == 0) { ploss[k * nslots + slot] = sl[0]; pcorrect[k * nslots + slot] = sc[0]; }
-}
-
-/* Twin of ab_ref_prob1: prob[k*pks + poff + i] = softmax(logits[k][i])[1], C = 2.
- * Global (B, K). */
-__kernel void ab_prob1(__global float *prob, int poff, int pks,
-                       __global const float *logits, int K, int B) {
-  int i = get_global_id(0), k = get_global_id(1);
-  if (i >= B || k >= K) return;
-  size_t o = (size_t)k * B + i;
-  prob[(size_t)k * pks + poff + i] = 1.0f / (1.0f + exp(logits[2 * o] - logits[2 * o + 1]));
 }

@@ -28,26 +28,17 @@
 #define AB_FN 2
 #endif
 
-/* The arch table (meta), written by src/cl/fused.c (same indices). */
-#define AB_M_L 0     /* layers */
-#define AB_M_RT 1    /* rows per tile */
-#define AB_M_PP 2    /* padded W+b floats per model */
-#define AB_M_SS 3    /* training scratch floats per model */
-#define AB_M_DZA 4   /* local offsets (floats): the two dZ buffers, */
-#define AB_M_DZB 5
-#define AB_M_RL 6    /* the row losses and correct flags [2][RT] */
-#define AB_M_LAYER 8 /* then per layer AB_M_NF ints: */
-#define AB_M_NF 12
-enum { F_IN, F_OUT, F_INP, F_OUTP, F_ACT, F_WOFF, F_WPO, F_WTO, F_AIN, F_AOUT };
-
+/* The arch table (meta), written by src/cl/fused.c; its indices are AB_META_* of
+ * include/abgpu/consts.h, the program's first source. */
 typedef struct ab_flayer {
   int in, out, inp, outp, act, woff, wpo, wto, ain, aout;
 } ab_flayer;
 
 ab_flayer ab_fl(__global const int *meta, int l) {
-  __global const int *m = meta + AB_M_LAYER + l * AB_M_NF;
-  ab_flayer f = {m[F_IN],  m[F_OUT], m[F_INP], m[F_OUTP], m[F_ACT],
-                 m[F_WOFF], m[F_WPO], m[F_WTO], m[F_AIN],  m[F_AOUT]};
+  __global const int *m = meta + AB_META_LAYER + l * AB_META_NF;
+  ab_flayer f = {m[AB_META_IN],   m[AB_META_OUT], m[AB_META_INP], m[AB_META_OUTP],
+                 m[AB_META_ACT],  m[AB_META_WOFF], m[AB_META_WPO], m[AB_META_WTO],
+                 m[AB_META_AIN],  m[AB_META_AOUT]};
   return f;
 }
 
@@ -168,7 +159,7 @@ void ab_f_dw(__global float *G, __local const float *X, int ldx, __local const f
 /* Forward through every layer for the n rows in A0 (local offsets from meta). */
 void ab_f_forward(__local float *lm, __global const float *WP, __global const int *meta,
                   int n) {
-  int L = meta[AB_M_L];
+  int L = meta[AB_META_L];
   for (int l = 0; l < L; l++) {
     ab_flayer f = ab_fl(meta, l);
     ab_f_rows(lm + f.aout, lm + f.ain, f.inp, WP + f.wpo, WP + f.wpo + f.in * f.outp, 0,
@@ -199,10 +190,8 @@ void ab_f_loss(__local float *dz, __local float *rl, __local const float *Z,
   for (int i = get_local_id(0); i < n; i += get_local_size(0)) {
     __local const float *z = Z + i * ld;
     __local float *d = dz + i * ld;
-    float mx = z[0], sum = 0.0f;
-    for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-    for (int c = 0; c < C; c++) sum += d[c] = exp(z[c] - mx); /* kept for the gradient */
-    rl[i] = log(sum) + mx - z[lab[i]];
+    float sum;
+    rl[i] = ab_lse_row_l(z, C, d, &sum, 0) - z[lab[i]]; /* d keeps the exponentials */
     for (int c = 0; c < C; c++)
       d[c] = (d[c] / sum - (c == lab[i] ? 1.0f : 0.0f)) / (float)B * ab_act_grad1(act, z[c]);
     for (int c = C; c < ld; c++) d[c] = 0.0f;
@@ -214,8 +203,8 @@ void ab_f_loss(__local float *dz, __local float *rl, __local const float *Z,
  * dza. first: this is the batch's first tile (dW/db start from 0). */
 void ab_f_backward(__global float *S, __local float *lm, __global const int *meta, int n,
                    int first) {
-  int L = meta[AB_M_L], PP = meta[AB_M_PP];
-  __local float *dY = lm + meta[AB_M_DZA], *dX = lm + meta[AB_M_DZB];
+  int L = meta[AB_META_L], PP = meta[AB_META_PP];
+  __local float *dY = lm + meta[AB_META_DZA], *dX = lm + meta[AB_META_DZB];
   for (int l = L - 1; l >= 0; l--) {
     ab_flayer f = ab_fl(meta, l);
     ab_f_dw(S + 3 * PP + f.wpo, lm + f.ain, f.inp, dY, f.outp, f.in, n, first);
@@ -233,11 +222,8 @@ void ab_f_adam(__global float *S, int PP, float lr, float wd, float beta1, float
   __global float *p = S, *m = S + PP, *v = S + 2 * PP, *g = S + 3 * PP;
   float step = lr / c1, decay = lr * wd;
   for (int e = get_local_id(0) * AB_VEC; e < PP; e += get_local_size(0) * AB_VEC) {
-    vfloat gi = AB_VLOAD(g + e);
-    vfloat mi = beta1 * AB_VLOAD(m + e) + (1.0f - beta1) * gi;
-    vfloat vi = beta2 * AB_VLOAD(v + e) + (1.0f - beta2) * gi * gi;
-    vfloat pi = AB_VLOAD(p + e);
-    pi -= step * mi / (sqrt(vi / c2) + eps) + decay * pi;
+    vfloat pi = AB_VLOAD(p + e), mi = AB_VLOAD(m + e), vi = AB_VLOAD(v + e);
+    ab_adam_update(&pi, &mi, &vi, AB_VLOAD(g + e), beta1, beta2, eps, c2, step, decay);
     AB_VSTORE(mi, m + e);
     AB_VSTORE(vi, v + e);
     AB_VSTORE(pi, p + e);
@@ -248,7 +234,7 @@ void ab_f_adam(__global float *S, int PP, float lr, float wd, float beta1, float
 /* WT[l][j][c] = W[l][c][j] for l >= 1 (after an update; WT's pads stay zero): W read
  * row by row, WT written down its columns (stores do not wait, loads would). */
 void ab_f_transpose(__global float *S, __global const int *meta) {
-  int L = meta[AB_M_L], PP = meta[AB_M_PP];
+  int L = meta[AB_META_L], PP = meta[AB_META_PP];
   for (int l = 1; l < L; l++) {
     ab_flayer f = ab_fl(meta, l);
     __global float *wt = S + 4 * PP + f.wto;
@@ -261,7 +247,7 @@ void ab_f_transpose(__global float *S, __global const int *meta) {
 /* Copies the flat [IN+1][OUT] blocks of P into the padded layout at D with zero pads
  * (out == 0), or the real entries back (out != 0). */
 void ab_f_copy(__global float *D, __global float *P, __global const int *meta, int out) {
-  int L = meta[AB_M_L];
+  int L = meta[AB_META_L];
   for (int l = 0; l < L; l++) {
     ab_flayer f = ab_fl(meta, l);
     for (int r = get_local_id(0); r <= f.in; r += get_local_size(0)) {
@@ -289,9 +275,9 @@ __kernel void ab_fused_train(__global float *P, __global float *M, __global floa
                              int pstride, __local float *lm, __local int *lab) {
   int k = get_group_id(1);
   if (k >= K) return; /* the whole work-group */
-  int PP = meta[AB_M_PP], RT = meta[AB_M_RT], L = meta[AB_M_L];
+  int PP = meta[AB_META_PP], RT = meta[AB_META_RT], L = meta[AB_META_L];
   ab_flayer top = ab_fl(meta, L - 1), bottom = ab_fl(meta, 0);
-  __global float *s = S + (size_t)k * meta[AB_M_SS];
+  __global float *s = S + (size_t)k * meta[AB_META_SS];
   __global float *pk = P + (size_t)k * pstride, *mk = M + (size_t)k * pstride;
   __global float *vk = V + (size_t)k * pstride;
   ab_f_copy(s, pk, meta, 0);
@@ -306,10 +292,10 @@ __kernel void ab_fused_train(__global float *P, __global float *M, __global floa
       ab_f_gather(lm + bottom.ain, bottom.inp, lab, x, y,
                   order + (size_t)k * ostride + (size_t)b * B + r0, 0, bottom.in, n);
       ab_f_forward(lm, s, meta, n);
-      ab_f_loss(lm + meta[AB_M_DZA], lm + meta[AB_M_RL], lm + top.aout, lab, top.out,
+      ab_f_loss(lm + meta[AB_META_DZA], lm + meta[AB_META_RL], lm + top.aout, lab, top.out,
                 top.outp, top.act, B, n);
       if (get_local_id(0) == 0)
-        for (int i = 0; i < n; i++) lsum += lm[meta[AB_M_RL] + i];
+        for (int i = 0; i < n; i++) lsum += lm[meta[AB_META_RL] + i];
       ab_f_backward(s, lm, meta, n, r0 == 0);
     }
     ab_f_adam(s, PP, lr[k], wd[k], beta1, beta2, eps, steps[2 * b], steps[2 * b + 1]);
@@ -333,9 +319,9 @@ __kernel void ab_fused_eval(__global float *part, int nslots, __global float *pr
                             __local float *lm, __local int *lab) {
   int g = get_group_id(1), G = get_num_groups(1), k = get_group_id(2);
   if (k >= K) return;
-  int RT = meta[AB_M_RT], L = meta[AB_M_L];
+  int RT = meta[AB_META_RT], L = meta[AB_META_L];
   ab_flayer top = ab_fl(meta, L - 1), bottom = ab_fl(meta, 0);
-  __global float *s = S + ((size_t)k * G + g) * meta[AB_M_PP];
+  __global float *s = S + ((size_t)k * G + g) * meta[AB_META_PP];
   ab_f_copy(s, P + (size_t)k * pstride, meta, 0);
   AB_FBAR();
   for (int r0 = g * RT; r0 < n; r0 += G * RT) {
@@ -343,19 +329,16 @@ __kernel void ab_fused_eval(__global float *part, int nslots, __global float *pr
     ab_f_gather(lm + bottom.ain, bottom.inp, lab, x, y, 0, r0, bottom.in, m);
     ab_f_forward(lm, s, meta, m);
     __local const float *Z = lm + top.aout;
-    __local float *rl = lm + meta[AB_M_RL];
+    __local float *rl = lm + meta[AB_META_RL];
     for (int i = get_local_id(0); i < m; i += get_local_size(0)) {
       __local const float *z = Z + i * top.outp;
       if (predict) {
         prob[(size_t)k * pks + r0 + i] = 1.0f / (1.0f + exp(z[0] - z[1]));
         continue;
       }
-      int best = 0;
-      float mx = z[0], sum = 0.0f;
-      for (int c = 1; c < top.out; c++)
-        if (z[c] > mx) { mx = z[c]; best = c; }
-      for (int c = 0; c < top.out; c++) sum += exp(z[c] - mx);
-      rl[i] = log(sum) + mx - z[lab[i]];
+      int best;
+      float sum;
+      rl[i] = ab_lse_row_l(z, top.out, 0, &sum, &best) - z[lab[i]];
       rl[RT + i] = best == lab[i];
     }
     AB_FBAR();

@@ -1,5 +1,5 @@
-/* Reference ops against hand-computed values, and the whole backward pass against
- * finite differences along random directions (as kann does). */
+/* The reference's whole backward pass against finite differences along random
+ * directions (as kann does). Each op by hand: test_op_OP.c. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
@@ -7,76 +7,6 @@
 #include "abgpu/ref.h"
 #include "abgpu/rng.h"
 #include "abgpu/train.h"
-
-Test(ref, linear_act_fwd_by_hand) {
-  /* X = [1 2; 3 4], W = [1 -1 0; 2 0.5 -3], b = [0.5 0 1] */
-  float X[4] = {1, 2, 3, 4}, W[6] = {1, -1, 0, 2, 0.5f, -3}, b[3] = {0.5f, 0, 1}, Y[6];
-  ab_ref_linear_act_fwd(Y, X, W, b, AB_ACT_IDENTITY, 1, 2, 2, 3, 0);
-  float want[6] = {5.5f, 0, -5, 11.5f, -1, -11};
-  for (int i = 0; i < 6; i++) cr_assert_float_eq(Y[i], want[i], 1e-6, "Y[%d]=%g", i, Y[i]);
-  ab_ref_linear_act_fwd(Y, X, W, b, AB_ACT_RELU, 1, 2, 2, 3, 0);
-  cr_assert_eq(Y[1], 0.0f);
-  cr_assert_eq(Y[2], 0.0f);
-  cr_assert_float_eq(Y[3], 11.5f, 1e-6);
-  ab_ref_linear_act_fwd(Y, X, W, b, AB_ACT_SIGMOID, 1, 2, 2, 3, 0);
-  cr_assert_float_eq(Y[1], 0.5f, 1e-7);
-  cr_assert_float_eq(Y[0], 1.0f / (1.0f + expf(-5.5f)), 1e-7);
-  ab_ref_linear_act_fwd(Y, X, W, b, AB_ACT_TANH, 1, 2, 2, 3, 0);
-  cr_assert_float_eq(Y[4], tanhf(-1.0f), 1e-7);
-}
-
-Test(ref, model_dimension_uses_each_models_weights) {
-  /* two models with pstride 4: W = [w], b = [b] for a 1->1 layer, padded */
-  float X[2] = {2, 2}, P[8] = {3, 1, 0, 0, -1, 5, 0, 0}, Y[2];
-  ab_ref_linear_act_fwd(Y, X, P, P + 1, AB_ACT_IDENTITY, 2, 1, 1, 1, 4);
-  cr_assert_float_eq(Y[0], 7.0f, 1e-7);
-  cr_assert_float_eq(Y[1], 3.0f, 1e-7);
-}
-
-Test(ref, softmax_xent_by_hand) {
-  float z[4] = {0, 0, 2, 0}, loss[2], d[4];
-  int32_t lab[2] = {1, 0};
-  ab_ref_softmax_xent(loss, d, z, lab, 1, 2, 2);
-  cr_assert_float_eq(loss[0], logf(2.0f), 1e-6);
-  cr_assert_float_eq(loss[1], logf(1.0f + expf(-2.0f)), 1e-6);
-  /* dlogits = (softmax - onehot) / B */
-  cr_assert_float_eq(d[0], 0.25f, 1e-7);
-  cr_assert_float_eq(d[1], -0.25f, 1e-7);
-  float p0 = 1.0f / (1.0f + expf(-2.0f));
-  cr_assert_float_eq(d[2], (p0 - 1.0f) / 2, 1e-7);
-  cr_assert_float_eq(d[3], (1.0f - p0) / 2, 1e-7);
-  /* large logits do not overflow */
-  float big[2] = {1000, -1000};
-  int32_t l1 = 1;
-  ab_ref_softmax_xent(loss, d, big, &l1, 1, 1, 2);
-  cr_assert_float_eq(loss[0], 2000.0f, 1e-3);
-}
-
-Test(ref, adam_first_step_by_hand) {
-  /* at t = 1 with bias correction, the step is lr * g / (|g| + eps) = lr * sign(g) */
-  float p[3] = {1, 1, 1}, m[3] = {0}, v[3] = {0}, g[3] = {0.5f, -2, 0}, lr = 0.1f, wd = 0;
-  ab_ref_adam_step(p, m, v, g, &lr, &wd, 0.9f, 0.999f, 1e-8f, 1, 1, 3);
-  cr_assert_float_eq(p[0], 0.9f, 1e-6);
-  cr_assert_float_eq(p[1], 1.1f, 1e-6);
-  cr_assert_float_eq(p[2], 1.0f, 1e-7);
-  cr_assert_float_eq(m[1], -0.2f, 1e-7);
-  cr_assert_float_eq(v[1], 0.004f, 1e-7);
-  /* AdamW: decoupled decay p -= lr * wd * p */
-  float q = 2, mq = 0, vq = 0, gq = 0, wdq = 0.5f;
-  ab_ref_adam_step(&q, &mq, &vq, &gq, &lr, &wdq, 0.9f, 0.999f, 1e-8f, 1, 1, 1);
-  cr_assert_float_eq(q, 2.0f - 0.1f * 0.5f * 2.0f, 1e-6);
-}
-
-Test(ref, eval_counts_and_losses) {
-  float z[6] = {1, 0, 0, 3, 2, 2};
-  int32_t lab[3] = {0, 0, 1};
-  double loss = 0;
-  int64_t correct = 0;
-  ab_ref_eval(&loss, &correct, z, lab, 1, 3, 2);
-  cr_assert_eq(correct, 1); /* row 3 is a tie: argmax takes the first class */
-  double want = log(1 + exp(-1.0)) + log(1 + exp(3.0)) + log(2.0);
-  cr_assert_float_eq(loss, want, 1e-5);
-}
 
 /* Mean batch loss of a net for parameters p (forward only). */
 typedef struct net {

@@ -1,7 +1,9 @@
-# Turns every kernels/*.cl into one C file: a table of {name, source} strings.
-# Called at build time by CMakeLists.txt with -DOUT=... -DSRC_DIR=...
+# Turns the shared header and every kernels/*.cl into one C file: a table of
+# {name, source} strings, the header first. Called at build time by CMakeLists.txt with
+# -DOUT=... -DSRC_DIR=... -DHEADER=... (include/abgpu/consts.h).
 file(GLOB files ${SRC_DIR}/*.cl)
 list(SORT files)
+list(PREPEND files ${HEADER})
 set(body "/* Generated from the kernels folder by tools/embed_kernels.cmake; do not edit. */\n#include <stddef.h>\n#include \"cl/kernels.h\"\n")
 set(table "")
 set(i 0)

@@ -6,12 +6,13 @@
 #ifndef ABGPU_ARCH_H
 #define ABGPU_ARCH_H
 #include <stddef.h>
+#include "abgpu/consts.h"
 #include "abgpu/err.h"
 
 #define AB_MAX_LAYERS 8
 #define AB_NCLASS 2
 
-typedef enum { AB_ACT_IDENTITY = 0, AB_ACT_RELU = 1, AB_ACT_SIGMOID = 2, AB_ACT_TANH = 3 } ab_act;
+/* ab_act (identity, relu, sigmoid, tanh) is in consts.h, shared with the kernels. */
 int ab_act_parse(ab_act *out, const char *s);
 const char *ab_act_name(ab_act a);
 

@@ -49,6 +49,12 @@ void ab_ref_eval(double *loss_sum, int64_t *correct, const float *logits,
 /* One row of ab_ref_eval: its loss, and *correct = (argmax z == lab). */
 float ab_ref_eval_row(const float *z, int lab, int C, int *correct);
 
+/* Log-sum-exp of one row of C logits, the one copy every softmax uses (softmax_xent,
+ * eval, the fast CPU path): returns log(sum_c exp(z[c] - mx)) + mx, mx = max_c z[c].
+ * *sum gets the sum of the exponentials; e[c] (when e is not NULL) each exp(z[c] - mx);
+ * *best (when best is not NULL) the first index of the maximum. */
+float ab_ref_lse_row(const float *z, int C, float *e, float *sum, int *best);
+
 /* Softmax probability of class 1 for each row: prob: [K][B], logits: [K][B][2]. */
 void ab_ref_prob1(float *prob, const float *logits, int K, int B);
 

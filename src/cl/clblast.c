@@ -47,8 +47,8 @@ int ab_cl_blas_forward(ab_cl_backend *cb, ab_cl_rows rows, int n, ab_err *e) {
     gemm_arg Y = {cb->b.act[l + 1], 0, out, (size_t)n * out};
     rc = gemm(cb, 0, 0, (size_t)n, out, in, X, W, Y, e);
     if (!rc)
-      rc = ab_cl_bias_act(cb->ctx, cb->b.act[l + 1], cb->b.params, B_OFF(cb, l), a->act[l],
-                          cb->K, n, (int)out, cb->P, e);
+      rc = ab_cl_linear_act_fwd_bias(cb->ctx, cb->b.act[l + 1], cb->b.params, B_OFF(cb, l),
+                                     a->act[l], cb->K, n, (int)out, cb->P, e);
   }
   return rc;
 }
@@ -61,7 +61,8 @@ static int blas_dx(ab_cl_backend *cb, int l, cl_mem dX, cl_mem dZ, ab_err *e) {
   gemm_arg X = {dX, 0, in, B * in};
   int rc = gemm(cb, 0, 1, B, in, out, Z, W, X, e);
   if (!rc && a->act[l - 1] != AB_ACT_IDENTITY)
-    rc = ab_cl_act_bwd(cb->ctx, dX, dX, cb->b.act[l], a->act[l - 1], (int)(cb->K * B * in), e);
+    rc = ab_cl_linear_act_bwd_dz(cb->ctx, dX, dX, cb->b.act[l], a->act[l - 1],
+                                 (int)(cb->K * B * in), e);
   return rc;
 }
 
@@ -73,7 +74,7 @@ static int blas_dw(ab_cl_backend *cb, int l, cl_mem dZ, ab_cl_rows rows, ab_err 
   gemm_arg G = {cb->b.grad, W_OFF(cb, l), out, (size_t)cb->P};
   int rc = gemm(cb, 1, 0, in, out, B, X, Z, G, e);
   if (!rc)
-    rc = ab_cl_linear_bwd_dw(cb->ctx, cb->b.grad, (int)W_OFF(cb, l), B_OFF(cb, l), dZ, rows, 1,
+    rc = ab_cl_linear_act_bwd_dw(cb->ctx, cb->b.grad, (int)W_OFF(cb, l), B_OFF(cb, l), dZ, rows, 1,
                              cb->K, cb->B, (int)in, (int)out, cb->P, e);
   return rc;
 }

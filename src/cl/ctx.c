@@ -6,9 +6,9 @@
 #include "cl/kernels.h"
 
 static const char *const kernel_names[AB_K_COUNT] = {
-    "ab_gather", "ab_linear_act_fwd", "ab_bias_act", "ab_softmax_xent", "ab_act_bwd",
-    "ab_linear_bwd_dw", "ab_linear_bwd_dx", "ab_adam", "ab_eval", "ab_prob1",
-    "ab_fused_train", "ab_fused_eval"};
+    "ab_gather", "ab_linear_act_fwd", "ab_linear_act_fwd_bias", "ab_softmax_xent",
+    "ab_linear_act_bwd_dz", "ab_linear_act_bwd_dw", "ab_linear_act_bwd_dx", "ab_adam_step",
+    "ab_eval", "ab_prob1", "ab_fused_train", "ab_fused_eval"};
 
 void ab_cl_ctx_free(ab_cl_ctx *c) {
   if (!c) return;
@@ -25,11 +25,12 @@ int ab_cl_finish(ab_cl_ctx *c, ab_err *e) {
   return AB_OK;
 }
 
-/* Reads dir/name into a new string. */
-static int read_file(char **out, const char *dir, const char *name, ab_err *e) {
+/* Reads dir/name into a new string; *out stays NULL when optional and the file is absent. */
+static int read_file(char **out, const char *dir, const char *name, int optional, ab_err *e) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   FILE *f = fopen(path, "rb");
+  if (!f && optional) return AB_OK;
   if (!f) return ab_err_set(e, AB_EIO, "ABGPU_KERNEL_DIR: cannot open %s", path);
   char *s = NULL;
   size_t n = 0, cap = 0, got;
@@ -49,17 +50,22 @@ static int read_file(char **out, const char *dir, const char *name, ab_err *e) {
   return AB_OK;
 }
 
-/* Source texts in build order: common.cl first, then the rest by name. Texts are the
- * embedded ones, or copies read from $ABGPU_KERNEL_DIR (owned[i] set). */
+/* Build order of a source: the shared header, common.cl, then the rest by name. */
+static int build_pass(const char *name) {
+  return strcmp(name, "consts.h") == 0 ? 0 : strcmp(name, "common.cl") == 0 ? 1 : 2;
+}
+
+/* Source texts in build order. Texts are the embedded ones, or copies read from
+ * $ABGPU_KERNEL_DIR (owned[i] set); consts.h is read from there only when present. */
 static int load_sources(const char **src, char **owned, int max, int *n, ab_err *e) {
   const char *dir = getenv("ABGPU_KERNEL_DIR");
   int m = 0, rc = AB_OK;
-  for (int pass = 0; pass < 2; pass++)
+  for (int pass = 0; pass < 3; pass++)
     for (const ab_kernel_source *s = ab_kernel_sources; s->name && !rc; s++) {
-      if ((strcmp(s->name, "common.cl") == 0) != (pass == 0)) continue;
+      if (build_pass(s->name) != pass) continue;
       if (m == max) { rc = ab_err_set(e, AB_EDEVICE, "more than %d kernel files", max); break; }
       owned[m] = NULL;
-      if (dir && *dir) rc = read_file(&owned[m], dir, s->name, e);
+      if (dir && *dir) rc = read_file(&owned[m], dir, s->name, pass == 0, e);
       src[m] = owned[m] ? owned[m] : s->src;
       m += !rc;
     }

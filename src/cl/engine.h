@@ -6,10 +6,12 @@
 #include "abgpu/cl.h"
 #include "abgpu/err.h"
 
-/* The kernels, by index into ab_cl_ctx.k. */
+/* The kernels, by index into ab_cl_ctx.k; kernel ab_NAME is in kernels/OP.cl, OP the
+ * op it belongs to (ab_linear_act_bwd_dw: linear_act_bwd.cl; the fused two: fused.cl). */
 enum {
-  AB_K_GATHER, AB_K_FWD, AB_K_BIAS_ACT, AB_K_XENT, AB_K_ACT_BWD, AB_K_DW, AB_K_DX,
-  AB_K_ADAM, AB_K_EVAL, AB_K_PROB1, AB_K_FTRAIN, AB_K_FEVAL, AB_K_COUNT
+  AB_K_GATHER, AB_K_LINEAR_ACT_FWD, AB_K_LINEAR_ACT_FWD_BIAS, AB_K_SOFTMAX_XENT,
+  AB_K_LINEAR_ACT_BWD_DZ, AB_K_LINEAR_ACT_BWD_DW, AB_K_LINEAR_ACT_BWD_DX, AB_K_ADAM_STEP,
+  AB_K_EVAL, AB_K_PROB1, AB_K_FUSED_TRAIN, AB_K_FUSED_EVAL, AB_K_COUNT
 };
 
 /* Rows per work-item of the GEMM kernels (passed to the build as -DAB_ROWS). */
@@ -70,22 +72,25 @@ int ab_cl_gather(ab_cl_ctx *c, cl_mem X, cl_mem Y, cl_mem labels, ab_cl_rows row
                  int B, int IN, ab_err *e);
 int ab_cl_linear_act_fwd(ab_cl_ctx *c, cl_mem Y, ab_cl_rows X, cl_mem P, int woff, int boff,
                          int act, int K, int B, int IN, int OUT, int pstride, ab_err *e);
-int ab_cl_bias_act(ab_cl_ctx *c, cl_mem Y, cl_mem P, int boff, int act, int K, int B,
-                   int OUT, int pstride, ab_err *e);
+int ab_cl_linear_act_fwd_bias(ab_cl_ctx *c, cl_mem Y, cl_mem P, int boff, int act, int K,
+                              int B, int OUT, int pstride, ab_err *e);
 /* labels of row (k, i): labels[lab.idx[lab.off + k*lab.kstride + i]] (lab.x unused);
  * the batch mean of model k goes to bloss[k*bstride + bslot]. */
 int ab_cl_softmax_xent(ab_cl_ctx *c, cl_mem loss, cl_mem dlogits, cl_mem bloss, int bslot,
                        int bstride, cl_mem logits, cl_mem labels, ab_cl_rows lab, int K,
                        int B, int C, ab_err *e);
-int ab_cl_act_bwd(ab_cl_ctx *c, cl_mem dZ, cl_mem dY, cl_mem Y, int act, int n, ab_err *e);
+int ab_cl_linear_act_bwd_dz(ab_cl_ctx *c, cl_mem dZ, cl_mem dY, cl_mem Y, int act, int n,
+                            ab_err *e);
 /* dW and db into G at woff/boff; dbonly != 0 computes db alone (after a CLBlast dW). */
-int ab_cl_linear_bwd_dw(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem dZ, ab_cl_rows X,
-                        int dbonly, int K, int B, int IN, int OUT, int pstride, ab_err *e);
-int ab_cl_linear_bwd_dx(ab_cl_ctx *c, cl_mem dX, cl_mem dZ, cl_mem P, int woff, cl_mem Xin,
-                        int act_in, int K, int B, int IN, int OUT, int pstride, ab_err *e);
+int ab_cl_linear_act_bwd_dw(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem dZ,
+                            ab_cl_rows X, int dbonly, int K, int B, int IN, int OUT, int pstride,
+                            ab_err *e);
+int ab_cl_linear_act_bwd_dx(ab_cl_ctx *c, cl_mem dX, cl_mem dZ, cl_mem P, int woff, cl_mem Xin,
+                            int act_in, int K, int B, int IN, int OUT, int pstride, ab_err *e);
 /* t: step number from 1; c1 and c2 are computed here exactly as the reference does. */
-int ab_cl_adam(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem lr, cl_mem wd,
-               float beta1, float beta2, float eps, int t, int K, int n, ab_err *e);
+int ab_cl_adam_step(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem lr,
+                    cl_mem wd, float beta1, float beta2, float eps, int t, int K, int n,
+                    ab_err *e);
 int ab_cl_eval(ab_cl_ctx *c, cl_mem ploss, cl_mem pcorrect, int slot, int nslots,
                cl_mem logits, cl_mem labels, int loff, int K, int B, int C, ab_err *e);
 int ab_cl_prob1(ab_cl_ctx *c, cl_mem prob, int poff, int pks, cl_mem logits, int K, int B,

@@ -7,11 +7,8 @@
 #include <string.h>
 #include "cl/backend_cl.h"
 
-/* meta indices, as in kernels/fused.cl */
-enum { M_L = 0, M_RT = 1, M_PP = 2, M_SS = 3, M_DZA = 4, M_DZB = 5, M_RL = 6, M_LAYER = 8,
-       M_NF = 12 };
-enum { F_IN, F_OUT, F_INP, F_OUTP, F_ACT, F_WOFF, F_WPO, F_WTO, F_AIN, F_AOUT };
-#define META_N (M_LAYER + AB_MAX_LAYERS * M_NF)
+/* The meta table's indices are in consts.h, shared with kernels/fused.cl. */
+#define META_N (AB_META_LAYER + AB_MAX_LAYERS * AB_META_NF)
 
 /* AUTO gives one launch at most this many rows (all models together): a longer epoch
  * runs in several launches of whole batches (down to one batch per launch, fused-step),
@@ -69,20 +66,23 @@ static size_t build_meta(const ab_cl_backend *cb, int rt, int *meta) {
     if (pad(cb, a->dims[l]) > maxp) maxp = pad(cb, a->dims[l]);
   }
   for (int l = 0; l < L; l++) {
-    int *m = meta + M_LAYER + l * M_NF, in = a->dims[l], out = a->dims[l + 1];
-    m[F_IN] = in; m[F_OUT] = out; m[F_INP] = pad(cb, in); m[F_OUTP] = pad(cb, out);
-    m[F_ACT] = a->act[l];
-    m[F_WOFF] = (int)ab_arch_w_off(a, l);
-    m[F_WPO] = wp;
-    wp += (in + 1) * m[F_OUTP];
-    m[F_WTO] = wt;
-    if (l > 0) wt += out * m[F_INP];
-    m[F_AIN] = aoff[l];
-    m[F_AOUT] = aoff[l + 1];
+    int *m = meta + AB_META_LAYER + l * AB_META_NF, in = a->dims[l], out = a->dims[l + 1];
+    m[AB_META_IN] = in;
+    m[AB_META_OUT] = out;
+    m[AB_META_INP] = pad(cb, in);
+    m[AB_META_OUTP] = pad(cb, out);
+    m[AB_META_ACT] = a->act[l];
+    m[AB_META_WOFF] = (int)ab_arch_w_off(a, l);
+    m[AB_META_WPO] = wp;
+    wp += (in + 1) * m[AB_META_OUTP];
+    m[AB_META_WTO] = wt;
+    if (l > 0) wt += out * m[AB_META_INP];
+    m[AB_META_AIN] = aoff[l];
+    m[AB_META_AOUT] = aoff[l + 1];
   }
-  meta[M_L] = L; meta[M_RT] = rt; meta[M_PP] = wp; meta[M_SS] = 4 * wp + wt;
-  meta[M_DZA] = (int)lf; meta[M_DZB] = (int)(lf + (size_t)rt * maxp);
-  meta[M_RL] = (int)(lf + 2 * (size_t)rt * maxp);
+  meta[AB_META_L] = L; meta[AB_META_RT] = rt; meta[AB_META_PP] = wp; meta[AB_META_SS] = 4 * wp + wt;
+  meta[AB_META_DZA] = (int)lf; meta[AB_META_DZB] = (int)(lf + (size_t)rt * maxp);
+  meta[AB_META_RL] = (int)(lf + 2 * (size_t)rt * maxp);
   return lf + 2 * (size_t)rt * maxp + 2 * (size_t)rt;
 }
 
@@ -98,9 +98,9 @@ static size_t local_budget(const ab_cl_backend *cb) {
   ab_cl_ctx *c = cb->ctx;
   cl_ulong dev = 0, k0 = 0, k1 = 0;
   clGetDeviceInfo(c->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof dev, &dev, NULL);
-  clGetKernelWorkGroupInfo(c->k[AB_K_FTRAIN], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k0,
+  clGetKernelWorkGroupInfo(c->k[AB_K_FUSED_TRAIN], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k0,
                            &k0, NULL);
-  clGetKernelWorkGroupInfo(c->k[AB_K_FEVAL], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k1,
+  clGetKernelWorkGroupInfo(c->k[AB_K_FUSED_EVAL], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k1,
                            &k1, NULL);
   size_t have = dev > k0 + k1 ? (size_t)(dev - (k0 > k1 ? k0 : k1)) : 0;
   return cb->f.local_cap && cb->f.local_cap < have ? cb->f.local_cap : have;
@@ -133,8 +133,8 @@ static int fit_local(ab_cl_backend *cb, char *why, size_t n) {
 static int fit_wg(ab_cl_backend *cb, char *why, size_t n) {
   ab_cl_fplan *f = &cb->f;
   ab_cl_ctx *c = cb->ctx;
-  size_t kwg = c->kwg[AB_K_FTRAIN] < c->kwg[AB_K_FEVAL] ? c->kwg[AB_K_FTRAIN]
-                                                          : c->kwg[AB_K_FEVAL];
+  size_t kwg = c->kwg[AB_K_FUSED_TRAIN] < c->kwg[AB_K_FUSED_EVAL] ? c->kwg[AB_K_FUSED_TRAIN]
+                                                          : c->kwg[AB_K_FUSED_EVAL];
   f->wg = f->wg_want ? f->wg_want : c->is_cpu ? WG_CPU : WG_GPU;
   if (f->wg > kwg) f->wg = kwg;
   if (f->wg >= 1) return 0;
@@ -148,8 +148,8 @@ static int fit_scratch(ab_cl_backend *cb, char *why, size_t n) {
   ab_cl_ctx *c = cb->ctx;
   int meta[META_N];
   build_meta(cb, f->rt, meta);
-  f->pp = meta[M_PP];
-  f->ss = meta[M_SS];
+  f->pp = meta[AB_META_PP];
+  f->ss = meta[AB_META_SS];
   f->eslots = (int)((cb->maxn + f->ert - 1) / f->ert);
   if (f->eslots < 1) f->eslots = 1;
   int g = (int)((c->info.compute_units + cb->K - 1) / cb->K); /* one group per unit */
@@ -260,8 +260,8 @@ int ab_cl_fused_steps(ab_cl_backend *cb, int nb, ab_err *e) {
   float *h = cb->f.hsteps;
   for (int b = 0; b < nb; b++) { /* as ab_ref_adam_step computes them */
     float t = (float)(cb->t + 1 + b);
-    h[2 * b] = 1.0f - powf(0.9f, t);
-    h[2 * b + 1] = 1.0f - powf(0.999f, t);
+    h[2 * b] = 1.0f - powf(AB_ADAM_BETA1, t);
+    h[2 * b + 1] = 1.0f - powf(AB_ADAM_BETA2, t);
   }
   AB_CL_CHECK(e, clEnqueueWriteBuffer(cb->ctx->queue, cb->f.steps, CL_TRUE, 0,
                                       2 * (size_t)nb * sizeof(float), h, 0, NULL, NULL));
@@ -274,7 +274,8 @@ int ab_cl_fused_train(ab_cl_backend *cb, cl_mem order, int ostride, int b0, int 
   ab_cl_bufs *b = &cb->b;
   return ab_cl_fused_train_launch(cb->ctx, b->params, b->m, b->v, f->scratch, b->bloss,
                                   cb->maxbatches, b->x[AB_SPLIT_TRAIN], b->y[AB_SPLIT_TRAIN],
-                                  order, ostride, f->steps, b->lr, b->wd, 0.9f, 0.999f, 1e-8f,
+                                  order, ostride, f->steps, b->lr, b->wd, AB_ADAM_BETA1,
+                                  AB_ADAM_BETA2, AB_ADAM_EPS,
                                   f->meta, b0, nb, cb->B, cb->K, cb->P, f->wg, f->lbytes,
                                   f->rt, e);
 }

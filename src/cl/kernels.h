@@ -1,13 +1,14 @@
-/* kernels.h - the kernels folder's .cl sources, embedded by tools/embed_kernels.cmake. */
+/* kernels.h - the program's sources, embedded by tools/embed_kernels.cmake: the header
+ * shared with the host (consts.h) and the kernels folder's .cl files. */
 #ifndef ABGPU_CL_KERNELS_H
 #define ABGPU_CL_KERNELS_H
 
 typedef struct ab_kernel_source {
-  const char *name;  /* file name, e.g. "forward.cl" */
+  const char *name;  /* file name, e.g. "consts.h", "linear_act_fwd.cl" */
   const char *src;   /* its text */
 } ab_kernel_source;
 
-/* In file-name order, ended by {NULL, NULL}. */
+/* consts.h first, then the .cl files in file-name order, ended by {NULL, NULL}. */
 extern const ab_kernel_source ab_kernel_sources[];
 
 #endif

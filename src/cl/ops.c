@@ -107,13 +107,14 @@ int ab_cl_linear_act_fwd(ab_cl_ctx *c, cl_mem Y, ab_cl_rows X, cl_mem P, int wof
   karg a[] = {MEM(Y),    MEM(X.x),    MEM(idx), INT(X.idx != NULL), INT(X.off),
               INT(X.kstride), MEM(P), INT(woff), INT(boff),  INT(act),
               INT(K),    INT(B),      INT(IN),  INT(OUT),    INT(pstride)};
-  return run3(c, AB_K_FWD, a, NARGS(a), blocks(OUT, c->vec), blocks(B, AB_CL_ROWS), K, e);
+  return run3(c, AB_K_LINEAR_ACT_FWD, a, NARGS(a), blocks(OUT, c->vec), blocks(B, AB_CL_ROWS),
+              K, e);
 }
 
-int ab_cl_bias_act(ab_cl_ctx *c, cl_mem Y, cl_mem P, int boff, int act, int K, int B,
-                   int OUT, int pstride, ab_err *e) {
+int ab_cl_linear_act_fwd_bias(ab_cl_ctx *c, cl_mem Y, cl_mem P, int boff, int act, int K,
+                              int B, int OUT, int pstride, ab_err *e) {
   karg a[] = {MEM(Y), MEM(P), INT(boff), INT(act), INT(K), INT(B), INT(OUT), INT(pstride)};
-  return run3(c, AB_K_BIAS_ACT, a, NARGS(a), OUT, B, K, e);
+  return run3(c, AB_K_LINEAR_ACT_FWD_BIAS, a, NARGS(a), OUT, B, K, e);
 }
 
 int ab_cl_softmax_xent(ab_cl_ctx *c, cl_mem loss, cl_mem dlogits, cl_mem bloss, int bslot,
@@ -122,42 +123,46 @@ int ab_cl_softmax_xent(ab_cl_ctx *c, cl_mem loss, cl_mem dlogits, cl_mem bloss, 
   karg a[] = {MEM(loss),   MEM(dlogits), MEM(bloss),  INT(bslot), INT(bstride),
               MEM(logits), MEM(labels),  MEM(lab.idx), INT(lab.off), INT(lab.kstride),
               INT(K),      INT(B),       INT(C)};
-  size_t l[2] = {group_size(c, AB_K_XENT), 1}, g[2] = {l[0], (size_t)K};
-  return run(c, AB_K_XENT, a, NARGS(a), 2, g, l, e);
+  size_t l[2] = {group_size(c, AB_K_SOFTMAX_XENT), 1}, g[2] = {l[0], (size_t)K};
+  return run(c, AB_K_SOFTMAX_XENT, a, NARGS(a), 2, g, l, e);
 }
 
-int ab_cl_act_bwd(ab_cl_ctx *c, cl_mem dZ, cl_mem dY, cl_mem Y, int act, int n, ab_err *e) {
+int ab_cl_linear_act_bwd_dz(ab_cl_ctx *c, cl_mem dZ, cl_mem dY, cl_mem Y, int act, int n,
+                            ab_err *e) {
   karg a[] = {MEM(dZ), MEM(dY), MEM(Y), INT(act), INT(n)};
-  size_t l = group_size(c, AB_K_ACT_BWD), g = (size_t)n;
-  return run(c, AB_K_ACT_BWD, a, NARGS(a), 1, &g, &l, e);
+  size_t l = group_size(c, AB_K_LINEAR_ACT_BWD_DZ), g = (size_t)n;
+  return run(c, AB_K_LINEAR_ACT_BWD_DZ, a, NARGS(a), 1, &g, &l, e);
 }
 
-int ab_cl_linear_bwd_dw(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem dZ, ab_cl_rows X,
-                        int dbonly, int K, int B, int IN, int OUT, int pstride, ab_err *e) {
+int ab_cl_linear_act_bwd_dw(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem dZ,
+                            ab_cl_rows X, int dbonly, int K, int B, int IN, int OUT, int pstride,
+                            ab_err *e) {
   cl_mem idx = X.idx ? X.idx : X.x;
   int c0 = dbonly ? IN : 0;
   karg a[] = {MEM(G),    INT(woff), INT(boff), MEM(dZ), MEM(X.x),       MEM(idx),
               INT(X.idx != NULL),   INT(X.off), INT(X.kstride), INT(c0), INT(K),
               INT(B),    INT(IN),   INT(OUT),  INT(pstride)};
-  return run3(c, AB_K_DW, a, NARGS(a), blocks(OUT, c->vec), blocks(IN + 1 - c0, AB_CL_ROWS),
-              K, e);
+  return run3(c, AB_K_LINEAR_ACT_BWD_DW, a, NARGS(a), blocks(OUT, c->vec),
+              blocks(IN + 1 - c0, AB_CL_ROWS), K, e);
 }
 
-int ab_cl_linear_bwd_dx(ab_cl_ctx *c, cl_mem dX, cl_mem dZ, cl_mem P, int woff, cl_mem Xin,
-                        int act_in, int K, int B, int IN, int OUT, int pstride, ab_err *e) {
+int ab_cl_linear_act_bwd_dx(ab_cl_ctx *c, cl_mem dX, cl_mem dZ, cl_mem P, int woff, cl_mem Xin,
+                            int act_in, int K, int B, int IN, int OUT, int pstride, ab_err *e) {
   cl_mem xin = Xin ? Xin : dX;
   karg a[] = {MEM(dX), MEM(dZ), MEM(P),  INT(woff), MEM(xin), INT(Xin ? act_in : 0),
               INT(K),  INT(B),  INT(IN), INT(OUT),  INT(pstride)};
-  return run3(c, AB_K_DX, a, NARGS(a), blocks(IN, c->vec), blocks(B, AB_CL_ROWS), K, e);
+  return run3(c, AB_K_LINEAR_ACT_BWD_DX, a, NARGS(a), blocks(IN, c->vec), blocks(B, AB_CL_ROWS),
+              K, e);
 }
 
-int ab_cl_adam(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem lr, cl_mem wd,
-               float beta1, float beta2, float eps, int t, int K, int n, ab_err *e) {
+int ab_cl_adam_step(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem lr,
+                    cl_mem wd, float beta1, float beta2, float eps, int t, int K, int n,
+                    ab_err *e) {
   float c1 = 1.0f - powf(beta1, (float)t), c2 = 1.0f - powf(beta2, (float)t);
   karg a[] = {MEM(p),     MEM(m),     MEM(v),   MEM(g),   MEM(lr), MEM(wd), FLT(beta1),
               FLT(beta2), FLT(eps),   FLT(c1),  FLT(c2),  INT(K),  INT(n)};
-  size_t l[2] = {group_size(c, AB_K_ADAM), 1}, gs[2] = {blocks(n, c->vec), (size_t)K};
-  return run(c, AB_K_ADAM, a, NARGS(a), 2, gs, l, e);
+  size_t l[2] = {group_size(c, AB_K_ADAM_STEP), 1}, gs[2] = {blocks(n, c->vec), (size_t)K};
+  return run(c, AB_K_ADAM_STEP, a, NARGS(a), 2, gs, l, e);
 }
 
 int ab_cl_eval(ab_cl_ctx *c, cl_mem ploss, cl_mem pcorrect, int slot, int nslots,
@@ -190,7 +195,7 @@ int ab_cl_fused_train_launch(ab_cl_ctx *c, cl_mem P, cl_mem M, cl_mem V, cl_mem 
               INT(nb),     INT(B),          INT(K),     INT(pstride), LOCAL(lbytes - lab),
               LOCAL(lab)};
   size_t l[2] = {wg, 1}, g[2] = {wg, (size_t)K};
-  return run(c, AB_K_FTRAIN, a, NARGS(a), 2, g, l, e);
+  return run(c, AB_K_FUSED_TRAIN, a, NARGS(a), 2, g, l, e);
 }
 
 int ab_cl_fused_eval_launch(ab_cl_ctx *c, cl_mem part, int nslots, cl_mem prob, int pks,
@@ -202,5 +207,5 @@ int ab_cl_fused_eval_launch(ab_cl_ctx *c, cl_mem part, int nslots, cl_mem prob, 
               MEM(S),    MEM(x),      MEM(y),    INT(n),    MEM(meta),    INT(K),
               INT(pstride), LOCAL(lbytes - lab), LOCAL(lab)};
   size_t l[3] = {wg, 1, 1}, g[3] = {wg, (size_t)groups, (size_t)K};
-  return run(c, AB_K_FEVAL, a, NARGS(a), 3, g, l, e);
+  return run(c, AB_K_FUSED_EVAL, a, NARGS(a), 3, g, l, e);
 }

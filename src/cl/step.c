@@ -31,11 +31,11 @@ static int backward(ab_cl_backend *cb, ab_cl_rows rows, ab_err *e) {
   int rc = AB_OK;
   for (int l = a->nlayers - 1; l >= 0 && !rc; l--) {
     if (l > 0)
-      rc = ab_cl_linear_bwd_dx(cb->ctx, dX, dY, cb->b.params, W_OFF(cb, l), cb->b.act[l],
+      rc = ab_cl_linear_act_bwd_dx(cb->ctx, dX, dY, cb->b.params, W_OFF(cb, l), cb->b.act[l],
                                a->act[l - 1], cb->K, cb->B, a->dims[l], a->dims[l + 1],
                                cb->P, e);
     if (!rc)
-      rc = ab_cl_linear_bwd_dw(cb->ctx, cb->b.grad, W_OFF(cb, l), B_OFF(cb, l), dY,
+      rc = ab_cl_linear_act_bwd_dw(cb->ctx, cb->b.grad, W_OFF(cb, l), B_OFF(cb, l), dY,
                                layer_in(cb, rows, l), 0, cb->K, cb->B, a->dims[l],
                                a->dims[l + 1], cb->P, e);
     cl_mem t = dY; dY = dX; dX = t;
@@ -51,7 +51,7 @@ static int loss(ab_cl_backend *cb, ab_cl_rows rows, int bslot, ab_err *e) {
                               cb->maxbatches, cb->b.act[L], cb->b.y[AB_SPLIT_TRAIN], rows,
                               cb->K, cb->B, C, e);
   if (!rc && a->act[L - 1] != AB_ACT_IDENTITY)
-    rc = ab_cl_act_bwd(cb->ctx, cb->b.dA, cb->b.dA, cb->b.act[L], a->act[L - 1],
+    rc = ab_cl_linear_act_bwd_dz(cb->ctx, cb->b.dA, cb->b.dA, cb->b.act[L], a->act[L - 1],
                        cb->K * cb->B * C, e);
   return rc;
 }
@@ -64,6 +64,6 @@ int ab_cl_train_step(ab_cl_backend *cb, ab_cl_rows rows, int bslot, ab_err *e) {
                                         : backward(cb, rows, e);
   if (rc) return rc;
   cb->t++;
-  return ab_cl_adam(cb->ctx, cb->b.params, cb->b.m, cb->b.v, cb->b.grad, cb->b.lr, cb->b.wd,
-                    0.9f, 0.999f, 1e-8f, (int)cb->t, cb->K, cb->P, e);
+  return ab_cl_adam_step(cb->ctx, cb->b.params, cb->b.m, cb->b.v, cb->b.grad, cb->b.lr, cb->b.wd,
+                    AB_ADAM_BETA1, AB_ADAM_BETA2, AB_ADAM_EPS, (int)cb->t, cb->K, cb->P, e);
 }

@@ -2,6 +2,7 @@
  * per-row softmax pieces shared with the backend. */
 #include <math.h>
 #include <unistd.h>
+#include "abgpu/ref.h"
 #include "kern.h"
 
 ab_cpu_isa ab_cpu_isa_resolve(ab_cpu_isa want) {
@@ -48,18 +49,10 @@ void cpu_adam_init(cpu_adam *c, float lr, float wd, float beta1, float beta2, fl
 }
 
 float cpu_xent_row(float *d, const float *z, int lab, int C, float B) {
-  float mx = z[0], e[8];
-  for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-  float sum = 0.0f;
-  for (int c = 0; c < C; c++) {
-    float x = expf(z[c] - mx);
-    if (c < 8) e[c] = x; /* reused below: the same value the reference recomputes */
-    sum += x;
-  }
+  float sum, loss = ab_ref_lse_row(z, C, d, &sum, NULL) - z[lab];
   if (d)
-    for (int c = 0; c < C; c++)
-      d[c] = ((c < 8 ? e[c] : expf(z[c] - mx)) / sum - (c == lab ? 1.0f : 0.0f)) / B;
-  return logf(sum) + mx - z[lab];
+    for (int c = 0; c < C; c++) d[c] = (d[c] / sum - (c == lab ? 1.0f : 0.0f)) / B;
+  return loss;
 }
 
 void ab_cpu_linear_act_fwd(ab_cpu_isa isa, float *Y, const float *X, const float *W,

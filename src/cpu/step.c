@@ -85,7 +85,8 @@ static void phase_rows(cpu_impl *r, int tid, int b) {
   }
   if (tid == 0)
     for (int k = 0; k < r->K; k++)
-      cpu_adam_init(&r->adam[k], r->lr[k], r->wd[k], 0.9f, 0.999f, 1e-8f, (int)(r->t + b + 1));
+      cpu_adam_init(&r->adam[k], r->lr[k], r->wd[k], AB_ADAM_BETA1, AB_ADAM_BETA2, AB_ADAM_EPS,
+                    (int)(r->t + b + 1));
 }
 
 /* Phase 2: the gradient of one unit's rows, applied by Adam, then wt refreshed. */

@@ -101,8 +101,8 @@ static void ref_step(ref_impl *r, double *loss_sum) {
   }
   ref_backward(r);
   r->t++;
-  ab_ref_adam_step(r->params, r->m, r->v, r->grad, r->lr, r->wd, 0.9f, 0.999f, 1e-8f,
-                   (int)r->t, r->K, r->P);
+  ab_ref_adam_step(r->params, r->m, r->v, r->grad, r->lr, r->wd, AB_ADAM_BETA1, AB_ADAM_BETA2,
+                   AB_ADAM_EPS, (int)r->t, r->K, r->P);
 }
 
 static int ref_train_epoch(ab_backend *be, const int32_t *order, int nbatches,

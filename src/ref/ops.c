@@ -47,21 +47,32 @@ void ab_ref_linear_act_fwd(float *Y, const float *X, const float *W, const float
   }
 }
 
+float ab_ref_lse_row(const float *z, int C, float *e, float *sum, int *best) {
+  float mx = z[0];
+  int b = 0;
+  for (int c = 1; c < C; c++)
+    if (z[c] > mx) { mx = z[c]; b = c; }
+  float s = 0.0f;
+  for (int c = 0; c < C; c++) {
+    float x = expf(z[c] - mx);
+    if (e) e[c] = x;
+    s += x;
+  }
+  *sum = s;
+  if (best) *best = b;
+  return logf(s) + mx;
+}
+
 void ab_ref_softmax_xent(float *loss, float *dlogits, const float *logits,
                          const int32_t *labels, int K, int B, int C) {
   for (int k = 0; k < K; k++)
     for (int i = 0; i < B; i++) {
       const float *z = logits + ((size_t)k * B + i) * C;
+      float *d = dlogits ? dlogits + ((size_t)k * B + i) * C : NULL, sum;
       int lab = labels[k * B + i];
-      float mx = z[0];
-      for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-      float sum = 0.0f;
-      for (int c = 0; c < C; c++) sum += expf(z[c] - mx);
-      loss[k * B + i] = logf(sum) + mx - z[lab];
-      if (!dlogits) continue;
-      float *d = dlogits + ((size_t)k * B + i) * C;
-      for (int c = 0; c < C; c++)
-        d[c] = (expf(z[c] - mx) / sum - (c == lab ? 1.0f : 0.0f)) / (float)B;
+      loss[k * B + i] = ab_ref_lse_row(z, C, d, &sum, NULL) - z[lab];
+      if (!d) continue;
+      for (int c = 0; c < C; c++) d[c] = (d[c] / sum - (c == lab ? 1.0f : 0.0f)) / (float)B;
     }
 }
 
@@ -110,14 +121,11 @@ void ab_ref_adam_step(float *p, float *m, float *v, const float *g, const float 
 }
 
 float ab_ref_eval_row(const float *z, int lab, int C, int *correct) {
-  int best = 0;
-  float mx = z[0];
-  for (int c = 1; c < C; c++)
-    if (z[c] > mx) { mx = z[c]; best = c; }
-  float sum = 0.0f;
-  for (int c = 0; c < C; c++) sum += expf(z[c] - mx);
+  float sum;
+  int best;
+  float lse = ab_ref_lse_row(z, C, NULL, &sum, &best);
   *correct = best == lab;
-  return logf(sum) + mx - z[lab];
+  return lse - z[lab];
 }
 
 void ab_ref_eval(double *loss_sum, int64_t *correct, const float *logits,

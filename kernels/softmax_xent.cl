@@ -1,4 +1,4 @@
-/* loss.cl - fused softmax cross-entropy. */
+/* softmax_xent.cl - the op softmax_xent: loss and gradient in one pass. */
 
 /* Twin of ab_ref_softmax_xent. loss [K][B], dlogits [K][B][C] = (softmax - onehot) / B,
  * logits [K][B][C]; the label of row (k, i) is labels[idx[ioff + k*iks + i]] (the
@@ -15,15 +15,11 @@ __kernel void ab_softmax_xent(__global float *loss, __global float *dlogits,
   if (k >= K) return; /* the whole work-group: no barrier is skipped by part of it */
   for (int i = get_local_id(0); i < B; i += L) {
     __global const float *z = logits + ((size_t)k * B + i) * C;
-    int lab = labels[idx[ioff + k * iks + i]];
-    float mx = z[0];
-    for (int c = 1; c < C; c++) mx = z[c] > mx ? z[c] : mx;
-    float sum = 0.0f;
-    for (int c = 0; c < C; c++) sum += exp(z[c] - mx);
-    loss[k * B + i] = log(sum) + mx - z[lab];
     __global float *d = dlogits + ((size_t)k * B + i) * C;
-    for (int c = 0; c < C; c++)
-      d[c] = (exp(z[c] - mx) / sum - (c == lab ? 1.0f : 0.0f)) / (float)B;
+    int lab = labels[idx[ioff + k * iks + i]];
+    float sum;
+    loss[k * B + i] = ab_lse_row_g(z, C, d, &sum, 0) - z[lab];
+    for (int c = 0; c < C; c++) d[c] = (d[c] / sum - (c == lab ? 1.0f : 0.0f)) / (float)B;
   }
   barrier(CLK_GLOBAL_MEM_FENCE);
   if (get_local_id(0) == 0) {

@@ -1,16 +1,5 @@
-/* forward.cl - gather and the fused linear + bias + activation forward. */
-
-/* Twin of ab_ref_gather. X [K][B][IN] = data[idx[ioff + k*iks + i]]; Y [K][B] labels
- * (written when with_y != 0). Global (IN, B, K). */
-__kernel void ab_gather(__global float *X, __global int *Y, __global const float *data,
-                        __global const int *labels, int with_y, __global const int *idx,
-                        int ioff, int iks, int K, int B, int IN) {
-  int j = get_global_id(0), i = get_global_id(1), k = get_global_id(2);
-  if (j >= IN || i >= B || k >= K) return;
-  int r = idx[ioff + k * iks + i];
-  X[((size_t)k * B + i) * IN + j] = data[(size_t)r * IN + j];
-  if (with_y && j == 0) Y[k * B + i] = labels[r];
-}
+/* linear_act_fwd.cl - the op linear_act_fwd (twin of ab_ref_linear_act_fwd): the fused
+ * linear + bias + activation forward, and its epilogue after a CLBlast GEMM. */
 
 /* Twin of ab_ref_linear_act_fwd: Y [K][B][OUT] = act(X W + b), each output summed from
  * b[j] over c in order. Input rows come from ab_row (gather fuses ab_ref_gather).
@@ -45,10 +34,10 @@ __kernel void ab_linear_act_fwd(__global float *Y, __global const float *X,
     ab_vstore_part(ab_act_apply(act, z[r]), Y + ((size_t)k * B + i0 + r) * OUT + j0, nj);
 }
 
-/* Y = act(Y + b) in place: bias and activation after a CLBlast GEMM (Y = X W).
- * Global (OUT, B, K). */
-__kernel void ab_bias_act(__global float *Y, __global const float *P, int boff, int act,
-                          int K, int B, int OUT, int pstride) {
+/* Y = act(Y + b) in place: linear_act_fwd's bias and activation after a CLBlast GEMM
+ * (Y = X W). Global (OUT, B, K). */
+__kernel void ab_linear_act_fwd_bias(__global float *Y, __global const float *P, int boff,
+                                     int act, int K, int B, int OUT, int pstride) {
   int j = get_global_id(0), i = get_global_id(1), k = get_global_id(2);
   if (j >= OUT || i >= B || k >= K) return;
   size_t o = ((size_t)k * B + i) * OUT + j;

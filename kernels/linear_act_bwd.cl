@@ -1,12 +1,12 @@
-/* backward.cl - backward of Y = act(X W + b), as three kernels:
- * ab_act_bwd (dZ = dY * act'(Y)), ab_linear_bwd_dw (dW = X^T dZ, db = sum dZ) and
- * ab_linear_bwd_dx (dX = dZ W^T, optionally times act'(X) of the layer below, which
- * hands that layer its dZ without a separate launch). Together the twin of
- * ab_ref_linear_act_bwd. */
+/* linear_act_bwd.cl - the op linear_act_bwd (twin of ab_ref_linear_act_bwd), backward of
+ * Y = act(X W + b), as three kernels: ab_linear_act_bwd_dz (dZ = dY * act'(Y)),
+ * ab_linear_act_bwd_dw (dW = X^T dZ, db = sum dZ) and ab_linear_act_bwd_dx (dX = dZ W^T,
+ * optionally times act'(X) of the layer below, which hands that layer its dZ without a
+ * separate launch). */
 
 /* dZ = dY * act'(Y) over n floats (dZ may alias dY). Global (n). */
-__kernel void ab_act_bwd(__global float *dZ, __global const float *dY,
-                         __global const float *Y, int act, int n) {
+__kernel void ab_linear_act_bwd_dz(__global float *dZ, __global const float *dY,
+                                   __global const float *Y, int act, int n) {
   int i = get_global_id(0);
   if (i < n) dZ[i] = dY[i] * ab_act_grad1(act, Y[i]);
 }
@@ -17,10 +17,10 @@ __kernel void ab_act_bwd(__global float *dZ, __global const float *dY,
  * and 1.0f * z == z exactly); c0 = IN computes db alone. A work-item computes
  * AB_ROWS rows c and columns j0 .. j0+AB_VEC-1.
  * Global (ceil(OUT / AB_VEC), ceil((IN + 1 - c0) / AB_ROWS), K). */
-__kernel void ab_linear_bwd_dw(__global float *G, int woff, int boff,
-                               __global const float *dZ, __global const float *X,
-                               __global const int *idx, int gather, int ioff, int iks,
-                               int c0, int K, int B, int IN, int OUT, int pstride) {
+__kernel void ab_linear_act_bwd_dw(__global float *G, int woff, int boff,
+                                   __global const float *dZ, __global const float *X,
+                                   __global const int *idx, int gather, int ioff, int iks,
+                                   int c0, int K, int B, int IN, int OUT, int pstride) {
   int j0 = get_global_id(0) * AB_VEC, cb = c0 + get_global_id(1) * AB_ROWS;
   int k = get_global_id(2);
   if (j0 >= OUT || cb > IN || k >= K) return;
@@ -48,10 +48,10 @@ __kernel void ab_linear_bwd_dw(__global float *G, int woff, int boff,
  * times act_in'(Xin) where Xin [K][B][IN] is this layer's input (the output of the
  * layer below): the result is that layer's dZ. A work-item computes columns
  * c0 .. c0+AB_VEC-1 of AB_ROWS rows. Global (ceil(IN / AB_VEC), ceil(B / AB_ROWS), K). */
-__kernel void ab_linear_bwd_dx(__global float *dX, __global const float *dZ,
-                               __global const float *P, int woff,
-                               __global const float *Xin, int act_in,
-                               int K, int B, int IN, int OUT, int pstride) {
+__kernel void ab_linear_act_bwd_dx(__global float *dX, __global const float *dZ,
+                                   __global const float *P, int woff,
+                                   __global const float *Xin, int act_in,
+                                   int K, int B, int IN, int OUT, int pstride) {
   int c0 = get_global_id(0) * AB_VEC, i0 = get_global_id(1) * AB_ROWS, k = get_global_id(2);
   if (c0 >= IN || i0 >= B || k >= K) return;
   int nc = min(AB_VEC, IN - c0);
