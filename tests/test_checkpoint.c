@@ -1,5 +1,6 @@
 /* Checkpoints: a run stopped after epoch 3 and resumed ends with exactly the weights,
- * history and metrics of the uninterrupted run (CPU backends are deterministic). */
+ * history and metrics of the uninterrupted run (CPU backends are deterministic), with
+ * learning-rate schedules and a fixed batch order too. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -50,6 +51,14 @@ static void check_resume(open_fn open, int K) {
     cfg[k].patience = 1;
     cfg[k].seed = 5 + (uint64_t)k;
     cfg[k].lr = k ? 0.003f : 0.001f;
+  }
+  cfg[0].sched = AB_SCHED_COSINE;
+  if (K > 1) { /* the schedule's state (epochs since a better loss, cuts) survives a resume */
+    cfg[1].epochs = 12;
+    cfg[1].patience = 8;
+    cfg[1].sched = AB_SCHED_PLATEAU;
+    cfg[1].order = AB_ORDER_FIXED;
+    cfg[1].min_epochs = 4;
   }
   char path[512];
   snprintf(path, sizeof path, "%s/run%d.ckpt", tu_tmpdir(), K);

@@ -7,7 +7,7 @@ Protocol B: tools/holdout.py holds out a stratified fifth of the file at its nat
 ratio (seed S), `abgpu train --seed S` trains on the rest (balancing and splitting it as
 usual), 5 splits by default; with --test, `abgpu eval` scores the held-out fifth.
 
-Each recipe is one line of a recipe file, `NAME: FLAGS` (train flags; `#` comments).
+Each recipe is one line of a recipe file, `NAME | FLAGS` (train flags; `#` comments).
 Without --test the table holds validation figures only (the split each training stops
 on), which is what a recipe is chosen by; --test adds protocol A's test accuracy and
 ROC AUC and protocol B's held-out ROC AUC, to be run once, for the chosen recipes.
@@ -55,7 +55,7 @@ def read_recipes(path):
     for line in open(path):
         line = line.split("#", 1)[0].strip()
         if line:
-            name, flags = line.split(":", 1)
+            name, flags = line.split("|", 1)
             out.append((name.strip(), flags.split()))
     return out
 

@@ -82,8 +82,8 @@ void ab_splits_free(ab_splits *s);
 void ab_scale_rows(float *x, size_t n, const float *mean, const float *std);
 
 /* Writes the splits as the notebook's .npz files in dir:
- * Audiobooks_data_{train,validation,test}.npz with arrays inputs (float64 [n,10])
- * and targets (int64 [n]). */
+ * Audiobooks_data_{train,validation,test}.npz with arrays inputs (float64 [n,d]: the
+ * network's inputs), targets (int64 [n]) and ids (int64 [n]). */
 int ab_prep_write_npz(const ab_splits *s, const char *dir, ab_err *e);
 
 #endif

@@ -82,7 +82,8 @@ static int npz_build_arrays(membuf *z, const ab_npy_array *a, int n) {
 }
 
 /* The archive for one split: inputs (float64 [n,d], the network's inputs: the 10
- * features, or their encoding) and targets (int64 [n]). */
+ * features, or their encoding), targets (int64 [n]) and ids (int64 [n], the customer
+ * ids, which the notebook's reader ignores). */
 static int npz_build(membuf *z, const ab_split *sp) {
   size_t n = sp->n, d = (size_t)sp->d;
   double *x = malloc((n ? n : 1) * d * sizeof *x);
@@ -91,9 +92,10 @@ static int npz_build(membuf *z, const ab_split *sp) {
   if (!bad) {
     for (size_t i = 0; i < n * d; i++) x[i] = sp->in[i];
     for (size_t i = 0; i < n; i++) y[i] = sp->y[i];
-    ab_npy_array a[2] = {{"inputs", "<f8", 2, {n, d}, x, n * d * sizeof *x},
-                         {"targets", "<i8", 1, {n, 0}, y, n * sizeof *y}};
-    bad = npz_build_arrays(z, a, 2);
+    ab_npy_array a[3] = {{"inputs", "<f8", 2, {n, d}, x, n * d * sizeof *x},
+                         {"targets", "<i8", 1, {n, 0}, y, n * sizeof *y},
+                         {"ids", "<i8", 1, {n, 0}, sp->id, n * sizeof *sp->id}};
+    bad = npz_build_arrays(z, a, 3);
   }
   free(x); free(y);
   return bad ? -1 : 0;
