@@ -10,7 +10,8 @@
 #define BAD_DIR ABGPU_SRC_DIR "/tests/data/bad"
 #define GOOD_CSV ABGPU_SRC_DIR "/data/audiobooks_synth.csv"
 
-/* Runs cmd on input with an existing output file; checks status, message and output. */
+/* Runs cmd ("train" with maybe more flags, or "predict") on input with an existing output
+ * file; checks status, message and output. */
 static void check_case(const char *input, const char *cmd, int status, const char *msg) {
   char dir[512], out[600];
   snprintf(dir, sizeof dir, "%s/case", tu_tmpdir());
@@ -18,8 +19,8 @@ static void check_case(const char *input, const char *cmd, int status, const cha
   tu_sh(&r, "rm -rf %s && mkdir -p %s", dir, dir);
   snprintf(out, sizeof out, "%s/out.file", dir);
   cr_assert_eq(tu_write(out, "keep me\n"), 0);
-  if (strcmp(cmd, "train") == 0)
-    tu_sh(&r, "%s train --data %s --epochs 1 --quiet --out %s", ABGPU_BIN, input, out);
+  if (strncmp(cmd, "train", 5) == 0)
+    tu_sh(&r, "%s train --data %s --epochs 1 --quiet --out %s%s", ABGPU_BIN, input, out, cmd + 5);
   else
     tu_sh(&r, "%s predict --model %s --data %s --out %s", ABGPU_BIN, input, GOOD_CSV, out);
   cr_expect_eq(r.status, status, "%s: exit %d, expected %d: %s", input, r.status, status, r.out);

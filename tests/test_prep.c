@@ -17,7 +17,6 @@ static void make_table(ab_table *t, size_t n, uint64_t seed) {
   ab_rng r;
   ab_rng_seed(&r, seed, 9);
   for (size_t i = 0; i < n; i++) {
-    t->id[i] = (int64_t)i + 100;
     t->y[i] = ab_rng_uniform(&r) < 0.25;
     for (int j = 0; j < AB_NFEAT; j++) /* within each column's valid range */
       t->x[i * AB_NFEAT + j] = (float)((j + 1) * 10.0 * ab_rng_uniform(&r) + t->y[i]);
@@ -73,8 +72,8 @@ Test(prep, same_seed_same_splits_other_seed_differs) {
   o.seed = 8;
   cr_assert_eq(ab_prep(&c, &t, &o, &e), 0);
   cr_assert_eq(memcmp(a.train.x, b.train.x, a.train.n * AB_NFEAT * sizeof(float)), 0);
-  cr_assert_eq(memcmp(a.test.id, b.test.id, a.test.n * sizeof(int64_t)), 0);
-  cr_assert_neq(memcmp(a.train.id, c.train.id, a.train.n * sizeof(int64_t)), 0);
+  cr_assert_eq(memcmp(a.test.row, b.test.row, a.test.n * sizeof(uint32_t)), 0);
+  cr_assert_neq(memcmp(a.train.row, c.train.row, a.train.n * sizeof(uint32_t)), 0);
   ab_splits_free(&a); ab_splits_free(&b); ab_splits_free(&c);
   ab_table_free(&t);
 }
@@ -85,17 +84,17 @@ Test(prep, balance_first_keeps_the_first_zeros_in_file_order) {
   ab_err e = {0};
   make_table(&t, 1000, 3);
   size_t pos = 0, zeros = 0;
-  int64_t last_zero_id = 0;
+  uint32_t last_zero_row = 0;
   for (size_t i = 0; i < t.n; i++) pos += t.y[i];
   for (size_t i = 0; i < t.n && zeros < pos; i++)
-    if (!t.y[i]) { zeros++; last_zero_id = t.id[i]; }
+    if (!t.y[i]) { zeros++; last_zero_row = (uint32_t)i; }
   ab_prep_opts o = ab_prep_opts_default();
   o.balance = AB_BALANCE_FIRST;
   cr_assert_eq(ab_prep(&s, &t, &o, &e), 0);
   const ab_split *sp[3] = {&s.train, &s.val, &s.test};
   for (int k = 0; k < 3; k++)
     for (size_t i = 0; i < sp[k]->n; i++)
-      if (!sp[k]->y[i]) cr_assert_leq(sp[k]->id[i], last_zero_id);
+      if (!sp[k]->y[i]) cr_assert_leq(sp[k]->row[i], last_zero_row);
   ab_splits_free(&s);
   o.balance = AB_BALANCE_NONE;
   cr_assert_eq(ab_prep(&s, &t, &o, &e), 0);
@@ -169,7 +168,7 @@ Test(prep, npz_files_load_with_numpy_as_the_notebook_reads_them) {
   ab_splits s;
   ab_prep_opts o = ab_prep_opts_default();
   o.seed = 3;
-  cr_assert_eq(ab_table_load(&t, csv, &(ab_csv_opts){AB_MISSING_ERROR, 1, 1, 1}, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_table_load(&t, csv, &(ab_csv_opts){AB_MISSING_ERROR, 1, 1, 1, {0}}, &e), 0, "%s", e.msg);
   cr_assert_eq(ab_prep(&s, &t, &o, &e), 0);
   char expect[128];
   snprintf(expect, sizeof expect, "train %zu %zu", s.train.n, count_pos(&s.train));

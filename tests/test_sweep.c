@@ -513,7 +513,7 @@ Test(folds, stratified_partition_of_train_and_validation_with_the_test_split_hel
     cr_assert_eq(ab_prep(&f[k], &t, &o, &E), AB_OK, "%s", E.msg);
     cr_assert_eq(f[k].train.n + f[k].val.n, pool);
     cr_assert_eq(f[k].test.n, base.test.n);
-    cr_assert(memcmp(f[k].test.id, base.test.id, base.test.n * sizeof(int64_t)) == 0,
+    cr_assert(memcmp(f[k].test.row, base.test.row, base.test.n * sizeof(uint32_t)) == 0,
               "the test split is the same with folds");
     size_t pos = 0;
     for (size_t i = 0; i < f[k].val.n; i++) pos += f[k].val.y[i];
@@ -558,8 +558,7 @@ Test(transform, log1p_model_scores_raw_rows_as_it_was_trained) {
   float *raw = malloc(n * AB_NFEAT * sizeof *raw), *p1 = malloc(n * 4), *p2 = malloc(n * 4);
   uint8_t *y = malloc(n);
   for (size_t i = 0; i < n; i++) {
-    size_t row = 0;
-    while (t.id[row] != s.test.id[i]) row++;
+    size_t row = s.test.row[i];
     memcpy(raw + i * AB_NFEAT, t.x + row * AB_NFEAT, AB_NFEAT * sizeof *raw);
   }
   ab_model_prepare(&m, raw, n, NULL);

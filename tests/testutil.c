@@ -109,7 +109,6 @@ void tu_learnable_splits(struct ab_splits *s, size_t n) {
   static const float w[AB_NFEAT] = {1.5f, -1.0f, 0.8f, 0.0f, 2.0f, -0.5f, 0.3f, 0.0f, -1.2f, 0.7f};
   for (size_t i = 0; i < t.n; i++) {
     double z = 0;
-    t.id[i] = (int64_t)i + 1;
     for (int j = 0; j < AB_NFEAT; j++) {
       float x = (float)(ab_rng_normal(&r) * (j + 1) + 10.0 * j); /* unscaled on purpose */
       t.x[i * AB_NFEAT + j] = x;

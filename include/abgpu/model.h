@@ -76,7 +76,8 @@ typedef struct ab_model {
 /* Empty single-network model: this build's version, the feature names, no network. */
 void ab_model_init(ab_model *m);
 void ab_model_free(ab_model *m);
-/* FNV-1a 64 over n, then every row's id, 10 features (float32 bits) and target (as read,
+/* FNV-1a 64 over n, then every row's id (a plain integer as its 8-byte value, other text
+ * as 0xFF, length and bytes), 10 features (float32 bits) and target (as read,
  * after missing-value filling), all little-endian. */
 uint64_t ab_model_data_hash(const ab_table *t);
 /* Records the training table: hash, --data spec, missing policy and fill values: the
@@ -118,29 +119,31 @@ int ab_model_forward(const ab_model *m, const float *xs, size_t n, float *prob, 
 /* A whole labelled (or unlabelled) file, scored. */
 typedef struct ab_scored {
   size_t n;
-  int64_t *id;                /* [n] */
+  ab_ids ids;                 /* [n] as in the file */
   float *x;                   /* [n][AB_NFEAT] prepared (filled and standardised) */
   uint8_t *y;                 /* [n] or NULL when the file has no target column */
   float *prob;                /* [n] raw */
   uint64_t nfilled[AB_NFEAT]; /* empty fields filled with the model's values */
 } ab_scored;
-/* Reads path with the model's fills and scaler (never the file's own statistics).
- * need_target: a file without the target column is an error. */
-int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path, int need_target,
-                        ab_err *e);
+/* Reads path (in format fmt, NULL: detected) with the model's fills and scaler (never the
+ * file's own statistics). need_target: a file without the target column is an error. A
+ * row the network gives no finite probability is an error naming its line. */
+int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path,
+                        const ab_csv_format *fmt, int need_target, ab_err *e);
 void ab_scored_free(ab_scored *s);
 /* Scores one prepared split: prob [sp->n], y [sp->n] as 0/1 bytes. */
 int ab_model_score_split(float *prob, uint8_t *y, const ab_model *m, const ab_split *sp,
                          ab_err *e);
 
-/* Streams path in chunks of `chunk` rows, calling fn with each chunk's ids and raw
- * probabilities, in file order. The target column, if any, is ignored. Memory is
+/* Streams path (format fmt, NULL: detected) in chunks of `chunk` rows, calling fn with each
+ * chunk's ids (ids->n == n) and raw probabilities, in file order; a row without a finite
+ * probability is an error naming its line. The target column, if any, is ignored. Memory is
  * O(chunk). nfilled (may be NULL) counts filled fields per feature. Runs the network
  * with the fast CPU kernels (cpu.h): within ~1e-6 of ab_model_forward. */
-typedef int (*ab_predict_fn)(void *user, const int64_t *id, const float *prob, size_t n,
+typedef int (*ab_predict_fn)(void *user, const ab_ids *ids, const float *prob, size_t n,
                              ab_err *e);
-int ab_predict_stream(const ab_model *m, const char *path, size_t chunk, ab_predict_fn fn,
-                      void *user, uint64_t *nfilled, ab_err *e);
+int ab_predict_stream(const ab_model *m, const char *path, const ab_csv_format *fmt,
+                      size_t chunk, ab_predict_fn fn, void *user, uint64_t *nfilled, ab_err *e);
 
 /* ---- metrics (metrics.c) ---- */
 

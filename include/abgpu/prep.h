@@ -58,7 +58,8 @@ int ab_split_parse(int out[3], const char *s);
 /* One split: standardised float32 features, the network's inputs and int32 labels. */
 typedef struct ab_split {
   size_t n;
-  int64_t *id;  /* [n] */
+  uint32_t *row; /* [n] the table row (0-based, file order) each came from */
+  ab_ids ids;   /* [n] their customer ids */
   float *x;     /* [n][AB_NFEAT] standardised */
   int32_t *y;   /* [n] 0/1 */
   float *in;    /* [n][d] the network's inputs: x itself, or x encoded (te, ple) */

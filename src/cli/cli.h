@@ -25,6 +25,15 @@ struct ab_model;
 uint64_t cli_sum_filled(const uint64_t *nfilled);
 void cli_note_filled(const uint64_t *nfilled, const struct ab_model *m);
 
+/* The input-format flags (csv_flags.c). cli_csv_init: all detected, notes printed on
+ * stderr as "abgpu: note: ..." / "abgpu: warning: ...". cli_csv_flag: 1 when argv[*i] was
+ * one of them (its value taken), 0 when not, 2 after printing a usage error. */
+struct ab_csv_format;
+void cli_csv_init(struct ab_csv_format *f);
+int cli_csv_flag(int argc, char **argv, int *i, struct ab_csv_format *f, const char *cmd);
+/* The help lines of those flags. */
+const char *cli_csv_help(void);
+
 /* Prints "abgpu: MESSAGE" on stderr and returns the exit status for e (2, or 128+sig). */
 int cli_fail(const ab_err *e);
 /* Prints "abgpu CMD: MESSAGE (see abgpu CMD --help)" and returns 2. */

@@ -16,6 +16,7 @@
 
 typedef struct bench_args {
   const char *data, *backends;
+  ab_csv_format fmt;  /* the input-format flags, for --data */
   size_t rows;
   int epochs, json, threads;
   uint64_t seed;
@@ -39,7 +40,8 @@ static void bench_help(void) {
          "the training steps plus the validation pass, as in train), samples/s, GFLOP/s,\n"
          "setup (program build, warm-up) and upload times, the final training loss, and the\n"
          "speed ratio to the cpu backend. Then the CSV reader's MB/s (the median of repeated\n"
-         "whole reads of the file, or of a synthetic CSV of --rows customers).\n\n"
+         "whole reads of the file, or of a synthetic CSV of --rows customers), plain and\n"
+         "with every field of the same file in quotes.\n\n"
          "  --data F          CSV export (default: synthetic customers, see --rows)\n"
          "  --rows N          synthetic customers when no --data (default: 14084)\n"
          "  --epochs N        timed epochs per backend, after one warm-up epoch (default: 5)\n"
@@ -49,7 +51,8 @@ static void bench_help(void) {
          "  --threads N       threads of the cpu backend (default: all cores)\n"
          "  --seed S          data preparation, initial weights, batch order (default: 1)\n"
          "  --json            one JSON object on stdout\n"
-         "  -h, --help        this text\n");
+         "%s"
+         "  -h, --help        this text\n", cli_csv_help());
 }
 
 /* 1 when every entry of the comma list is ref, cpu, N or N:clblast (N a device index). */
@@ -69,6 +72,8 @@ static int bench_parse(bench_args *a, int argc, char **argv) {
     const char *v = NULL;
     int m, bad = 0;
     uint64_t u;
+    if ((m = cli_csv_flag(argc, argv, &i, &a->fmt, "bench")) == 2) return 2;
+    if (m) continue;
     if ((m = cli_opt(argc, argv, &i, "--data", &v)) > 0) a->data = v;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--rows", &v)) > 0) { bad = cli_u64(&u, v) || u < 100; a->rows = (size_t)u; }
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--epochs", &v)) > 0) bad = cli_int(&a->epochs, v, 1, 1000);
@@ -207,10 +212,12 @@ static int bench_ctx_init(bench_ctx *c, const ab_splits *s, const bench_args *a,
 
 /* CSV reader speed: reads path whole, again and again for at least 300 ms (and at least
  * 3 times, at most 1000); MB/s of the median read, as epochs are timed. */
-static double csv_mb_per_s(const char *path, ab_err *e) {
+static double csv_mb_per_s(const char *path, const ab_csv_format *fmt, ab_err *e) {
   enum { MAX_READS = 1000 };
   double t[MAX_READS];
   ab_csv_opts o = ab_csv_opts_default();
+  o.fmt = *fmt;
+  o.fmt.note = NULL;
   FILE *f = fopen(path, "rb");
   if (!f) return -1;
   fseek(f, 0, SEEK_END);
@@ -228,15 +235,42 @@ static double csv_mb_per_s(const char *path, ab_err *e) {
   return bytes / 1e6 / (t[n / 2] / 1e3);
 }
 
-/* For synthetic data, writes a temporary CSV to time the reader on. */
-static double csv_speed(const bench_args *a, ab_err *e) {
-  if (strncmp(a->data, "synth:", 6) != 0) return csv_mb_per_s(a->data, e);
-  char tmp[] = "/tmp/abgpu-bench-XXXXXX";
-  int fd = mkstemp(tmp);
-  if (fd < 0) return -1;
-  close(fd);
-  double r = ab_synth_write_csv(tmp, a->rows, AB_SYNTH_DEFAULT_SEED, e) ? -1 : csv_mb_per_s(tmp, e);
-  unlink(tmp);
+/* Copies src to dst with every field in quotes (fields split at sep outside quotes; a
+ * field already quoted is copied as it is). 0 on success. */
+static int quote_copy(const char *src, const char *dst, char sep) {
+  FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+  int c, start = 1, inq = 0, open = 0;
+  while (out && (c = getc(in)) != EOF) {
+    if (start && c != '"' && c != '\n' && c != '\r') { putc('"', out); open = 1; }
+    if (start && c == '"') inq = 1;
+    else if (c == '"') inq = !inq;
+    int end = !inq && (c == sep || c == '\n' || c == '\r');
+    if (end && open) { putc('"', out); open = 0; }
+    putc(c, out);
+    start = end && c != '\r';
+  }
+  if (open) putc('"', out);
+  int bad = !out || ferror(in) || ferror(out);
+  if (out && fclose(out)) bad = 1;
+  if (in) fclose(in);
+  return bad ? -1 : 0;
+}
+
+/* MB/s of the plain file and of its quoted copy (quoted[0] < 0 when not measured). For
+ * synthetic data, writes a temporary CSV to time the reader on. */
+static double csv_speed(const bench_args *a, double *quoted, ab_err *e) {
+  char tmp[] = "/tmp/abgpu-bench-XXXXXX", qt[] = "/tmp/abgpu-bench-q-XXXXXX";
+  int synth = strncmp(a->data, "synth:", 6) == 0, fd = -1, fq = mkstemp(qt);
+  if (synth && (fd = mkstemp(tmp)) >= 0) close(fd);
+  if (fq >= 0) close(fq);
+  const char *path = synth ? tmp : a->data;
+  double r = (synth && (fd < 0 || ab_synth_write_csv(tmp, a->rows, AB_SYNTH_DEFAULT_SEED, e)))
+                 ? -1 : csv_mb_per_s(path, &a->fmt, e);
+  *quoted = -1;
+  if (r > 0 && fq >= 0 && quote_copy(path, qt, a->fmt.sep ? a->fmt.sep : ',') == 0)
+    *quoted = csv_mb_per_s(qt, &a->fmt, e);
+  if (synth && fd >= 0) unlink(tmp);
+  if (fq >= 0) unlink(qt);
   return r;
 }
 
@@ -246,7 +280,8 @@ static double ratio_base(const bench_row *rows, int n) {
   return 0;
 }
 
-static void print_text(const bench_row *rows, int n, const bench_ctx *c, double csv) {
+static void print_text(const bench_row *rows, int n, const bench_ctx *c, double csv,
+                       double quoted) {
   double base = ratio_base(rows, n), flops = ab_arch_train_flops(&c->cfg.arch);
   double samples = (double)c->nbatches * c->cfg.batch;
   printf("data %s: %zu training rows, %d batches of %d; %d timed epochs (median)\n",
@@ -262,15 +297,17 @@ static void print_text(const bench_row *rows, int n, const bench_ctx *c, double 
            r->final_loss, base > 0 ? base / r->epoch_ms : 0.0, r->name);
   }
   if (csv > 0) printf("csv reader: %.1f MB/s\n", csv);
+  if (quoted > 0) printf("csv reader, every field quoted: %.1f MB/s\n", quoted);
 }
 
-static void print_json(const bench_row *rows, int n, const bench_ctx *c, double csv) {
+static void print_json(const bench_row *rows, int n, const bench_ctx *c, double csv,
+                       double quoted) {
   double base = ratio_base(rows, n), flops = ab_arch_train_flops(&c->cfg.arch);
   double samples = (double)c->nbatches * c->cfg.batch;
   printf("{\"data\": \"");
   cli_json_escape(stdout, c->a->data);
-  printf("\", \"train_rows\": %zu, \"epochs\": %d, \"csv_mb_per_s\": %.2f, \"backends\": [",
-         c->s->train.n, c->a->epochs, csv);
+  printf("\", \"train_rows\": %zu, \"epochs\": %d, \"csv_mb_per_s\": %.2f, "
+         "\"csv_quoted_mb_per_s\": %.2f, \"backends\": [", c->s->train.n, c->a->epochs, csv, quoted);
   for (int i = 0; i < n; i++) {
     const bench_row *r = &rows[i];
     printf("%s{\"backend\": \"%s\", ", i ? ", " : "", r->spec);
@@ -297,6 +334,7 @@ static int bench_run(const bench_args *a) {
   ab_splits s;
   ab_err e = {0};
   ab_csv_opts co = ab_csv_opts_default();
+  co.fmt = a->fmt;
   if (ab_table_load(&t, a->data, &co, &e)) return cli_fail(&e);
   ab_prep_opts po = ab_prep_opts_default();
   po.seed = a->seed;
@@ -314,9 +352,9 @@ static int bench_run(const bench_args *a) {
       if (!a->json) fprintf(stderr, "bench: %s ...\n", specs[i]);
       bench_backend(&rows[i], &c);
     }
-    double csv = csv_speed(a, &e);
-    if (a->json) print_json(rows, n, &c, csv);
-    else print_text(rows, n, &c, csv);
+    double quoted, csv = csv_speed(a, &quoted, &e);
+    if (a->json) print_json(rows, n, &c, csv, quoted);
+    else print_text(rows, n, &c, csv, quoted);
   }
   free(c.init);
   free(c.orders);
@@ -325,7 +363,8 @@ static int bench_run(const bench_args *a) {
 }
 
 int cmd_bench(int argc, char **argv) {
-  bench_args a = {NULL, NULL, 14084, 5, 0, 0, 1};
+  bench_args a = {NULL, NULL, {0}, 14084, 5, 0, 0, 1};
+  cli_csv_init(&a.fmt);
   int rc = bench_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   static char synth[64];

@@ -14,6 +14,7 @@
 
 typedef struct eval_args {
   const char *model, *data, *report;
+  ab_csv_format fmt;  /* the input-format flags */
   float threshold, prior, recall;
   int json, mode;     /* mode: -1 no chooser, else ab_choose_mode */
   uint64_t budget, seed;
@@ -35,7 +36,8 @@ static void eval_help(void) {
          "  --report FILE       also write an HTML report (ROC, gains, confusion, importance)\n"
          "  --seed S            seeds the report's permutation importance (default: 1)\n"
          "  --json              one JSON object on stdout instead of text\n"
-         "  -h, --help          this text\n", DEFAULT_THRESHOLD);
+         "%s"
+         "  -h, --help          this text\n", DEFAULT_THRESHOLD, cli_csv_help());
 }
 
 static int eval_value(eval_args *a, const char *name, const char *v) {
@@ -60,7 +62,8 @@ static int eval_parse(eval_args *a, int argc, char **argv) {
                                       "--seed", "--target-recall", "--budget"};
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
-    int m = 0;
+    int m = cli_csv_flag(argc, argv, &i, &a->fmt, "eval");
+    if (m == 2) return 2;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
         return cli_usage_error("eval", "%s needs a value", names[k]);
@@ -120,7 +123,7 @@ static int report_importance(eval_out *o, uint64_t seed, ab_err *e) {
 
 static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
   int rc = ab_model_load(&o->m, a->model, e);
-  if (!rc) rc = ab_model_score_file(&o->s, &o->m, a->data, 1, e);
+  if (!rc) rc = ab_model_score_file(&o->s, &o->m, a->data, &a->fmt, 1, e);
   if (!rc) rc = check_classes(&o->s, a->data, e);
   if (rc) return rc;
   o->prior = a->prior > 0 ? a->prior : o->m.prior;
@@ -217,6 +220,7 @@ int cmd_eval(int argc, char **argv) {
   a.threshold = DEFAULT_THRESHOLD;
   a.mode = -1;
   a.seed = 1;
+  cli_csv_init(&a.fmt);
   int rc = eval_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   eval_out o;

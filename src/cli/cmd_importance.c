@@ -18,19 +18,23 @@ static void importance_help(void) {
          "  --repeats R       shuffles per feature (default: %d)\n"
          "  --seed S          seeds the shuffles (default: %d)\n"
          "  --json            one JSON object on stdout instead of text\n"
-         "  -h, --help        this text\n", DEFAULT_REPEATS, DEFAULT_SEED);
+         "%s"
+         "  -h, --help        this text\n", DEFAULT_REPEATS, DEFAULT_SEED, cli_csv_help());
 }
 
 typedef struct imp_args {
   const char *model, *data;
   int repeats, json;
   uint64_t seed;
+  ab_csv_format fmt;  /* the input-format flags */
 } imp_args;
 
 static int imp_parse(imp_args *a, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *v;
-    int m;
+    int m = cli_csv_flag(argc, argv, &i, &a->fmt, "importance");
+    if (m == 2) return 2;
+    if (m) continue;
     if ((m = cli_opt(argc, argv, &i, "--model", &v)) > 0) a->model = v;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--data", &v)) > 0) a->data = v;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--repeats", &v)) > 0)
@@ -60,7 +64,8 @@ static void print_text(const ab_importance *imp, const ab_model *m, const imp_ar
 }
 
 int cmd_importance(int argc, char **argv) {
-  imp_args a = {NULL, NULL, DEFAULT_REPEATS, 0, DEFAULT_SEED};
+  imp_args a = {NULL, NULL, DEFAULT_REPEATS, 0, DEFAULT_SEED, {0}};
+  cli_csv_init(&a.fmt);
   int rc = imp_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   ab_model m;
@@ -68,7 +73,7 @@ int cmd_importance(int argc, char **argv) {
   ab_importance imp;
   ab_err e = {0};
   rc = ab_model_load(&m, a.model, &e);
-  if (!rc) rc = ab_model_score_file(&s, &m, a.data, 1, &e);
+  if (!rc) rc = ab_model_score_file(&s, &m, a.data, &a.fmt, 1, &e);
   if (!rc) rc = ab_importance_compute(&imp, &m, s.x, s.y, s.n, a.repeats, a.seed, &e);
   if (!rc) {
     cli_note_filled(s.nfilled, &m);

@@ -12,6 +12,7 @@
 
 typedef struct predict_args {
   const char *model, *data, *out;
+  ab_csv_format fmt;  /* the input-format flags */
   float threshold, prior;
   int sort, prior_model;
   double top;         /* rows (top_pct 0) or percent (top_pct 1); 0 = all */
@@ -33,7 +34,8 @@ static void predict_help(void) {
          "  --prior P|model   write probabilities corrected to a real share of buyers P, or\n"
          "                    the training file's share with `model` (default: raw, the\n"
          "                    network's output at its balanced training ratio)\n"
-         "  -h, --help        this text\n", DEFAULT_THRESHOLD);
+         "%s"
+         "  -h, --help        this text\n", DEFAULT_THRESHOLD, cli_csv_help());
 }
 
 static int parse_top(predict_args *a, const char *v) {
@@ -65,7 +67,8 @@ static int predict_parse(predict_args *a, int argc, char **argv) {
                                       "--prior"};
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
-    int m = 0;
+    int m = cli_csv_flag(argc, argv, &i, &a->fmt, "predict");
+    if (m == 2) return 2;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
         return cli_usage_error("predict", "%s needs a value", names[k]);
@@ -82,7 +85,7 @@ static int predict_parse(predict_args *a, int argc, char **argv) {
 
 /* ---- output ---- */
 
-typedef struct pair { int64_t id; float p; uint32_t seq; } pair; /* 16 bytes */
+typedef struct pair { float p; uint32_t seq; } pair; /* seq: the row, in s->ids */
 
 typedef struct sink {
   FILE *f;
@@ -91,17 +94,20 @@ typedef struct sink {
   int keep;           /* collect pairs for --sort/--top instead of writing */
   pair *pairs;
   size_t n, cap;
+  ab_ids ids;         /* with keep: every row's id */
 } sink;
 
 static double out_prob(const sink *s, float p) {
   return s->prior > 0 ? ab_prior_correct(p, s->prior, s->m->train_ratio) : p;
 }
 
-static void write_row(FILE *f, int64_t id, double p, double threshold) {
-  fprintf(f, "%lld,%.6f,%d\n", (long long)id, p, p >= threshold);
+/* The id as the file gave it (quoted when it holds a comma, quote or line break). */
+static void write_row(FILE *f, const char *id, double p, double threshold) {
+  ab_csv_put_field(f, id);
+  fprintf(f, ",%.6f,%d\n", p, p >= threshold);
 }
 
-static int keep_rows(sink *s, const int64_t *id, const float *prob, size_t n, ab_err *e) {
+static int keep_rows(sink *s, const ab_ids *ids, const float *prob, size_t n, ab_err *e) {
   if (s->n + n > s->cap) {
     size_t c = s->cap ? s->cap : 1 << 20;
     while (c < s->n + n) c *= 2;
@@ -110,15 +116,19 @@ static int keep_rows(sink *s, const int64_t *id, const float *prob, size_t n, ab
     s->pairs = p;
     s->cap = c;
   }
-  for (size_t i = 0; i < n; i++, s->n++)
-    s->pairs[s->n] = (pair){id[i], prob[i], (uint32_t)s->n};
+  for (size_t i = 0; i < n; i++, s->n++) {
+    int rc = ab_ids_push(&s->ids, ab_ids_get(ids, i), strlen(ab_ids_get(ids, i)), e);
+    if (rc) return rc;
+    s->pairs[s->n] = (pair){prob[i], (uint32_t)s->n};
+  }
   return AB_OK;
 }
 
-static int on_chunk(void *user, const int64_t *id, const float *prob, size_t n, ab_err *e) {
+static int on_chunk(void *user, const ab_ids *ids, const float *prob, size_t n, ab_err *e) {
   sink *s = user;
-  if (s->keep) return keep_rows(s, id, prob, n, e);
-  for (size_t i = 0; i < n; i++) write_row(s->f, id[i], out_prob(s, prob[i]), s->threshold);
+  if (s->keep) return keep_rows(s, ids, prob, n, e);
+  for (size_t i = 0; i < n; i++)
+    write_row(s->f, ab_ids_get(ids, i), out_prob(s, prob[i]), s->threshold);
   return ferror(s->f) ? ab_err_set(e, AB_EIO, "write failed") : AB_OK;
 }
 
@@ -138,7 +148,7 @@ static void write_sorted(sink *s, const predict_args *a) {
     k = w < k ? w : k;
   }
   for (size_t i = 0; i < k; i++)
-    write_row(s->f, s->pairs[i].id, out_prob(s, s->pairs[i].p), s->threshold);
+    write_row(s->f, ab_ids_get(&s->ids, s->pairs[i].seq), out_prob(s, s->pairs[i].p), s->threshold);
 }
 
 /* ---- shared with eval and importance ---- */
@@ -163,11 +173,12 @@ static int predict_run(const predict_args *a, const ab_model *m, ab_err *e) {
   uint64_t nfilled[AB_NFEAT] = {0};
   int rc = ab_outfile_open(&o, a->out, e);
   if (rc) return rc;
-  sink s = {o.f, m, a->prior_model ? m->prior : a->prior, a->threshold, a->sort, NULL, 0, 0};
+  sink s = {o.f, m, a->prior_model ? m->prior : a->prior, a->threshold, a->sort, NULL, 0, 0, {0}};
   fprintf(o.f, "customer_id,probability,will_buy\n");
-  rc = ab_predict_stream(m, a->data, CHUNK_ROWS, on_chunk, &s, nfilled, e);
+  rc = ab_predict_stream(m, a->data, &a->fmt, CHUNK_ROWS, on_chunk, &s, nfilled, e);
   if (!rc && s.keep) write_sorted(&s, a);
   free(s.pairs);
+  ab_ids_free(&s.ids);
   if (rc) {
     ab_outfile_abort(&o);
     return rc;
@@ -180,6 +191,7 @@ int cmd_predict(int argc, char **argv) {
   predict_args a = {0};
   a.out = "-";
   a.threshold = DEFAULT_THRESHOLD;
+  cli_csv_init(&a.fmt);
   int rc = predict_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
   ab_model m;

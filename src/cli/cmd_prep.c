@@ -20,18 +20,22 @@ static void prep_help(void) {
          "                    minute, price, listening, support and days features, before\n"
          "                    scaling), ple:N and te (encodings fitted on the training split;\n"
          "                    `inputs` then holds the network's encoded inputs) (default: %s)\n"
+         "%s"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all rows\n"
          "  -h, --help        this text\n",
          (unsigned long long)p.seed, ab_balance_name(p.balance), p.split[0], p.split[1], p.split[2],
-         AB_TRANSFORM_STR(p.transform));
+         AB_TRANSFORM_STR(p.transform), cli_csv_help());
 }
 
 int cmd_prep(int argc, char **argv) {
   const char *data = NULL, *out = NULL, *v;
   ab_prep_opts p = ab_prep_opts_default();
   ab_csv_opts co = ab_csv_opts_default();
+  cli_csv_init(&co.fmt);
   for (int i = 1; i < argc; i++) {
-    int m;
+    int m = cli_csv_flag(argc, argv, &i, &co.fmt, "prep");
+    if (m == 2) return 2;
+    if (m) continue;
     if ((m = cli_opt(argc, argv, &i, "--data", &v))) data = v;
     else if ((m = cli_opt(argc, argv, &i, "--out", &v))) out = v;
     else if ((m = cli_opt(argc, argv, &i, "--seed", &v)) > 0) m = cli_u64(&p.seed, v) ? -2 : 1;

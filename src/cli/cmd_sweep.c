@@ -57,12 +57,13 @@ static void sweep_help(void) {
          "  --threads N       threads of the cpu device (default: all cores)\n"
          "  --gemm G          OpenCL GEMM path: own or clblast (default: own)\n"
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
+         "%s"
          "  --quiet           no progress on stderr\n"
          "  --verbose         backend details on stderr\n"
          "  -h, --help        this text\n\n"
          "Ctrl-C stops after the launch in progress, with the leaderboard written; a second\n"
          "Ctrl-C stops at once. Under mpirun the configurations are split across ranks and\n"
-         "rank 0 gathers the leaderboard.\n", CPU_PARALLEL, DEVICE_PARALLEL_MAX);
+         "rank 0 gathers the leaderboard.\n", CPU_PARALLEL, DEVICE_PARALLEL_MAX, cli_csv_help());
 }
 
 static int parse_shard(sweep_args *a, const char *v) {
@@ -116,7 +117,8 @@ static int sweep_parse(sweep_args *a, int argc, char **argv) {
       "--shard", "--device", "--parallel", "--threads", "--gemm", "--missing"};
   for (int i = 1; i < argc; i++) {
     const char *v;
-    int m = 0;
+    int m = cli_csv_flag(argc, argv, &i, &a->csv.fmt, "sweep");
+    if (m == 2) return 2;
     for (int k = 0; k < (int)(sizeof names / sizeof names[0]) && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
         return cli_usage_error("sweep", "%s needs a value", names[k]);
@@ -513,6 +515,7 @@ static void sweep_defaults(sweep_args *a) {
   a->ensemble_out = "ensemble.abm";
   a->shard_i = a->shard_n = 1;
   a->csv = ab_csv_opts_default();
+  cli_csv_init(&a->csv.fmt);
 }
 
 /* "sweep.csv" -> "sweep.json" in buf. */

@@ -20,7 +20,7 @@ typedef struct train_args {
   const char *data, *device, *hidden, *act, *gemm, *out, *report, *ckpt, *resume;
   ab_train_cfg cfg;
   ab_prep_opts prep;
-  ab_csv_opts csv;
+  ab_csv_opts csv;             /* csv.fmt: the input-format flags */
   int quiet, json, verbose, compat, balance_set, order_set, stop_set, threads, ckpt_every;
   int ensemble;             /* networks trained (seeds S, S+1, ...) and saved as one model */
   char note[4096];          /* the flags, stored in checkpoints for --resume */
@@ -70,6 +70,7 @@ static void train_help(void) {
          "                    batch order, one split) and save their average as one model\n"
          "                    (default: 1)\n"
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
+         "%s"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all\n"
          "                    balanced rows, --batch-order fixed, --stop rise, keep the\n"
          "                    last epoch's weights\n"
@@ -94,7 +95,7 @@ static void train_help(void) {
          c.patience, c.min_epochs, ab_stop_name(c.stop),
          ab_order_name(c.order), AB_PLATEAU_WAIT, AB_PLATEAU_CUTS, ab_sched_name(c.sched),
          (unsigned long long)c.seed, ab_balance_name(p.balance), p.split[0], p.split[1],
-         p.split[2], AB_TRANSFORM_STR(p.transform));
+         p.split[2], AB_TRANSFORM_STR(p.transform), cli_csv_help());
 }
 
 /* Parses one flag with a value; returns 0 handled, 1 not this kind, 2 error (printed). */
@@ -147,6 +148,9 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
 
 static int train_parse(train_args *a, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
+    int c = cli_csv_flag(argc, argv, &i, &a->csv.fmt, "train");
+    if (c == 2) return 2;
+    if (c) continue;
     int r = train_value_flag(a, argc, argv, &i);
     if (r == 0) continue;
     if (r == 2) return 2;
@@ -451,6 +455,7 @@ int cmd_train(int argc, char **argv) {
   a.cfg = ab_train_cfg_default();
   a.prep = ab_prep_opts_default();
   a.csv = ab_csv_opts_default();
+  cli_csv_init(&a.csv.fmt);
   a.hidden = "100,100";
   a.act = "relu,sigmoid";
   a.ensemble = 1;

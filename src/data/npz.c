@@ -81,23 +81,59 @@ static int npz_build_arrays(membuf *z, const ab_npy_array *a, int n) {
   return bad || zip_central(z, ze, n) ? -1 : 0;
 }
 
+/* 1 when s is a plain integer (1-18 digits, no leading zero) that fits int64; *v its value. */
+static int plain_id(const char *s, int64_t *v) {
+  int64_t x = 0;
+  size_t k = 0;
+  for (; s[k] >= '0' && s[k] <= '9'; k++) x = x * 10 + (s[k] - '0');
+  *v = x;
+  return !s[k] && k >= 1 && k <= 18 && (s[0] != '0' || k == 1);
+}
+
+/* The ids as an array: int64 when every id is a plain integer (the export's), else byte
+ * strings ("|S<w>", w the longest id's bytes, UTF-8 as read). *buf: its data (freed by
+ * the caller). */
+static int ids_array(ab_npy_array *a, char descr[24], void **buf, const ab_ids *ids) {
+  size_t n = ids->n, w = 1;
+  int64_t *v = malloc((n ? n : 1) * sizeof *v);
+  int plain = v != NULL;
+  for (size_t i = 0; i < n && plain; i++) plain = plain_id(ab_ids_get(ids, i), &v[i]);
+  *a = (ab_npy_array){"ids", "<i8", 1, {n, 0}, v, n * sizeof *v};
+  *buf = v;
+  if (plain || !v) return v ? 0 : -1;
+  free(v);
+  for (size_t i = 0; i < n; i++) {
+    size_t len = strlen(ab_ids_get(ids, i));
+    w = len > w ? len : w;
+  }
+  char *s = calloc(n ? n : 1, w);
+  if (!s) return -1;
+  for (size_t i = 0; i < n; i++) memcpy(s + i * w, ab_ids_get(ids, i), strlen(ab_ids_get(ids, i)));
+  snprintf(descr, 24, "|S%zu", w);
+  *a = (ab_npy_array){"ids", descr, 1, {n, 0}, s, n * w};
+  *buf = s;
+  return 0;
+}
+
 /* The archive for one split: inputs (float64 [n,d], the network's inputs: the 10
- * features, or their encoding), targets (int64 [n]) and ids (int64 [n], the customer
- * ids, which the notebook's reader ignores). */
+ * features, or their encoding), targets (int64 [n]) and ids (the customer ids, which the
+ * notebook's reader ignores: int64 [n], or byte strings when some id is not a number). */
 static int npz_build(membuf *z, const ab_split *sp) {
   size_t n = sp->n, d = (size_t)sp->d;
   double *x = malloc((n ? n : 1) * d * sizeof *x);
   int64_t *y = malloc((n ? n : 1) * sizeof *y);
-  int bad = !x || !y;
+  char descr[24];
+  void *ib = NULL;
+  ab_npy_array a[3];
+  int bad = !x || !y || ids_array(&a[2], descr, &ib, &sp->ids);
   if (!bad) {
     for (size_t i = 0; i < n * d; i++) x[i] = sp->in[i];
     for (size_t i = 0; i < n; i++) y[i] = sp->y[i];
-    ab_npy_array a[3] = {{"inputs", "<f8", 2, {n, d}, x, n * d * sizeof *x},
-                         {"targets", "<i8", 1, {n, 0}, y, n * sizeof *y},
-                         {"ids", "<i8", 1, {n, 0}, sp->id, n * sizeof *sp->id}};
+    a[0] = (ab_npy_array){"inputs", "<f8", 2, {n, d}, x, n * d * sizeof *x};
+    a[1] = (ab_npy_array){"targets", "<i8", 1, {n, 0}, y, n * sizeof *y};
     bad = npz_build_arrays(z, a, 3);
   }
-  free(x); free(y);
+  free(x); free(y); free(ib);
   return bad ? -1 : 0;
 }
 

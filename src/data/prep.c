@@ -171,12 +171,14 @@ void ab_scale_rows(float *x, size_t n, const float *mean, const float *std) {
 static int fill_split(ab_split *sp, const ab_table *t, const uint32_t *rows, size_t n,
                       const ab_splits *s) {
   sp->n = n;
-  sp->id = malloc((n ? n : 1) * sizeof *sp->id);
+  sp->row = malloc((n ? n : 1) * sizeof *sp->row);
   sp->x = malloc((n ? n : 1) * AB_NFEAT * sizeof *sp->x);
   sp->y = malloc((n ? n : 1) * sizeof *sp->y);
-  if (!sp->id || !sp->x || !sp->y) return -1;
+  if (!sp->row || !sp->x || !sp->y || ab_ids_reserve(&sp->ids, n, n * 8, NULL)) return -1;
   for (size_t i = 0; i < n; i++) {
-    sp->id[i] = t->id[rows[i]];
+    const char *id = ab_ids_get(&t->ids, rows[i]);
+    if (ab_ids_push(&sp->ids, id, strlen(id), NULL)) return -1;
+    sp->row[i] = rows[i];
     sp->y[i] = t->y[rows[i]];
     memcpy(sp->x + i * AB_NFEAT, t->x + (size_t)rows[i] * AB_NFEAT, AB_NFEAT * sizeof(float));
   }
@@ -301,7 +303,8 @@ int ab_prep(ab_splits *s, const ab_table *t0, const ab_prep_opts *o, ab_err *e) 
 
 static void split_free(ab_split *sp) {
   if (sp->in != sp->x) free(sp->in);
-  free(sp->id); free(sp->x); free(sp->y);
+  free(sp->row); free(sp->x); free(sp->y);
+  ab_ids_free(&sp->ids);
   memset(sp, 0, sizeof *sp);
 }
 

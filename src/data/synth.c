@@ -532,7 +532,6 @@ int ab_synth_generate(ab_table *t, size_t n, uint64_t seed, ab_err *e) {
   ab_rng_seed(&r, seed, SYNTH_STREAM);
   size_t nh = head_rows(n);
   for (size_t i = 0; i < n; i++) {
-    t->id[i] = (int64_t)i + 1;
     gen_row(&r, i >= nh, t->x + i * AB_NFEAT, t->y + i);
   }
   t->missing = AB_MISSING_ERROR;

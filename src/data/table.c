@@ -25,26 +25,33 @@ int ab_missing_parse(ab_missing *out, const char *s) {
 const char *ab_missing_name(ab_missing m) { return (unsigned)m < 4 ? missing_names[m] : "?"; }
 
 ab_csv_opts ab_csv_opts_default(void) {
-  ab_csv_opts o = {AB_MISSING_ERROR, 1, 1, 1};
+  ab_csv_opts o;
+  memset(&o, 0, sizeof o);
+  o.missing = AB_MISSING_ERROR;
+  o.require_target = o.check_classes = o.check_ids = 1;
   return o;
 }
 
 int ab_table_alloc(ab_table *t, size_t n, int with_target, ab_err *e) {
   memset(t, 0, sizeof *t);
   size_t m = n ? n : 1;
-  t->id = malloc(m * sizeof *t->id);
   t->x = malloc(m * AB_NFEAT * sizeof *t->x);
   t->y = with_target ? malloc(m) : NULL;
-  if (!t->id || !t->x || (with_target && !t->y)) {
+  if (!t->x || (with_target && !t->y)) {
     ab_table_free(t);
     return ab_err_set(e, AB_ENOMEM, "out of memory for %zu customers", n);
+  }
+  int rc = ab_ids_number(&t->ids, 1, n, e);
+  if (rc) {
+    ab_table_free(t);
+    return rc;
   }
   t->n = n;
   return AB_OK;
 }
 
 void ab_table_free(ab_table *t) {
-  free(t->id);
+  ab_ids_free(&t->ids);
   free(t->x);
   free(t->y);
   memset(t, 0, sizeof *t);
@@ -53,13 +60,11 @@ void ab_table_free(ab_table *t) {
 /* Resizes the table's arrays to nc rows (t->n rows are kept). */
 static int table_resize(ab_table *t, size_t nc, ab_err *e) {
   if (nc == 0) nc = 1;
-  int64_t *id = realloc(t->id, nc * sizeof *id);
-  if (id) t->id = id;
-  float *x = id ? realloc(t->x, nc * AB_NFEAT * sizeof *x) : NULL;
+  float *x = realloc(t->x, nc * AB_NFEAT * sizeof *x);
   if (x) t->x = x;
   uint8_t *y = x && t->y ? realloc(t->y, nc) : NULL;
   if (y) t->y = y;
-  if (!id || !x || (t->y && !y)) return ab_err_set(e, AB_ENOMEM, "out of memory at %zu rows", t->n);
+  if (!x || (t->y && !y)) return ab_err_set(e, AB_ENOMEM, "out of memory at %zu rows", t->n);
   return AB_OK;
 }
 
@@ -74,93 +79,20 @@ static size_t next_cap(const ab_table *t, ab_csv_reader *r, size_t cap) {
   return cap ? cap * 2 : 16384;
 }
 
-/* Open-addressing set of customer ids, to find a duplicate at the line where it occurs. */
-typedef struct idset { int64_t *slot; uint8_t *used; size_t cap, n; } idset;
-
-static uint64_t mix(uint64_t x) {
-  x ^= x >> 33; x *= 0xff51afd7ed558ccdULL; x ^= x >> 33;
-  return x;
-}
-
-static int idset_grow(idset *s) {
-  idset g = {calloc(s->cap ? s->cap * 2 : 1024, sizeof(int64_t)),
-             calloc(s->cap ? s->cap * 2 : 1024, 1), s->cap ? s->cap * 2 : 1024, 0};
-  if (!g.slot || !g.used) { free(g.slot); free(g.used); return -1; }
-  for (size_t i = 0; i < s->cap; i++) {
-    if (!s->used[i]) continue;
-    size_t h = mix((uint64_t)s->slot[i]) & (g.cap - 1);
-    while (g.used[h]) h = (h + 1) & (g.cap - 1);
-    g.used[h] = 1; g.slot[h] = s->slot[i]; g.n++;
-  }
-  free(s->slot); free(s->used);
-  *s = g;
-  return 0;
-}
-
-/* Adds id; returns 1 when it was already present, -1 when out of memory. */
-static int idset_add(idset *s, int64_t id) {
-  if (2 * (s->n + 1) > s->cap && idset_grow(s)) return -1;
-  size_t h = mix((uint64_t)id) & (s->cap - 1);
-  for (; s->used[h]; h = (h + 1) & (s->cap - 1))
-    if (s->slot[h] == id) return 1;
-  s->used[h] = 1; s->slot[h] = id; s->n++;
-  return 0;
-}
-
-/* LSD radix sort of n keys, one byte a pass, over only the low `bytes` bytes (the keys
- * are offsets from the smallest id, so ids below 65536 apart take two passes). */
-static void radix_sort_keys(uint64_t *a, uint64_t *tmp, size_t n, int bytes) {
-  for (int pass = 0; pass < bytes; pass++) {
-    size_t count[256] = {0};
-    int shift = 8 * pass;
-    for (size_t i = 0; i < n; i++) count[(a[i] >> shift) & 0xFF]++;
-    size_t sum = 0;
-    for (int d = 0; d < 256; d++) { size_t c = count[d]; count[d] = sum; sum += c; }
-    for (size_t i = 0; i < n; i++) tmp[count[(a[i] >> shift) & 0xFF]++] = a[i];
-    uint64_t *t = a; a = tmp; tmp = t;
-  }
-  if (bytes % 2) memcpy(tmp, a, n * sizeof *a); /* odd pass count: result was in tmp */
-}
-
-/* 1 when some id occurs twice, -1 when out of memory. Increasing ids need no sort. */
-static int has_duplicate(const int64_t *id, size_t n) {
-  size_t i = 1;
-  while (i < n && id[i] > id[i - 1]) i++;
-  if (i >= n) return 0;
-  int64_t lo = id[0], hi = id[0];
-  for (size_t k = 1; k < n; k++) { lo = id[k] < lo ? id[k] : lo; hi = id[k] > hi ? id[k] : hi; }
-  uint64_t span = (uint64_t)hi - (uint64_t)lo;
-  int bytes = 0;
-  while (bytes < 8 && (span >> (8 * bytes)) != 0) bytes++;
-  uint64_t *a = malloc(n * sizeof *a), *tmp = malloc(n * sizeof *tmp);
-  if (!a || !tmp) { free(a); free(tmp); return -1; }
-  for (size_t k = 0; k < n; k++) a[k] = (uint64_t)id[k] - (uint64_t)lo;
-  radix_sort_keys(a, tmp, n, bytes);
-  int dup = 0;
-  for (size_t k = 1; k < n && !dup; k++) dup = a[k] == a[k - 1];
-  free(a);
-  free(tmp);
-  return dup;
-}
-
-/* The error path: the first row, in file order, whose id was seen before. */
-static int report_duplicate(const ab_table *t, ab_csv_reader *r, ab_err *e) {
-  idset ids = {0};
-  size_t i = 0;
-  int d = 0;
-  for (; i < t->n && (d = idset_add(&ids, t->id[i])) == 0; i++) {}
-  free(ids.slot);
-  free(ids.used);
-  if (d < 0) return ab_err_set(e, AB_ENOMEM, "out of memory");
-  return ab_err_set(e, AB_EINPUT, "%s:%llu:1: duplicate customer id %lld; expected every "
-                    "id once", ab_csv_reader_name(r),
-                    (unsigned long long)ab_csv_reader_row_line(r, i), (long long)t->id[i]);
-}
-
 static int check_ids(const ab_table *t, ab_csv_reader *r, ab_err *e) {
-  int d = has_duplicate(t->id, t->n);
+  size_t first, second;
+  int d = ab_ids_find_duplicate(&t->ids, &first, &second);
   if (d < 0) return ab_err_set(e, AB_ENOMEM, "out of memory");
-  return d ? report_duplicate(t, r, e) : AB_OK;
+  if (!d) return AB_OK;
+  char id[48];
+  const char *s = ab_ids_get(&t->ids, second);
+  size_t k = 0;
+  for (; s[k] && k < 40; k++) id[k] = s[k] >= 0x20 && s[k] < 0x7f ? s[k] : '?';
+  id[k] = '\0';
+  return ab_err_set(e, AB_EINPUT, "%s:%llu:1: duplicate customer id %s (first on line %llu); "
+                    "expected every id once", ab_csv_reader_name(r),
+                    (unsigned long long)ab_csv_reader_row_line(r, second), id,
+                    (unsigned long long)ab_csv_reader_row_line(r, first));
 }
 
 static int read_rows(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_err *e) {
@@ -171,7 +103,7 @@ static int read_rows(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_err
       cap = next_cap(t, r, cap);
       if ((rc = table_resize(t, cap, e))) break;
     }
-    rc = ab_csv_reader_next(r, t->id + t->n, t->x + t->n * AB_NFEAT, t->y ? t->y + t->n : NULL,
+    rc = ab_csv_reader_next(r, &t->ids, t->x + t->n * AB_NFEAT, t->y ? t->y + t->n : NULL,
                             4096, &got, e);
     t->n += got;
   } while (!rc && got > 0);
@@ -249,6 +181,7 @@ static int read_table(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_er
                     ab_csv_reader_name(r), (unsigned long long)ab_csv_reader_line(r));
   if (!rc) rc = fill_missing(t, o->missing, e);
   if (!rc && o->check_classes && t->y) rc = check_classes(t, r, e);
+  if (!rc) ab_csv_reader_notes(r);
   return rc;
 }
 
@@ -262,14 +195,14 @@ static int read_from(ab_table *t, ab_csv_reader *r, const ab_csv_opts *o, ab_err
 int ab_csv_read_stream(ab_table *t, FILE *f, const char *name, const ab_csv_opts *o, ab_err *e) {
   memset(t, 0, sizeof *t);
   ab_csv_reader *r;
-  int rc = ab_csv_reader_open_stream(&r, f, name, o->missing != AB_MISSING_ERROR, e);
+  int rc = ab_csv_reader_open_stream(&r, f, name, &o->fmt, o->missing != AB_MISSING_ERROR, e);
   return rc ? rc : read_from(t, r, o, e);
 }
 
 int ab_csv_read(ab_table *t, const char *path, const ab_csv_opts *o, ab_err *e) {
   memset(t, 0, sizeof *t);
   ab_csv_reader *r;
-  int rc = ab_csv_reader_open(&r, path, o->missing != AB_MISSING_ERROR, e);
+  int rc = ab_csv_reader_open(&r, path, &o->fmt, o->missing != AB_MISSING_ERROR, e);
   return rc ? rc : read_from(t, r, o, e);
 }
 
@@ -280,13 +213,25 @@ static int put_num(char *dst, double v) {
   return sprintf(dst, "%.7g", v);
 }
 
+int ab_csv_put_field(FILE *f, const char *s) {
+  if (!s[strcspn(s, ",\"\r\n")] && s[0] != ' ' && (!*s || s[strlen(s) - 1] != ' '))
+    return fputs(s, f) < 0 ? -1 : 0;
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  return fputc('"', f) == EOF ? -1 : 0;
+}
+
 int ab_table_write_csv(const ab_table *t, const char *path, ab_err *e) {
   ab_outfile o;
   int rc = ab_outfile_open(&o, path, e);
   if (rc) return rc;
   char line[1024];
   for (size_t i = 0; i < t->n; i++) {
-    int k = sprintf(line, "%lld", (long long)t->id[i]);
+    ab_csv_put_field(o.f, ab_ids_get(&t->ids, i));
+    int k = 0;
     for (int j = 0; j < AB_NFEAT; j++) {
       line[k++] = ',';
       k += put_num(line + k, t->x[i * AB_NFEAT + j]);

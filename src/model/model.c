@@ -54,10 +54,24 @@ static uint64_t fnv_le(uint64_t h, uint64_t v, int bytes) {
   return fnv(h, b, (size_t)bytes);
 }
 
+/* An id into the hash: a plain integer (1-18 digits, no leading zero) as its 8-byte value,
+ * as when ids were numbers (so such files keep their hash); any other as 0xFF, its length
+ * and its bytes. */
+static uint64_t hash_id(uint64_t h, const char *s) {
+  uint64_t v = 0;
+  size_t k = 0;
+  for (; s[k] >= '0' && s[k] <= '9'; k++) v = v * 10 + (uint64_t)(s[k] - '0');
+  if (!s[k] && k >= 1 && k <= 18 && (s[0] != '0' || k == 1)) return fnv_le(h, v, 8);
+  uint8_t tag = 0xFF;
+  h = fnv(h, &tag, 1);
+  h = fnv_le(h, strlen(s), 8);
+  return fnv(h, s, strlen(s));
+}
+
 uint64_t ab_model_data_hash(const ab_table *t) {
   uint64_t h = fnv_le(0xcbf29ce484222325ULL, t->n, 8);
   for (size_t i = 0; i < t->n; i++) {
-    h = fnv_le(h, (uint64_t)t->id[i], 8);
+    h = hash_id(h, ab_ids_get(&t->ids, i));
     for (int j = 0; j < AB_NFEAT; j++) {
       uint32_t u;
       memcpy(&u, &t->x[i * AB_NFEAT + j], 4);

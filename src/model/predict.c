@@ -98,14 +98,25 @@ int ab_model_score_split(float *prob, uint8_t *y, const ab_model *m, const ab_sp
 
 /* ---- whole files ---- */
 
+/* A non-finite probability means a row's values lie so far outside the training data
+ * that the network overflows: that row is refused (its line named), never scored NaN. */
+static int check_finite(const float *prob, size_t n, ab_csv_reader *r, uint64_t row0,
+                        ab_err *e) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(prob[i]))
+      return ab_err_set(e, AB_EINPUT, "%s:%llu:1: this customer's values lie too far outside "
+                        "the model's training data for a finite probability; expected values "
+                        "near those it was trained on", ab_csv_reader_name(r),
+                        (unsigned long long)ab_csv_reader_row_line(r, row0 + i));
+  return AB_OK;
+}
+
 static int scored_grow(ab_scored *s, size_t cap, int with_y) {
-  int64_t *id = realloc(s->id, cap * sizeof *id);
-  if (id) s->id = id;
-  float *x = id ? realloc(s->x, cap * AB_NFEAT * sizeof *x) : NULL;
+  float *x = realloc(s->x, cap * AB_NFEAT * sizeof *x);
   if (x) s->x = x;
   uint8_t *y = x && with_y ? realloc(s->y, cap) : NULL;
   if (y) s->y = y;
-  return !id || !x || (with_y && !y) ? -1 : 0;
+  return !x || (with_y && !y) ? -1 : 0;
 }
 
 static int read_scored(ab_scored *s, ab_csv_reader *r, ab_err *e) {
@@ -116,18 +127,18 @@ static int read_scored(ab_scored *s, ab_csv_reader *r, ab_err *e) {
       cap = cap ? cap * 2 : 131072;
       if (scored_grow(s, cap, with_y)) return ab_err_set(e, AB_ENOMEM, "out of memory at %zu rows", s->n);
     }
-    rc = ab_csv_reader_next(r, s->id + s->n, s->x + s->n * AB_NFEAT, with_y ? s->y + s->n : NULL,
+    rc = ab_csv_reader_next(r, &s->ids, s->x + s->n * AB_NFEAT, with_y ? s->y + s->n : NULL,
                             65536, &got, e);
     s->n += got;
   } while (!rc && got > 0);
   return rc;
 }
 
-int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path, int need_target,
-                        ab_err *e) {
+int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path,
+                        const ab_csv_format *fmt, int need_target, ab_err *e) {
   memset(s, 0, sizeof *s);
   ab_csv_reader *r;
-  int rc = ab_csv_reader_open(&r, path, 1, e);
+  int rc = ab_csv_reader_open(&r, path, fmt, 1, e);
   if (rc) return rc;
   if (need_target && !ab_csv_reader_has_target(r))
     rc = ab_err_set(e, AB_EINPUT, "%s:1:1: the file has no target column; expected 12 columns "
@@ -136,17 +147,19 @@ int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path, int n
   if (!rc && s->n == 0)
     rc = ab_err_set(e, AB_EINPUT, "%s:%llu:1: no customer rows", path,
                     (unsigned long long)ab_csv_reader_line(r));
-  ab_csv_reader_close(r);
   if (!rc) ab_model_prepare(m, s->x, s->n, s->nfilled);
   if (!rc && !(s->prob = malloc(s->n * sizeof *s->prob)))
     rc = ab_err_set(e, AB_ENOMEM, "out of memory");
   if (!rc) rc = ab_model_forward(m, s->x, s->n, s->prob, e);
+  if (!rc) rc = check_finite(s->prob, s->n, r, 0, e);
+  if (!rc) ab_csv_reader_notes(r);
+  ab_csv_reader_close(r);
   if (rc) ab_scored_free(s);
   return rc;
 }
 
 void ab_scored_free(ab_scored *s) {
-  free(s->id);
+  ab_ids_free(&s->ids);
   free(s->x);
   free(s->y);
   free(s->prob);
@@ -155,24 +168,28 @@ void ab_scored_free(ab_scored *s) {
 
 /* ---- streaming ---- */
 
-typedef struct chunk { int64_t *id; float *x, *prob; } chunk;
+typedef struct chunk { ab_ids ids; float *x, *prob; } chunk;
 
-int ab_predict_stream(const ab_model *m, const char *path, size_t cap, ab_predict_fn fn,
-                      void *user, uint64_t *nfilled, ab_err *e) {
+int ab_predict_stream(const ab_model *m, const char *path, const ab_csv_format *fmt, size_t cap,
+                      ab_predict_fn fn, void *user, uint64_t *nfilled, ab_err *e) {
   ab_csv_reader *r;
-  int rc = ab_csv_reader_open(&r, path, 1, e);
+  int rc = ab_csv_reader_open(&r, path, fmt, 1, e);
   if (rc) return rc;
   if (cap == 0) cap = 65536;
-  chunk c = {malloc(cap * sizeof *c.id), malloc(cap * AB_NFEAT * sizeof *c.x),
-             malloc(cap * sizeof *c.prob)};
-  if (!c.id || !c.x || !c.prob) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+  chunk c = {{0}, malloc(cap * AB_NFEAT * sizeof *c.x), malloc(cap * sizeof *c.prob)};
+  if (!c.x || !c.prob) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
   size_t got = 0;
+  uint64_t row0 = 0;
   while (!rc) {
-    if ((rc = ab_csv_reader_next(r, c.id, c.x, NULL, cap, &got, e)) || got == 0) break;
+    ab_ids_truncate(&c.ids, 0);
+    if ((rc = ab_csv_reader_next(r, &c.ids, c.x, NULL, cap, &got, e)) || got == 0) break;
     ab_model_prepare(m, c.x, got, nfilled);
-    if (!(rc = forward(m, c.x, got, c.prob, 1, e))) rc = fn(user, c.id, c.prob, got, e);
+    if (!(rc = forward(m, c.x, got, c.prob, 1, e))) rc = check_finite(c.prob, got, r, row0, e);
+    if (!rc) rc = fn(user, &c.ids, c.prob, got, e);
+    row0 += got;
   }
-  free(c.id);
+  if (!rc) ab_csv_reader_notes(r);
+  ab_ids_free(&c.ids);
   free(c.x);
   free(c.prob);
   ab_csv_reader_close(r);

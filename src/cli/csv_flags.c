@@ -1,0 +1,49 @@
+/* The input-format flags every command that reads a customer CSV takes: --header, --sep,
+ * --decimal, --columns, --ignore; their help lines, and where the reader's notes go. */
+#include <stdio.h>
+#include <string.h>
+#include "abgpu/table.h"
+#include "cli.h"
+
+const char *cli_csv_help(void) {
+  return ("  --header H        is the first line a header: auto, yes or no (default: auto:\n"
+         "                    when most of its fields are not numbers)\n"
+         "  --sep S           field separator: , ; tab | (default: auto, from the first lines)\n"
+         "  --decimal D       decimal mark: . or , (default: auto: , with a separator other\n"
+         "                    than a comma and values like 19,73, else .)\n"
+         "  --columns LIST    ROLE=NAME or ROLE=NUMBER,... states which column is which (ROLE:\n"
+         "                    id, book_length_overall, ..., targets); wins over the header's\n"
+         "                    names (default: by name, else by position)\n"
+         "  --ignore LIST     NAME or NUMBER,... columns to skip without a note (default: none)\n");
+}
+
+static void print_note(void *user, int warning, const char *msg) {
+  (void)user;
+  fprintf(stderr, "abgpu: %s: %s\n", warning ? "warning" : "note", msg);
+}
+
+void cli_csv_init(ab_csv_format *f) {
+  memset(f, 0, sizeof *f);
+  f->note = print_note;
+}
+
+int cli_csv_flag(int argc, char **argv, int *i, ab_csv_format *f, const char *cmd) {
+  static const char *const names[] = {"--header", "--sep", "--decimal", "--columns", "--ignore"};
+  for (int k = 0; k < 5; k++) {
+    const char *v;
+    int m = cli_opt(argc, argv, i, names[k], &v);
+    if (m == 0) continue;
+    if (m < 0) return cli_usage_error(cmd, "%s needs a value", names[k]);
+    int bad = 0;
+    switch (k) {
+      case 0: bad = ab_csv_header_parse(f, v); break;
+      case 1: bad = ab_csv_sep_parse(f, v); break;
+      case 2: bad = ab_csv_decimal_parse(f, v); break;
+      case 3: f->columns = v; break;
+      case 4: f->ignore = v; break;
+    }
+    if (bad) return cli_usage_error(cmd, "%s: invalid value '%s'", names[k], v);
+    return 1;
+  }
+  return 0;
+}
