@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/table.h"
+#include "data/csv_int.h"
 #include "testutil.h"
 
 #define ROW1 "995,1610,1610,19.75,19.75,1,10,0.98,1577.8,4,91,0"
@@ -302,4 +303,139 @@ Test(csv_bad, nul_byte) {
   tu_sh(&r, "%s train --data %s --quiet", ABGPU_BIN, in);
   cr_assert_eq(r.status, 2, "%s", r.out);
   cr_assert(strstr(r.out, "nul.csv:2:13: unexpected NUL byte"), "%s", r.out);
+}
+
+/* ---- real exports (issue 15): names, quotes across lines, notes ---- */
+
+Test(csv_names, every_accepted_name_means_its_own_role_only) {
+  int n = 0;
+  for (int slot = 0; slot < 12; slot++)
+    for (int i = 0; csv_role_alias(slot, i); i++, n++) {
+      const char *a = csv_role_alias(slot, i);
+      cr_assert_eq(csv_name_slot(a, strlen(a)), slot, "'%s' means role %d, listed for %d", a,
+                   csv_name_slot(a, strlen(a)), slot);
+    }
+  cr_assert_geq(n, 40);
+  static const struct { const char *name; int slot; } forms[] = {
+      {"minutes_listened", 8}, {"Minutes listened", 8}, {"listened_minutes", 8},
+      {"MinutesListened", 8}, {"target", 11}, {"targets", 11}, {"buys_again", 11},
+      {"Buys Again", 11}, {"Book_length(mins)_overall", 1}, {"Review10/10", 6},
+      {"Support_Request", 9}, {"Last_visited_minus_Purchase_date", 10}, {"CustomerID", 0},
+      {"Total price", 3}, {"Average price", 4}, {"price", -1}, {"minutes", -1},
+      {"Segment", -1}, {"", -1}};
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
+    cr_assert_eq(csv_name_slot(forms[i].name, strlen(forms[i].name)), forms[i].slot, "'%s'",
+                 forms[i].name);
+}
+
+/* Quoted fields holding line breaks, across many buffer refills: rows read right, and an
+ * error or a duplicate far into the file names the line where its row starts. */
+Test(csv, quoted_line_breaks_across_refills_keep_line_numbers) {
+  FILE *f = fopen(file_with("notes.csv", ""), "wb");
+  int line = 1;
+  fputs("id,notes,book_length_overall,book_length_avg,price_overall,price_avg,review,"
+        "review_10,completion,minutes_listened,support_requests,last_visited_minus_purchase,"
+        "targets\r\n", f);
+  for (int i = 0; i < 20000; i++) {
+    line++;
+    if (i % 3 == 0) {
+      fprintf(f, "\"C %d\",\"first line\r\nsecond, \"\"quoted\"\"\nthird\",10,10,1.5,1.5,0,8.91,0,0,0,%d,%d\r\n",
+              i, i % 7, i % 2);
+      line += 2;
+    } else {
+      fprintf(f, "C %d,plain,10,10,1.5,1.5,0,8.91,0,0,0,%d,%d\r\n", i, i % 7, i % 2);
+    }
+  }
+  fclose(f);
+  ab_err e = {0};
+  ab_table t;
+  ab_csv_opts o = ab_csv_opts_default();
+  o.fmt.ignore = "notes";
+  cr_assert_eq(ab_csv_read(&t, path, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(t.n, 20000);
+  for (size_t i = 0; i < t.n; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "C %zu", i);
+    cr_assert_str_eq(ab_ids_get(&t.ids, i), want);
+    cr_assert_eq(t.x[i * AB_NFEAT + 9], (float)(i % 7));
+  }
+  ab_table_free(&t);
+  f = fopen(path, "ab");
+  fputs("\"C 3\",x,10,10,1.5,1.5,0,8.91,0,0,0,1,1\n", f);
+  fclose(f);
+  cr_assert_neq(ab_csv_read(&t, path, &o, &e), 0);
+  char want[128];
+  snprintf(want, sizeof want, "notes.csv:%d:1: duplicate customer id C 3 (first on line 7)", line + 1);
+  cr_assert(strstr(e.msg, want), "want '%s' in: %s", want, e.msg);
+  f = fopen(path, "ab");
+  fputs("D 1,\"a\nb\",10,10,1.5,1.5,0,8.91,0,x,0,1,1\n", f);
+  fclose(f);
+  cr_assert_neq(ab_csv_read(&t, path, &o, &e), 0);
+  snprintf(want, sizeof want, "notes.csv:%d:27: expected a number in column 10", line + 3);
+  cr_assert(strstr(e.msg, want), "want '%s' in: %s", want, e.msg);
+}
+
+/* The warning for columns taken by position and the note for extra columns come once each,
+ * on stderr, after the data was read; nothing is said for a plain export. */
+Test(csv, notes_once_on_stderr_and_none_for_the_export) {
+  const char *unknown = "Kunde,Total length,Avg length,Paid,Avg paid,Reviewed,Score,Done,"
+                        "Listened,Tickets,Days,Converted\n" ROW1 "\n" ROW2 "\n";
+  static tu_run r;
+  tu_sh(&r, "%s prep --data %s --out %s 2>&1 >/dev/null", ABGPU_BIN, file_with("u.csv", unknown),
+        tu_tmpdir());
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strncmp(r.out, "abgpu: warning: ", 16) == 0 && strchr(r.out, '\n') == r.out + strlen(r.out) - 1,
+            "not one warning line: %s", r.out);
+  cr_assert(strstr(r.out, "column 1 'Kunde' -> id, column 4 'Paid' -> price_overall, column 8 "
+                          "'Done' -> completion, column 11 'Days' -> last_visited_minus_purchase"),
+            "%s", r.out);
+  const char *extra = "id,segment,book_length_overall,book_length_avg,price_overall,price_avg,"
+                      "review,review_10,completion,minutes_listened,support_requests,"
+                      "last_visited_minus_purchase,targets,email\n"
+                      "995,Gold,1610,1610,19.75,19.75,1,10,0.98,1577.8,4,91,0,\"a@b.c\"\n"
+                      "1177,Silver,2150,2150,5.34,5.34,0,8.91,0,0,0,0,1,x@y.z\n";
+  tu_sh(&r, "%s prep --data %s --out %s 2>&1 >/dev/null", ABGPU_BIN, file_with("x.csv", extra),
+        tu_tmpdir());
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "abgpu: note: ") == r.out && strchr(r.out, '\n') == r.out + strlen(r.out) - 1 &&
+            strstr(r.out, "ignoring 2 columns that are not an input: 'segment', 'email' (--ignore segment,email"),
+            "%s", r.out);
+  tu_sh(&r, "%s prep --data %s --out %s --ignore segment,email 2>&1 >/dev/null", ABGPU_BIN, path, tu_tmpdir());
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert_str_eq(r.out, "");
+  tu_sh(&r, "%s prep --data %s --out %s 2>&1 >/dev/null", ABGPU_BIN,
+        file_with("plain.csv", ROW1 "\r\n" ROW2 "\r\n" ROW3 "\r\n"), tu_tmpdir());
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert_str_eq(r.out, "", "a plain export gets no note");
+}
+
+/* --columns by number and name wins over the header's names; --header no reads the first
+ * line as data; a mapping naming a missing column or a bad role is one clear error. */
+Test(csv, explicit_columns_and_header_modes) {
+  const char *text = "a,b,c,d,e,f,g,h,i,j,k,l\n" ROW1 "\n" ROW2 "\n";
+  ab_table t;
+  ab_err e = {0};
+  ab_csv_opts o = ab_csv_opts_default();
+  o.fmt.columns = "id=1,targets=L"; /* the rest by position: they sit at their places */
+  cr_assert_eq(ab_csv_read(&t, file_with("c.csv", text), &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(t.n, 2);
+  cr_assert_str_eq(ab_ids_get(&t.ids, 1), "1177");
+  ab_table_free(&t);
+  o.fmt.columns = "targets=1,id=12"; /* not at their places: the others are not guessed */
+  cr_assert_eq(ab_csv_read(&t, path, &o, &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "c.csv:1:1: no column for book_length_overall (the file's columns: 'a', 'b'"), "%s", e.msg);
+  o.fmt.columns = "nonsense=3";
+  cr_assert_eq(ab_csv_read(&t, path, &o, &e), AB_EUSAGE);
+  cr_assert(strstr(e.msg, "--columns 'nonsense=3': expected ROLE=NAME or ROLE=NUMBER"), "%s", e.msg);
+  o.fmt.columns = "id=zz";
+  cr_assert_eq(ab_csv_read(&t, path, &o, &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "c.csv:1:1: --columns 'id=zz': no column of that name or number"), "%s", e.msg);
+  o.fmt.columns = NULL;
+  o.fmt.header = AB_HEADER_NO;
+  cr_assert_neq(ab_csv_read(&t, path, &o, &e), 0);
+  cr_assert(strstr(e.msg, "c.csv:1:3: expected a number in column 2 (book_length_overall), found 'b'"), "%s", e.msg);
+  o.fmt.header = AB_HEADER_YES;
+  cr_assert_eq(ab_csv_read(&t, file_with("d.csv", ROW1 "\n" ROW2 "\n" ROW3 "\n"), &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(t.n, 2, "the first line was taken as a header");
+  ab_table_free(&t);
 }

@@ -208,3 +208,34 @@ Test(predict, a_format2_model_from_an_older_abgpu_scores_as_it_did, .init = setu
   cr_assert_eq(r.status, 0, "%s", r.out);
   cr_assert(strstr(r.out, "same"), "%s", r.out);
 }
+
+/* Issue 17, item 3: values finite as float32 but far outside the training data never give
+ * a NaN score: predict, eval and importance refuse the row with its line and write
+ * nothing; the same value in training data trains to a finite model. */
+Test(predict, extreme_values_are_refused_never_scored_nan, .init = setup) {
+  char path[600], out[700];
+  snprintf(path, sizeof path, "%s/extreme.csv", dir);
+  snprintf(out, sizeof out, "%s/extreme.out", dir);
+  tu_write(path, "1,1620,1620,19.73,19.73,1,10,0.99,1603.8,5,92,1\n"
+                 "2,2160,2160,5.33,5.33,0,8.91,0,0,3e38,0,0\n");
+  static tu_run r;
+  const char *cmds[] = {"predict --out", "eval --report", "importance --json >"};
+  for (int i = 0; i < 3; i++) {
+    tu_sh(&r, "rm -f %s; %s %s %s --model %s --data %s", out, ABGPU_BIN, cmds[i], out, model, path);
+    cr_expect_eq(r.status, 2, "%s: %s", cmds[i], r.out);
+    cr_expect(strstr(r.out, "extreme.csv:2:1: this customer's values lie too far outside the "
+                            "model's training data"), "%s: %s", cmds[i], r.out);
+    cr_expect(!strstr(r.out, "nan"), "%s printed a NaN: %s", cmds[i], r.out);
+    tu_sh(&r, "test -s %s", out);
+    cr_expect_neq(r.status, 0, "%s wrote %s", cmds[i], out);
+  }
+  /* the training data may hold it: the scaler is computed in double */
+  char train[600], m2[700];
+  snprintf(train, sizeof train, "%s/extreme_train.csv", dir);
+  snprintf(m2, sizeof m2, "%s/extreme.abm", dir);
+  tu_sh(&r, "%s synth --rows 2000 --out %s >/dev/null && echo 9999999,1,1,1,1,0,8,0,3e38,0,0,1 >> %s"
+        " && %s train --data %s --epochs 2 --quiet --out %s && %s eval --model %s --data %s --json",
+        ABGPU_BIN, train, train, ABGPU_BIN, train, m2, ABGPU_BIN, m2, train);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(!strstr(r.out, "nan") && !strstr(r.out, "inf"), "%s", r.out);
+}

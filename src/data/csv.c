@@ -276,7 +276,7 @@ static int parse_target(ab_csv_reader *r, const csv_field *f, uint64_t line0, in
   trim(&s, &end);
   if (ab_num_parse(s, end, r->dec, &v) != AB_NUM_OK || (v != 0.0 && v != 1.0))
     return field_error(r, f, line0, c, "expected a target of 0 or 1", "", e);
-  if (y) *y = (uint8_t)v;
+  if (y) *y = v == 1.0;
   return AB_OK;
 }
 
@@ -416,7 +416,7 @@ static int store_fast(const ab_csv_reader *r, const fast_row *w, float *x, uint8
       x[role] = (float)v;
     } else if (role == ROLE_TARGET) {
       bad |= v != 0.0 && v != 1.0;
-      if (y) *y = (uint8_t)v;
+      if (y) *y = v == 1.0;
     }
   }
   return bad ? -1 : 0;
@@ -432,7 +432,7 @@ static int store_ordered(const ab_csv_reader *r, const fast_row *w, float *x, ui
   if (r->ncols == CSV_NROLES) {
     double t = w->v[CSV_NROLES - 1];
     bad |= t != 0.0 && t != 1.0;
-    if (y) *y = (uint8_t)t;
+    if (y) *y = t == 1.0;
   }
   return bad ? -1 : 0;
 }

@@ -83,5 +83,9 @@ void csv_printable(char *dst, const char *s, size_t n);
 int csv_detect_layout(ab_csv_reader *r, ab_err *e);
 void csv_add_note(ab_csv_reader *r, int warning, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The role a column name means: 0 id, 1..10 the features, 11 the target; -1 none. */
+int csv_name_slot(const char *name, size_t n);
+/* The i-th accepted name of role `slot`, or NULL after the last (for tests). */
+const char *csv_role_alias(int slot, int i);
 
 #endif

@@ -233,6 +233,16 @@ static int slot_of(const char *key) {
   return -1;
 }
 
+int csv_name_slot(const char *name, size_t n) {
+  char k[KEYLEN];
+  name_key(k, name, n);
+  return slot_of(k);
+}
+
+const char *csv_role_alias(int slot, int i) {
+  return slot >= 0 && slot < CSV_NROLES && i >= 0 && i < 8 ? role_names[slot][i] : NULL;
+}
+
 static const char *slot_name(int slot) {
   return slot == 0 ? ab_id_name : slot == CSV_NROLES - 1 ? ab_target_name : ab_feature_names[slot - 1];
 }
