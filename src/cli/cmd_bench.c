@@ -240,16 +240,16 @@ static double csv_mb_per_s(const char *path, const ab_csv_format *fmt, ab_err *e
 static int quote_copy(const char *src, const char *dst, char sep) {
   FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
   int c, start = 1, inq = 0, open = 0;
-  while (out && (c = getc(in)) != EOF) {
-    if (start && c != '"' && c != '\n' && c != '\r') { putc('"', out); open = 1; }
+  while (out && (c = getc_unlocked(in)) != EOF) {
+    if (start && c != '"' && c != '\n' && c != '\r') { putc_unlocked('"', out); open = 1; }
     if (start && c == '"') inq = 1;
     else if (c == '"') inq = !inq;
     int end = !inq && (c == sep || c == '\n' || c == '\r');
-    if (end && open) { putc('"', out); open = 0; }
-    putc(c, out);
+    if (end && open) { putc_unlocked('"', out); open = 0; }
+    putc_unlocked(c, out);
     start = end && c != '\r';
   }
-  if (open) putc('"', out);
+  if (open) putc_unlocked('"', out);
   int bad = !out || ferror(in) || ferror(out);
   if (out && fclose(out)) bad = 1;
   if (in) fclose(in);
