@@ -82,7 +82,6 @@ Test(space, bad_lines_name_the_line) {
   expect_bad("balance = half\n", "random, first or none");
   expect_bad("seed = -4\n", "is not a seed");
   expect_bad("lr =\n", "s.txt:1: lr: no values");
-  expect_bad("lr = 0.1 1e-1\n", "value 0.1 given twice");
   expect_bad("# x\nlr = 0.1\nbatch = 5\nlr = 0.2\n", "s.txt:4: lr given twice (first on line 2)");
   ab_space sp;
   ab_space_init(&sp);

@@ -193,9 +193,9 @@ Test(synth, csv_is_the_generated_table_atomic_and_lf) {
   remove(path);
 }
 
-Test(synth, unwritable_path_is_an_io_error_and_leaves_nothing) {
+Test(synth, unwritable_path_is_an_output_error_and_leaves_nothing) {
   ab_err e = {0};
-  cr_assert_eq(ab_synth_write_csv("/nonexistent-dir/synth.csv", 10, 1, &e), AB_EIO);
+  cr_assert_eq(ab_synth_write_csv("/nonexistent-dir/synth.csv", 10, 1, &e), AB_EOUTPUT);
   cr_assert(strstr(e.msg, "/nonexistent-dir/synth.csv") != NULL, "%s", e.msg);
   cr_assert(!tu_exists("/nonexistent-dir/synth.csv"));
 }

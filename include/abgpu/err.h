@@ -3,17 +3,18 @@
 #ifndef ABGPU_ERR_H
 #define ABGPU_ERR_H
 
-/* Status codes. The CLI maps every non-zero code to exit status 2
- * (except AB_EINTR, which maps to 128+signal). */
+/* Status codes. The CLI maps them to exit statuses (cli_exit_status, docs/manual.md):
+ * AB_ENOMEM 1, AB_EDEVICE 3, AB_EOUTPUT 4, AB_EINTR 128+signal, every other one 2. */
 enum {
   AB_OK = 0,
   AB_EINPUT = 2,   /* bad data or model file: FILE:LINE:COL: message */
   AB_EUSAGE = 3,   /* bad flag or argument */
-  AB_EIO = 4,      /* cannot open/read/write a file */
+  AB_EIO = 4,      /* cannot open or read an input file */
   AB_ENOMEM = 5,   /* host allocation failed */
   AB_EDEVICE = 6,  /* OpenCL error, kernel build failure, no device */
   AB_EDIVERGED = 7,/* NaN or Inf in the loss */
-  AB_EINTR = 8     /* interrupted by a signal */
+  AB_EINTR = 8,    /* interrupted by a signal */
+  AB_EOUTPUT = 9   /* an output cannot be written (folder, permissions, disk full, ...) */
 };
 
 typedef struct ab_err {

@@ -139,7 +139,8 @@ int ab_model_score_split(float *prob, uint8_t *y, const ab_model *m, const ab_sp
  * chunk's ids (ids->n == n) and raw probabilities, in file order; a row without a finite
  * probability is an error naming its line. The target column, if any, is ignored. Memory is
  * O(chunk). nfilled (may be NULL) counts filled fields per feature. Runs the network
- * with the fast CPU kernels (cpu.h): within ~1e-6 of ab_model_forward. */
+ * with the fast CPU kernels (cpu.h): within ~1e-6 of ab_model_forward. A file without
+ * customer rows is an error (AB_EINPUT), as in ab_model_score_file. */
 typedef int (*ab_predict_fn)(void *user, const ab_ids *ids, const float *prob, size_t n,
                              ab_err *e);
 int ab_predict_stream(const ab_model *m, const char *path, const ab_csv_format *fmt,

@@ -17,5 +17,8 @@ typedef struct ab_npy_array {
 
 /* Writes n arrays as one .npz file, atomically (temp file + rename). */
 int ab_npz_write(const char *path, const ab_npy_array *arrays, int n, ab_err *e);
+/* Writes the archive into an open output (the caller commits it, e.g. with others). */
+struct ab_outfile;
+int ab_npz_write_to(struct ab_outfile *o, const ab_npy_array *arrays, int n, ab_err *e);
 
 #endif

@@ -84,7 +84,15 @@ void ab_scale_rows(float *x, size_t n, const float *mean, const float *std);
 
 /* Writes the splits as the notebook's .npz files in dir:
  * Audiobooks_data_{train,validation,test}.npz with arrays inputs (float64 [n,d]: the
- * network's inputs), targets (int64 [n]) and ids (int64 [n]). */
+ * network's inputs), targets (int64 [n]) and ids (int64 [n]).
+ * All three, or none (ab_outfile_commit_all). */
 int ab_prep_write_npz(const ab_splits *s, const char *dir, ab_err *e);
+/* The three files' paths in dir (each AB_PREP_NPZ_PATH bytes). */
+#define AB_PREP_NPZ_PATH 4200
+void ab_prep_npz_paths(char (*paths)[AB_PREP_NPZ_PATH], const char *dir);
+/* Opens and writes the three files, uncommitted: the caller commits o[0..2] together (with
+ * any other outputs of the command) or aborts them. */
+struct ab_outfile;
+int ab_prep_npz_write_to(struct ab_outfile *o, const ab_splits *s, const char *dir, ab_err *e);
 
 #endif

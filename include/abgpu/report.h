@@ -7,6 +7,7 @@
 #ifndef ABGPU_REPORT_H
 #define ABGPU_REPORT_H
 #include <stdio.h>
+#include "abgpu/json.h"
 #include "abgpu/model.h"
 
 typedef struct ab_report {
@@ -27,13 +28,11 @@ typedef struct ab_report {
 
 /* Writes the report atomically (temp file + rename). */
 int ab_report_write(const char *path, const ab_report *r, ab_err *e);
+/* Writes the report's HTML to f (the caller commits the file, e.g. with others). */
+int ab_report_print(FILE *f, const ab_report *r, ab_err *e);
 
 /* ---- JSON fragments (the caller writes the enclosing braces) ---- */
 
-/* A number as JSON: %.6f, or null when not finite. buf: at least 32 bytes. */
-const char *ab_json_num(char *buf, double v);
-/* A JSON string with quotes and escapes. */
-void ab_json_str(FILE *f, const char *s);
 /* "rows": .., "buyers": .., "threshold": .., "accuracy": .., ... (no braces). */
 void ab_json_metrics(FILE *f, const ab_metrics *m);
 /* [{"decile": 1, "contacted": .., ...}, ...] */

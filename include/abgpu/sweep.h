@@ -34,11 +34,14 @@ const char *ab_dim_name(ab_dim d);
 
 /* ---- the search space (sweep.c) ---- */
 
-/* Values per dimension, each stored in canonical form ("1e-3" becomes "0.001"). A
+/* Values per dimension, each stored in canonical form ("1e-3" becomes "0.001", "016"
+ * becomes "16", "-0" becomes "0"), so that one configuration has one key. A value that is
+ * the same as an earlier one of its dimension is dropped and said so in `note`. A
  * dimension with no values takes train's default. */
 typedef struct ab_space {
   int nval[AB_NDIM];
   char (*val[AB_NDIM])[AB_SPACE_VALUE_LEN]; /* [nval[d]] */
+  char note[512];  /* "" or "FILE:LINE: lr: '1e-1' is 0.1 again, dropped; ..." */
 } ab_space;
 
 void ab_space_init(ab_space *sp);

@@ -137,37 +137,48 @@ static int npz_build(membuf *z, const ab_split *sp) {
   return bad ? -1 : 0;
 }
 
-int ab_npz_write(const char *path, const ab_npy_array *arrays, int n, ab_err *e) {
+int ab_npz_write_to(ab_outfile *o, const ab_npy_array *arrays, int n, ab_err *e) {
   membuf z = {0};
+  int rc = npz_build_arrays(&z, arrays, n) ? ab_err_set(e, AB_ENOMEM, "out of memory") : AB_OK;
+  if (!rc) ab_outfile_write(o, z.p, z.n);
+  free(z.p);
+  return rc;
+}
+
+int ab_npz_write(const char *path, const ab_npy_array *arrays, int n, ab_err *e) {
   ab_outfile o;
   int rc = ab_outfile_open(&o, path, e);
-  if (rc) return rc;
-  if (npz_build_arrays(&z, arrays, n)) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
-  else if (fwrite(z.p, 1, z.n, o.f) != z.n) rc = ab_err_set(e, AB_EIO, "%s: write failed", path);
-  free(z.p);
-  if (rc) ab_outfile_abort(&o);
-  else rc = ab_outfile_commit(&o, e);
+  if (!rc && (rc = ab_npz_write_to(&o, arrays, n, e))) ab_outfile_abort(&o);
+  return rc ? rc : ab_outfile_commit(&o, e);
+}
+
+void ab_prep_npz_paths(char (*paths)[AB_PREP_NPZ_PATH], const char *dir) {
+  static const char *const names[3] = {"train", "validation", "test"};
+  for (int i = 0; i < 3; i++)
+    snprintf(paths[i], AB_PREP_NPZ_PATH, "%s/Audiobooks_data_%s.npz", dir, names[i]);
+}
+
+int ab_prep_npz_write_to(ab_outfile *o, const ab_splits *s, const char *dir, ab_err *e) {
+  const ab_split *sp[3] = {&s->train, &s->val, &s->test};
+  char paths[3][AB_PREP_NPZ_PATH];
+  ab_prep_npz_paths(paths, dir);
+  int rc = AB_OK, opened = 0;
+  for (int i = 0; i < 3 && !rc; i++) {
+    membuf z = {0};
+    if ((rc = ab_outfile_open(&o[i], paths[i], e))) break;
+    opened++;
+    if (npz_build(&z, sp[i])) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+    else ab_outfile_write(&o[i], z.p, z.n);
+    free(z.p);
+  }
+  for (int i = 0; rc && i < opened; i++) ab_outfile_abort(&o[i]);
   return rc;
 }
 
 int ab_prep_write_npz(const ab_splits *s, const char *dir, ab_err *e) {
-  const char *names[3] = {"train", "validation", "test"};
-  const ab_split *sp[3] = {&s->train, &s->val, &s->test};
   ab_outfile o[3];
-  int rc = AB_OK, opened = 0;
-  for (int i = 0; i < 3 && !rc; i++) {
-    char path[4096];
-    membuf z = {0};
-    snprintf(path, sizeof path, "%s/Audiobooks_data_%s.npz", dir, names[i]);
-    if ((rc = ab_outfile_open(&o[i], path, e))) break;
-    opened++;
-    if (npz_build(&z, sp[i])) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
-    else if (fwrite(z.p, 1, z.n, o[i].f) != z.n) rc = ab_err_set(e, AB_EIO, "%s: write failed", path);
-    free(z.p);
-  }
-  for (int i = 0; i < opened; i++) { /* all three land, or none */
-    if (rc) ab_outfile_abort(&o[i]);
-    else rc = ab_outfile_commit(&o[i], e);
-  }
-  return rc;
+  int rc = ab_prep_npz_write_to(o, s, dir, e);
+  if (rc) return rc;
+  ab_outfile *all[3] = {&o[0], &o[1], &o[2]};
+  return ab_outfile_commit_all(all, 3, e); /* all three land, or none */
 }

@@ -570,21 +570,15 @@ static char *put_2dp(char *p, float v) {
 #define CSV_BUF (1u << 20)
 #define CSV_MAXROW 256
 
-int ab_synth_write_csv(const char *path, size_t n, uint64_t seed, ab_err *e) {
+int ab_synth_write_to(ab_outfile *o, size_t n, uint64_t seed, ab_err *e) {
   if (n == 0) return ab_err_set(e, AB_EUSAGE, "synthetic data: the number of rows must be >= 1");
   char *buf = malloc(CSV_BUF);
   if (!buf) return ab_err_set(e, AB_ENOMEM, "out of memory for the CSV buffer");
-  ab_outfile o;
-  int rc = ab_outfile_open(&o, path, e);
-  if (rc) {
-    free(buf);
-    return rc;
-  }
   ab_rng r;
   ab_rng_seed(&r, seed, SYNTH_STREAM);
   size_t nh = head_rows(n);
   char *p = buf;
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = 0; i < n && !o->bad_errno; i++) { /* stops at the first write error */
     float x[AB_NFEAT];
     uint8_t y;
     gen_row(&r, i >= nh, x, &y);
@@ -597,16 +591,18 @@ int ab_synth_write_csv(const char *path, size_t n, uint64_t seed, ab_err *e) {
     *p++ = (char)('0' + y);
     *p++ = '\n';
     if ((size_t)(p - buf) > CSV_BUF - CSV_MAXROW || i + 1 == n) {
-      size_t len = (size_t)(p - buf);
-      if (fwrite(buf, 1, len, o.f) != len) {
-        rc = ab_err_set(e, AB_EIO, "%s: write failed: %s", path, strerror(errno));
-        ab_outfile_abort(&o);
-        free(buf);
-        return rc;
-      }
+      ab_outfile_write(o, buf, (size_t)(p - buf));
       p = buf;
     }
   }
   free(buf);
-  return ab_outfile_commit(&o, e);
+  return AB_OK;
+}
+
+int ab_synth_write_csv(const char *path, size_t n, uint64_t seed, ab_err *e) {
+  if (n == 0) return ab_err_set(e, AB_EUSAGE, "synthetic data: the number of rows must be >= 1");
+  ab_outfile o;
+  int rc = ab_outfile_open(&o, path, e);
+  if (!rc && (rc = ab_synth_write_to(&o, n, seed, e))) ab_outfile_abort(&o);
+  return rc ? rc : ab_outfile_commit(&o, e);
 }

@@ -344,12 +344,8 @@ int ab_model_save(const ab_model *m, const char *path, ab_err *e) {
   if (rc) return rc;
   ab_outfile o;
   if (!(rc = ab_outfile_open(&o, path, e))) {
-    if (fwrite(buf, 1, n, o.f) != n) {
-      ab_outfile_abort(&o);
-      rc = ab_err_set(e, AB_EIO, "%s: write failed", path);
-    } else {
-      rc = ab_outfile_commit(&o, e);
-    }
+    ab_outfile_write(&o, buf, n);
+    rc = ab_outfile_commit(&o, e);
   }
   free(buf);
   return rc;
@@ -623,35 +619,63 @@ static void get_nets(rd *r, ab_model *m) {
   if (!r->bad) m->cfg.arch = m->nets[0].arch;
 }
 
-static int check_header(rd *r, ab_model *m) {
-  if (r->n >= 8 && r->n < AB_MODEL_HEADER && memcmp(r->p, AB_MODEL_MAGIC, 8) == 0)
-    return ab_err_set(r->e, AB_EINPUT, "%s: truncated model file: %zu bytes, shorter than "
-                      "the %d-byte header", r->name, r->n, AB_MODEL_HEADER);
-  if (r->n < AB_MODEL_HEADER || memcmp(r->p, AB_MODEL_MAGIC, 8) != 0)
+/* Magic, format and declared length (the first 24 bytes) against the file's size. */
+static int check_head(rd *r, uint64_t size, uint32_t *crc) {
+  if (r->n >= 8 && size < AB_MODEL_HEADER && memcmp(r->p, AB_MODEL_MAGIC, 8) == 0)
+    return ab_err_set(r->e, AB_EINPUT, "%s: truncated model file: %llu bytes, shorter than "
+                      "the %d-byte header", r->name, (unsigned long long)size, AB_MODEL_HEADER);
+  if (r->n < 24 || size < AB_MODEL_HEADER || memcmp(r->p, AB_MODEL_MAGIC, 8) != 0)
     return ab_err_set(r->e, AB_EINPUT, "%s: not an abgpu model file (no %s magic number)",
                       r->name, AB_MODEL_MAGIC);
   r->off = 8;
-  uint32_t fmt = get_u32(r, "format"), crc = get_u32(r, "crc");
+  uint32_t fmt = get_u32(r, "format");
+  *crc = get_u32(r, "crc");
   uint64_t len = get_u64(r, "length");
   if (fmt < AB_MODEL_FORMAT_OLDEST || fmt > AB_MODEL_FORMAT)
     return ab_err_set(r->e, AB_EINPUT, "%s: model format %u, this abgpu %s reads formats "
                       "%d..%d%s", r->name, fmt, ABGPU_VERSION, AB_MODEL_FORMAT_OLDEST,
                       AB_MODEL_FORMAT, fmt > AB_MODEL_FORMAT ? " (a newer abgpu wrote it)" : "");
   r->format = fmt;
-  if (len != r->n)
+  if (len != size)
     return ab_err_set(r->e, AB_EINPUT, "%s: truncated or extended model file: the header "
-                      "says %llu bytes, the file has %zu", r->name, (unsigned long long)len, r->n);
+                      "says %llu bytes, the file has %llu", r->name, (unsigned long long)len,
+                      (unsigned long long)size);
+  return AB_OK;
+}
+
+static int check_header(rd *r, ab_model *m) {
+  uint32_t crc;
+  int rc = check_head(r, r->n, &crc);
+  if (rc) return rc;
   if (ab_crc32(0, r->p + 16, r->n - 16) != crc)
     return ab_err_set(r->e, AB_EINPUT, "%s: corrupted model file: CRC-32 mismatch", r->name);
   uint32_t kind = get_u32(r, "kind");
   get_u32(r, "flags");
   if (kind > AB_MODEL_ENSEMBLE)
     return ab_err_set(r->e, AB_EINPUT, "%s: unknown model kind %u", r->name, kind);
-  if (kind == AB_MODEL_ENSEMBLE && fmt < 2)
+  if (kind == AB_MODEL_ENSEMBLE && r->format < 2)
     return ab_err_set(r->e, AB_EINPUT, "%s: an ensemble in model format %u, which has no "
-                      "ensembles", r->name, fmt);
+                      "ensembles", r->name, r->format);
   m->kind = (ab_model_kind)kind;
   return AB_OK;
+}
+
+/* check_head on a file's first bytes, then its CRC read 1 MiB at a time. */
+static int check_file_head(const uint8_t *head, size_t got, uint64_t size, const char *path,
+                               FILE *f, ab_err *e) {
+  rd r = {head, got, 0, 0, path, e, 0, 0};
+  uint32_t crc, c = 0;
+  int rc = check_head(&r, size, &crc);
+  if (rc) return rc;
+  static uint8_t buf[1 << 20];
+  if (fseek(f, 16, SEEK_SET) != 0) return ab_err_set(e, AB_EIO, "%s: read error", path);
+  for (uint64_t left = size - 16; left > 0;) {
+    size_t want = left < sizeof buf ? (size_t)left : sizeof buf;
+    if (fread(buf, 1, want, f) != want) return ab_err_set(e, AB_EIO, "%s: read error", path);
+    c = ab_crc32(c, buf, want);
+    left -= want;
+  }
+  return c == crc ? AB_OK : ab_err_set(e, AB_EINPUT, "%s: corrupted model file: CRC-32 mismatch", path);
 }
 
 int ab_model_decode(ab_model *m, const uint8_t *buf, size_t n, const char *name, ab_err *e) {
@@ -678,24 +702,28 @@ int ab_model_decode(ab_model *m, const uint8_t *buf, size_t n, const char *name,
   return AB_OK;
 }
 
+/* Reads a model file: the header first (magic, format, declared length against the file's
+ * size), then the CRC 1 MiB at a time, and only then the whole file: a file that is not a
+ * model costs no more memory than its header. */
 static int read_all(uint8_t **buf, size_t *n, const char *path, ab_err *e) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return ab_err_set(e, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
-  long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-  int rc = AB_OK;
-  if (len < 0 || fseek(f, 0, SEEK_SET) != 0)
-    rc = ab_err_set(e, AB_EIO, "%s: cannot read (not a regular file?)", path);
-  else if ((unsigned long long)len > AB_MODEL_MAX_BYTES)
-    rc = ab_err_set(e, AB_EINPUT, "%s: %ld bytes, larger than any abgpu model (%llu)", path,
-                    len, (unsigned long long)AB_MODEL_MAX_BYTES);
-  else if (!(*buf = malloc((size_t)len + 1)))
+  FILE *f;
+  uint64_t size;
+  int rc = ab_infile_open(&f, &size, path, "a model file", e);
+  if (rc) return rc;
+  uint8_t head[AB_MODEL_HEADER] = {0};
+  size_t got = fread(head, 1, sizeof head, f);
+  if (size > AB_MODEL_MAX_BYTES)
+    rc = ab_err_set(e, AB_EINPUT, "%s: %llu bytes, larger than any abgpu model (%llu)", path,
+                    (unsigned long long)size, (unsigned long long)AB_MODEL_MAX_BYTES);
+  else rc = check_file_head(head, got, size, path, f, e);
+  if (!rc && !(*buf = malloc((size_t)size + 1)))
     rc = ab_err_set(e, AB_ENOMEM, "out of memory reading %s", path);
-  else if (fread(*buf, 1, (size_t)len, f) != (size_t)len) {
+  else if (!rc && (fseek(f, 0, SEEK_SET) != 0 || fread(*buf, 1, (size_t)size, f) != size)) {
     rc = ab_err_set(e, AB_EIO, "%s: read error", path);
     free(*buf);
   }
   fclose(f);
-  *n = (size_t)len;
+  *n = (size_t)size;
   return rc;
 }
 

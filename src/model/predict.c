@@ -188,6 +188,9 @@ int ab_predict_stream(const ab_model *m, const char *path, const ab_csv_format *
     if (!rc) rc = fn(user, &c.ids, c.prob, got, e);
     row0 += got;
   }
+  if (!rc && row0 == 0) /* as eval says it: a header alone is not customers to score */
+    rc = ab_err_set(e, AB_EINPUT, "%s:%llu:1: no customer rows", path,
+                    (unsigned long long)ab_csv_reader_line(r));
   if (!rc) ab_csv_reader_notes(r);
   ab_ids_free(&c.ids);
   free(c.x);

@@ -10,23 +10,6 @@
 
 /* ---- JSON ---- */
 
-const char *ab_json_num(char *buf, double v) {
-  if (!isfinite(v)) return strcpy(buf, "null");
-  snprintf(buf, 32, "%.6f", v);
-  if (strcmp(buf, "-0.000000") == 0) strcpy(buf, "0.000000");
-  return buf;
-}
-
-void ab_json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-    else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-    else fputc(*p, f);
-  }
-  fputc('"', f);
-}
-
 static void jnum(FILE *f, const char *key, double v, int comma) {
   char b[32];
   fprintf(f, "%s\"%s\": %s", comma ? ", " : "", key, ab_json_num(b, v));
@@ -578,21 +561,25 @@ static int body(FILE *f, const ab_report *r) {
   return 0;
 }
 
-int ab_report_write(const char *path, const ab_report *r, ab_err *e) {
-  ab_outfile o;
-  int rc = ab_outfile_open(&o, path, e);
-  if (rc) return rc;
-  FILE *f = o.f;
+int ab_report_print(FILE *f, const ab_report *r, ab_err *e) {
   fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>abgpu ");
   esc(f, r->title);
   fprintf(f, "</title><style>%s</style></head><body>\n", CSS);
-  if (body(f, r)) {
-    ab_outfile_abort(&o);
-    return ab_err_set(e, AB_ENOMEM, "out of memory writing the report");
-  }
+  if (body(f, r)) return ab_err_set(e, AB_ENOMEM, "out of memory writing the report");
   fprintf(f, "<div class=\"note\">abgpu %s. Raw probability: the network's output, trained on "
              "balanced data. Prior-corrected: mapped to the real share of buyers. Ranking "
              "figures (ROC, PR AUC, gains, lift) are the same for both.</div>\n</body></html>\n",
           r->model->version);
+  return AB_OK;
+}
+
+int ab_report_write(const char *path, const ab_report *r, ab_err *e) {
+  ab_outfile o;
+  int rc = ab_outfile_open(&o, path, e);
+  if (rc) return rc;
+  if ((rc = ab_report_print(o.f, r, e))) {
+    ab_outfile_abort(&o);
+    return rc;
+  }
   return ab_outfile_commit(&o, e);
 }

@@ -164,39 +164,80 @@ int ab_ckpt_write(const char *path, const ab_run *run, const ab_train_cfg *cfg,
   if (!rc && b.bad) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
   ab_outfile o;
   if (!rc && !(rc = ab_outfile_open(&o, path, e))) {
-    if (fwrite(b.p, 1, b.n, o.f) != b.n) { ab_outfile_abort(&o); rc = ab_err_set(e, AB_EIO, "%s: write failed", path); }
-    else rc = ab_outfile_commit(&o, e);
+    ab_outfile_write(&o, b.p, b.n);
+    rc = ab_outfile_commit(&o, e);
   }
   free(b.p);
   state_free(&st);
   return rc;
 }
 
-/* Reads the whole file; checks magic, version, length and CRC. */
-static int load_file(const char *path, uint8_t **data, size_t *n, ab_err *e) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return ab_err_set(e, AB_EIO, "%s: cannot open checkpoint", path);
-  long size = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-  rewind(f);
-  if (size < 8 + 4 * 6 + 8 + 4 + 4 || size > (1L << 40)) {
-    fclose(f);
-    return ab_err_set(e, AB_EINPUT, "%s: not an abgpu checkpoint (size %ld bytes)", path, size);
+#define CKPT_HEAD 44          /* magic .. total_ms */
+#define CKPT_MAX_K (1u << 20)
+#define CKPT_MAX_EPOCHS 1000000u
+#define CKPT_MAX_P (1ull << 32)
+
+static uint64_t note_offset(const uint8_t *data);
+
+/* CRC-32 of the first n bytes of f, read 1 MiB at a time. */
+static int crc_stream(FILE *f, uint64_t n, uint32_t *crc) {
+  static uint8_t buf[1 << 20];
+  *crc = 0;
+  if (fseek(f, 0, SEEK_SET) != 0) return -1;
+  while (n > 0) {
+    size_t want = n < sizeof buf ? (size_t)n : sizeof buf;
+    if (fread(buf, 1, want, f) != want) return -1;
+    *crc = ab_crc32(*crc, buf, want);
+    n -= want;
   }
-  *data = malloc((size_t)size);
-  size_t got = *data ? fread(*data, 1, (size_t)size, f) : 0;
-  fclose(f);
-  if (got != (size_t)size) { free(*data); return ab_err_set(e, AB_EIO, "%s: read failed", path); }
-  *n = (size_t)size;
-  uint32_t crc, ver;
-  memcpy(&crc, *data + size - 4, 4);
-  memcpy(&ver, *data + 8, 4);
-  const char *why = memcmp(*data, CKPT_MAGIC, 8) ? "not an abgpu checkpoint"
-                    : ver != CKPT_VERSION ? "checkpoint of another abgpu version (format "
-                                            "not supported); start the training again"
-                    : crc != ab_crc32(0, *data, (size_t)size - 4) ? "checkpoint is corrupted (CRC mismatch)"
-                    : NULL;
-  if (why) { free(*data); return ab_err_set(e, AB_EINPUT, "%s: %s", path, why); }
+  return 0;
+}
+
+static int read_at(FILE *f, uint64_t off, void *d, size_t n) {
+  return fseek(f, (long)off, SEEK_SET) == 0 && fread(d, 1, n, f) == n ? 0 : -1;
+}
+
+/* Checks magic, version, the sizes the header declares against the file's size, then the
+ * CRC, before anything is allocated: memory stays bounded whatever the file holds. */
+static int check_file(FILE *f, uint64_t size, uint8_t *head, const char *path, ab_err *e) {
+  uint32_t ver, K, maxe, len = 0, crc, want;
+  uint64_t P;
+  if (size < CKPT_HEAD + 12 || read_at(f, 0, head, CKPT_HEAD) || memcmp(head, CKPT_MAGIC, 8))
+    return ab_err_set(e, AB_EINPUT, "%s: not an abgpu checkpoint", path);
+  memcpy(&ver, head + 8, 4); memcpy(&K, head + 12, 4); memcpy(&P, head + 16, 8);
+  memcpy(&maxe, head + 28, 4);
+  if (ver != CKPT_VERSION)
+    return ab_err_set(e, AB_EINPUT, "%s: checkpoint of another abgpu version (format %u not "
+                      "supported); start the training again", path, ver);
+  uint64_t off = K >= 1 && K <= CKPT_MAX_K && maxe <= CKPT_MAX_EPOCHS && P <= CKPT_MAX_P
+                 ? note_offset(head) : UINT64_MAX;
+  if (off > size - 8 || read_at(f, off, &len, 4) || len != size - off - 8)
+    return ab_err_set(e, AB_EINPUT, "%s: checkpoint is truncated or malformed (%llu bytes; its "
+                      "header describes another size)", path, (unsigned long long)size);
+  if (read_at(f, size - 4, &want, 4) || crc_stream(f, size - 4, &crc))
+    return ab_err_set(e, AB_EIO, "%s: read failed", path);
+  if (crc != want) return ab_err_set(e, AB_EINPUT, "%s: checkpoint is corrupted (CRC mismatch)", path);
   return AB_OK;
+}
+
+/* Reads the whole file after check_file. */
+static int load_file(const char *path, uint8_t **data, size_t *n, ab_err *e) {
+  FILE *f;
+  uint64_t size;
+  uint8_t head[CKPT_HEAD];
+  int rc = ab_infile_open(&f, &size, path, "a checkpoint file", e);
+  if (rc) return rc;
+  if (!(rc = check_file(f, size, head, path, e))) {
+    *data = malloc((size_t)size);
+    if (!*data) rc = ab_err_set(e, AB_ENOMEM, "out of memory reading %s", path);
+    else if (read_at(f, 0, *data, (size_t)size)) {
+      free(*data);
+      rc = ab_err_set(e, AB_EIO, "%s: read failed", path);
+    }
+    *n = (size_t)size;
+  }
+  fclose(f);
+  return rc;
 }
 
 static int check_header(rbuf *b, const ab_run *run, uint32_t hash, const char *path, ab_err *e) {
@@ -282,19 +323,17 @@ static uint64_t note_offset(const uint8_t *data) {
 }
 
 int ab_ckpt_read_note(const char *path, char *buf, size_t n, ab_err *e) {
-  uint8_t *data;
-  size_t size;
-  int rc = load_file(path, &data, &size, e);
+  FILE *f;
+  uint64_t size;
+  uint8_t head[CKPT_HEAD];
+  int rc = ab_infile_open(&f, &size, path, "a checkpoint file", e);
   if (rc) return rc;
-  uint64_t off = note_offset(data);
-  uint32_t len = 0;
-  if (off + 4 <= size - 4) memcpy(&len, data + off, 4);
-  if (off + 4 > size - 4 || len != size - 4 - off - 4 || len >= n)
-    rc = ab_err_set(e, AB_EINPUT, "%s: checkpoint is truncated or malformed", path);
-  else {
-    memcpy(buf, data + off + 4, len);
-    buf[len] = '\0';
+  if (!(rc = check_file(f, size, head, path, e))) {
+    uint64_t off = note_offset(head) + 4, len = size - 4 - off;
+    if (len >= n) rc = ab_err_set(e, AB_EINPUT, "%s: the stored flags are too long", path);
+    else if (read_at(f, off, buf, (size_t)len)) rc = ab_err_set(e, AB_EIO, "%s: read failed", path);
+    else buf[len] = '\0';
   }
-  free(data);
+  fclose(f);
   return rc;
 }

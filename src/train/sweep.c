@@ -44,8 +44,9 @@ static int canon_list(char *out, const char *tok, int widths, const char **why) 
     ab_act a;
     if (widths ? (*end || w < 1 || w > 4096) : (ab_act_parse(&a, item) || a == AB_ACT_IDENTITY))
       return -1;
-    size_t at = strlen(buf);
-    snprintf(buf + at, sizeof buf - at, "%s%s", n > 1 ? "," : "", item);
+    size_t at = strlen(buf); /* a width as a plain number: 16, +16 and 016 are one key */
+    if (widths) snprintf(buf + at, sizeof buf - at, "%s%ld", n > 1 ? "," : "", w);
+    else snprintf(buf + at, sizeof buf - at, "%s%s", n > 1 ? "," : "", item);
     p += len + (p[len] == ',');
     if (p[-1] == ',' && !*p) return -1;
   }
@@ -60,6 +61,7 @@ static int canon_float(char *out, const char *tok, double lo, double hi) {
   errno = 0;
   double v = strtod(tok, &end);
   if (errno || end == tok || *end || !isfinite(v) || v < lo || v > hi) return -1;
+  if (v == 0) v = 0; /* -0 is 0: one key, and no "--wd -0" */
   snprintf(out, AB_SPACE_VALUE_LEN, "%g", (double)(float)v);
   return 0;
 }
@@ -134,6 +136,15 @@ static void where(char *buf, size_t n, const char *name, int line) {
   else snprintf(buf, n, "%s: ", name);
 }
 
+/* Notes a value dropped as the same as an earlier one (ab_space.note, truncated). */
+static void note_dup(ab_space *sp, const char *at, ab_dim d, const char *tok, const char *val) {
+  size_t k = strlen(sp->note);
+  if (k + 1 >= sizeof sp->note) return;
+  int w = snprintf(sp->note + k, sizeof sp->note - k, "%s%s%s: '%.40s' is %s again, dropped",
+                   k ? "; " : "", at, dim_names[d], tok, val);
+  if (w < 0 || (size_t)w >= sizeof sp->note - k) strcpy(sp->note + sizeof sp->note - 4, "...");
+}
+
 /* Splits values into tokens (whitespace; commas too unless the values are lists) and
  * stores their canonical forms as dimension d. */
 static int set_values(ab_space *sp, ab_dim d, char *vals, const char *at, ab_err *e) {
@@ -148,10 +159,10 @@ static int set_values(ab_space *sp, ab_dim d, char *vals, const char *at, ab_err
       rc = ab_err_set(e, AB_EINPUT, "%s%s: more than %d values", at, dim_names[d], AB_SPACE_MAX_VALUES);
     else if (ab_sweep_canon(d, v[n], tok, &why))
       rc = ab_err_set(e, AB_EINPUT, "%s%s: '%.80s' is not %s", at, dim_names[d], tok, why);
-    for (int i = 0; i < n && !rc; i++)
-      if (strcmp(v[i], v[n]) == 0)
-        rc = ab_err_set(e, AB_EINPUT, "%s%s: value %s given twice", at, dim_names[d], v[n]);
-    n++;
+    int dup = 0;
+    for (int i = 0; i < n && !rc && !dup; i++) dup = strcmp(v[i], v[n]) == 0;
+    if (dup) note_dup(sp, at, d, tok, v[n]);
+    else n++;
   }
   if (!rc && n == 0) rc = ab_err_set(e, AB_EINPUT, "%s%s: no values after '='", at, dim_names[d]);
   if (rc) { free(v); return rc; }

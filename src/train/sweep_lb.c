@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/fileio.h"
+#include "abgpu/json.h"
 #include "abgpu/sweep.h"
 #include "sweep_int.h"
 
@@ -199,10 +200,7 @@ int ab_lb_write_csv(const ab_leaderboard *lb, const char *path, ab_err *e) {
   ab_outfile o;
   int rc = ab_outfile_open(&o, path, e);
   if (rc) return rc;
-  if (ab_lb_write_csv_stream(lb, o.f)) {
-    ab_outfile_abort(&o);
-    return ab_err_set(e, AB_EIO, "%s: write failed", path);
-  }
+  ab_lb_write_csv_stream(lb, o.f); /* a write error shows on commit, with the file's name */
   return ab_outfile_commit(&o, e);
 }
 
@@ -289,6 +287,40 @@ static int get_row(ab_lb_row *r, char *line) {
   return bad ? bad : get_sweep(r, f);
 }
 
+/* A figure's column (0-based) and the range it must lie in. NaN is allowed where the
+ * writer leaves one: every figure of a diverged row, and an AUC (one class in validation). */
+typedef struct fig_rule { int col; double lo, hi; const char *want; } fig_rule;
+
+/* 0 when r's figures are possible, else the bad column, its value in *val and what was
+ * expected in *want. */
+static int check_figures(const ab_lb_row *r, double *val, const char **want) {
+  double ep = r->cfg.epochs;
+  const fig_rule rules[8] = {
+      {12, 0, INFINITY, "a finite loss >= 0"}, {13, 0, INFINITY, "a finite sd >= 0"},
+      {14, 0, 1, "an accuracy in [0, 1]"}, {15, 0, 1, "a finite sd >= 0"},
+      {16, 0, 1, "a ROC AUC in [0, 1]"}, {17, 0, 1, "a finite sd >= 0"},
+      {18, 1, ep, "an epoch count within the configuration's epochs"},
+      {19, 0, ep, "an epoch within the configuration's epochs"}};
+  const double v[8] = {r->val_loss, r->val_loss_sd, r->val_acc, r->val_acc_sd, r->val_auc,
+                       r->val_auc_sd, r->epochs_run, r->best_epoch};
+  for (int i = 0; i < 8; i++) {
+    int nan_ok = r->status == AB_ROW_DIVERGED || rules[i].col == 16 || rules[i].col == 17;
+    if (isnan(v[i]) ? nan_ok : isfinite(v[i]) && v[i] >= rules[i].lo && v[i] <= rules[i].hi)
+      continue;
+    *want = rules[i].want;
+    *val = v[i];
+    return rules[i].col;
+  }
+  if (r->status == AB_ROW_OK && r->best_epoch > r->epochs_run) {
+    *want = "a best epoch no later than epochs_run";
+    *val = r->best_epoch;
+    return 19;
+  }
+  *want = "a time >= 0 in seconds";
+  *val = r->seconds;
+  return isfinite(r->seconds) && r->seconds >= 0 ? 0 : 25;
+}
+
 static const char *col_name(int c) {
   static char names[NCOLS][24];
   if (!names[0][0]) {
@@ -311,9 +343,31 @@ static int parse_line(ab_leaderboard *lb, char *line, const char *name, int line
   if (bad > 0)
     return ab_err_set(e, AB_EINPUT, "%s:%d: column %d (%s) is not valid", name, lineno, bad + 1,
                       col_name(bad));
+  const char *want;
+  double val;
+  if ((bad = check_figures(&r, &val, &want)) > 0)
+    return ab_err_set(e, AB_EINPUT, "%s:%d: column %d (%s) is %.8g, expected %s; the row is "
+                      "refused (an edited or damaged leaderboard?)", name, lineno, bad + 1,
+                      col_name(bad), val, want);
   if (ab_lb_find(lb, &r.cfg) >= 0)
     return ab_err_set(e, AB_EINPUT, "%s:%d: the same configuration appears twice", name, lineno);
   return ab_lb_add(lb, &r, e);
+}
+
+#define LB_LINE 8192
+
+/* One line (without its '\n') of a leaderboard file. */
+static int lb_line(ab_leaderboard *lb, const char *text, size_t len, const char *name,
+                   int lineno, ab_err *e) {
+  char line[LB_LINE];
+  if (len >= sizeof line || memchr(text, '\0', len))
+    return ab_err_set(e, AB_EINPUT, "%s:%d: line too long or holds a NUL byte", name, lineno);
+  memcpy(line, text, len);
+  line[len && text[len - 1] == '\r' ? len - 1 : len] = '\0';
+  if (lineno == 1 && strcmp(line, HEADER) != 0)
+    return ab_err_set(e, AB_EINPUT, "%s:1: not an abgpu sweep leaderboard (the first line "
+                      "should be the header %.40s...)", name, HEADER);
+  return lineno > 1 && line[0] ? parse_line(lb, line, name, lineno, e) : AB_OK;
 }
 
 int ab_lb_parse_csv(ab_leaderboard *lb, const char *text, size_t n, const char *name,
@@ -323,40 +377,43 @@ int ab_lb_parse_csv(ab_leaderboard *lb, const char *text, size_t n, const char *
   while (i < n && !rc) {
     size_t len = 0;
     while (i + len < n && text[i + len] != '\n') len++;
-    char line[8192];
-    lineno++;
-    if (len >= sizeof line || memchr(text + i, '\0', len))
-      return ab_err_set(e, AB_EINPUT, "%s:%d: line too long or holds a NUL byte", name, lineno);
-    memcpy(line, text + i, len);
-    line[len && text[i + len - 1] == '\r' ? len - 1 : len] = '\0';
+    rc = lb_line(lb, text + i, len, name, ++lineno, e);
     i += len + 1;
-    if (lineno == 1 && strcmp(line, HEADER) != 0)
-      return ab_err_set(e, AB_EINPUT, "%s:1: not an abgpu sweep leaderboard (the first line "
-                        "should be the header %.40s...)", name, HEADER);
-    if (lineno > 1 && line[0]) rc = parse_line(lb, line, name, lineno, e);
   }
   if (!rc && lineno == 0)
     rc = ab_err_set(e, AB_EINPUT, "%s:1: empty file, not an abgpu sweep leaderboard", name);
   return rc;
 }
 
+/* Reads line by line through a fixed buffer: memory stays bounded whatever the file. */
 int ab_lb_read_csv(ab_leaderboard *lb, const char *path, ab_err *e) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return ab_err_set(e, AB_EIO, "%s: cannot open: %s", path, strerror(errno));
-  size_t cap = 1 << 16, n = 0;
-  char *buf = malloc(cap);
-  int rc = buf ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
-  while (!rc) {
-    n += fread(buf + n, 1, cap - n, f);
-    if (n < cap) break;
-    char *p = realloc(buf, cap *= 2);
-    if (!p) rc = ab_err_set(e, AB_ENOMEM, "out of memory reading %s", path);
-    else buf = p;
+  FILE *f;
+  uint64_t size;
+  int rc = ab_infile_open(&f, &size, path, "a sweep leaderboard (CSV file)", e);
+  if (rc) return rc;
+  char *buf = malloc(LB_LINE);
+  size_t have = 0;
+  int lineno = 0, eof = 0;
+  if (!buf) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+  while (!rc && !(eof && have == 0)) {
+    if (!eof && have < LB_LINE) {
+      size_t got = fread(buf + have, 1, LB_LINE - have, f);
+      have += got;
+      eof = got == 0;
+      if (ferror(f)) { rc = ab_err_set(e, AB_EIO, "%s: read error", path); break; }
+    }
+    char *nl = memchr(buf, '\n', have);
+    if (!nl && !eof && have < LB_LINE) continue; /* more to read before the line ends */
+    size_t len = nl ? (size_t)(nl - buf) : have;
+    rc = lb_line(lb, buf, len, path, ++lineno, e);
+    size_t used = nl ? len + 1 : have;
+    memmove(buf, buf + used, have - used);
+    have -= used;
   }
-  if (!rc && ferror(f)) rc = ab_err_set(e, AB_EIO, "%s: read error", path);
-  fclose(f);
-  if (!rc) rc = ab_lb_parse_csv(lb, buf, n, path, e);
+  if (!rc && lineno == 0)
+    rc = ab_err_set(e, AB_EINPUT, "%s:1: empty file, not an abgpu sweep leaderboard", path);
   free(buf);
+  fclose(f);
   return rc;
 }
 
@@ -384,17 +441,6 @@ int ab_lb_merge(ab_leaderboard *dst, const ab_leaderboard *src, const char *what
 
 /* ---- JSON ---- */
 
-static void json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (; *s; s++) {
-    unsigned char c = (unsigned char)*s;
-    if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-    else if (c < 0x20) fprintf(f, "\\u%04x", c);
-    else fputc(c, f);
-  }
-  fputc('"', f);
-}
-
 static void json_num(FILE *f, double v) {
   if (isfinite(v)) fprintf(f, "%.8g", v);
   else fprintf(f, "null");
@@ -402,9 +448,9 @@ static void json_num(FILE *f, double v) {
 
 void ab_sweep_json_cfg(FILE *f, const ab_sweep_cfg *c) {
   fprintf(f, "{\"hidden\": ");
-  json_str(f, c->hidden);
+  ab_json_str(f, c->hidden);
   fprintf(f, ", \"act\": ");
-  json_str(f, c->act);
+  ab_json_str(f, c->act);
   fprintf(f, ", \"lr\": %g, \"batch\": %d, \"wd\": %g, \"epochs\": %d, \"patience\": %d, "
           "\"transform\": \"%s\", \"balance\": \"%s\", \"batch_order\": \"%s\", "
           "\"lr_schedule\": \"%s\", \"min_epochs\": %d, \"seed\": %llu}", (double)c->lr, c->batch,
@@ -429,7 +475,7 @@ static void json_row(FILE *f, size_t rank, const ab_lb_row *r) {
   fprintf(f, ", \"best_epoch\": ");
   json_num(f, r->best_epoch);
   fprintf(f, ", \"launch_models\": %d, \"seconds\": %.3f, \"device\": ", r->launch_models, r->seconds);
-  json_str(f, r->device);
+  ab_json_str(f, r->device);
   fprintf(f, "}");
 }
 
