@@ -100,6 +100,6 @@ Test(cl_train, cli_no_platform_says_so) {
   cr_expect(strstr(r.out, "\ncpu "), "cpu must still be listed:\n%s", r.out);
   tu_sh(&r, "OCL_ICD_VENDORS=%s %s train --data synth:300 --device 0 --epochs 1", empty,
         ABGPU_BIN);
-  cr_expect_eq(r.status, 2, "--device 0 without a platform must exit 2:\n%s", r.out);
+  cr_expect_eq(r.status, 3, "--device 0 without a platform must exit 3 (device error):\n%s", r.out);
   cr_expect(strstr(r.out, "--device cpu"), "the error must suggest --device cpu:\n%s", r.out);
 }

@@ -444,8 +444,21 @@ Test(cpu_cli, threads_flag_and_devices) {
   strip_volatile(a.out);
   strip_volatile(b.out);
   cr_assert_str_eq(a.out, b.out, "--threads 1 and 2 must train identically");
-  cr_assert_eq(tu_sh(&r, cmd, ABGPU_BIN, "ref", 1), 0, "%s", r.out);
+  /* --threads does not apply to ref (or OpenCL): refused before any work, not ignored */
+  cr_assert_eq(tu_sh(&r, cmd, ABGPU_BIN, "ref", 1), 2, "%s", r.out);
+  tu_sh(&r, "%s train --data synth:3000:5 --device ref --threads 1 --epochs 3", ABGPU_BIN);
+  cr_assert(strstr(r.out, "--threads applies to --device cpu only, not to --device ref"), "%s", r.out);
+  cr_assert(!strstr(r.out, "epoch"), "refused before training: %s", r.out);
+  cr_assert_eq(tu_sh(&r, "%s train --data synth:3000:5 --device ref --epochs 3 --patience 9 "
+                         "--quiet --json 2>/dev/null", ABGPU_BIN), 0, "%s", r.out);
   cr_assert(strstr(r.out, "\"device\": \"cpu-ref\""), "%s", r.out);
+  tu_sh(&r, "%s train --data synth:300 --device cpu --gemm clblast --epochs 1", ABGPU_BIN);
+  cr_assert_eq(r.status, 2, "%s", r.out);
+  cr_assert(strstr(r.out, "--gemm applies to OpenCL devices only"), "%s", r.out);
+  /* --threads is capped at a few per core: 4096 threads waited 75 s for 2 epochs */
+  tu_sh(&r, "%s train --data synth:300 --threads 4096 --epochs 1", ABGPU_BIN);
+  cr_assert_eq(r.status, 2, "%s", r.out);
+  cr_assert(strstr(r.out, "--threads 4096: at most"), "%s", r.out);
   tu_sh(&r, "%s train --threads 0", ABGPU_BIN);
   cr_assert_eq(r.status, 2, "%s", r.out);
   cr_assert(strstr(r.out, "abgpu train: --threads"), "%s", r.out);

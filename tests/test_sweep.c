@@ -52,6 +52,42 @@ Test(space, parses_values_comments_and_canonical_forms) {
   ab_space_free(&sp);
 }
 
+/* Issue 17 item 8: values that mean the same configuration are one key; the repeats are
+ * dropped with a note, and no value prints as -0. */
+Test(space, equal_values_are_one_key_and_dropped_with_a_note) {
+  static const struct { const char *text; ab_dim d; int n; const char *vals, *note; } cases[] = {
+      {"hidden = 16 +16 016\n", AB_DIM_HIDDEN, 1, "16", "s.txt:1: hidden: '+16' is 16 again, dropped"},
+      {"hidden = 16,016 16,16 8\n", AB_DIM_HIDDEN, 2, "16,16 8", "'16,16' is 16,16 again"},
+      {"wd = 0 -0 0.0\n", AB_DIM_WD, 1, "0", "wd: '-0' is 0 again"},
+      {"lr = 0.1 1e-1 0.10\n", AB_DIM_LR, 1, "0.1", "lr: '1e-1' is 0.1 again"},
+      {"batch = 100 +100 0100\n", AB_DIM_BATCH, 1, "100", "batch: '+100' is 100 again"},
+      {"seed = 7 007\n", AB_DIM_SEED, 1, "7", "seed: '007' is 7 again"},
+      {"act = relu relu\n", AB_DIM_ACT, 1, "relu", "act: 'relu' is relu again"},
+      {"lr = 0.1 0.2\n", AB_DIM_LR, 2, "0.1 0.2", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ab_space sp;
+    parse_ok(&sp, cases[i].text);
+    char got[256] = "";
+    for (int k = 0; k < sp.nval[cases[i].d]; k++)
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", k ? " " : "", sp.val[cases[i].d][k]);
+    cr_expect_eq(sp.nval[cases[i].d], cases[i].n, "%s: %d values (%s)", cases[i].text,
+                 sp.nval[cases[i].d], got);
+    cr_expect_str_eq(got, cases[i].vals, "%s", cases[i].text);
+    cr_expect(cases[i].note[0] ? strstr(sp.note, cases[i].note) != NULL : sp.note[0] == '\0',
+              "%s: note '%s', expected '%s'", cases[i].text, sp.note, cases[i].note);
+    ab_space_free(&sp);
+  }
+  /* the whole sweep: 3 x 3 spellings of one network train it once, under one key */
+  tu_run r;
+  tu_sh(&r, "cd %s && %s sweep --data %s --set 'hidden=16 +16 016' --set 'wd=0 -0' --set epochs=1 "
+            "--leaderboard canon.csv --finalists 1 2>&1", tu_tmpdir(), ABGPU_BIN, DATA);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_expect(strstr(r.out, "1 configurations, 1 to train here"), "%s", r.out);
+  cr_expect(strstr(r.out, "'+16' is 16 again, dropped"), "the note must say so: %s", r.out);
+  cr_expect(!strstr(r.out, "--wd -0") && !strstr(r.out, "wd=-0"), "no -0 in the output: %s", r.out);
+}
+
 static void expect_bad(const char *text, const char *want) {
   ab_space sp;
   ab_space_init(&sp);
@@ -103,7 +139,8 @@ Test(space, bad_space_file_exits_2_with_the_line) {
         ABGPU_BIN, DATA, tu_tmpdir());
   cr_assert_eq(r.status, 2, "%s", r.out);
   cr_assert(strstr(r.out, "hidden=16 act=relu,sigmoid"), "%s", r.out);
-  cr_assert(!tu_exists("never.csv"));
+  snprintf(path, sizeof path, "%s/never.csv", tu_tmpdir());
+  cr_assert(!tu_exists(path), "a sweep that failed before any row wrote %s", path);
 }
 
 /* ---- expansion and grouping ---- */

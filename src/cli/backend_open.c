@@ -46,7 +46,21 @@ static int parse_gemm(ab_cl_gemm *g, const char *s, ab_err *e) {
   return ab_err_set(e, AB_EUSAGE, "--gemm %s: expected own or clblast", s);
 }
 
+int cli_backend_flags_check(const char *spec, const cli_backend_opts *o, ab_err *e) {
+  if (!spec || !*spec) spec = getenv("ABGPU_DEVICE");
+  int cpu = !spec || !*spec || strcmp(spec, "cpu") == 0, ref = spec && strcmp(spec, "ref") == 0;
+  if (o && o->threads > 0 && !cpu)
+    return ab_err_set(e, AB_EUSAGE, "--threads applies to --device cpu only, not to --device %s",
+                      spec);
+  if (o && o->gemm && (cpu || ref))
+    return ab_err_set(e, AB_EUSAGE, "--gemm applies to OpenCL devices only, not to --device %s",
+                      cpu ? "cpu" : "ref");
+  return AB_OK;
+}
+
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e) {
+  int rc = cli_backend_flags_check(spec, o, e);
+  if (rc) return rc;
   if (!spec || !*spec) spec = getenv("ABGPU_DEVICE");
   if (spec && strcmp(spec, "ref") == 0) return ab_backend_ref_create(be, e);
   if (!spec || !*spec || strcmp(spec, "cpu") == 0) {
@@ -60,7 +74,7 @@ int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *
     return ab_err_set(e, AB_EUSAGE, "--device %s: expected cpu, ref or an OpenCL device index "
                       "(see abgpu devices)", spec);
   ab_cl_opts co = {AB_CL_GEMM_OWN, o ? o->verbose : 0, 0, log_stderr, NULL};
-  int rc = parse_gemm(&co.gemm, o ? o->gemm : NULL, e);
+  rc = parse_gemm(&co.gemm, o ? o->gemm : NULL, e);
   if (!rc) rc = check_index(index, e);
   if (!rc) rc = ab_backend_cl_create(be, index, &co, e);
   if (!rc && o && o->verbose) fprintf(stderr, "abgpu: backend %s\n", (*be)->name);

@@ -2,10 +2,12 @@
  * Only cli/ prints and exits. */
 #ifndef ABGPU_CLI_H
 #define ABGPU_CLI_H
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "abgpu/backend.h"
 #include "abgpu/err.h"
+#include "abgpu/fileio.h"
 
 /* Subcommands: each returns the process exit status. */
 int cmd_train(int argc, char **argv);
@@ -34,7 +36,18 @@ int cli_csv_flag(int argc, char **argv, int *i, struct ab_csv_format *f, const c
 /* The help lines of those flags. */
 const char *cli_csv_help(void);
 
-/* Prints "abgpu: MESSAGE" on stderr and returns the exit status for e (2, or 128+sig). */
+/* Exit statuses (docs/manual.md, `abgpu --help`). */
+enum {
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_INTERNAL = 1,  /* out of memory, a bug */
+  CLI_EXIT_DATA = 2,      /* bad flags or arguments, bad data or model file */
+  CLI_EXIT_DEVICE = 3,    /* OpenCL error, no device */
+  CLI_EXIT_OUTPUT = 4     /* an output cannot be written (checked before any work) */
+  /* 128 + signal: interrupted (130 SIGINT, 143 SIGTERM) */
+};
+/* The exit status for e->code. */
+int cli_exit_status(const ab_err *e);
+/* Prints "abgpu: MESSAGE" on stderr and returns cli_exit_status(e). */
 int cli_fail(const ab_err *e);
 /* Prints "abgpu CMD: MESSAGE (see abgpu CMD --help)" and returns 2. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -45,8 +58,9 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
 /* 1 when argv[i] is exactly the flag `name` (a switch without value). */
 int cli_switch(char **argv, int i, const char *name);
 
-/* Writes s with JSON string escapes (without the surrounding quotes). */
-void cli_json_escape(FILE *f, const char *s);
+/* --threads N: 1 .. CLI_THREADS_PER_CORE x the cores (says so on stderr when larger). */
+#define CLI_THREADS_PER_CORE 4
+int cli_threads(int *out, const char *s);
 
 /* Number parsing for flags; return 0 on success, -1 when s is not a valid value. */
 int cli_int(int *out, const char *s, long lo, long hi);
@@ -60,9 +74,47 @@ typedef struct cli_backend_opts {
   int threads;        /* threads of the cpu backend; 0 = all cores */
 } cli_backend_opts;
 
+/* Refuses flags that do not apply to the device spec names (NULL: $ABGPU_DEVICE, else
+ * cpu): --threads other than with cpu, --gemm other than with an OpenCL device. */
+int cli_backend_flags_check(const char *spec, const cli_backend_opts *o, ab_err *e);
+
 /* Opens the backend named by spec: "cpu" (the fast CPU path, o->threads threads),
  * "ref" (the plain C reference), an OpenCL device index ("0", "1", ...), or NULL for
  * $ABGPU_DEVICE, falling back to "cpu". */
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e);
+
+/* ---- signals ----
+ * Every command starts with cli_signals_immediate(): SIGINT, SIGTERM and SIGHUP remove the
+ * temporaries being written and exit 128+signal. Training loops switch to
+ * cli_signals_defer(): the first signal only sets cli_stop_signal (the loop stops at a
+ * safe point), a second one acts at once. */
+extern volatile sig_atomic_t cli_stop_signal;
+void cli_signals_immediate(void);
+void cli_signals_defer(void);
+
+/* ---- outputs ---- */
+
+/* Checks the outputs before any work (ab_outputs_check); prints the error and returns
+ * its exit status (4, or 2 for two outputs on stdout), 0 when all is well. */
+int cli_check_outputs(const ab_path_use *out, int nout, const ab_path_use *in, int nin);
+
+/* --json (one JSON object on stdout) and --json-out FILE (the object in a file). */
+typedef struct cli_json {
+  int to_stdout;
+  const char *path;
+  char *buf;      /* the object, built in memory by the command */
+  size_t len;
+  FILE *mem;
+  ab_outfile o;
+} cli_json;
+/* Takes argv[*i] when it is --json or --json-out F: 1, -1 when F is missing, 0 otherwise. */
+int cli_json_flag(cli_json *j, int argc, char **argv, int *i);
+/* Where the command writes its object (memory), or NULL when no JSON was asked for. */
+FILE *cli_json_stream(cli_json *j);
+/* The command's outputs committed all or none (ab_outfile_commit_all), --json-out's file
+ * with them, then the object on stdout for --json. j may be NULL. */
+int cli_commit(ab_outfile *const *o, int n, cli_json *j, ab_err *e);
+/* Frees the object; aborts what was not committed. */
+void cli_json_free(cli_json *j);
 
 #endif

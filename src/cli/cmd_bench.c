@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "abgpu/cl.h"
+#include "abgpu/json.h"
 #include "abgpu/rng.h"
 #include "abgpu/source.h"
 #include "abgpu/synth.h"
@@ -18,8 +19,9 @@ typedef struct bench_args {
   const char *data, *backends;
   ab_csv_format fmt;  /* the input-format flags, for --data */
   size_t rows;
-  int epochs, json, threads;
+  int epochs, threads;
   uint64_t seed;
+  cli_json json;
 } bench_args;
 
 typedef struct bench_row {
@@ -50,7 +52,8 @@ static void bench_help(void) {
          "                    listed as unavailable)\n"
          "  --threads N       threads of the cpu backend (default: all cores)\n"
          "  --seed S          data preparation, initial weights, batch order (default: 1)\n"
-         "  --json            one JSON object on stdout\n"
+         "  --json            one JSON object on stdout (progress stays on stderr)\n"
+         "  --json-out F      the same object into file F\n"
          "%s"
          "  -h, --help        this text\n", cli_csv_help());
 }
@@ -78,9 +81,9 @@ static int bench_parse(bench_args *a, int argc, char **argv) {
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--rows", &v)) > 0) { bad = cli_u64(&u, v) || u < 100; a->rows = (size_t)u; }
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--epochs", &v)) > 0) bad = cli_int(&a->epochs, v, 1, 1000);
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--backends", &v)) > 0) { a->backends = v; bad = !backends_valid(v); }
-    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--threads", &v)) > 0) bad = cli_int(&a->threads, v, 1, 4096);
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--threads", &v)) > 0) bad = cli_threads(&a->threads, v);
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--seed", &v)) > 0) bad = cli_u64(&a->seed, v);
-    else if (m == 0 && cli_switch(argv, i, "--json")) a->json = 1;
+    else if (m == 0 && (m = cli_json_flag(&a->json, argc, argv, &i)) > 0) continue;
     else if (m == 0 && (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h"))) { bench_help(); return -1; }
     else if (m == 0) return cli_usage_error("bench", "unknown flag '%s'", argv[i]);
     if (m < 0) return cli_usage_error("bench", "%s needs a value", argv[i]);
@@ -129,8 +132,8 @@ static int bench_open(ab_backend **be, const char *spec, const bench_args *a, ab
   cli_backend_opts o;
   memset(&o, 0, sizeof o);
   o.gemm = colon ? colon + 1 : NULL;
-  o.threads = a->threads;
   if (colon) *colon = '\0';
+  o.threads = strcmp(dev, "cpu") == 0 ? a->threads : 0; /* --threads is the cpu backend's */
   return cli_backend_open(be, dev, &o, e);
 }
 
@@ -300,36 +303,42 @@ static void print_text(const bench_row *rows, int n, const bench_ctx *c, double 
   if (quoted > 0) printf("csv reader, every field quoted: %.1f MB/s\n", quoted);
 }
 
-static void print_json(const bench_row *rows, int n, const bench_ctx *c, double csv,
+static void print_json(FILE *f, const bench_row *rows, int n, const bench_ctx *c, double csv,
                        double quoted) {
   double base = ratio_base(rows, n), flops = ab_arch_train_flops(&c->cfg.arch);
   double samples = (double)c->nbatches * c->cfg.batch;
-  printf("{\"data\": \"");
-  cli_json_escape(stdout, c->a->data);
-  printf("\", \"train_rows\": %zu, \"epochs\": %d, \"csv_mb_per_s\": %.2f, "
-         "\"csv_quoted_mb_per_s\": %.2f, \"backends\": [", c->s->train.n, c->a->epochs, csv, quoted);
+  char b[9][32];
+  fprintf(f, "{\"data\": ");
+  ab_json_str(f, c->a->data);
+  fprintf(f, ", \"train_rows\": %zu, \"epochs\": %d, \"csv_mb_per_s\": %s, "
+          "\"csv_quoted_mb_per_s\": %s, \"backends\": [", c->s->train.n, c->a->epochs,
+          ab_json_fixed(b[0], csv, 2), ab_json_fixed(b[1], quoted, 2));
   for (int i = 0; i < n; i++) {
     const bench_row *r = &rows[i];
-    printf("%s{\"backend\": \"%s\", ", i ? ", " : "", r->spec);
+    fprintf(f, "%s{\"backend\": ", i ? ", " : "");
+    ab_json_str(f, r->spec);
     if (r->error[0]) {
-      printf("\"error\": \"");
-      cli_json_escape(stdout, r->error);
-      printf("\"}");
+      fprintf(f, ", \"error\": ");
+      ab_json_str(f, r->error);
+      fprintf(f, "}");
       continue;
     }
     double sps = samples / (r->train_ms / 1e3);
-    printf("\"name\": \"");
-    cli_json_escape(stdout, r->name);
-    printf("\", \"ms_per_epoch\": %.4f, \"train_ms_per_epoch\": %.4f, \"eval_ms\": %.4f, "
-           "\"samples_per_s\": %.1f, \"gflops\": %.3f, \"setup_ms\": %.2f, \"upload_ms\": %.3f, "
-           "\"final_loss\": %.8f, \"speed_vs_cpu\": %.4f}", r->epoch_ms, r->train_ms, r->eval_ms,
-           sps, sps * flops / 1e9, r->setup_ms, r->upload_ms, r->final_loss,
-           base > 0 ? base / r->epoch_ms : 0.0);
+    fprintf(f, ", \"name\": ");
+    ab_json_str(f, r->name);
+    fprintf(f, ", \"ms_per_epoch\": %s, \"train_ms_per_epoch\": %s, \"eval_ms\": %s, "
+            "\"samples_per_s\": %s, \"gflops\": %s, \"setup_ms\": %s, \"upload_ms\": %s, "
+            "\"final_loss\": %s, \"speed_vs_cpu\": %s}", ab_json_fixed(b[0], r->epoch_ms, 4),
+            ab_json_fixed(b[1], r->train_ms, 4), ab_json_fixed(b[2], r->eval_ms, 4),
+            ab_json_fixed(b[3], sps, 1), ab_json_fixed(b[4], sps * flops / 1e9, 3),
+            ab_json_fixed(b[5], r->setup_ms, 2), ab_json_fixed(b[6], r->upload_ms, 3),
+            ab_json_fixed(b[7], r->final_loss, 8),
+            ab_json_fixed(b[8], base > 0 ? base / r->epoch_ms : 0.0, 4));
   }
-  printf("]}\n");
+  fprintf(f, "]}\n");
 }
 
-static int bench_run(const bench_args *a) {
+static int bench_run(bench_args *a) {
   ab_table t;
   ab_splits s;
   ab_err e = {0};
@@ -349,12 +358,14 @@ static int bench_run(const bench_args *a) {
     for (int i = 0; i < n; i++) {
       memset(&rows[i], 0, sizeof rows[i]);
       snprintf(rows[i].spec, sizeof rows[i].spec, "%.31s", specs[i]);
-      if (!a->json) fprintf(stderr, "bench: %s ...\n", specs[i]);
+      if (!a->json.to_stdout) fprintf(stderr, "bench: %s ...\n", specs[i]);
       bench_backend(&rows[i], &c);
     }
     double quoted, csv = csv_speed(a, &quoted, &e);
-    if (a->json) print_json(rows, n, &c, csv, quoted);
-    else print_text(rows, n, &c, csv, quoted);
+    FILE *jf = cli_json_stream(&a->json);
+    if (jf) print_json(jf, rows, n, &c, csv, quoted);
+    if (!a->json.to_stdout) print_text(rows, n, &c, csv, quoted);
+    rc = cli_commit(NULL, 0, &a->json, &e);
   }
   free(c.init);
   free(c.orders);
@@ -363,14 +374,18 @@ static int bench_run(const bench_args *a) {
 }
 
 int cmd_bench(int argc, char **argv) {
-  bench_args a = {NULL, NULL, {0}, 14084, 5, 0, 0, 1};
+  bench_args a = {NULL, NULL, {0}, 14084, 5, 0, 1, {0}};
   cli_csv_init(&a.fmt);
   int rc = bench_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
+  ab_path_use out[2] = {{"--json-out", a.json.path}, {"--json", a.json.to_stdout ? "-" : NULL}};
+  if ((rc = cli_check_outputs(out, 2, NULL, 0))) return rc;
   static char synth[64];
   if (!a.data) {
     snprintf(synth, sizeof synth, "synth:%zu", a.rows);
     a.data = synth;
   }
-  return bench_run(&a);
+  rc = bench_run(&a);
+  cli_json_free(&a.json);
+  return rc;
 }

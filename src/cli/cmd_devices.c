@@ -3,34 +3,73 @@
 #include <string.h>
 #include "abgpu/cl.h"
 #include "abgpu/cpu.h"
+#include "abgpu/json.h"
 #include "cli.h"
 
 static void usage(FILE *f) {
-  fprintf(f, "usage: abgpu devices\n\n"
+  fprintf(f, "usage: abgpu devices [--json | --json-out F]\n\n"
              "Lists the backends --device accepts: cpu (the fast CPU path, the default), ref\n"
              "(the plain C reference) and every OpenCL device, numbered across all platforms.\n"
-             "$ABGPU_DEVICE sets the default.\n");
+             "$ABGPU_DEVICE sets the default.\n\n"
+             "  --json            one JSON object on stdout instead of the table\n"
+             "  --json-out F      the same object into file F\n");
 }
 
-int cmd_devices(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { usage(stdout); return 0; }
-    return cli_usage_error("devices", "unknown argument '%s'", argv[i]);
+static void print_json(FILE *f, const ab_cl_devices *d) {
+  fprintf(f, "{\"cpu\": {\"isa\": ");
+  ab_json_str(f, ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)));
+  fprintf(f, ", \"threads\": %d}, \"ref\": true, \"opencl_platforms\": %d, \"opencl\": [",
+          ab_cpu_count(), d->nplatforms);
+  for (int i = 0; i < d->n; i++) {
+    const ab_cl_device_info *v = &d->dev[i];
+    fprintf(f, "%s{\"index\": %d, \"platform\": ", i ? ", " : "", v->index);
+    ab_json_str(f, v->platform);
+    fprintf(f, ", \"name\": ");
+    ab_json_str(f, v->name);
+    fprintf(f, ", \"type\": ");
+    ab_json_str(f, v->type);
+    fprintf(f, ", \"opencl_c\": ");
+    ab_json_str(f, v->c_version);
+    fprintf(f, ", \"compute_units\": %u, \"global_mem_bytes\": %llu, \"max_work_group\": %zu}",
+            v->compute_units, (unsigned long long)v->global_mem, v->max_wg);
   }
-  ab_cl_devices d;
-  ab_err e;
-  if (ab_cl_devices_list(&d, &e)) return cli_fail(&e);
+  fprintf(f, "]}\n");
+}
+
+static void print_text(const ab_cl_devices *d) {
   printf("%s\ncpu     fast CPU path (%s, %d threads by default; --threads N)\n"
          "ref     reference (plain C, the specification every kernel is checked against)\n",
          ab_cl_devices_header(), ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)),
          ab_cpu_count());
-  for (int i = 0; i < d.n; i++) {
+  for (int i = 0; i < d->n; i++) {
     char line[512];
-    ab_cl_device_line(&d.dev[i], line, sizeof line);
+    ab_cl_device_line(&d->dev[i], line, sizeof line);
     printf("%s\n", line);
   }
-  if (d.nplatforms == 0) printf("no OpenCL platform found; use --device cpu\n");
-  else if (d.n == 0) printf("OpenCL platforms found, but no devices; use --device cpu\n");
+  if (d->nplatforms == 0) printf("no OpenCL platform found; use --device cpu\n");
+  else if (d->n == 0) printf("OpenCL platforms found, but no devices; use --device cpu\n");
+}
+
+int cmd_devices(int argc, char **argv) {
+  cli_json j = {0};
+  for (int i = 1; i < argc; i++) {
+    int m = cli_json_flag(&j, argc, argv, &i);
+    if (m < 0) return cli_usage_error("devices", "--json-out needs a value");
+    if (m > 0) continue;
+    if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { usage(stdout); return 0; }
+    return cli_usage_error("devices", "unknown argument '%s'", argv[i]);
+  }
+  ab_path_use outs[2] = {{"--json", j.to_stdout ? "-" : NULL}, {"--json-out", j.path}};
+  int rc = cli_check_outputs(outs, 2, NULL, 0);
+  if (rc) return rc;
+  ab_cl_devices d;
+  ab_err e = {0};
+  if (ab_cl_devices_list(&d, &e)) return cli_fail(&e);
+  FILE *jf = cli_json_stream(&j);
+  if (jf) print_json(jf, &d);
+  if (!j.to_stdout) print_text(&d);
+  rc = cli_commit(NULL, 0, &j, &e);
   ab_cl_devices_free(&d);
-  return 0;
+  cli_json_free(&j);
+  return rc ? cli_fail(&e) : 0;
 }

@@ -16,8 +16,9 @@ typedef struct eval_args {
   const char *model, *data, *report;
   ab_csv_format fmt;  /* the input-format flags */
   float threshold, prior, recall;
-  int json, mode;     /* mode: -1 no chooser, else ab_choose_mode */
+  int mode;           /* -1 no chooser, else ab_choose_mode */
   uint64_t budget, seed;
+  cli_json json;
 } eval_args;
 
 static void eval_help(void) {
@@ -36,6 +37,7 @@ static void eval_help(void) {
          "  --report FILE       also write an HTML report (ROC, gains, confusion, importance)\n"
          "  --seed S            seeds the report's permutation importance (default: 1)\n"
          "  --json              one JSON object on stdout instead of text\n"
+         "  --json-out F        the same object into file F (the text still on stdout)\n"
          "%s"
          "  -h, --help          this text\n", DEFAULT_THRESHOLD, cli_csv_help());
 }
@@ -70,7 +72,9 @@ static int eval_parse(eval_args *a, int argc, char **argv) {
       else if (m && eval_value(a, names[k], v))
         return cli_usage_error("eval", "%s: invalid value '%s'", names[k], v);
     if (m) continue;
-    if (cli_switch(argv, i, "--json")) a->json = 1;
+    if ((m = cli_json_flag(&a->json, argc, argv, &i)) < 0)
+      return cli_usage_error("eval", "--json-out needs a value");
+    else if (m) continue;
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { eval_help(); return -1; }
     else return cli_usage_error("eval", "unknown flag '%s'", argv[i]);
   }
@@ -137,82 +141,91 @@ static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
   return rc;
 }
 
-static void print_json(const eval_out *o, const eval_args *a) {
+static void print_json(FILE *f, const eval_out *o, const eval_args *a) {
   char b[32];
-  printf("{\"model\": ");
-  ab_json_str(stdout, a->model);
-  printf(", \"data\": ");
-  ab_json_str(stdout, a->data);
-  printf(", \"prior_source\": \"%s\", \"train_ratio\": %s, \"threshold_applies_to\": \"raw\", ",
+  fprintf(f, "{\"model\": ");
+  ab_json_str(f, a->model);
+  fprintf(f, ", \"data\": ");
+  ab_json_str(f, a->data);
+  fprintf(f, ", \"prior_source\": \"%s\", \"train_ratio\": %s, \"threshold_applies_to\": \"raw\", ",
          a->prior > 0 ? "flag" : "model", ab_json_num(b, o->m.train_ratio));
-  ab_json_metrics(stdout, &o->mt);
-  printf(", \"threshold_corrected\": %s, \"filled_fields\": %llu, \"gains\": ",
+  ab_json_metrics(f, &o->mt);
+  fprintf(f, ", \"threshold_corrected\": %s, \"filled_fields\": %llu, \"gains\": ",
          ab_json_num(b, ab_prior_correct(a->threshold, o->prior, o->m.train_ratio)),
          (unsigned long long)cli_sum_filled(o->s.nfilled));
-  ab_json_gains(stdout, &o->g);
+  ab_json_gains(f, &o->g);
   if (a->mode >= 0) {
-    printf(", \"choice\": ");
-    ab_json_choice(stdout, &o->c, &o->m, o->prior);
+    fprintf(f, ", \"choice\": ");
+    ab_json_choice(f, &o->c, &o->m, o->prior);
   }
   if (a->report) {
-    printf(", \"importance\": ");
-    ab_json_importance(stdout, &o->imp, &o->m);
+    fprintf(f, ", \"importance\": ");
+    ab_json_importance(f, &o->imp, &o->m);
   }
-  printf("}\n");
+  fprintf(f, "}\n");
 }
 
-static void print_confusion(const ab_metrics *m) {
-  printf("  confusion matrix     predicted buy  predicted not\n"
+static void print_confusion(FILE *f, const ab_metrics *m) {
+  fprintf(f, "  confusion matrix     predicted buy  predicted not\n"
          "    actual buy    %15llu %14llu\n    actual not    %15llu %14llu\n",
          (unsigned long long)m->tp, (unsigned long long)m->fn, (unsigned long long)m->fp,
          (unsigned long long)m->tn);
 }
 
-static void print_gains(const ab_gains *g) {
-  printf("gains by decile (customers ranked by score, highest first):\n"
+static void print_gains(FILE *f, const ab_gains *g) {
+  fprintf(f, "gains by decile (customers ranked by score, highest first):\n"
          "  contact   customers  buyers reached  share of buyers   lift  buy rate  corrected p\n");
   for (int d = 0; d < 10; d++) {
     const ab_gains_row *w = &g->row[d];
-    printf("  top %3d%%  %10llu  %14llu  %14.1f%%  %5.2f  %7.1f%%  %10.1f%%\n", 10 * w->decile,
+    fprintf(f, "  top %3d%%  %10llu  %14llu  %14.1f%%  %5.2f  %7.1f%%  %10.1f%%\n", 10 * w->decile,
            (unsigned long long)w->contacted, (unsigned long long)w->buyers,
            100 * w->buyers_share, w->lift, 100 * w->band_rate, 100 * w->band_prob);
   }
 }
 
-static void print_choice(const eval_out *o) {
+static void print_choice(FILE *f, const eval_out *o) {
   const ab_choice *c = &o->c;
-  if (c->mode == AB_CHOOSE_RECALL) printf("threshold for recall %.1f%%: ", 100 * c->target);
-  else printf("threshold for a budget of %.0f customers: ", c->target);
-  printf("raw probability >= %.4f (prior-corrected %.4f): contact %llu customers, "
+  if (c->mode == AB_CHOOSE_RECALL) fprintf(f, "threshold for recall %.1f%%: ", 100 * c->target);
+  else fprintf(f, "threshold for a budget of %.0f customers: ", c->target);
+  fprintf(f, "raw probability >= %.4f (prior-corrected %.4f): contact %llu customers, "
          "precision %.1f%%, recall %.1f%%\n", c->threshold,
          ab_prior_correct(c->threshold, o->prior, o->m.train_ratio),
          (unsigned long long)c->contacted, 100 * c->precision, 100 * c->recall);
 }
 
-static void print_text(const eval_out *o, const eval_args *a) {
+static void print_text(FILE *f, const eval_out *o, const eval_args *a) {
   const ab_metrics *m = &o->mt;
-  printf("%s on %s: %llu customers, %llu buy again (%.1f%%)\n", a->model, a->data,
+  fprintf(f, "%s on %s: %llu customers, %llu buy again (%.1f%%)\n", a->model, a->data,
          (unsigned long long)m->n, (unsigned long long)m->npos, 100.0 * (double)m->npos / (double)m->n);
-  printf("probabilities: raw = the network's output (trained at %.1f%% buyers); corrected = "
+  fprintf(f, "probabilities: raw = the network's output (trained at %.1f%% buyers); corrected = "
          "mapped to %.1f%% buyers (%s)\n", 100 * o->m.train_ratio, 100 * o->prior,
          a->prior > 0 ? "--prior" : "the training file's share");
-  printf("ranking (same for raw and corrected): ROC AUC %.4f, PR AUC %.4f, top-decile lift %.2f\n",
+  fprintf(f, "ranking (same for raw and corrected): ROC AUC %.4f, PR AUC %.4f, top-decile lift %.2f\n",
          m->roc_auc, m->pr_auc, o->g.row[0].lift);
-  printf("at threshold %.2f on the raw probability (corrected %.4f): accuracy %.2f%%, "
+  fprintf(f, "at threshold %.2f on the raw probability (corrected %.4f): accuracy %.2f%%, "
          "precision %.2f%%, recall %.2f%%, F1 %.4f\n", m->threshold,
          ab_prior_correct(m->threshold, o->prior, o->m.train_ratio), 100 * m->accuracy,
          100 * m->precision, 100 * m->recall, m->f1);
-  print_confusion(m);
-  printf("log loss %.4f raw, %.4f corrected; Brier score %.4f raw, %.4f corrected\n",
+  print_confusion(f, m);
+  fprintf(f, "log loss %.4f raw, %.4f corrected; Brier score %.4f raw, %.4f corrected\n",
          m->log_loss, m->log_loss_corrected, m->brier, m->brier_corrected);
-  print_gains(&o->g);
-  if (a->mode >= 0) print_choice(o);
+  print_gains(f, &o->g);
+  if (a->mode >= 0) print_choice(f, o);
 }
 
-static int write_report(const eval_out *o, const eval_args *a, ab_err *e) {
+static int write_outputs(eval_out *o, eval_args *a, ab_err *e) {
   ab_report r = {"Evaluation report", a->data, a->model, &o->m, NULL, 0, &o->mt, &o->g,
                  &o->imp, a->mode >= 0 ? &o->c : NULL, o->s.prob, o->s.y, o->s.n};
-  return ab_report_write(a->report, &r, e);
+  ab_outfile rep;
+  int rc = a->report ? ab_outfile_open(&rep, a->report, e) : AB_OK;
+  if (!rc && a->report && (rc = ab_report_print(rep.f, &r, e))) ab_outfile_abort(&rep);
+  if (rc) return rc;
+  FILE *jf = cli_json_stream(&a->json);
+  if (jf) print_json(jf, o, a);
+  /* text on stdout unless --json has it; on stderr when the report goes to stdout */
+  if (!a->json.to_stdout) print_text(a->report && !strcmp(a->report, "-") ? stderr : stdout, o, a);
+  ab_outfile *outs[1] = {&rep};
+  return cli_commit(outs, a->report ? 1 : 0, &a->json, e);
 }
 
 int cmd_eval(int argc, char **argv) {
@@ -223,17 +236,18 @@ int cmd_eval(int argc, char **argv) {
   cli_csv_init(&a.fmt);
   int rc = eval_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
+  ab_path_use out[3] = {{"--report", a.report}, {"--json", a.json.to_stdout ? "-" : NULL},
+                        {"--json-out", a.json.path}};
+  ab_path_use in[2] = {{"--model", a.model}, {"--data", a.data}};
+  if ((rc = cli_check_outputs(out, 3, in, 2))) return rc;
   eval_out o;
   memset(&o, 0, sizeof o);
   ab_err e = {0};
   rc = eval_compute(&o, &a, &e);
-  if (!rc && a.report) rc = write_report(&o, &a, &e);
-  if (!rc) {
-    cli_note_filled(o.s.nfilled, &o.m);
-    if (a.json) print_json(&o, &a);
-    else print_text(&o, &a);
-  }
+  if (!rc) cli_note_filled(o.s.nfilled, &o.m);
+  if (!rc) rc = write_outputs(&o, &a, &e);
   ab_scored_free(&o.s);
   ab_model_free(&o.m);
+  cli_json_free(&a.json);
   return rc ? cli_fail(&e) : 0;
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "abgpu/fileio.h"
+#include "abgpu/json.h"
 #include "abgpu/model.h"
 #include "abgpu/npz.h"
 #include "cli.h"
@@ -22,6 +24,8 @@ static void export_help(void) {
          "  --model M         model file from `abgpu train --out` or `abgpu sweep` (required)\n"
          "  --out FILE        output .npz file (required)\n"
          "  --format F        npz, the only format so far (default: npz)\n"
+         "  --json            one JSON object on stdout: the file and its arrays\n"
+         "  --json-out F      the same object into file F\n"
          "  -h, --help        this text\n");
 }
 
@@ -135,13 +139,49 @@ static int model_arrays(ab_npy_array *a, exp_data *d, const ab_model *m) {
   return k + enc_arrays(a + k, d, &m->enc);
 }
 
+static void print_json(FILE *f, const char *model, const char *out, const ab_npy_array *a, int n) {
+  fprintf(f, "{\"model\": ");
+  ab_json_str(f, model);
+  fprintf(f, ", \"out\": ");
+  ab_json_str(f, out);
+  fprintf(f, ", \"format\": \"npz\", \"arrays\": [");
+  for (int i = 0; i < n; i++) {
+    fprintf(f, "%s", i ? ", " : "");
+    ab_json_str(f, a[i].name);
+  }
+  fprintf(f, "]}\n");
+}
+
+static int export_run(const char *model, const char *out, cli_json *j, ab_err *e) {
+  ab_model m;
+  if (ab_model_load(&m, model, e)) return e->code;
+  exp_data *d = malloc(sizeof *d);
+  ab_npy_array *a = malloc(MAX_ARRAYS * sizeof *a);
+  ab_outfile o;
+  int n = 0, rc = d && a ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
+  if (!rc) n = model_arrays(a, d, &m);
+  if (!rc && !(rc = ab_outfile_open(&o, out, e)) && (rc = ab_npz_write_to(&o, a, n, e)))
+    ab_outfile_abort(&o);
+  FILE *jf = rc ? NULL : cli_json_stream(j);
+  if (jf) print_json(jf, model, out, a, n);
+  ab_outfile *outs[1] = {&o};
+  if (!rc && !(rc = cli_commit(outs, 1, j, e)) && strcmp(out, "-") != 0)
+    fprintf(stderr, "wrote %s: %d arrays\n", out, n);
+  free(d);
+  free(a);
+  ab_model_free(&m);
+  return rc;
+}
+
 int cmd_export(int argc, char **argv) {
   const char *model = NULL, *out = NULL, *format = "npz", *v;
+  cli_json j = {0};
   for (int i = 1; i < argc; i++) {
     int m;
     if ((m = cli_opt(argc, argv, &i, "--model", &v)) > 0) model = v;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--out", &v)) > 0) out = v;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--format", &v)) > 0) format = v;
+    else if (m == 0 && (m = cli_json_flag(&j, argc, argv, &i)) > 0) continue;
     else if (m == 0 && (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h"))) {
       export_help();
       return 0;
@@ -151,17 +191,13 @@ int cmd_export(int argc, char **argv) {
   if (!model || !out) return cli_usage_error("export", "--model and --out are required");
   if (strcmp(format, "npz") != 0)
     return cli_usage_error("export", "--format %s: only npz is supported", format);
-  ab_model m;
+  ab_path_use outs[3] = {{"--out", out}, {"--json", j.to_stdout ? "-" : NULL},
+                         {"--json-out", j.path}};
+  ab_path_use in[1] = {{"--model", model}};
+  int rc = cli_check_outputs(outs, 3, in, 1);
+  if (rc) return rc;
   ab_err e = {0};
-  if (ab_model_load(&m, model, &e)) return cli_fail(&e);
-  exp_data *d = malloc(sizeof *d);
-  ab_npy_array *a = malloc(MAX_ARRAYS * sizeof *a);
-  int n = 0, rc = d && a ? AB_OK : ab_err_set(&e, AB_ENOMEM, "out of memory");
-  if (!rc) n = model_arrays(a, d, &m);
-  if (!rc) rc = ab_npz_write(out, a, n, &e);
-  if (!rc) fprintf(stderr, "wrote %s: %d arrays\n", out, n);
-  free(d);
-  free(a);
-  ab_model_free(&m);
+  rc = export_run(model, out, &j, &e);
+  cli_json_free(&j);
   return rc ? cli_fail(&e) : 0;
 }

@@ -18,15 +18,17 @@ static void importance_help(void) {
          "  --repeats R       shuffles per feature (default: %d)\n"
          "  --seed S          seeds the shuffles (default: %d)\n"
          "  --json            one JSON object on stdout instead of text\n"
+         "  --json-out F      the same object into file F (the text still on stdout)\n"
          "%s"
          "  -h, --help        this text\n", DEFAULT_REPEATS, DEFAULT_SEED, cli_csv_help());
 }
 
 typedef struct imp_args {
   const char *model, *data;
-  int repeats, json;
+  int repeats;
   uint64_t seed;
   ab_csv_format fmt;  /* the input-format flags */
+  cli_json json;
 } imp_args;
 
 static int imp_parse(imp_args *a, int argc, char **argv) {
@@ -40,7 +42,7 @@ static int imp_parse(imp_args *a, int argc, char **argv) {
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--repeats", &v)) > 0)
       m = cli_int(&a->repeats, v, 1, 10000) ? -2 : 1;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--seed", &v)) > 0) m = cli_u64(&a->seed, v) ? -2 : 1;
-    else if (m == 0 && cli_switch(argv, i, "--json")) { a->json = 1; m = 1; }
+    else if (m == 0 && (m = cli_json_flag(&a->json, argc, argv, &i)) > 0) continue;
     else if (m == 0 && (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h"))) {
       importance_help();
       return -1;
@@ -64,10 +66,13 @@ static void print_text(const ab_importance *imp, const ab_model *m, const imp_ar
 }
 
 int cmd_importance(int argc, char **argv) {
-  imp_args a = {NULL, NULL, DEFAULT_REPEATS, 0, DEFAULT_SEED, {0}};
+  imp_args a = {NULL, NULL, DEFAULT_REPEATS, DEFAULT_SEED, {0}, {0}};
   cli_csv_init(&a.fmt);
   int rc = imp_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
+  ab_path_use outs[2] = {{"--json", a.json.to_stdout ? "-" : NULL}, {"--json-out", a.json.path}};
+  ab_path_use in[2] = {{"--model", a.model}, {"--data", a.data}};
+  if ((rc = cli_check_outputs(outs, 2, in, 2))) return rc;
   ab_model m;
   ab_scored s = {0};
   ab_importance imp;
@@ -77,12 +82,15 @@ int cmd_importance(int argc, char **argv) {
   if (!rc) rc = ab_importance_compute(&imp, &m, s.x, s.y, s.n, a.repeats, a.seed, &e);
   if (!rc) {
     cli_note_filled(s.nfilled, &m);
-    if (!a.json) print_text(&imp, &m, &a);
-    else {
-      ab_json_importance(stdout, &imp, &m);
-      putchar('\n');
+    FILE *jf = cli_json_stream(&a.json);
+    if (jf) {
+      ab_json_importance(jf, &imp, &m);
+      fputc('\n', jf);
     }
+    if (!a.json.to_stdout) print_text(&imp, &m, &a);
+    rc = cli_commit(NULL, 0, &a.json, &e);
   }
+  cli_json_free(&a.json);
   ab_scored_free(&s);
   ab_model_free(&m);
   return rc ? cli_fail(&e) : 0;

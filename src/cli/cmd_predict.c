@@ -1,9 +1,11 @@
 /* abgpu predict: score customers with a saved model, streaming the file in chunks:
  * customer_id,probability,will_buy per row in file order, or a sorted targeting list. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/fileio.h"
+#include "abgpu/json.h"
 #include "abgpu/model.h"
 #include "cli.h"
 
@@ -17,6 +19,7 @@ typedef struct predict_args {
   int sort, prior_model;
   double top;         /* rows (top_pct 0) or percent (top_pct 1); 0 = all */
   int top_pct;
+  cli_json json;
 } predict_args;
 
 static void predict_help(void) {
@@ -34,6 +37,9 @@ static void predict_help(void) {
          "  --prior P|model   write probabilities corrected to a real share of buyers P, or\n"
          "                    the training file's share with `model` (default: raw, the\n"
          "                    network's output at its balanced training ratio)\n"
+         "  --json            one JSON object on stdout: what was scored and written (needs\n"
+         "                    --out FILE, since the scores would share stdout)\n"
+         "  --json-out F      the same object into file F\n"
          "%s"
          "  -h, --help        this text\n", DEFAULT_THRESHOLD, cli_csv_help());
 }
@@ -75,6 +81,9 @@ static int predict_parse(predict_args *a, int argc, char **argv) {
       else if (m && predict_value(a, names[k], v))
         return cli_usage_error("predict", "%s: invalid value '%s'", names[k], v);
     if (m) continue;
+    if ((m = cli_json_flag(&a->json, argc, argv, &i)) < 0)
+      return cli_usage_error("predict", "--json-out needs a value");
+    if (m) continue;
     if (cli_switch(argv, i, "--sort")) a->sort = 1;
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { predict_help(); return -1; }
     else return cli_usage_error("predict", "unknown flag '%s'", argv[i]);
@@ -89,12 +98,14 @@ typedef struct pair { float p; uint32_t seq; } pair; /* seq: the row, in s->ids 
 
 typedef struct sink {
   FILE *f;
+  const char *path;   /* for messages */
   const ab_model *m;
   double prior, threshold;
   int keep;           /* collect pairs for --sort/--top instead of writing */
   pair *pairs;
   size_t n, cap;
   ab_ids ids;         /* with keep: every row's id */
+  uint64_t written;
 } sink;
 
 static double out_prob(const sink *s, float p) {
@@ -102,9 +113,10 @@ static double out_prob(const sink *s, float p) {
 }
 
 /* The id as the file gave it (quoted when it holds a comma, quote or line break). */
-static void write_row(FILE *f, const char *id, double p, double threshold) {
-  ab_csv_put_field(f, id);
-  fprintf(f, ",%.6f,%d\n", p, p >= threshold);
+static void write_row(sink *s, const char *id, double p) {
+  ab_csv_put_field(s->f, id);
+  fprintf(s->f, ",%.6f,%d\n", p, p >= s->threshold);
+  s->written++;
 }
 
 static int keep_rows(sink *s, const ab_ids *ids, const float *prob, size_t n, ab_err *e) {
@@ -127,9 +139,11 @@ static int keep_rows(sink *s, const ab_ids *ids, const float *prob, size_t n, ab
 static int on_chunk(void *user, const ab_ids *ids, const float *prob, size_t n, ab_err *e) {
   sink *s = user;
   if (s->keep) return keep_rows(s, ids, prob, n, e);
-  for (size_t i = 0; i < n; i++)
-    write_row(s->f, ab_ids_get(ids, i), out_prob(s, prob[i]), s->threshold);
-  return ferror(s->f) ? ab_err_set(e, AB_EIO, "write failed") : AB_OK;
+  for (size_t i = 0; i < n; i++) write_row(s, ab_ids_get(ids, i), out_prob(s, prob[i]));
+  if (ferror(s->f)) /* stop at the first failure (a full disk), naming the file */
+    return ab_err_set(e, AB_EOUTPUT, "%s: write failed: %s", strcmp(s->path, "-") ? s->path
+                      : "stdout", strerror(errno));
+  return AB_OK;
 }
 
 static int cmp_pair(const void *a, const void *b) {
@@ -139,7 +153,7 @@ static int cmp_pair(const void *a, const void *b) {
 }
 
 static void write_sorted(sink *s, const predict_args *a) {
-  qsort(s->pairs, s->n, sizeof *s->pairs, cmp_pair);
+  if (s->n) qsort(s->pairs, s->n, sizeof *s->pairs, cmp_pair); /* pairs is NULL when 0 */
   size_t k = s->n;
   if (a->top > 0) {
     double want = a->top_pct ? a->top / 100.0 * (double)s->n : a->top;
@@ -148,7 +162,7 @@ static void write_sorted(sink *s, const predict_args *a) {
     k = w < k ? w : k;
   }
   for (size_t i = 0; i < k; i++)
-    write_row(s->f, ab_ids_get(&s->ids, s->pairs[i].seq), out_prob(s, s->pairs[i].p), s->threshold);
+    write_row(s, ab_ids_get(&s->ids, s->pairs[i].seq), out_prob(s, s->pairs[i].p));
 }
 
 /* ---- shared with eval and importance ---- */
@@ -168,12 +182,27 @@ void cli_note_filled(const uint64_t *nfilled, const ab_model *m) {
   fputc('\n', stderr);
 }
 
-static int predict_run(const predict_args *a, const ab_model *m, ab_err *e) {
+static void print_json(FILE *f, const predict_args *a, const sink *s, const uint64_t *nfilled) {
+  char b[2][32];
+  fprintf(f, "{\"model\": ");
+  ab_json_str(f, a->model);
+  fprintf(f, ", \"data\": ");
+  ab_json_str(f, a->data);
+  fprintf(f, ", \"out\": ");
+  ab_json_str(f, a->out);
+  fprintf(f, ", \"customers\": %zu, \"written\": %llu, \"sorted\": %s, \"threshold\": %s, "
+          "\"prior\": %s, \"filled_fields\": %llu}\n", s->keep ? s->n : (size_t)s->written,
+          (unsigned long long)s->written, s->keep ? "true" : "false",
+          ab_json_num(b[0], s->threshold), s->prior > 0 ? ab_json_num(b[1], s->prior) : "null",
+          (unsigned long long)cli_sum_filled(nfilled));
+}
+
+static int predict_run(predict_args *a, const ab_model *m, ab_err *e) {
   ab_outfile o;
   uint64_t nfilled[AB_NFEAT] = {0};
   int rc = ab_outfile_open(&o, a->out, e);
   if (rc) return rc;
-  sink s = {o.f, m, a->prior_model ? m->prior : a->prior, a->threshold, a->sort, NULL, 0, 0, {0}};
+  sink s = {o.f, a->out, m, a->prior_model ? m->prior : a->prior, a->threshold, a->sort, NULL, 0, 0, {0}, 0};
   fprintf(o.f, "customer_id,probability,will_buy\n");
   rc = ab_predict_stream(m, a->data, &a->fmt, CHUNK_ROWS, on_chunk, &s, nfilled, e);
   if (!rc && s.keep) write_sorted(&s, a);
@@ -184,7 +213,10 @@ static int predict_run(const predict_args *a, const ab_model *m, ab_err *e) {
     return rc;
   }
   cli_note_filled(nfilled, m);
-  return ab_outfile_commit(&o, e);
+  FILE *jf = cli_json_stream(&a->json);
+  if (jf) print_json(jf, a, &s, nfilled);
+  ab_outfile *outs[1] = {&o};
+  return cli_commit(outs, 1, &a->json, e);
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -194,10 +226,15 @@ int cmd_predict(int argc, char **argv) {
   cli_csv_init(&a.fmt);
   int rc = predict_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
+  ab_path_use out[3] = {{"--out", a.out}, {"--json", a.json.to_stdout ? "-" : NULL},
+                        {"--json-out", a.json.path}};
+  ab_path_use in[2] = {{"--model", a.model}, {"--data", a.data}};
+  if ((rc = cli_check_outputs(out, 3, in, 2))) return rc;
   ab_model m;
   ab_err e = {0};
   if (ab_model_load(&m, a.model, &e)) return cli_fail(&e);
   rc = predict_run(&a, &m, &e);
   ab_model_free(&m);
+  cli_json_free(&a.json);
   return rc ? cli_fail(&e) : 0;
 }

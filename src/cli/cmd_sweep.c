@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "abgpu/cl.h"
+#include "abgpu/json.h"
 #include "abgpu/source.h"
 #include "abgpu/sweep.h"
 #include "cli.h"
@@ -14,10 +16,6 @@
 
 #define CPU_PARALLEL 64       /* default --parallel on the cpu and ref devices */
 #define DEVICE_PARALLEL_MAX 512
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig) { g_stop = sig; }
 
 static void sweep_help(void) {
   printf("usage: abgpu sweep --data F [--space FILE] [--set NAME=VALUES]... [FLAGS]\n"
@@ -45,10 +43,15 @@ static void sweep_help(void) {
          "  --ensemble-out F  the ensemble's file (default: ensemble.abm)\n"
          "  --out FILE        save the best model (retrained on the standard split when\n"
          "                    --folds was used) (default: none)\n"
-         "  --leaderboard F   leaderboard CSV, rewritten after every launch (default: sweep.csv)\n"
-         "  --json F          leaderboard and finalists as JSON (default: the CSV's name .json)\n"
+         "  --leaderboard F   leaderboard CSV, rewritten after every launch (default: sweep.csv);\n"
+         "                    an existing one needs --resume or --force; one sweep at a time\n"
+         "                    writes it (a lock file F.lock while it runs)\n"
+         "  --json-out F      leaderboard and finalists as JSON (default: the CSV's name .json)\n"
+         "  --json            the same JSON object on stdout (the tables then go to stderr);\n"
+         "                    the old form --json F still means --json-out F\n"
          "  --resume          continue from the leaderboard: finished configurations are\n"
          "                    not trained again\n"
+         "  --force           replace an existing leaderboard instead of refusing\n"
          "  --shard I/N       run only configurations I, I+N, I+2N, ... (1-based); merge the\n"
          "                    shards' leaderboards with `abgpu sweep merge`\n"
          "  --device D        cpu, ref or an OpenCL device index (default: $ABGPU_DEVICE, else cpu)\n"
@@ -103,22 +106,37 @@ static int sweep_value(sweep_args *a, int k, const char *v) {
     case 14: return parse_shard(a, v);
     case 15: a->device = v; return 0;
     case 16: return cli_int(&a->parallel, v, 1, 1 << 16);
-    case 17: return cli_int(&a->threads, v, 1, 4096);
+    case 17: return cli_threads(&a->threads, v);
     case 18: a->gemm = v; return strcmp(v, "own") && strcmp(v, "clblast") ? -1 : 0;
     case 19: return ab_missing_parse(&a->csv.missing, v);
     default: return -1;
   }
 }
 
+/* --json (stdout), and the old --json F / --json=F meaning --json-out F. 1 when taken. */
+static int json_flag(sweep_args *a, int argc, char **argv, int *i) {
+  const char *arg = argv[*i], *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+  if (strncmp(arg, "--json=", 7) == 0 || (!strcmp(arg, "--json") && next && next[0] != '-')) {
+    a->json = arg[6] == '=' ? arg + 7 : argv[++*i];
+    fprintf(stderr, "abgpu sweep: --json FILE is deprecated; use --json-out FILE (--json alone "
+            "now prints the JSON on stdout)\n");
+    return 1;
+  }
+  if (strcmp(arg, "--json") != 0) return 0;
+  a->json_stdout = 1;
+  return 1;
+}
+
 static int sweep_parse(sweep_args *a, int argc, char **argv) {
   static const char *const names[] = {
       "--data", "--space", "--set", "--random", "--seed", "--split", "--folds", "--rank",
-      "--finalists", "--ensemble", "--ensemble-out", "--out", "--leaderboard", "--json",
+      "--finalists", "--ensemble", "--ensemble-out", "--out", "--leaderboard", "--json-out",
       "--shard", "--device", "--parallel", "--threads", "--gemm", "--missing"};
   for (int i = 1; i < argc; i++) {
     const char *v;
     int m = cli_csv_flag(argc, argv, &i, &a->csv.fmt, "sweep");
     if (m == 2) return 2;
+    if (!m) m = json_flag(a, argc, argv, &i);
     for (int k = 0; k < (int)(sizeof names / sizeof names[0]) && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
         return cli_usage_error("sweep", "%s needs a value", names[k]);
@@ -127,6 +145,7 @@ static int sweep_parse(sweep_args *a, int argc, char **argv) {
     if (m) continue;
     if (cli_switch(argv, i, "--grid")) { a->grid = 1; a->random_n = 0; }
     else if (cli_switch(argv, i, "--resume")) a->resume = 1;
+    else if (cli_switch(argv, i, "--force")) a->force = 1;
     else if (cli_switch(argv, i, "--quiet")) a->quiet = 1;
     else if (cli_switch(argv, i, "--verbose")) a->verbose = 1;
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { sweep_help(); return -1; }
@@ -143,6 +162,7 @@ static int build_configs(ab_sweep_cfg **cfg, size_t *n, const sweep_args *a, ab_
   ab_space_init(&sp);
   int rc = a->space ? ab_space_load(&sp, a->space, e) : AB_OK;
   for (int i = 0; i < a->nsets && !rc; i++) rc = ab_space_set(&sp, a->sets[i], e);
+  if (!rc && sp.note[0] && !a->quiet) fprintf(stderr, "abgpu sweep: %s\n", sp.note);
   if (!rc) rc = ab_space_expand(cfg, n, &sp, a->random_n, a->seed, e);
   ab_space_free(&sp);
   return rc;
@@ -243,7 +263,7 @@ static int run_all(sweep_run *r, const ab_sweep_cfg *cfg, size_t n, int parallel
                       : ab_err_set(e, AB_ENOMEM, "out of memory");
   r->prog.nlaunch = nl;
   for (size_t i = 0; i < nl && !rc; i++) {
-    if (g_stop) {
+    if (cli_stop_signal) {
       rc = ab_err_set(e, AB_EINTR, "interrupted: %zu of %zu configurations not trained",
                       n - r->prog.done, n);
       break;
@@ -306,13 +326,44 @@ static int build_ensemble(sweep_run *r, sweep_final *fin, ab_err *e) {
   return rc;
 }
 
-static int save_models(const sweep_args *a, const sweep_final *fin, ab_err *e) {
-  int rc = AB_OK;
-  if (a->out && fin->nfin && !(rc = ab_model_save(&fin->fits[0].m, a->out, e)))
-    printf("best model (validation rank 1) saved to %s\n", a->out);
-  if (!rc && fin->nens && !(rc = ab_model_save(&fin->ens, a->ensemble_out, e)))
-    printf("ensemble of the top %d saved to %s\n", fin->nens, a->ensemble_out);
+static int is_stdout(const char *path) { return path && strcmp(path, "-") == 0; }
+
+/* Where the tables and notes go: stderr when stdout carries data (--json, --out -). */
+static FILE *human(const sweep_args *a) {
+  return a->json_stdout || is_stdout(a->out) || (a->ensemble > 0 && is_stdout(a->ensemble_out))
+             ? stderr : stdout;
+}
+
+/* Opens path and writes m's bytes into it, uncommitted. */
+static int open_model(ab_outfile *o, const ab_model *m, const char *path, ab_err *e) {
+  uint8_t *buf;
+  size_t len;
+  int rc = ab_model_encode(m, &buf, &len, e);
+  if (rc) return rc;
+  if (!(rc = ab_outfile_open(o, path, e))) ab_outfile_write(o, buf, len);
+  free(buf);
   return rc;
+}
+
+/* The best model, the ensemble and the JSON: all land, or none. */
+static int save_outputs(const sweep_args *a, const sweep_final *fin, cli_json *j, ab_err *e) {
+  ab_outfile o[2];
+  ab_outfile *all[2];
+  int n = 0, rc = AB_OK;
+  if (fin && a->out && fin->nfin && !(rc = open_model(&o[n], &fin->fits[0].m, a->out, e)))
+    all[n] = &o[n], n++;
+  if (!rc && fin && fin->nens && !(rc = open_model(&o[n], &fin->ens, a->ensemble_out, e)))
+    all[n] = &o[n], n++;
+  if (rc) {
+    for (int i = 0; i < n; i++) ab_outfile_abort(all[i]);
+    return rc;
+  }
+  if ((rc = cli_commit(all, n, j, e))) return rc;
+  if (fin && a->out && fin->nfin)
+    fprintf(human(a), "best model (validation rank 1) saved to %s\n", a->out);
+  if (fin && fin->nens)
+    fprintf(human(a), "ensemble of the top %d saved to %s\n", fin->nens, a->ensemble_out);
+  return AB_OK;
 }
 
 static int final_phase(sweep_run *r, sweep_final *fin, ab_err *e) {
@@ -322,8 +373,7 @@ static int final_phase(sweep_run *r, sweep_final *fin, ab_err *e) {
   r->x.cb = NULL;
   int rc = fit_finalists(r, fin, e);
   if (!rc && r->a->ensemble > 0 && fin->nfin > 0) rc = build_ensemble(r, fin, e);
-  if (!rc) sweep_print_final(stdout, r->a, &r->lb, fin);
-  if (!rc) rc = save_models(r->a, fin, e);
+  if (!rc) sweep_print_final(human(r->a), r->a, &r->lb, fin);
   return rc;
 }
 
@@ -350,16 +400,6 @@ static int open_backend(ab_backend **be, const sweep_args *a, const sweep_mpi *m
   return cli_backend_open(be, dev, &bo, e);
 }
 
-static void install_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C stops at once */
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-}
-
 /* Configurations left to train on this rank or shard, after --resume. */
 static int todo_configs(ab_sweep_cfg **cfg, size_t *n, size_t *total, sweep_run *r, ab_err *e) {
   int rc = build_configs(cfg, n, r->a, e);
@@ -381,7 +421,11 @@ static int sweep_train(sweep_run *r, ab_err *e) {
             "device %s, up to %d models per launch\n", total, n, r->lb.n, r->a->leaderboard,
             r->x.be->name, parallel);
   r->prog.total = n;
+  cli_signals_defer(); /* a signal stops after the launch in progress */
   if (!rc) rc = run_all(r, cfg, n, parallel, e);
+  cli_signals_immediate();
+  if (!rc && cli_stop_signal) /* the signal came during the last launch */
+    rc = ab_err_set(e, AB_EINTR, "interrupted before the finalists were measured");
   free(cfg);
   return rc;
 }
@@ -393,20 +437,25 @@ static int sweep_finish(sweep_run *r, ab_err *e, int rc) {
     if (r->mpi->rank != 0) return rc;
   }
   ab_lb_sort(&r->lb, r->a->rank); /* rows read by --resume may come ranked otherwise */
-  int rc2 = ab_lb_write_csv(&r->lb, r->a->leaderboard, e);
+  int rc2 = AB_OK; /* an error before any row (a bad space file) leaves no leaderboard */
+  if (!rc || rc == AB_EINTR || r->lb.n) rc2 = ab_lb_write_csv(&r->lb, r->a->leaderboard, e);
   if (!rc) rc = rc2;
   sweep_final fin = {0};
   int whole = r->a->shard_n == 1 && rc == AB_OK;
-  if (!rc && r->lb.n) sweep_print_leaderboard(stdout, &r->lb, r->a->rank, 10);
+  if (!rc && r->lb.n) sweep_print_leaderboard(human(r->a), &r->lb, r->a->rank, 10);
   if (whole && r->lb.n) rc = final_phase(r, &fin, e);
   else if (!rc && r->a->shard_n > 1)
-    printf("shard %d/%d written to %s; join the shards with `abgpu sweep merge`, then run the "
-           "sweep with --resume on the merged leaderboard for the finalists\n",
-           r->a->shard_i, r->a->shard_n, r->a->leaderboard);
-  if (!rc || rc == AB_EINTR)
-    rc2 = sweep_write_json(r->a->json, r->a, &r->lb, whole ? &fin : NULL, r->x.be->name,
-                           sweep_now() - r->prog.t0, e);
+    fprintf(human(r->a), "shard %d/%d written to %s; join the shards with `abgpu sweep merge`, "
+            "then run the sweep with --resume on the merged leaderboard for the finalists\n",
+            r->a->shard_i, r->a->shard_n, r->a->leaderboard);
+  cli_json j = {r->a->json_stdout, r->a->json, NULL, 0, NULL, {0}};
+  FILE *jf = !rc || rc == AB_EINTR ? cli_json_stream(&j) : NULL;
+  if (jf) sweep_print_json(jf, r->a, &r->lb, whole ? &fin : NULL, r->x.be->name,
+                           sweep_now() - r->prog.t0);
+  ab_err e2 = {0};
+  if (!rc || rc == AB_EINTR) rc2 = save_outputs(r->a, rc ? NULL : &fin, &j, rc ? &e2 : e);
   if (!rc) rc = rc2;
+  cli_json_free(&j);
   final_free(&fin);
   return rc;
 }
@@ -427,11 +476,8 @@ static int sweep_main(sweep_args *a, const sweep_mpi *mpi) {
     r.prog = p;
     r.x.cb = sweep_epoch_cb;
     r.x.user = &r.prog;
-    install_signals();
     rc = sweep_train(&r, &e);
     rc = sweep_finish(&r, &e, rc);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
     ab_sweep_ctx_free(&r.x);
   }
   ab_lb_free(&r.lb);
@@ -440,7 +486,7 @@ static int sweep_main(sweep_args *a, const sweep_mpi *mpi) {
   if (rc == AB_EINTR) {
     fprintf(stderr, "abgpu: %s; leaderboard written to %s (continue with --resume)\n", e.msg,
             a->leaderboard);
-    return 128 + (g_stop ? (int)g_stop : SIGINT);
+    return 128 + (cli_stop_signal ? (int)cli_stop_signal : SIGINT);
   }
   return rc ? cli_fail(&e) : 0;
 }
@@ -452,7 +498,9 @@ static void merge_help(void) {
          "Joins leaderboards of one sweep (its shards, or runs with --resume): a\n"
          "configuration in several files is kept once (from the first), rows of another\n"
          "sweep (data, split, --seed, --folds) are an error. --rank loss|acc|auc orders\n"
-         "the result by that validation figure (default: loss).\n");
+         "the result by that validation figure (default: loss). --out must be a new file or\n"
+         "an older merge, not one of the inputs. --json prints {\"out\", \"files\",\n"
+         "\"configurations\", \"duplicates\"} on stdout, --json-out F writes it to F.\n");
 }
 
 #define MERGE_MAX_FILES 1024
@@ -461,14 +509,16 @@ typedef struct merge_args {
   const char *out, *files[MERGE_MAX_FILES];
   int nf;
   ab_rank_by rank;
+  cli_json json;
 } merge_args;
 
 /* Returns 0, -1 after --help, or the exit status of a usage error. */
 static int merge_parse(merge_args *a, int argc, char **argv) {
   const char *v;
   for (int i = 1; i < argc; i++) {
-    int m;
-    if ((m = cli_opt(argc, argv, &i, "--out", &v)) > 0) a->out = v;
+    int m = cli_json_flag(&a->json, argc, argv, &i);
+    if (m > 0) continue;
+    if (m == 0 && (m = cli_opt(argc, argv, &i, "--out", &v)) > 0) a->out = v;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--rank", &v)) > 0) {
       if (ab_rank_by_parse(&a->rank, v)) return cli_usage_error("sweep merge", "--rank: invalid value '%s'", v);
     } else if (m < 0) return cli_usage_error("sweep merge", "%s needs a value", argv[i]);
@@ -481,10 +531,46 @@ static int merge_parse(merge_args *a, int argc, char **argv) {
   return 0;
 }
 
+static void merge_json(FILE *f, const merge_args *a, const ab_leaderboard *lb, size_t dups) {
+  fprintf(f, "{\"out\": ");
+  ab_json_str(f, a->out);
+  fprintf(f, ", \"files\": [");
+  for (int i = 0; i < a->nf; i++) {
+    fprintf(f, "%s", i ? ", " : "");
+    ab_json_str(f, a->files[i]);
+  }
+  fprintf(f, "], \"configurations\": %zu, \"duplicates\": %zu}\n", lb->n, dups);
+}
+
+static int merge_write(merge_args *a, const ab_leaderboard *lb, size_t dups, ab_err *e) {
+  ab_outfile o;
+  int rc = ab_outfile_open(&o, a->out, e);
+  if (rc) return rc;
+  ab_lb_write_csv_stream(lb, o.f);
+  FILE *jf = cli_json_stream(&a->json);
+  if (jf) merge_json(jf, a, lb, dups);
+  ab_outfile *outs[1] = {&o};
+  if ((rc = cli_commit(outs, 1, &a->json, e))) return rc;
+  fprintf(a->json.to_stdout || is_stdout(a->out) ? stderr : stdout, "merged %d leaderboards "
+          "into %s: %zu configurations (%zu duplicates kept once)\n", a->nf, a->out, lb->n, dups);
+  return AB_OK;
+}
+
+static int merge_check(const merge_args *a) {
+  ab_path_use out[3] = {{"--out", a->out}, {"--json", a->json.to_stdout ? "-" : NULL},
+                        {"--json-out", a->json.path}};
+  ab_path_use in[MERGE_MAX_FILES];
+  for (int i = 0; i < a->nf; i++) in[i] = (ab_path_use){"the input", a->files[i]};
+  return cli_check_outputs(out, 3, in, a->nf);
+}
+
 static int merge_main(int argc, char **argv) {
-  merge_args a = {NULL, {0}, 0, AB_RANK_LOSS};
+  static merge_args a;
+  memset(&a, 0, sizeof a);
+  a.rank = AB_RANK_LOSS;
   int rc = merge_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
+  if ((rc = merge_check(&a))) return rc;
   ab_leaderboard lb, one;
   ab_err e = {0};
   size_t dups = 0;
@@ -496,11 +582,9 @@ static int merge_main(int argc, char **argv) {
     ab_lb_free(&one);
   }
   if (!rc) ab_lb_sort(&lb, a.rank);
-  if (!rc) rc = ab_lb_write_csv(&lb, a.out, &e);
-  if (!rc)
-    printf("merged %d leaderboards into %s: %zu configurations (%zu duplicates kept once)\n",
-           a.nf, a.out, lb.n, dups);
+  if (!rc) rc = merge_write(&a, &lb, dups, &e);
   ab_lb_free(&lb);
+  cli_json_free(&a.json);
   return rc ? cli_fail(&e) : 0;
 }
 
@@ -526,6 +610,35 @@ static const char *json_name(char *buf, size_t n, const char *csv) {
   return buf;
 }
 
+/* Before any work: the device's flags, every output, and an existing leaderboard, which
+ * only --resume (continue it) or --force (replace it) may touch. */
+static int sweep_check(const sweep_args *a) {
+  ab_err e = {0};
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
+  if (cli_backend_flags_check(a->device, &bo, &e)) return cli_usage_error("sweep", "%s", e.msg);
+  if (is_stdout(a->leaderboard))
+    return cli_usage_error("sweep", "--leaderboard -: the leaderboard is rewritten after every "
+                           "launch and needs a file");
+  ab_path_use out[5] = {{"--leaderboard", a->leaderboard}, {"--json-out", a->json},
+                        {"--json", a->json_stdout ? "-" : NULL}, {"--out", a->out},
+                        {"--ensemble-out", a->ensemble > 0 ? a->ensemble_out : NULL}};
+  ab_path_use in[2] = {{"--data", a->data}, {"--space", a->space}};
+  int rc = cli_check_outputs(out, 5, in, 2);
+  if (rc) return rc;
+  struct stat st;
+  if (stat(a->leaderboard, &st) == 0 && !S_ISREG(st.st_mode)) {
+    ab_err_set(&e, AB_EOUTPUT, "--leaderboard %s is not a regular file; a leaderboard is "
+               "rewritten after every launch and needs one", a->leaderboard);
+    return cli_fail(&e);
+  }
+  if (!a->resume && !a->force && access(a->leaderboard, F_OK) == 0) {
+    ab_err_set(&e, AB_EOUTPUT, "--leaderboard %s exists: continue that sweep with --resume, or "
+               "replace it with --force", a->leaderboard);
+    return cli_fail(&e);
+  }
+  return 0;
+}
+
 int cmd_sweep(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "merge") == 0) return merge_main(argc - 1, argv + 1);
   sweep_args a;
@@ -534,6 +647,7 @@ int cmd_sweep(int argc, char **argv) {
   if (rc) return rc < 0 ? 0 : rc;
   char json[4200];
   if (!a.json) a.json = json_name(json, sizeof json, a.leaderboard);
+  if ((rc = sweep_check(&a))) return rc;
   sweep_mpi mpi;
   ab_err e = {0};
   if (sweep_mpi_init(&mpi, &argc, &argv)) {
@@ -542,7 +656,10 @@ int cmd_sweep(int argc, char **argv) {
   }
   if (mpi.size > 1 && a.shard_n > 1)
     return cli_usage_error("sweep", "--shard and mpirun split the work the same way: use one");
-  rc = sweep_main(&a, &mpi);
+  ab_lock lock = {-1, ""}; /* one sweep at a time writes a leaderboard */
+  if (mpi.rank == 0 && ab_lock_take(&lock, a.leaderboard, "sweep", &e)) rc = cli_fail(&e);
+  else rc = sweep_main(&a, &mpi);
+  ab_lock_release(&lock);
   sweep_mpi_finalize(&mpi, rc);
   return rc;
 }

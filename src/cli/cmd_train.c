@@ -21,7 +21,8 @@ typedef struct train_args {
   ab_train_cfg cfg;
   ab_prep_opts prep;
   ab_csv_opts csv;             /* csv.fmt: the input-format flags */
-  int quiet, json, verbose, compat, balance_set, order_set, stop_set, threads, ckpt_every;
+  int quiet, verbose, compat, balance_set, order_set, stop_set, threads, ckpt_every;
+  cli_json json;
   int ensemble;             /* networks trained (seeds S, S+1, ...) and saved as one model */
   char note[4096];          /* the flags, stored in checkpoints for --resume */
 } train_args;
@@ -75,16 +76,20 @@ static void train_help(void) {
          "                    balanced rows, --batch-order fixed, --stop rise, keep the\n"
          "                    last epoch's weights\n"
          "  --quiet           no per-epoch lines\n"
-         "  --json            one JSON object with the results on stdout at the end\n"
+         "  --json            one JSON object with the results on stdout at the end (the\n"
+         "                    other lines go to stderr)\n"
+         "  --json-out F      the same object into file F\n"
          "  --verbose         backend details (e.g. OpenCL build options) on stderr\n"
          "  --out FILE        save the model (.abm: weights, scaler, fills, config,\n"
-         "                    metrics) for eval, predict, importance, export (default: none)\n"
+         "                    metrics) for eval, predict, importance, export; - for stdout,\n"
+         "                    the other lines then go to stderr (default: none)\n"
          "  --report FILE     write an HTML report: curves, ROC, gains, confusion matrix,\n"
          "                    importance, configuration (default: none)\n"
          "  --checkpoint F    checkpoint file: weights, Adam and RNG state, epoch, early\n"
          "                    stopping (default: FILE.ckpt for --out FILE, else\n"
          "                    abgpu-train.ckpt); written atomically on SIGINT/SIGTERM, which\n"
-         "                    stop after the current epoch (exit 130/143)\n"
+         "                    stop after the current epoch (exit 130/143; a second signal\n"
+         "                    stops at once); removed when the run completes\n"
          "  --checkpoint-every N  also write it after every N epochs (default: 0 = only\n"
          "                    when interrupted)\n"
          "  --resume F        continue the run saved in checkpoint F with the flags it was\n"
@@ -128,7 +133,7 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
       case 12: a->gemm = v; bad = strcmp(v, "own") && strcmp(v, "clblast"); break;
       case 13: a->out = v; break;
       case 14: a->report = v; break;
-      case 15: bad = cli_int(&a->threads, v, 1, 4096); break;
+      case 15: bad = cli_threads(&a->threads, v); break;
       case 16: bad = cli_float(&a->cfg.wd, v, 0, 10); break;
       case 17: bad = ab_transform_parse(&a->prep.transform, v); break;
       case 18: a->ckpt = v; break;
@@ -154,8 +159,10 @@ static int train_parse(train_args *a, int argc, char **argv) {
     int r = train_value_flag(a, argc, argv, &i);
     if (r == 0) continue;
     if (r == 2) return 2;
-    if (cli_switch(argv, i, "--quiet")) a->quiet = 1;
-    else if (cli_switch(argv, i, "--json")) a->json = 1;
+    if ((r = cli_json_flag(&a->json, argc, argv, &i)) < 0)
+      return cli_usage_error("train", "--json-out needs a value");
+    else if (r > 0) continue;
+    else if (cli_switch(argv, i, "--quiet")) a->quiet = 1;
     else if (cli_switch(argv, i, "--verbose")) a->verbose = 1;
     else if (cli_switch(argv, i, "--seed-compat")) a->compat = 1;
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { train_help(); return -1; }
@@ -168,22 +175,6 @@ static int train_parse(train_args *a, int argc, char **argv) {
 
 typedef struct epoch_out { FILE *f; int epochs, quiet; } epoch_out;
 
-/* SIGINT/SIGTERM: the loop finishes the current epoch, then stops with a checkpoint.
- * SA_RESETHAND: a second signal ends the process at once. */
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig) { stop_signal = sig; }
-
-static void catch_signals(void) {
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESETHAND;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
-  sigaction(SIGTERM, &sa, NULL);
-}
-
 /* One line per epoch: the model's figures, or with --ensemble the first network's and
  * how many are still training. */
 static int print_epoch(const ab_epoch_stats *s, const uint8_t *active, int K, void *user) {
@@ -195,7 +186,7 @@ static int print_epoch(const ab_epoch_stats *s, const uint8_t *active, int K, vo
             s->epoch, o->epochs, s->train_loss, s->val_loss, 100.0 * s->val_acc, s->ms);
   if (!o->quiet) fprintf(o->f, K > 1 ? "  (network 1; %d of %d still training)\n" : "\n", left, K);
   fflush(o->f); /* progress shows as it happens, also through a pipe or file */
-  return stop_signal != 0;
+  return cli_stop_signal != 0; /* SIGINT/SIGTERM: stop after this epoch, with a checkpoint */
 }
 
 /* What train adds after the loop for --out, --report and --json: the model with its
@@ -209,60 +200,77 @@ typedef struct train_extra {
   int have_imp;       /* 0 when the test rows used hold one class only */
 } train_extra;
 
-static void print_json_extra(const train_args *a, const train_extra *x) {
+static void print_json_extra(FILE *f, const train_args *a, const train_extra *x) {
   char b1[32], b2[32];
-  printf(", \"model\": ");
-  if (a->out) ab_json_str(stdout, a->out);
-  else printf("null");
-  printf(", \"prior\": %s, \"train_ratio\": %s, \"data_hash\": \"%016llx\", \"test_metrics\": {",
-         ab_json_num(b1, x->m.prior), ab_json_num(b2, x->m.train_ratio),
-         (unsigned long long)x->m.data_hash);
-  ab_json_metrics(stdout, &x->m.test);
-  printf("}, \"val_metrics\": {");
-  ab_json_metrics(stdout, &x->m.val);
-  printf("}, \"test_gains\": ");
-  ab_json_gains(stdout, &x->g);
-  printf(", \"importance\": ");
-  if (x->have_imp) ab_json_importance(stdout, &x->imp, &x->m);
-  else printf("null");
+  fprintf(f, ", \"model\": ");
+  if (a->out) ab_json_str(f, a->out);
+  else fprintf(f, "null");
+  fprintf(f, ", \"prior\": %s, \"train_ratio\": %s, \"data_hash\": \"%016llx\", \"test_metrics\": {",
+          ab_json_num(b1, x->m.prior), ab_json_num(b2, x->m.train_ratio),
+          (unsigned long long)x->m.data_hash);
+  ab_json_metrics(f, &x->m.test);
+  fprintf(f, "}, \"val_metrics\": {");
+  ab_json_metrics(f, &x->m.val);
+  fprintf(f, "}, \"test_gains\": ");
+  ab_json_gains(f, &x->g);
+  fprintf(f, ", \"importance\": ");
+  if (x->have_imp) ab_json_importance(f, &x->imp, &x->m);
+  else fprintf(f, "null");
 }
 
 /* With --ensemble: each network's epochs and its own test accuracy. */
-static void print_json_members(const ab_train_result *r, int K) {
-  printf(", \"ensemble\": %d, \"members\": [", K);
+static void print_json_members(FILE *f, const ab_train_result *r, int K) {
+  char b[2][32];
+  fprintf(f, ", \"ensemble\": %d, \"members\": [", K);
   for (int k = 0; k < K; k++)
-    printf("%s{\"epochs\": %d, \"best_epoch\": %d, \"test_accuracy\": %.6f, \"val_loss\": %.6f}",
-           k ? ", " : "", r[k].epochs, r[k].best_epoch, r[k].test_acc, r[k].val_loss);
-  printf("]");
+    fprintf(f, "%s{\"epochs\": %d, \"best_epoch\": %d, \"test_accuracy\": %s, \"val_loss\": %s}",
+            k ? ", " : "", r[k].epochs, r[k].best_epoch, ab_json_num(b[0], r[k].test_acc),
+            ab_json_num(b[1], r[k].val_loss));
+  fprintf(f, "]");
+}
+
+static void print_json_history(FILE *f, const ab_train_result *r) {
+  char b[4][32];
+  fprintf(f, ", \"history\": [");
+  for (int i = 0; i < r->epochs; i++)
+    fprintf(f, "%s{\"epoch\": %d, \"train_loss\": %s, \"val_loss\": %s, \"val_accuracy\": %s, "
+            "\"ms\": %s}", i ? ", " : "", r->hist[i].epoch, ab_json_num(b[0], r->hist[i].train_loss),
+            ab_json_num(b[1], r->hist[i].val_loss), ab_json_num(b[2], r->hist[i].val_acc),
+            ab_json_fixed(b[3], r->hist[i].ms, 4));
+  fprintf(f, "]");
 }
 
 /* The run's figures; with --ensemble the averaged model's (x->m), history of network 1. */
-static void print_json(const train_args *a, const ab_backend *be, const ab_splits *s,
+static void print_json(FILE *f, const train_args *a, const ab_backend *be, const ab_splits *s,
                        const ab_train_result *r, const train_extra *x) {
-  char arch[128];
+  char arch[128], b[6][32];
   ab_arch_describe(&a->cfg.arch, arch, sizeof arch);
   int K = a->ensemble;
-  printf("{\"test_accuracy\": %.6f, \"test_loss\": %.6f, \"val_accuracy\": %.6f, "
-         "\"val_loss\": %.6f, \"train_loss\": %.6f, \"epochs\": %d, \"best_epoch\": %d, "
-         "\"ms_per_epoch\": %.4f, \"device\": \"%s\", \"seed\": %llu, \"data\": \"%s\", "
-         "\"rows\": %zu, \"train_rows\": %zu, \"val_rows\": %zu, \"test_rows\": %zu, "
-         "\"inputs\": %d, \"transform\": \"%s\", "
-         "\"arch\": \"%s\", \"balance\": \"%s\", \"seed_compat\": %s, \"history\": [",
-         K > 1 ? x->m.test.accuracy : r->test_acc, K > 1 ? x->m.test.log_loss : r->test_loss,
-         K > 1 ? x->m.val.accuracy : r->val_acc, K > 1 ? x->m.val.log_loss : r->val_loss,
-         r->train_loss, r->epochs, r->best_epoch, r->ms_per_epoch, be->name,
-         (unsigned long long)a->cfg.seed, a->data, s->n_total, s->train.n, s->val.n, s->test.n,
-         s->train.d, AB_TRANSFORM_STR(a->prep.transform), arch,
-         ab_balance_name(a->compat ? AB_BALANCE_FIRST : a->prep.balance),
-         a->compat ? "true" : "false");
-  for (int i = 0; i < r->epochs; i++)
-    printf("%s{\"epoch\": %d, \"train_loss\": %.6f, \"val_loss\": %.6f, \"val_accuracy\": %.6f, "
-           "\"ms\": %.4f}", i ? ", " : "", r->hist[i].epoch, r->hist[i].train_loss,
-           r->hist[i].val_loss, r->hist[i].val_acc, r->hist[i].ms);
-  printf("]");
-  if (K > 1) print_json_members(r, K);
-  print_json_extra(a, x);
-  printf("}\n");
+  fprintf(f, "{\"test_accuracy\": %s, \"test_loss\": %s, \"val_accuracy\": %s, "
+          "\"val_loss\": %s, \"train_loss\": %s, \"epochs\": %d, \"best_epoch\": %d, "
+          "\"ms_per_epoch\": %s, \"device\": ",
+          ab_json_num(b[0], K > 1 ? x->m.test.accuracy : r->test_acc),
+          ab_json_num(b[1], K > 1 ? x->m.test.log_loss : r->test_loss),
+          ab_json_num(b[2], K > 1 ? x->m.val.accuracy : r->val_acc),
+          ab_json_num(b[3], K > 1 ? x->m.val.log_loss : r->val_loss),
+          ab_json_num(b[4], r->train_loss), r->epochs, r->best_epoch,
+          ab_json_fixed(b[5], r->ms_per_epoch, 4));
+  ab_json_str(f, be->name);
+  fprintf(f, ", \"seed\": %llu, \"data\": ", (unsigned long long)a->cfg.seed);
+  ab_json_str(f, a->data);
+  fprintf(f, ", \"rows\": %zu, \"train_rows\": %zu, \"val_rows\": %zu, \"test_rows\": %zu, "
+          "\"inputs\": %d, \"transform\": ", s->n_total, s->train.n, s->val.n, s->test.n,
+          s->train.d);
+  ab_json_str(f, AB_TRANSFORM_STR(a->prep.transform));
+  fprintf(f, ", \"arch\": ");
+  ab_json_str(f, arch);
+  fprintf(f, ", \"balance\": ");
+  ab_json_str(f, ab_balance_name(a->compat ? AB_BALANCE_FIRST : a->prep.balance));
+  fprintf(f, ", \"seed_compat\": %s", a->compat ? "true" : "false");
+  print_json_history(f, r);
+  if (K > 1) print_json_members(f, r, K);
+  print_json_extra(f, a, x);
+  fprintf(f, "}\n");
 }
 
 static void print_summary(FILE *f, const ab_splits *s, const ab_train_result *r, int K) {
@@ -305,12 +313,35 @@ static int extra_metrics(train_extra *x, const ab_splits *s, uint64_t seed, ab_e
   return rc;
 }
 
-static int train_report(const train_extra *x, const train_args *a, const ab_splits *s,
-                        const ab_train_result *r, ab_err *e) {
+/* The model, the report and --json-out's file, committed together: all land or none. */
+static int train_outputs(train_extra *x, train_args *a, const ab_splits *s,
+                         const ab_train_result *r, FILE *info, ab_err *e) {
   ab_report rep = {"Training report", "the test split (balanced)", a->out, &x->m, r->hist,
                    r->epochs, &x->m.test, &x->g, x->have_imp ? &x->imp : NULL, NULL, x->prob,
                    x->y, s->test.n};
-  return ab_report_write(a->report, &rep, e);
+  ab_outfile o[2];
+  ab_outfile *all[2];
+  int n = 0, rc = AB_OK;
+  uint8_t *buf = NULL;
+  size_t len = 0;
+  if (a->out && !(rc = ab_model_encode(&x->m, &buf, &len, e)) &&
+      !(rc = ab_outfile_open(&o[n], a->out, e))) {
+    ab_outfile_write(&o[n], buf, len);
+    all[n] = &o[n], n++;
+  }
+  free(buf);
+  if (!rc && a->report && !(rc = ab_outfile_open(&o[n], a->report, e))) {
+    all[n] = &o[n], n++;
+    rc = ab_report_print(o[n - 1].f, &rep, e);
+  }
+  if (rc) {
+    for (int i = 0; i < n; i++) ab_outfile_abort(all[i]);
+    return rc;
+  }
+  if ((rc = cli_commit(all, n, &a->json, e))) return rc;
+  if (a->out) fprintf(info, "model saved to %s\n", a->out);
+  if (a->report) fprintf(info, "report written to %s\n", a->report);
+  return AB_OK;
 }
 
 /* The model: network 1, or the average of the K networks. */
@@ -326,16 +357,14 @@ static int make_model(ab_model *m, const train_args *a, const ab_backend *be, co
   return rc;
 }
 
-static int train_finish(train_extra *x, const train_args *a, const ab_backend *be,
+static int train_finish(train_extra *x, train_args *a, const ab_backend *be,
                         const ab_splits *s, const ab_train_result *r, FILE *info, ab_err *e) {
   int rc = make_model(&x->m, a, be, s, r, e);
   if (!rc) rc = extra_metrics(x, s, a->cfg.seed, e);
   if (!rc && a->ensemble > 1) print_ensemble(info, &x->m, a->ensemble);
-  if (!rc && a->out && !(rc = ab_model_save(&x->m, a->out, e)))
-    fprintf(info, "model saved to %s\n", a->out);
-  if (!rc && a->report && !(rc = train_report(x, a, s, r, e)))
-    fprintf(info, "report written to %s\n", a->report);
-  return rc;
+  FILE *jf = rc ? NULL : cli_json_stream(&a->json);
+  if (jf) print_json(jf, a, be, s, r, x);
+  return rc ? rc : train_outputs(x, a, s, r, info, e);
 }
 
 static void train_extra_free(train_extra *x) {
@@ -352,6 +381,32 @@ static ab_train_cfg *member_cfgs(const train_args *a) {
     c[k].seed = a->cfg.seed + (uint64_t)k;
   }
   return c;
+}
+
+/* After the run it belongs to has completed, its checkpoint goes (and dead processes'
+ * temporaries of it): one that this run wrote or resumed from. */
+static void remove_checkpoint(const train_args *a, const ab_train_result *r, FILE *info) {
+  int ours = a->resume || (a->ckpt_every > 0 && r->epochs >= a->ckpt_every);
+  ab_outfile_clean_stale(a->ckpt);
+  if (ours && remove(a->ckpt) == 0) fprintf(info, "checkpoint %s removed: the run is complete\n", a->ckpt);
+}
+
+static int train_loop(train_args *a, ab_backend *be, const ab_splits *s, ab_train_result *r,
+                      const ab_train_cfg *cfg, FILE *info, ab_err *e) {
+  fprintf(info, "device %s; %zu customers (%zu buy again), %zu after balancing: "
+          "train %zu, validation %zu, test %zu\n", be->name, s->n_total, s->n_pos_total,
+          s->n_balanced, s->train.n, s->val.n, s->test.n);
+  epoch_out eo = {info, a->cfg.epochs, a->quiet};
+  ab_ckpt_opts ck = {a->ckpt, a->ckpt_every, a->resume, a->note};
+  if (a->resume) fprintf(info, "resuming from %s\n", a->resume);
+  cli_signals_defer(); /* a signal stops after the epoch, with a checkpoint */
+  int rc = ab_train_many(r, be, cfg, a->ensemble, s, &ck, print_epoch, &eo, e);
+  cli_signals_immediate();
+  if (rc == AB_EINTR)
+    fprintf(stderr, "abgpu: %s; checkpoint written to %s; continue with: abgpu train --resume %s\n",
+            cli_stop_signal == SIGTERM ? "terminated (SIGTERM)" : "interrupted (SIGINT)", a->ckpt,
+            a->ckpt);
+  return rc;
 }
 
 static int train_run(train_args *a, FILE *info) {
@@ -372,46 +427,52 @@ static int train_run(train_args *a, FILE *info) {
   a->cfg.arch.dims[0] = s.train.d; /* the network's inputs: 10 features, or their encoding */
   for (int k = 0; k < a->ensemble; k++) cfg[k].arch = a->cfg.arch;
   cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
-  if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = be->vt->load_data(be, &s, &e))) {
-    fprintf(info, "device %s; %zu customers (%zu buy again), %zu after balancing: "
-            "train %zu, validation %zu, test %zu\n", be->name, s.n_total, s.n_pos_total,
-            s.n_balanced, s.train.n, s.val.n, s.test.n);
-    epoch_out eo = {info, a->cfg.epochs, a->quiet};
-    ab_ckpt_opts ck = {a->ckpt, a->ckpt_every, a->resume, a->note};
-    if (a->resume) fprintf(info, "resuming from %s\n", a->resume);
-    catch_signals();
-    rc = ab_train_many(r, be, cfg, a->ensemble, &s, &ck, print_epoch, &eo, &e);
-  }
-  if (rc == AB_EINTR) {
-    fprintf(stderr, "abgpu: %s; checkpoint written to %s; continue with: abgpu train --resume %s\n",
-            stop_signal == SIGTERM ? "terminated (SIGTERM)" : "interrupted (SIGINT)", a->ckpt, a->ckpt);
-    rc = 0;
-    e.code = 128 + (stop_signal ? stop_signal : SIGINT);
-  }
-  if (!rc && e.code < 128) {
+  if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = be->vt->load_data(be, &s, &e)))
+    rc = train_loop(a, be, &s, r, cfg, info, &e);
+  if (!rc) {
     print_summary(info, &s, r, a->ensemble);
-    if (a->out || a->report || a->json || a->ensemble > 1)
+    if (a->out || a->report || a->json.to_stdout || a->json.path || a->ensemble > 1)
       rc = train_finish(&x, a, be, &s, r, info, &e);
   }
-  if (!rc && a->json && e.code < 128) print_json(a, be, &s, r, &x);
+  if (!rc) remove_checkpoint(a, r, info);
   train_extra_free(&x);
   for (int k = 0; k < a->ensemble; k++) ab_train_result_free(&r[k]);
   free(r);
   free(cfg);
   ab_backend_free(be);
   ab_splits_free(&s);
-  return rc ? cli_fail(&e) : e.code >= 128 ? e.code : 0;
+  cli_json_free(&a->json);
+  if (rc == AB_EINTR) return 128 + (cli_stop_signal ? (int)cli_stop_signal : SIGINT);
+  return rc ? cli_fail(&e) : 0;
 }
 
-/* The flags joined by '\n' (without --resume), kept in checkpoints. */
-static void make_note(char *note, size_t n, int argc, char **argv) {
+/* The flags (without --resume), kept in checkpoints: one per line, a backslash and a
+ * newline inside a flag written as \\ and \n (a file name may hold either). Returns -1
+ * when they do not fit. */
+static int make_note(char *note, size_t n, int argc, char **argv) {
   size_t k = 0;
-  note[0] = '\0';
-  for (int i = 1; i < argc && k < n; i++) {
+  for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--resume") == 0) { i++; continue; }
     if (strncmp(argv[i], "--resume=", 9) == 0) continue;
-    k += (size_t)snprintf(note + k, n - k, "%s%s", k ? "\n" : "", argv[i]);
+    if (k && k < n) note[k++] = '\n';
+    for (const char *p = argv[i]; *p && k + 2 < n; p++) {
+      if (*p == '\\' || *p == '\n') note[k++] = '\\';
+      note[k++] = *p == '\n' ? 'n' : *p;
+    }
+    if (k + 2 >= n) return -1;
   }
+  note[k] = '\0';
+  return 0;
+}
+
+/* Undoes make_note's escapes in place. */
+static void unescape(char *s) {
+  char *w = s;
+  for (const char *p = s; *p; p++) {
+    if (*p == '\\' && (p[1] == '\\' || p[1] == 'n')) { *w++ = p[1] == 'n' ? '\n' : '\\'; p++; }
+    else *w++ = *p;
+  }
+  *w = '\0';
 }
 
 /* With --resume F: the checkpoint's flags first, then the ones given now. */
@@ -430,6 +491,7 @@ static int resume_args(int *argc, char ***argv, char *buf, size_t n) {
   for (char *t = buf; t && *t && k < 400; ) {
     char *nl = strchr(t, '\n');
     if (nl) *nl = '\0';
+    unescape(t);
     args[k++] = t;
     t = nl ? nl + 1 : NULL;
   }
@@ -444,14 +506,31 @@ static void default_checkpoint(train_args *a) {
   static char path[4096];
   if (a->ckpt) return;
   if (a->resume) a->ckpt = a->resume;
-  else if (a->out) { snprintf(path, sizeof path, "%s.ckpt", a->out); a->ckpt = path; }
-  else a->ckpt = "abgpu-train.ckpt";
+  else if (a->out && strcmp(a->out, "-") != 0) {
+    snprintf(path, sizeof path, "%s.ckpt", a->out);
+    a->ckpt = path;
+  } else a->ckpt = "abgpu-train.ckpt";
+}
+
+static int is_stdout(const char *path) { return path && strcmp(path, "-") == 0; }
+
+/* Every output before any work. The checkpoint is checked when named (--checkpoint,
+ * --checkpoint-every, or FILE.ckpt beside --out), and is no input when resuming from it. */
+static int check_outputs(const train_args *a, int named_ckpt) {
+  const char *ckpt = named_ckpt && !(a->resume && strcmp(a->ckpt, a->resume) == 0) ? a->ckpt : NULL;
+  if (is_stdout(a->ckpt)) return cli_usage_error("train", "--checkpoint -: a checkpoint needs a file");
+  ab_path_use out[5] = {{"--out", a->out}, {"--report", a->report},
+                        {"--json", a->json.to_stdout ? "-" : NULL}, {"--json-out", a->json.path},
+                        {"--checkpoint", ckpt}};
+  ab_path_use in[2] = {{"--data", a->data}, {"--resume", a->resume}};
+  return cli_check_outputs(out, 5, in, 2);
 }
 
 int cmd_train(int argc, char **argv) {
   train_args a = {0};
   static char saved[8192];
-  if (resume_args(&argc, &argv, saved, sizeof saved)) return 2;
+  int rc = resume_args(&argc, &argv, saved, sizeof saved);
+  if (rc) return rc;
   a.cfg = ab_train_cfg_default();
   a.prep = ab_prep_opts_default();
   a.csv = ab_csv_opts_default();
@@ -459,18 +538,24 @@ int cmd_train(int argc, char **argv) {
   a.hidden = "100,100";
   a.act = "relu,sigmoid";
   a.ensemble = 1;
-  int rc = train_parse(&a, argc, argv);
-  if (rc) return rc < 0 ? 0 : rc;
-  make_note(a.note, sizeof a.note, argc, argv);
+  if ((rc = train_parse(&a, argc, argv))) return rc < 0 ? 0 : rc;
+  if (make_note(a.note, sizeof a.note, argc, argv))
+    return cli_usage_error("train", "the flags are too long to store in a checkpoint (%zu "
+                           "bytes at most)", sizeof a.note - 1);
+  int named_ckpt = a.ckpt || a.ckpt_every > 0 || (a.out && !is_stdout(a.out));
   default_checkpoint(&a);
   ab_err e = {0};
   if (ab_arch_parse(&a.cfg.arch, AB_NFEAT, a.hidden, a.act, &e))
     return cli_usage_error("train", "%s", e.msg);
+  cli_backend_opts bo = {a.verbose, a.gemm, a.threads};
+  if (cli_backend_flags_check(a.device, &bo, &e)) return cli_usage_error("train", "%s", e.msg);
+  if ((rc = check_outputs(&a, named_ckpt))) return rc;
   a.prep.seed = a.cfg.seed;
   a.prep.compat = a.cfg.keep_last = a.compat;
   if (a.compat && !a.order_set) a.cfg.order = AB_ORDER_FIXED;
   if (a.compat && !a.stop_set) a.cfg.stop = AB_STOP_RISE;
-  FILE *info = a.json ? stderr : stdout;
+  /* when stdout carries data (the model, the JSON, a report), every other line goes to stderr */
+  FILE *info = a.json.to_stdout || is_stdout(a.out) || is_stdout(a.report) ? stderr : stdout;
   if (!a.data) {
     a.data = DEFAULT_DATA;
     fprintf(info, "no --data given: training on %s, synthetic customers (seed %u) "

@@ -30,7 +30,17 @@ static void usage(FILE *f) {
   for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\nenvironment:\n"
              "  ABGPU_DEVICE      default for --device (cpu or an OpenCL device index)\n"
-             "  ABGPU_KERNEL_DIR  read kernels/*.cl from this folder instead of the embedded copy\n");
+             "  ABGPU_KERNEL_DIR  read kernels/*.cl from this folder instead of the embedded copy\n"
+             "\nexit status:\n"
+             "  0        success\n"
+             "  1        internal error (out of memory, a bug)\n"
+             "  2        usage or data error (bad flag, bad CSV or model file: FILE:LINE:COL)\n"
+             "  3        device error (OpenCL, no such device)\n"
+             "  4        an output cannot be written (no folder, read-only, the same file as\n"
+             "           an input, disk full); outputs are checked before any work\n"
+             "  130/143  interrupted by SIGINT/SIGTERM (temporary files removed)\n"
+             "\n--json prints one JSON object on stdout, --json-out FILE writes it to a file\n"
+             "(every command); --out - sends data to stdout and every other line to stderr.\n");
 }
 
 int main(int argc, char **argv) {
@@ -43,6 +53,7 @@ int main(int argc, char **argv) {
     printf("abgpu %s\n", ABGPU_VERSION);
     return 0;
   }
+  cli_signals_immediate(); /* temporaries are removed on SIGINT/SIGTERM in every command */
   for (size_t i = 0; i < NCOMMANDS; i++)
     if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
   fprintf(stderr, "abgpu: unknown command '%s'\n\n", argv[1]);

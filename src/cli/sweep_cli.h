@@ -10,11 +10,12 @@
 typedef struct sweep_args {
   const char *data, *space, *sets[SWEEP_MAX_SETS];
   int nsets, grid, folds, finalists, ensemble, threads, parallel, verbose, quiet, resume;
+  int force, json_stdout;  /* --force: replace an existing leaderboard; --json: on stdout */
   size_t random_n;
   uint64_t seed;
   int split[3];
   ab_rank_by rank;
-  const char *device, *gemm, *leaderboard, *json, *out, *ensemble_out;
+  const char *device, *gemm, *leaderboard, *json, *out, *ensemble_out; /* json: --json-out */
   int shard_i, shard_n;    /* 1-based slice i of n (1/1: everything) */
   ab_csv_opts csv;
 } sweep_args;
@@ -54,8 +55,9 @@ void sweep_progress_end(sweep_progress *p);
 void sweep_print_leaderboard(FILE *f, const ab_leaderboard *lb, ab_rank_by rank, int top);
 void sweep_print_final(FILE *f, const sweep_args *a, const ab_leaderboard *lb,
                        const sweep_final *fin);
-int sweep_write_json(const char *path, const sweep_args *a, const ab_leaderboard *lb,
-                     const sweep_final *fin, const char *device, double secs, ab_err *e);
+/* The leaderboard and finalists as one JSON object (--json, --json-out). */
+void sweep_print_json(FILE *f, const sweep_args *a, const ab_leaderboard *lb,
+                      const sweep_final *fin, const char *device, double secs);
 /* "abgpu train --data F FLAGS --seed S [--split ...]" into buf. */
 void sweep_train_command(char *buf, size_t n, const sweep_args *a, const ab_sweep_cfg *c);
 

@@ -191,13 +191,9 @@ static void json_head(FILE *f, const sweep_args *a, const ab_leaderboard *lb, co
   ab_lb_write_json_rows(lb, f);
 }
 
-int sweep_write_json(const char *path, const sweep_args *a, const ab_leaderboard *lb,
-                     const sweep_final *fin, const char *device, double secs, ab_err *e) {
-  ab_outfile o;
-  int rc = ab_outfile_open(&o, path, e);
-  if (rc) return rc;
-  json_head(o.f, a, lb, device, secs);
-  if (fin) json_final(o.f, a, lb, fin);
-  fprintf(o.f, "\n}\n");
-  return ab_outfile_commit(&o, e);
+void sweep_print_json(FILE *f, const sweep_args *a, const ab_leaderboard *lb,
+                      const sweep_final *fin, const char *device, double secs) {
+  json_head(f, a, lb, device, secs);
+  if (fin) json_final(f, a, lb, fin);
+  fprintf(f, "\n}\n");
 }

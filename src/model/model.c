@@ -662,8 +662,8 @@ static int check_header(rd *r, ab_model *m) {
 
 /* check_head on a file's first bytes, then its CRC read 1 MiB at a time. */
 static int check_file_head(const uint8_t *head, size_t got, uint64_t size, const char *path,
-                               FILE *f, ab_err *e) {
-  rd r = {head, got, 0, 0, path, e, 0, 0};
+                           FILE *f, ab_err *e) {
+  rd r = {head, got, 0, 0, path, e, 0, 0, 0};
   uint32_t crc, c = 0;
   int rc = check_head(&r, size, &crc);
   if (rc) return rc;
