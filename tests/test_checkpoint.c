@@ -159,6 +159,9 @@ static void interrupt_and_resume(const char *sig, int status) {
   tu_sh(&r, "cd %s && %s train --resume part.abm.ckpt --quiet && cmp full.abm part.abm && echo same",
         d, ABGPU_BIN);
   cr_assert(strstr(r.out, "same\n"), "resumed model differs from the uninterrupted one: %s", r.out);
+  cr_assert(strstr(r.out, "checkpoint part.abm.ckpt removed: the run is complete"), "%s", r.out);
+  tu_sh(&r, "cd %s && ls part.abm.ckpt 2>&1", d);
+  cr_assert(strstr(r.out, "No such file"), "the checkpoint of a completed run must go: %s", r.out);
 }
 
 Test(checkpoint_cli, sigint_then_resume_gives_identical_model_bytes, .timeout = 300) {
@@ -167,4 +170,23 @@ Test(checkpoint_cli, sigint_then_resume_gives_identical_model_bytes, .timeout = 
 
 Test(checkpoint_cli, sigterm_exits_143_with_a_checkpoint, .timeout = 300) {
   interrupt_and_resume("TERM", 143);
+}
+
+/* Issue 17 item 13: the flags are stored escaped, so a data file name holding a newline
+ * (or a backslash) resumes; a checkpoint written every epoch goes when the run completes. */
+Test(checkpoint_cli, a_newline_in_the_data_file_name_resumes, .timeout = 120) {
+  const char *d = tu_tmpdir();
+  static tu_run r;
+  tu_sh(&r, "cd %s && %s synth --rows 60000 --out 'a\nb\\c.csv' && (%s train --data "
+            "'a\nb\\c.csv' --epochs 6 --patience 100 --out m.abm > log.txt 2>&1 & pid=$!; "
+            "for i in $(seq 1 600); do grep -q 'epoch   2/' log.txt && break; sleep 0.02; done; "
+            "kill -INT $pid; wait $pid; echo \"exit=$?\") && %s train --resume m.abm.ckpt --quiet "
+            "", d, ABGPU_BIN, ABGPU_BIN, ABGPU_BIN);
+  cr_assert(strstr(r.out, "exit=130"), "%s", r.out);
+  cr_assert(strstr(r.out, "model saved to m.abm"), "the resumed run must save its model: %s", r.out);
+  tu_sh(&r, "cd %s && ls", d);
+  cr_assert(!strstr(r.out, "m.abm.ckpt\n"), "the checkpoint must go after the run: %s", r.out);
+  tu_sh(&r, "cd %s && %s train --data 'a\nb\\c.csv' --epochs 3 --checkpoint-every 1 "
+            "--checkpoint every.ckpt --quiet && ls every.ckpt 2>&1", d, ABGPU_BIN);
+  cr_assert(strstr(r.out, "No such file"), "--checkpoint-every's file outlived the run: %s", r.out);
 }

@@ -160,6 +160,26 @@ Test(predict, bad_input_exits_2_and_leaves_no_output, .init = setup) {
   for (int i = 0; i < 7; i++) cr_expect(strstr(r.out, flags[i]), "--help lacks %s", flags[i]);
 }
 
+/* Issue 17 item 13: a header without rows is refused as eval refuses it (and --sort on
+ * no rows called qsort(NULL)); a full disk names the file; a folder as model says so. */
+Test(predict, header_only_full_disk_and_folder_as_model, .init = setup) {
+  static tu_run r;
+  char path[600];
+  snprintf(path, sizeof path, "%s/head.csv", dir);
+  write_rows(path, 1, 1);
+  tu_sh(&r, "cd %s && head -1 head.csv > only.csv && %s predict --model %s --data only.csv "
+            "--sort --out o.csv; echo rc=$?; ls", dir, ABGPU_BIN, model);
+  cr_assert(strstr(r.out, "only.csv:1:1: no customer rows"), "%s", r.out);
+  cr_assert(strstr(r.out, "rc=2") && !strstr(r.out, "o.csv"), "%s", r.out);
+  tu_sh(&r, "%s predict --model %s --data %s --out /dev/full", ABGPU_BIN, model, path);
+  cr_assert_eq(r.status, 4, "%s", r.out);
+  cr_assert(strstr(r.out, "abgpu: /dev/full: write failed: No space left on device"), "%s", r.out);
+  tu_sh(&r, "%s predict --model %s --data %s", ABGPU_BIN, dir, path);
+  cr_assert_eq(r.status, 2, "%s", r.out);
+  cr_assert(strstr(r.out, "is a folder, not a model file"), "%s", r.out);
+  cr_assert(!strstr(r.out, "9223372036854775807"), "%s", r.out);
+}
+
 /* Runs the first two ```python blocks of docs/python.md (inputs, one network) on the
  * export of model m and compares p with predict's probabilities. */
 static void python_doc_check(const char *m) {

@@ -330,6 +330,63 @@ Test(leaderboard, csv_round_trip_sort_and_errors) {
   ab_lb_free(&back);
 }
 
+/* Issue 17 item 7: a row whose figures cannot come from a run is refused with its line. */
+Test(leaderboard, impossible_figures_are_refused_with_the_line) {
+  static const char *const good[27] = {
+      "1", "\"8\"", "\"relu\"", "0.001", "100", "0", "100", "0", "none", "random", "1", "ok",
+      "0.3", "0", "0.8", "0", "0.9", "0", "3", "2", "0", "\"80,10,10\"", "9",
+      "feedbeef12345678", "1", "0.1", "\"cpu\""};
+  static const struct { int col; const char *val; const char *msg; } cases[] = {
+      {-1, NULL, NULL},                                           /* the good row */
+      {12, "-5", "column 13 (val_loss) is -5, expected a finite loss >= 0"},
+      {12, "inf", "column 13 (val_loss) is inf"},
+      {12, "nan", "column 13 (val_loss) is nan"},
+      {13, "-0.1", "column 14 (val_loss_sd) is -0.1"},
+      {14, "7.5", "column 15 (val_acc) is 7.5, expected an accuracy in [0, 1]"},
+      {14, "-0.01", "column 15 (val_acc) is -0.01"},
+      {16, "1.5", "column 17 (val_auc) is 1.5, expected a ROC AUC in [0, 1]"},
+      {16, "nan", NULL},                                           /* one class: no AUC */
+      {18, "101", "column 19 (epochs_run) is 101, expected an epoch count within"},
+      {18, "0", "column 19 (epochs_run) is 0"},
+      {19, "5", "column 20 (best_epoch) is 5, expected a best epoch no later than epochs_run"},
+      {19, "-1", "column 20 (best_epoch) is -1"},
+      {25, "-1", "column 26 (seconds) is -1"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char text[2048];
+    int k = snprintf(text, sizeof text, "rank,hidden,act,lr,batch,wd,epochs,patience,transform,"
+                     "balance,seed,status,val_loss,val_loss_sd,val_acc,val_acc_sd,val_auc,"
+                     "val_auc_sd,epochs_run,best_epoch,folds,split,split_seed,data_hash,"
+                     "launch_models,seconds,device\n");
+    for (int c = 0; c < 27; c++)
+      k += snprintf(text + k, sizeof text - k, "%s%s", c ? "," : "",
+                    c == cases[i].col ? cases[i].val : good[c]);
+    text[k++] = '\n';
+    ab_leaderboard lb;
+    ab_lb_init(&lb);
+    int rc = ab_lb_parse_csv(&lb, text, (size_t)k, "lb.csv", &E);
+    if (!cases[i].msg) {
+      cr_expect_eq(rc, AB_OK, "case %zu refused: %s", i, E.msg);
+    } else {
+      cr_expect_eq(rc, AB_EINPUT, "case %zu (%s) accepted", i, cases[i].val);
+      char want[256];
+      snprintf(want, sizeof want, "lb.csv:2: %s", cases[i].msg);
+      cr_expect(strstr(E.msg, want), "case %zu: '%s' lacks '%s'", i, E.msg, want);
+    }
+    ab_lb_free(&lb);
+  }
+  /* a diverged row keeps its NaNs */
+  const char *div = "rank,hidden,act,lr,batch,wd,epochs,patience,transform,balance,seed,status,"
+                    "val_loss,val_loss_sd,val_acc,val_acc_sd,val_auc,val_auc_sd,epochs_run,"
+                    "best_epoch,folds,split,split_seed,data_hash,launch_models,seconds,device\n"
+                    "1,\"8\",\"relu\",0.001,100,0,100,0,none,random,1,diverged,nan,nan,nan,nan,"
+                    "nan,nan,nan,nan,0,\"80,10,10\",9,feedbeef12345678,1,0.1,\"cpu\"\n";
+  ab_leaderboard lb;
+  ab_lb_init(&lb);
+  cr_expect_eq(ab_lb_parse_csv(&lb, div, strlen(div), "lb.csv", &E), AB_OK, "%s", E.msg);
+  ab_lb_free(&lb);
+}
+
 /* ---- the CLI ---- */
 
 static const char *SMALL = "hidden = 8 16,16\nact = relu tanh\nlr = 0.003 0.01\nepochs = 4\n"
@@ -799,4 +856,52 @@ Test(sweep_real, the_documented_winner_over_ten_seeds, .timeout = 600) {
               DOC_ACC, DOC_AUC);
   cr_expect_geq(acc, DOC_ACC - 0.005, "mean test accuracy %.4f, documented %.4f", acc, DOC_ACC);
   cr_expect_geq(auc, DOC_AUC - 0.005, "mean test ROC AUC %.4f, documented %.3f", auc, DOC_AUC);
+}
+
+/* Issue 16: an existing leaderboard needs --resume or --force; issue 17 item 7: --resume
+ * refuses a row edited to impossible figures, before it could rank first. */
+Test(sweep_cli, an_existing_leaderboard_needs_resume_or_force_and_edits_are_refused, .timeout = 60) {
+  tu_run r;
+  const char *d = small_sweep(&r, "edited", "--finalists 1");
+  tu_sh(&r, "cd %s && %s sweep --data %s --space space.txt --finalists 1", d, ABGPU_BIN, DATA);
+  cr_assert_eq(r.status, 4, "%s", r.out);
+  cr_assert(strstr(r.out, "--leaderboard sweep.csv exists: continue that sweep with --resume, "
+                          "or replace it with --force"), "%s", r.out);
+  cr_assert(!strstr(r.out, "launch "), "refused before training: %s", r.out);
+  ab_leaderboard lb;
+  load_lb(&lb, d, "sweep.csv");
+  lb.row[lb.n - 1].val_acc = 7.5; /* the worst row claims 750% */
+  lb.row[lb.n - 1].val_loss = -5;
+  char p[700];
+  snprintf(p, sizeof p, "%s/sweep.csv", d);
+  cr_assert_eq(ab_lb_write_csv(&lb, p, &E), AB_OK, "%s", E.msg);
+  tu_sh(&r, "cd %s && %s sweep --data %s --space space.txt --resume --out best.abm", d, ABGPU_BIN, DATA);
+  cr_assert_eq(r.status, 2, "%s", r.out);
+  char want[64];
+  snprintf(want, sizeof want, "sweep.csv:%zu: column 13 (val_loss) is -5", lb.n + 1);
+  cr_assert(strstr(r.out, want), "expected '%s' in: %s", want, r.out);
+  snprintf(p, sizeof p, "%s/best.abm", d);
+  cr_assert(!tu_exists(p), "no model from a refused leaderboard");
+  tu_sh(&r, "cd %s && %s sweep --data %s --space space.txt --force --finalists 1 --quiet", d,
+        ABGPU_BIN, DATA);
+  cr_assert_eq(r.status, 0, "--force replaces it: %s", r.out);
+  ab_lb_free(&lb);
+}
+
+/* Issue 17 item 13: two sweeps on one leaderboard kept 4 of 8 rows; the second is refused. */
+Test(sweep_cli, a_second_sweep_on_one_leaderboard_is_refused, .timeout = 120) {
+  tu_run r;
+  const char *d = dir_for("locked");
+  write_space(d, "hidden = 8 16\nlr = 0.001 0.002 0.003 0.004\nepochs = 30\npatience = 30\n");
+  tu_sh(&r, "cd %s && (%s sweep --data synth:20000 --space space.txt --parallel 1 --finalists 1 "
+            "--quiet > first.txt 2>&1 &) && while [ ! -e sweep.csv.lock ]; do sleep 0.01; done && "
+            "%s sweep --data synth:20000 --space space.txt --force --finalists 1; echo \"status $?\"",
+        d, ABGPU_BIN, ABGPU_BIN);
+  cr_assert(strstr(r.out, "status 4"), "%s", r.out);
+  cr_assert(strstr(r.out, "sweep.csv is being written by another sweep (pid "), "%s", r.out);
+  tu_sh(&r, "cd %s && while [ -e sweep.csv.lock ]; do sleep 0.05; done; cat first.txt", d);
+  ab_leaderboard lb;
+  load_lb(&lb, d, "sweep.csv");
+  cr_assert_eq(lb.n, 8, "the first sweep keeps all its rows: %s", r.out);
+  ab_lb_free(&lb);
 }

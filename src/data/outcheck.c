@@ -54,7 +54,7 @@ static int check_one(const ab_path_use *u, outinfo *w, ab_err *e) {
   if (ab_path_resolve(w->target, sizeof w->target, u->path))
     return ab_err_set(e, AB_EOUTPUT, "%s: path too long", u->flag);
   w->exists = stat(w->target, &w->st) == 0;
-  if (!w->exists && errno != ENOENT)
+  if (!w->exists && errno != ENOENT && errno != ENOTDIR) /* ENOTDIR: check_folder says which */
     return ab_err_set(e, AB_EOUTPUT, "%s %s: %s", u->flag, u->path, strerror(errno));
   if (w->exists && S_ISDIR(w->st.st_mode))
     return ab_err_set(e, AB_EOUTPUT, "%s %s is a folder; give a file name", u->flag, u->path);
