@@ -296,15 +296,15 @@ typedef struct fig_rule { int col; double lo, hi; const char *want; } fig_rule;
 static int check_figures(const ab_lb_row *r, double *val, const char **want) {
   double ep = r->cfg.epochs;
   const fig_rule rules[8] = {
-      {12, 0, INFINITY, "a finite loss >= 0"}, {13, 0, INFINITY, "a finite sd >= 0"},
-      {14, 0, 1, "an accuracy in [0, 1]"}, {15, 0, 1, "a finite sd >= 0"},
-      {16, 0, 1, "a ROC AUC in [0, 1]"}, {17, 0, 1, "a finite sd >= 0"},
-      {18, 1, ep, "an epoch count within the configuration's epochs"},
-      {19, 0, ep, "an epoch within the configuration's epochs"}};
+      {COL_FIG, 0, INFINITY, "a finite loss >= 0"}, {COL_FIG + 1, 0, INFINITY, "a finite sd >= 0"},
+      {COL_FIG + 2, 0, 1, "an accuracy in [0, 1]"}, {COL_FIG + 3, 0, 1, "a finite sd >= 0"},
+      {COL_FIG + 4, 0, 1, "a ROC AUC in [0, 1]"}, {COL_FIG + 5, 0, 1, "a finite sd >= 0"},
+      {COL_FIG + 6, 1, ep, "an epoch count within the configuration's epochs"},
+      {COL_FIG + 7, 0, ep, "an epoch within the configuration's epochs"}};
   const double v[8] = {r->val_loss, r->val_loss_sd, r->val_acc, r->val_acc_sd, r->val_auc,
                        r->val_auc_sd, r->epochs_run, r->best_epoch};
   for (int i = 0; i < 8; i++) {
-    int nan_ok = r->status == AB_ROW_DIVERGED || rules[i].col == 16 || rules[i].col == 17;
+    int nan_ok = r->status == AB_ROW_DIVERGED || i == 4 || i == 5; /* 4, 5: the AUC */
     if (isnan(v[i]) ? nan_ok : isfinite(v[i]) && v[i] >= rules[i].lo && v[i] <= rules[i].hi)
       continue;
     *want = rules[i].want;
@@ -314,11 +314,11 @@ static int check_figures(const ab_lb_row *r, double *val, const char **want) {
   if (r->status == AB_ROW_OK && r->best_epoch > r->epochs_run) {
     *want = "a best epoch no later than epochs_run";
     *val = r->best_epoch;
-    return 19;
+    return COL_FIG + 7;
   }
   *want = "a time >= 0 in seconds";
   *val = r->seconds;
-  return isfinite(r->seconds) && r->seconds >= 0 ? 0 : 25;
+  return isfinite(r->seconds) && r->seconds >= 0 ? 0 : COL_SWEEP + 5;
 }
 
 static const char *col_name(int c) {
