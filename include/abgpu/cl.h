@@ -36,6 +36,13 @@ void ab_cl_devices_free(ab_cl_devices *d);
 void ab_cl_device_line(const ab_cl_device_info *d, char *buf, size_t n);
 const char *ab_cl_devices_header(void);
 
+/* 1 when d is a GPU (CL_DEVICE_TYPE_GPU). PoCL's CPU device is of type CPU: not one. */
+int ab_cl_device_is_gpu(const ab_cl_device_info *d);
+/* `--device gpu`: the global index of the GPU that local rank `local_rank` takes, the
+ * (local_rank mod n)-th of the n GPUs in d, in index order; -1 when d has none. *ngpu
+ * (may be NULL) gets n, *ordinal (may be NULL) the GPU's position among them. */
+int ab_cl_gpu_pick(const ab_cl_devices *d, int local_rank, int *ngpu, int *ordinal);
+
 /* Name of an OpenCL status code: "CL_OUT_OF_RESOURCES" for -5. */
 const char *ab_cl_errname(int code);
 

@@ -109,6 +109,16 @@ typedef struct ab_launch {
 int ab_sweep_group(size_t *order, ab_launch **launches, size_t *nl, const ab_sweep_cfg *cfg,
                    size_t n, int parallel, ab_err *e);
 
+/* ---- the work queue (sweep_queue.c) ---- */
+
+/* A launch's estimated work, for ordering only: models x the longest epochs x
+ * parameters per model (early stopping and the data's size are not known before). */
+double ab_sweep_launch_cost(const ab_sweep_cfg *c, size_t n);
+/* Reorders launches l[0..nl-1] (as ab_sweep_group made them over cfg and order) largest
+ * first by ab_sweep_launch_cost; equal costs keep their order. */
+void ab_sweep_order_largest_first(ab_launch *l, size_t nl, const size_t *order,
+                                  const ab_sweep_cfg *cfg);
+
 /* ---- the leaderboard (sweep_lb.c) ---- */
 
 /* What every row of one sweep shares: it was trained and ranked on these splits. */

@@ -148,3 +148,17 @@ void ab_cl_device_line(const ab_cl_device_info *d, char *buf, size_t n) {
            d->compute_units, (double)d->global_mem / (1024.0 * 1024.0 * 1024.0), d->max_wg,
            d->c_version, d->platform, d->name);
 }
+
+int ab_cl_device_is_gpu(const ab_cl_device_info *d) { return strcmp(d->type, "GPU") == 0; }
+
+int ab_cl_gpu_pick(const ab_cl_devices *d, int local_rank, int *ngpu, int *ordinal) {
+  int n = 0;
+  for (int i = 0; i < d->n; i++) n += ab_cl_device_is_gpu(&d->dev[i]);
+  if (ngpu) *ngpu = n;
+  if (n == 0) return -1;
+  int want = (local_rank < 0 ? 0 : local_rank) % n;
+  if (ordinal) *ordinal = want;
+  for (int i = 0, k = 0; i < d->n; i++)
+    if (ab_cl_device_is_gpu(&d->dev[i]) && k++ == want) return d->dev[i].index;
+  return -1;
+}

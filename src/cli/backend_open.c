@@ -13,7 +13,8 @@ static void log_stderr(void *user, const char *text) {
 
 /* Prints the device list on stderr (after a bad --device). */
 static void list_devices_stderr(const ab_cl_devices *d) {
-  fprintf(stderr, "available devices:\n%s\ncpu     fast CPU path\nref     reference (plain C)\n",
+  fprintf(stderr, "available devices:\n%s\ncpu     fast CPU path\nref     reference (plain C)\n"
+          "gpu     the GPUs of this node, one per local rank\n",
           ab_cl_devices_header());
   for (int i = 0; i < d->n; i++) {
     char line[512];
@@ -58,10 +59,57 @@ int cli_backend_flags_check(const char *spec, const cli_backend_opts *o, ab_err 
   return AB_OK;
 }
 
+int cli_local_rank(const char **from) {
+  static const char *const vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID",
+                                     "MPI_LOCALRANKID"};
+  for (int i = 0; i < 3; i++) {
+    const char *v = getenv(vars[i]);
+    int r;
+    if (v && !cli_int(&r, v, 0, 1 << 20)) {
+      if (from) *from = vars[i];
+      return r;
+    }
+  }
+  if (from) *from = NULL;
+  return 0;
+}
+
+int cli_gpu_index(int *index, int lr, int *ngpu, int *ordinal, ab_err *e) {
+  ab_cl_devices d;
+  int rc = ab_cl_devices_list(&d, e);
+  if (rc) return rc;
+  *index = ab_cl_gpu_pick(&d, lr, ngpu, ordinal);
+  if (*index < 0) {
+    if (d.n) list_devices_stderr(&d);
+    rc = ab_err_set(e, AB_EDEVICE, "--device gpu: no OpenCL GPU on this node (%d OpenCL "
+                    "device%s, none of type GPU; PoCL's CPU device is not one): use --device "
+                    "cpu, or an index from abgpu devices", d.n, d.n == 1 ? "" : "s");
+  }
+  ab_cl_devices_free(&d);
+  return rc;
+}
+
+/* "gpu": this node's GPU for o's local rank, as an index spec in buf. */
+static int resolve_gpu(char *buf, size_t n, const cli_backend_opts *o, ab_err *e) {
+  int lr = o && o->have_local_rank ? o->local_rank : cli_local_rank(NULL), idx, ng, k;
+  int rc = cli_gpu_index(&idx, lr, &ng, &k, e);
+  if (rc) return rc;
+  snprintf(buf, n, "%d", idx);
+  if (o && o->verbose)
+    fprintf(stderr, "abgpu: --device gpu: local rank %d takes GPU %d of %d, device %d\n", lr,
+            k + 1, ng, idx);
+  return AB_OK;
+}
+
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e) {
   int rc = cli_backend_flags_check(spec, o, e);
   if (rc) return rc;
+  char gpu[32];
   if (!spec || !*spec) spec = getenv("ABGPU_DEVICE");
+  if (spec && strcmp(spec, "gpu") == 0) {
+    if ((rc = resolve_gpu(gpu, sizeof gpu, o, e))) return rc;
+    spec = gpu;
+  }
   if (spec && strcmp(spec, "ref") == 0) return ab_backend_ref_create(be, e);
   if (!spec || !*spec || strcmp(spec, "cpu") == 0) {
     ab_cpu_opts c = {o ? o->threads : 0, AB_CPU_ISA_AUTO};
@@ -71,8 +119,8 @@ int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *
   }
   int index;
   if (cli_int(&index, spec, 0, 1 << 20) != 0)
-    return ab_err_set(e, AB_EUSAGE, "--device %s: expected cpu, ref or an OpenCL device index "
-                      "(see abgpu devices)", spec);
+    return ab_err_set(e, AB_EUSAGE, "--device %s: expected cpu, ref, gpu or an OpenCL device "
+                      "index (see abgpu devices)", spec);
   ab_cl_opts co = {AB_CL_GEMM_OWN, o ? o->verbose : 0, 0, log_stderr, NULL};
   rc = parse_gemm(&co.gemm, o ? o->gemm : NULL, e);
   if (!rc) rc = check_index(index, e);

@@ -72,6 +72,8 @@ typedef struct cli_backend_opts {
   int verbose;        /* print program build options etc. on stderr */
   const char *gemm;   /* "own" (default) or "clblast" */
   int threads;        /* threads of the cpu backend; 0 = all cores */
+  int have_local_rank, local_rank; /* the rank on this node for "gpu" (unset: from
+                                    * the environment, cli_local_rank) */
 } cli_backend_opts;
 
 /* Refuses flags that do not apply to the device spec names (NULL: $ABGPU_DEVICE, else
@@ -79,9 +81,17 @@ typedef struct cli_backend_opts {
 int cli_backend_flags_check(const char *spec, const cli_backend_opts *o, ab_err *e);
 
 /* Opens the backend named by spec: "cpu" (the fast CPU path, o->threads threads),
- * "ref" (the plain C reference), an OpenCL device index ("0", "1", ...), or NULL for
+ * "ref" (the plain C reference), an OpenCL device index ("0", "1", ...), "gpu" (the
+ * GPUs of this node, local rank mod their number: cli_gpu_index), or NULL for
  * $ABGPU_DEVICE, falling back to "cpu". */
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e);
+/* This process's rank on its node: $OMPI_COMM_WORLD_LOCAL_RANK, $SLURM_LOCALID or
+ * $MPI_LOCALRANKID (MPICH), the first set; 0 when none is. *from (may be NULL) gets
+ * the variable's name, or NULL. */
+int cli_local_rank(const char **from);
+/* The OpenCL device index "gpu" means for local rank lr; prints the device list and
+ * fails when this node has no GPU. *ngpu and *ordinal as ab_cl_gpu_pick (may be NULL). */
+int cli_gpu_index(int *index, int lr, int *ngpu, int *ordinal, ab_err *e);
 
 /* ---- signals ----
  * Every command starts with cli_signals_immediate(): SIGINT, SIGTERM and SIGHUP remove the

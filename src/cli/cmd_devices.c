@@ -9,17 +9,32 @@
 static void usage(FILE *f) {
   fprintf(f, "usage: abgpu devices [--json | --json-out F]\n\n"
              "Lists the backends --device accepts: cpu (the fast CPU path, the default), ref\n"
-             "(the plain C reference) and every OpenCL device, numbered across all platforms.\n"
+             "(the plain C reference), gpu (this node's GPUs, shared out by local rank) and\n"
+             "every OpenCL device, numbered across all platforms; GPUs are marked [gpu K].\n"
              "$ABGPU_DEVICE sets the default.\n\n"
-             "  --json            one JSON object on stdout instead of the table\n"
+             "  --json            one JSON object on stdout instead of the table (\"gpu\": the\n"
+             "                    GPUs' indices, in the order --device gpu shares them out)\n"
              "  --json-out F      the same object into file F\n");
+}
+
+/* The "gpu" line: which devices --device gpu shares out over the ranks of a node. */
+static void print_gpu_line(const ab_cl_devices *d) {
+  int n;
+  ab_cl_gpu_pick(d, 0, &n, NULL);
+  if (n == 0) {
+    printf("gpu     the GPUs of this node: none here (no OpenCL device of type GPU)\n");
+    return;
+  }
+  printf("gpu     the GPUs of this node, marked [gpu K]: local rank r takes [gpu r mod %d]\n", n);
 }
 
 static void print_json(FILE *f, const ab_cl_devices *d) {
   fprintf(f, "{\"cpu\": {\"isa\": ");
   ab_json_str(f, ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)));
-  fprintf(f, ", \"threads\": %d}, \"ref\": true, \"opencl_platforms\": %d, \"opencl\": [",
-          ab_cpu_count(), d->nplatforms);
+  fprintf(f, ", \"threads\": %d}, \"ref\": true, \"gpu\": [", ab_cpu_count());
+  for (int i = 0, k = 0; i < d->n; i++)
+    if (ab_cl_device_is_gpu(&d->dev[i])) fprintf(f, "%s%d", k++ ? ", " : "", d->dev[i].index);
+  fprintf(f, "], \"opencl_platforms\": %d, \"opencl\": [", d->nplatforms);
   for (int i = 0; i < d->n; i++) {
     const ab_cl_device_info *v = &d->dev[i];
     fprintf(f, "%s{\"index\": %d, \"platform\": ", i ? ", " : "", v->index);
@@ -41,10 +56,12 @@ static void print_text(const ab_cl_devices *d) {
          "ref     reference (plain C, the specification every kernel is checked against)\n",
          ab_cl_devices_header(), ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)),
          ab_cpu_count());
-  for (int i = 0; i < d->n; i++) {
+  print_gpu_line(d);
+  for (int i = 0, k = 0; i < d->n; i++) {
     char line[512];
     ab_cl_device_line(&d->dev[i], line, sizeof line);
-    printf("%s\n", line);
+    if (ab_cl_device_is_gpu(&d->dev[i])) printf("%s  [gpu %d]\n", line, k++);
+    else printf("%s\n", line);
   }
   if (d->nplatforms == 0) printf("no OpenCL platform found; use --device cpu\n");
   else if (d->n == 0) printf("OpenCL platforms found, but no devices; use --device cpu\n");

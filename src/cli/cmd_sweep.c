@@ -212,15 +212,13 @@ static double model_bytes(const ab_sweep_cfg *c) {
 }
 
 /* --parallel's default: 64 on the CPU; on OpenCL what half the device's memory holds. */
-static int default_parallel(const sweep_args *a, const ab_sweep_cfg *c, size_t n) {
-  const char *dev = a->device ? a->device : getenv("ABGPU_DEVICE");
-  int index;
-  if (!dev || cli_int(&index, dev, 0, 1 << 20)) return CPU_PARALLEL;
+static int default_parallel(int cl_index, const ab_sweep_cfg *c, size_t n) {
+  if (cl_index < 0) return CPU_PARALLEL;
   ab_cl_devices d;
   ab_err e;
   double mem = 1e9, worst = 1;
   if (!ab_cl_devices_list(&d, &e)) {
-    if (index < d.n) mem = (double)d.dev[index].global_mem;
+    if (cl_index < d.n) mem = (double)d.dev[cl_index].global_mem;
     ab_cl_devices_free(&d);
   }
   for (size_t i = 0; i < n; i++)
@@ -229,99 +227,239 @@ static int default_parallel(const sweep_args *a, const ab_sweep_cfg *c, size_t n
   return k < 1 ? 1 : k > DEVICE_PARALLEL_MAX ? DEVICE_PARALLEL_MAX : (int)k;
 }
 
-/* ---- the launches ---- */
+/* ---- the queue: jobs for whichever rank is free ---- */
 
-typedef struct sweep_run {
-  sweep_args *a;
-  ab_sweep_ctx x;
-  ab_leaderboard lb;
-  sweep_progress prog;
-  const sweep_mpi *mpi;
-  int write_each;          /* rewrite the CSV after every launch */
-} sweep_run;
+static int queue_init(sweep_queue *q, int ranks) {
+  memset(q, 0, sizeof *q);
+  pthread_mutex_init(&q->mu, NULL);
+  pthread_cond_init(&q->changed, NULL);
+  q->busy = calloc((size_t)ranks, sizeof *q->busy);
+  q->busy_kind = calloc((size_t)ranks, sizeof *q->busy_kind);
+  return q->busy && q->busy_kind ? 0 : -1;
+}
 
-static int run_launch(sweep_run *r, const ab_sweep_cfg *c, int K, ab_err *e) {
-  ab_lb_row *rows = calloc((size_t)K, sizeof *rows);
-  if (!rows) return ab_err_set(e, AB_ENOMEM, "out of memory");
-  int rc = ab_sweep_launch(&r->x, rows, c, K, e);
-  for (int k = 0; k < K && !rc; k++) {
-    snprintf(rows[k].device, sizeof rows[k].device, "%s", r->x.be->name);
-    rc = ab_lb_add(&r->lb, &rows[k], e);
+static void queue_free(sweep_queue *q) {
+  free(q->job);
+  free(q->cfg);
+  free(q->busy);
+  free(q->busy_kind);
+  pthread_mutex_destroy(&q->mu);
+  pthread_cond_destroy(&q->changed);
+}
+
+/* A new phase of njob jobs over ncfg configurations, for the caller to fill (no job of
+ * the last phase is out). */
+static int queue_phase(sweep_queue *q, size_t njob, size_t ncfg, ab_err *e) {
+  sweep_job *j = calloc(njob ? njob : 1, sizeof *j);
+  ab_sweep_cfg *c = calloc(ncfg ? ncfg : 1, sizeof *c);
+  if (!j || !c) {
+    free(j); free(c);
+    return ab_err_set(e, AB_ENOMEM, "out of memory");
   }
+  pthread_mutex_lock(&q->mu);
+  free(q->job);
+  free(q->cfg);
+  q->job = j, q->cfg = c, q->next = 0, q->njob = 0;
+  pthread_mutex_unlock(&q->mu);
+  return AB_OK;
+}
+
+/* Makes the phase's jobs visible to the coordinator. */
+static void queue_open(sweep_queue *q, size_t njob) {
+  pthread_mutex_lock(&q->mu);
+  q->njob = njob;
+  pthread_mutex_unlock(&q->mu);
+}
+
+int sweep_queue_take(sweep_queue *q, sweep_job *j, int rank) {
+  if (q->stop || q->next >= q->njob) return 0;
+  *j = q->job[q->next++];
+  q->out++;
+  q->busy[rank] = j->id;
+  q->busy_kind[rank] = (int)j->kind;
+  return 1;
+}
+
+/* With q->mu held: job of rank `from` is back. */
+static void job_back(sweep_queue *q, int from) {
+  q->out--;
+  q->busy[from] = 0;
+  pthread_cond_broadcast(&q->changed);
+}
+
+static void queue_set(sweep_queue *q, int *flag) {
+  pthread_mutex_lock(&q->mu);
+  *flag = 1;
+  pthread_cond_broadcast(&q->changed);
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* Waits until every job handed out is back; fails when the coordinator did. */
+static int queue_wait(sweep_queue *q, ab_err *e) {
+  pthread_mutex_lock(&q->mu);
+  while (q->out > 0 && !q->failed) pthread_cond_wait(&q->changed, &q->mu);
+  int rc = q->failed ? q->err.code : AB_OK;
+  if (rc) *e = q->err;
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+/* ---- results, on rank 0 (q.mu held) ---- */
+
+int sweep_rows_in(sweep_run *r, const ab_leaderboard *rows, const sweep_job *j, int from,
+                  ab_err *e) {
+  char name[32];
+  snprintf(name, sizeof name, "rank %d", from);
+  const ab_sweep_cfg *c = r->q.cfg + j->first;
+  int rc = rows->n == (size_t)j->n ? ab_lb_merge(&r->lb, rows, name, NULL, e)
+           : ab_err_set(e, AB_EINPUT, "%s: %zu rows for a launch of %d", name, rows->n, j->n);
+  for (int k = 0; k < j->n && !rc; k++)
+    if (ab_lb_find(&r->lb, &c[k]) < 0)
+      rc = ab_err_set(e, AB_EINPUT, "%s: rows of other configurations than its launch's", name);
   if (!rc) ab_lb_sort(&r->lb, r->a->rank);
-  if (!rc && r->write_each) rc = ab_lb_write_csv(&r->lb, r->a->leaderboard, e);
-  if (!rc) sweep_progress_launch(&r->prog, c, K, rows[0].seconds);
+  if (!rc) rc = ab_lb_write_csv(&r->lb, r->a->leaderboard, e);
+  job_back(&r->q, from);
+  if (!rc) {
+    r->prog.launch = j->id;
+    r->prog.from = r->mpi->size > 1 ? from : -1;
+    sweep_progress_launch(&r->prog, c, j->n, rows->n ? rows->row[0].seconds : 0);
+  }
+  return rc;
+}
+
+int sweep_fit_in(sweep_run *r, const sweep_job *j, ab_model *m, int from, ab_err *e) {
+  (void)e;
+  sweep_final *fin = r->fin;
+  sweep_fit *f = &fin->fits[j->id - 1];
+  ab_model_free(&f->m);
+  f->m = *m;
+  job_back(&r->q, from);
+  if (!r->a->quiet && r->mpi->size > 1)
+    fprintf(stderr, "abgpu sweep: fit %zu of %d (leaderboard row %zu) done on rank %d\n",
+            j->id, fin->nfits, f->row + 1, from);
+  else if (!r->a->quiet)
+    fprintf(stderr, "abgpu sweep: fit %zu of %d (leaderboard row %zu) done\n", j->id,
+            fin->nfits, f->row + 1);
+  return AB_OK;
+}
+
+/* ---- rank 0's own jobs ---- */
+
+static int own_launch(sweep_run *r, const sweep_job *j, ab_err *e) {
+  const ab_sweep_cfg *c = r->q.cfg + j->first;
+  ab_lb_row *rows = calloc((size_t)j->n, sizeof *rows);
+  ab_leaderboard lb;
+  ab_lb_init(&lb);
+  int rc = rows ? ab_sweep_launch(&r->x, rows, c, j->n, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < j->n && !rc; k++) {
+    snprintf(rows[k].device, sizeof rows[k].device, "%s", r->x.be->name);
+    rc = ab_lb_add(&lb, &rows[k], e);
+  }
+  pthread_mutex_lock(&r->q.mu);
+  if (!rc) rc = sweep_rows_in(r, &lb, j, 0, e);
+  else job_back(&r->q, 0);
+  pthread_mutex_unlock(&r->q.mu);
+  ab_lb_free(&lb);
   free(rows);
   return rc;
 }
 
-static int run_all(sweep_run *r, const ab_sweep_cfg *cfg, size_t n, int parallel, ab_err *e) {
+static int own_fit(sweep_run *r, const sweep_job *j, ab_err *e) {
+  ab_model m;
+  int rc = ab_sweep_fit(&r->x, &m, r->q.cfg + j->first, r->a->data, e);
+  pthread_mutex_lock(&r->q.mu);
+  if (!rc) rc = sweep_fit_in(r, j, &m, 0, e);
+  else job_back(&r->q, 0);
+  pthread_mutex_unlock(&r->q.mu);
+  return rc;
+}
+
+/* Rank 0 takes jobs like any rank until none is left, then waits for the others' last
+ * results. A signal (when `stoppable`) stops the handing out; a failure here makes the
+ * coordinator quit. */
+static int run_jobs(sweep_run *r, int stoppable, ab_err *e) {
+  sweep_queue *q = &r->q;
+  int rc = AB_OK;
+  for (;;) {
+    sweep_job j;
+    pthread_mutex_lock(&q->mu);
+    if (stoppable && cli_stop_signal) q->stop = 1;
+    int got = !q->failed && sweep_queue_take(q, &j, 0);
+    pthread_mutex_unlock(&q->mu);
+    if (!got) break;
+    rc = j.kind == SWEEP_JOB_LAUNCH ? own_launch(r, &j, e) : own_fit(r, &j, e);
+    if (rc) {
+      queue_set(q, &q->stop);
+      queue_set(q, &q->quit);
+      return rc;
+    }
+  }
+  return queue_wait(q, e);
+}
+
+/* The launches, largest first under MPI (today's grouped order for one process). */
+static int queue_launches(sweep_run *r, const ab_sweep_cfg *cfg, size_t n, int parallel, ab_err *e) {
   size_t *order = malloc((n ? n : 1) * sizeof *order), nl = 0;
   ab_launch *l = NULL;
-  ab_sweep_cfg *c = malloc((size_t)parallel * sizeof *c);
-  int rc = order && c ? ab_sweep_group(order, &l, &nl, cfg, n, parallel, e)
-                      : ab_err_set(e, AB_ENOMEM, "out of memory");
-  r->prog.nlaunch = nl;
-  for (size_t i = 0; i < nl && !rc; i++) {
-    if (cli_stop_signal) {
-      rc = ab_err_set(e, AB_EINTR, "interrupted: %zu of %zu configurations not trained",
-                      n - r->prog.done, n);
-      break;
-    }
-    for (size_t k = 0; k < l[i].n; k++) c[k] = cfg[order[l[i].first + k]];
-    r->prog.launch = i + 1;
-    rc = run_launch(r, c, (int)l[i].n, e);
+  int rc = order ? ab_sweep_group(order, &l, &nl, cfg, n, parallel, e)
+                 : ab_err_set(e, AB_ENOMEM, "out of memory");
+  if (!rc && r->mpi->size > 1) ab_sweep_order_largest_first(l, nl, order, cfg);
+  if (!rc) rc = queue_phase(&r->q, nl, n, e);
+  for (size_t i = 0, at = 0; i < nl && !rc; i++) {
+    sweep_job j = {SWEEP_JOB_LAUNCH, (int)l[i].n, at, i + 1};
+    r->q.job[i] = j;
+    for (size_t k = 0; k < l[i].n; k++) r->q.cfg[at++] = cfg[order[l[i].first + k]];
   }
-  sweep_progress_end(&r->prog);
+  if (!rc) queue_open(&r->q, nl);
+  r->prog.nlaunch = nl;
   free(order);
   free(l);
-  free(c);
   return rc;
 }
 
 /* ---- the final phase: finalists, best model, ensemble ---- */
 
-/* The fitted model of leaderboard row `row`, fitting it when not done yet. */
-static int fit_row(sweep_run *r, sweep_final *fin, size_t row, ab_model **out, ab_err *e) {
+static int fit_of_row(const sweep_final *fin, size_t row) {
   for (int i = 0; i < fin->nfits; i++)
-    if (fin->fits[i].row == row) { *out = &fin->fits[i].m; return AB_OK; }
-  sweep_fit *f = &fin->fits[fin->nfits];
-  int rc = ab_sweep_fit(&r->x, &f->m, &r->lb.row[row].cfg, r->a->data, e);
-  if (rc) return rc;
-  f->row = row;
-  fin->nfits++;
-  *out = &f->m;
-  return AB_OK;
+    if (fin->fits[i].row == row) return i;
+  return -1;
 }
 
-static int fit_finalists(sweep_run *r, sweep_final *fin, ab_err *e) {
+/* What to fit: the finalists (rows 0..nfin-1), then the ensemble's members, the top
+ * rows that share the winner's data, where not finalists already. */
+static void plan_fits(const sweep_run *r, sweep_final *fin) {
   size_t ok = 0;
   while (ok < r->lb.n && r->lb.row[ok].status == AB_ROW_OK) ok++;
   fin->nfin = (int)(ok < (size_t)r->a->finalists ? ok : (size_t)r->a->finalists);
-  int rc = AB_OK;
-  for (int i = 0; i < fin->nfin && !rc; i++) {
-    ab_model *m;
-    rc = fit_row(r, fin, (size_t)i, &m, e);
-    if (!rc && !r->a->quiet) fprintf(stderr, "abgpu sweep: finalist %d of %d fitted\n", i + 1, fin->nfin);
+  for (int i = 0; i < fin->nfin; i++) fin->fits[fin->nfits++].row = (size_t)i;
+  if (r->a->ensemble < 1 || fin->nfin == 0) return;
+  for (size_t i = 0; i < ok && fin->nens < r->a->ensemble; i++) {
+    if (!ab_sweep_same_data(&r->lb.row[i].cfg, &r->lb.row[0].cfg)) continue;
+    fin->ens_rows[fin->nens++] = i;
+    if (fit_of_row(fin, i) < 0) fin->fits[fin->nfits++].row = i;
   }
+}
+
+/* The fits as one phase of jobs, done across the ranks. */
+static int run_fits(sweep_run *r, sweep_final *fin, ab_err *e) {
+  int rc = queue_phase(&r->q, (size_t)fin->nfits, (size_t)fin->nfits, e);
+  for (int i = 0; i < fin->nfits && !rc; i++) {
+    sweep_job j = {SWEEP_JOB_FIT, 1, (size_t)i, (size_t)i + 1};
+    r->q.job[i] = j;
+    r->q.cfg[i] = r->lb.row[fin->fits[i].row].cfg;
+  }
+  r->fin = fin;
+  r->x.cb = NULL;
+  if (!rc) queue_open(&r->q, (size_t)fin->nfits);
+  if (!rc) rc = run_jobs(r, 0, e);
   if (!rc && fin->nfin) fin->test_rows = fin->fits[0].m.n_test;
   return rc;
 }
 
 static int build_ensemble(sweep_run *r, sweep_final *fin, ab_err *e) {
   ab_model members[AB_MODEL_MAX_NETS];
-  const ab_sweep_cfg *win = &r->lb.row[0].cfg;
-  int rc = AB_OK;
-  for (size_t i = 0; i < r->lb.n && fin->nens < r->a->ensemble && !rc; i++) {
-    const ab_lb_row *row = &r->lb.row[i];
-    if (row->status != AB_ROW_OK || !ab_sweep_same_data(&row->cfg, win)) continue;
-    ab_model *m;
-    if (!(rc = fit_row(r, fin, i, &m, e))) {
-      members[fin->nens] = *m;
-      fin->ens_rows[fin->nens++] = i;
-    }
-  }
-  if (!rc) rc = ab_sweep_ensemble(&r->x, &fin->ens, members, fin->nens, e);
+  for (int i = 0; i < fin->nens; i++) members[i] = fin->fits[fit_of_row(fin, fin->ens_rows[i])].m;
+  int rc = ab_sweep_ensemble(&r->x, &fin->ens, members, fin->nens, e);
   if (rc) fin->nens = 0;
   return rc;
 }
@@ -370,72 +508,90 @@ static int final_phase(sweep_run *r, sweep_final *fin, ab_err *e) {
   int need = r->a->finalists + r->a->ensemble;
   fin->fits = calloc((size_t)need, sizeof *fin->fits);
   if (!fin->fits) return ab_err_set(e, AB_ENOMEM, "out of memory");
-  r->x.cb = NULL;
-  int rc = fit_finalists(r, fin, e);
-  if (!rc && r->a->ensemble > 0 && fin->nfin > 0) rc = build_ensemble(r, fin, e);
+  for (int i = 0; i < need; i++) ab_model_init(&fin->fits[i].m);
+  fin->nslots = need;
+  plan_fits(r, fin);
+  int rc = run_fits(r, fin, e);
+  queue_set(&r->q, &r->q.closed); /* the other ranks may go */
+  if (!rc && fin->nens > 0) rc = build_ensemble(r, fin, e);
   if (!rc) sweep_print_final(human(r->a), r->a, &r->lb, fin);
   return rc;
 }
 
 static void final_free(sweep_final *fin) {
-  for (int i = 0; i < fin->nfits; i++) ab_model_free(&fin->fits[i].m);
+  for (int i = 0; i < fin->nslots; i++) ab_model_free(&fin->fits[i].m);
   free(fin->fits);
   if (fin->nens) ab_model_free(&fin->ens);
 }
 
 /* ---- the whole command ---- */
 
-static int open_backend(ab_backend **be, const sweep_args *a, const sweep_mpi *mpi, ab_err *e) {
-  cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
+/* Opens this rank's backend; *cl_index gets its OpenCL device (-1: cpu or ref). */
+static int open_backend(ab_backend **be, int *cl_index, const sweep_args *a,
+                        const sweep_mpi *mpi, ab_err *e) {
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 1, mpi->local_rank};
   const char *dev = a->device ? a->device : getenv("ABGPU_DEVICE");
-  int index;
   char spec[32];
-  if (mpi->active && dev && !cli_int(&index, dev, 0, 1 << 20)) {
-    ab_cl_devices d; /* each rank on the device its local rank picks */
-    int nd = 1;
-    if (!ab_cl_devices_list(&d, e)) { nd = d.n > index ? d.n - index : 1; ab_cl_devices_free(&d); }
-    snprintf(spec, sizeof spec, "%d", index + mpi->local_rank % nd);
+  int rc = AB_OK;
+  *cl_index = -1;
+  if (dev && strcmp(dev, "gpu") == 0 && !(rc = cli_gpu_index(cl_index, mpi->local_rank, NULL, NULL, e))) {
+    snprintf(spec, sizeof spec, "%d", *cl_index);
     dev = spec;
+  } else if (dev && cli_int(cl_index, dev, 0, 1 << 20)) {
+    *cl_index = -1;
   }
-  return cli_backend_open(be, dev, &bo, e);
+  if (!rc) rc = cli_backend_open(be, dev, &bo, e);
+  if (!rc && a->verbose) {
+    char host[256] = "?";
+    gethostname(host, sizeof host - 1);
+    fprintf(stderr, "abgpu: rank %d of %d (local rank %d%s%s, host %s, pid %d) -> %s%s\n",
+            mpi->rank, mpi->size, mpi->local_rank, mpi->local_from ? " from $" : "",
+            mpi->local_from ? mpi->local_from : "", host, (int)getpid(), (*be)->name,
+            a->device && strcmp(a->device, "gpu") == 0 ? " (--device gpu)" : "");
+  }
+  return rc;
 }
 
-/* Configurations left to train on this rank or shard, after --resume. */
+/* Configurations left to train on this shard, after --resume. */
 static int todo_configs(ab_sweep_cfg **cfg, size_t *n, size_t *total, sweep_run *r, ab_err *e) {
   int rc = build_configs(cfg, n, r->a, e);
   if (rc) return rc;
   *total = *n;
   if (r->a->shard_n > 1) take_slice(*cfg, n, r->a->shard_i - 1, r->a->shard_n);
-  if (r->mpi->size > 1) take_slice(*cfg, n, r->mpi->rank, r->mpi->size);
   drop_done(*cfg, n, &r->lb);
   return AB_OK;
 }
 
-static int sweep_train(sweep_run *r, ab_err *e) {
+/* Rank 0's training phase: the queue of launches, shared with the other ranks. */
+static int sweep_train(sweep_run *r, sweep_mpi *mpi, int cl_index, ab_err *e) {
   ab_sweep_cfg *cfg = NULL;
   size_t n = 0, total = 0;
   int rc = todo_configs(&cfg, &n, &total, r, e);
-  int parallel = r->a->parallel ? r->a->parallel : default_parallel(r->a, cfg, n);
-  if (!rc && !r->a->quiet)
+  int parallel = r->a->parallel ? r->a->parallel : default_parallel(cl_index, cfg, n);
+  if (!rc && !r->a->quiet) {
+    char ranks[64] = "";
+    if (mpi->size > 1) snprintf(ranks, sizeof ranks, " on rank 0 of %d", mpi->size);
     fprintf(stderr, "abgpu sweep: %zu configurations, %zu to train here (%zu already in %s); "
-            "device %s, up to %d models per launch\n", total, n, r->lb.n, r->a->leaderboard,
-            r->x.be->name, parallel);
+            "device %s%s, up to %d models per launch\n", total, n, r->lb.n, r->a->leaderboard,
+            r->x.be->name, ranks, parallel);
+  }
   r->prog.total = n;
-  cli_signals_defer(); /* a signal stops after the launch in progress */
-  if (!rc) rc = run_all(r, cfg, n, parallel, e);
-  cli_signals_immediate();
-  if (!rc && cli_stop_signal) /* the signal came during the last launch */
-    rc = ab_err_set(e, AB_EINTR, "interrupted before the finalists were measured");
+  cli_signals_defer(); /* a signal stops after the launches in progress */
+  if (!rc) rc = queue_launches(r, cfg, n, parallel, e);
   free(cfg);
+  if (!rc && mpi->size > 1) rc = sweep_mpi_coord_start(mpi, r, e);
+  if (!rc) rc = run_jobs(r, 1, e);
+  cli_signals_immediate();
+  sweep_progress_end(&r->prog);
+  if (!rc && cli_stop_signal && r->prog.done < n)
+    rc = ab_err_set(e, AB_EINTR, "interrupted: %zu of %zu configurations not trained",
+                    n - r->prog.done, n);
+  else if (!rc && cli_stop_signal) /* the signal came during the last launches */
+    rc = ab_err_set(e, AB_EINTR, "interrupted before the finalists were measured");
   return rc;
 }
 
 static int sweep_finish(sweep_run *r, ab_err *e, int rc) {
-  if (r->mpi->size > 1) {
-    int rc2 = sweep_mpi_gather(r->mpi, &r->lb, e);
-    if (!rc) rc = rc2;
-    if (r->mpi->rank != 0) return rc;
-  }
   ab_lb_sort(&r->lb, r->a->rank); /* rows read by --resume may come ranked otherwise */
   int rc2 = AB_OK; /* an error before any row (a bad space file) leaves no leaderboard */
   if (!rc || rc == AB_EINTR || r->lb.n) rc2 = ab_lb_write_csv(&r->lb, r->a->leaderboard, e);
@@ -448,6 +604,7 @@ static int sweep_finish(sweep_run *r, ab_err *e, int rc) {
     fprintf(human(r->a), "shard %d/%d written to %s; join the shards with `abgpu sweep merge`, "
             "then run the sweep with --resume on the merged leaderboard for the finalists\n",
             r->a->shard_i, r->a->shard_n, r->a->leaderboard);
+  queue_set(&r->q, &r->q.closed); /* no fits: the other ranks may go */
   cli_json j = {r->a->json_stdout, r->a->json, NULL, 0, NULL, {0}};
   FILE *jf = !rc || rc == AB_EINTR ? cli_json_stream(&j) : NULL;
   if (jf) sweep_print_json(jf, r->a, &r->lb, whole ? &fin : NULL, r->x.be->name,
@@ -460,35 +617,73 @@ static int sweep_finish(sweep_run *r, ab_err *e, int rc) {
   return rc;
 }
 
-static int sweep_main(sweep_args *a, const sweep_mpi *mpi) {
+/* Rank 0 under mpirun runs the sweep; the other ranks do the jobs it hands out. */
+static int sweep_rank(sweep_run *r, sweep_mpi *mpi, int cl_index, ab_err *e) {
+  if (mpi->rank > 0) {
+    cli_signals_defer(); /* mpirun's SIGTERM: the launch in progress is finished and sent */
+    int rc = sweep_mpi_work(mpi, r, e);
+    cli_signals_immediate();
+    return rc;
+  }
+  int rc = sweep_train(r, mpi, cl_index, e);
+  rc = sweep_finish(r, e, rc);
+  if (rc && rc != AB_EINTR) queue_set(&r->q, &r->q.quit);
+  sweep_mpi_coord_join(mpi, r);
+  return rc;
+}
+
+/* The epoch callback of rank 0's own launches: the progress line reads the leaderboard,
+ * which the coordinator thread may be changing. */
+static int locked_epoch_cb(const ab_epoch_stats *st, const uint8_t *active, int K, void *user) {
+  sweep_run *r = user;
+  pthread_mutex_lock(&r->q.mu);
+  int rc = sweep_epoch_cb(st, active, K, &r->prog);
+  pthread_mutex_unlock(&r->q.mu);
+  return rc;
+}
+
+static int sweep_main(sweep_args *a, sweep_mpi *mpi) {
   ab_table t;
   ab_backend *be = NULL;
   ab_err e = {0};
-  sweep_run r = {a, {0}, {0}, {0}, mpi, mpi->size == 1};
+  sweep_run r;
+  memset(&r, 0, sizeof r);
+  r.a = a;
+  r.mpi = mpi;
   if (ab_table_load(&t, a->data, &a->csv, &e)) return cli_fail(&e);
   ab_sweep_id id = {ab_model_data_hash(&t), {a->split[0], a->split[1], a->split[2]}, a->seed, a->folds};
   ab_lb_init(&r.lb);
-  int rc = resume_rows(&r.lb, a, &id, &e);
-  if (!rc) rc = open_backend(&be, a, mpi, &e);
+  int cl_index = -1;
+  int rc = queue_init(&r.q, mpi->size) ? ab_err_set(&e, AB_ENOMEM, "out of memory") : AB_OK;
+  if (!rc) rc = sweep_mpi_same_data(mpi, id.data_hash, a->data, &e);
+  if (!rc && mpi->rank == 0) rc = resume_rows(&r.lb, a, &id, &e);
+  if (!rc) rc = open_backend(&be, &cl_index, a, mpi, &e);
   if (!rc) {
     ab_sweep_ctx_init(&r.x, be, &t, &id);
-    sweep_progress p = {isatty(2) && !a->quiet, a->quiet, 0, 0, 0, 0, 0, sweep_now(), 0, &r.lb, a->rank};
+    sweep_progress p = {isatty(2) && !a->quiet, a->quiet, 0, 0, 0, 0, 0, sweep_now(), 0, &r.lb, a->rank, -1};
     r.prog = p;
-    r.x.cb = sweep_epoch_cb;
-    r.x.user = &r.prog;
-    rc = sweep_train(&r, &e);
-    rc = sweep_finish(&r, &e, rc);
+    r.x.cb = locked_epoch_cb;
+    r.x.user = &r;
+    rc = sweep_rank(&r, mpi, cl_index, &e);
     ab_sweep_ctx_free(&r.x);
   }
   ab_lb_free(&r.lb);
+  queue_free(&r.q);
   ab_backend_free(be);
   ab_table_free(&t);
+  int sig = cli_stop_signal ? (int)cli_stop_signal : SIGINT;
   if (rc == AB_EINTR) {
     fprintf(stderr, "abgpu: %s; leaderboard written to %s (continue with --resume)\n", e.msg,
             a->leaderboard);
-    return 128 + (cli_stop_signal ? (int)cli_stop_signal : SIGINT);
+    return 128 + sig;
   }
-  return rc ? cli_fail(&e) : 0;
+  if (rc && mpi->size > 1) {
+    char msg[sizeof e.msg];
+    snprintf(msg, sizeof msg, "rank %d: %.1000s", mpi->rank, e.msg);
+    snprintf(e.msg, sizeof e.msg, "%s", msg);
+  }
+  if (rc) return cli_fail(&e);
+  return mpi->rank > 0 && cli_stop_signal ? 128 + sig : 0;
 }
 
 /* ---- merge ---- */
@@ -614,7 +809,7 @@ static const char *json_name(char *buf, size_t n, const char *csv) {
  * only --resume (continue it) or --force (replace it) may touch. */
 static int sweep_check(const sweep_args *a) {
   ab_err e = {0};
-  cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0};
   if (cli_backend_flags_check(a->device, &bo, &e)) return cli_usage_error("sweep", "%s", e.msg);
   if (is_stdout(a->leaderboard))
     return cli_usage_error("sweep", "--leaderboard -: the leaderboard is rewritten after every "
@@ -647,19 +842,24 @@ int cmd_sweep(int argc, char **argv) {
   if (rc) return rc < 0 ? 0 : rc;
   char json[4200];
   if (!a.json) a.json = json_name(json, sizeof json, a.leaderboard);
-  if ((rc = sweep_check(&a))) return rc;
   sweep_mpi mpi;
   ab_err e = {0};
-  if (sweep_mpi_init(&mpi, &argc, &argv)) {
+  int init = sweep_mpi_init(&mpi, &argc, &argv);
+  if (init == -1) {
     ab_err_set(&e, AB_EDEVICE, "MPI_Init failed");
     return cli_fail(&e);
   }
-  if (mpi.size > 1 && a.shard_n > 1)
-    return cli_usage_error("sweep", "--shard and mpirun split the work the same way: use one");
-  ab_lock lock = {-1, ""}; /* one sweep at a time writes a leaderboard */
-  if (mpi.rank == 0 && ab_lock_take(&lock, a.leaderboard, "sweep", &e)) rc = cli_fail(&e);
-  else rc = sweep_main(&a, &mpi);
-  ab_lock_release(&lock);
+  if (init)
+    rc = cli_usage_error("sweep", "the MPI library does not support threads "
+                         "(MPI_THREAD_SERIALIZED), which rank 0 needs");
+  else if (mpi.size > 1 && a.shard_n > 1)
+    rc = cli_usage_error("sweep", "--shard and mpirun split the work the same way: use one");
+  else if (mpi.rank > 0 || !(rc = sweep_check(&a))) { /* rank 0 alone writes outputs */
+    ab_lock lock = {-1, ""}; /* one sweep at a time writes a leaderboard */
+    if (mpi.rank == 0 && ab_lock_take(&lock, a.leaderboard, "sweep", &e)) rc = cli_fail(&e);
+    else rc = sweep_main(&a, &mpi);
+    ab_lock_release(&lock);
+  }
   sweep_mpi_finalize(&mpi, rc);
   return rc;
 }

@@ -34,9 +34,9 @@ static void train_help(void) {
          "Trains the repurchase model and prints one line per epoch and the test accuracy.\n\n"
          "  --data F          CSV export, or synth:N[:SEED] for N synthetic customers\n"
          "                    (default: %s, seed %u)\n"
-         "  --device D        cpu (fast CPU path), ref (plain C reference) or an OpenCL\n"
-         "                    device index from `abgpu devices` (default: $ABGPU_DEVICE,\n"
-         "                    else cpu)\n"
+         "  --device D        cpu (fast CPU path), ref (plain C reference), gpu (this node's\n"
+         "                    GPU for its local rank) or an OpenCL device index from\n"
+         "                    `abgpu devices` (default: $ABGPU_DEVICE, else cpu)\n"
          "  --threads N       threads of the cpu device (default: all cores, %d here)\n"
          "  --gemm G          OpenCL GEMM path: own or clblast (default: own)\n"
          "  --hidden W,W      hidden layer widths (default: 100,100)\n"
@@ -426,7 +426,7 @@ static int train_run(train_args *a, FILE *info) {
   if (rc) { free(r); free(cfg); return cli_fail(&e); }
   a->cfg.arch.dims[0] = s.train.d; /* the network's inputs: 10 features, or their encoding */
   for (int k = 0; k < a->ensemble; k++) cfg[k].arch = a->cfg.arch;
-  cli_backend_opts bo = {a->verbose, a->gemm, a->threads};
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0};
   if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = be->vt->load_data(be, &s, &e)))
     rc = train_loop(a, be, &s, r, cfg, info, &e);
   if (!rc) {
@@ -547,7 +547,7 @@ int cmd_train(int argc, char **argv) {
   ab_err e = {0};
   if (ab_arch_parse(&a.cfg.arch, AB_NFEAT, a.hidden, a.act, &e))
     return cli_usage_error("train", "%s", e.msg);
-  cli_backend_opts bo = {a.verbose, a.gemm, a.threads};
+  cli_backend_opts bo = {a.verbose, a.gemm, a.threads, 0, 0};
   if (cli_backend_flags_check(a.device, &bo, &e)) return cli_usage_error("train", "%s", e.msg);
   if ((rc = check_outputs(&a, named_ckpt))) return rc;
   a.prep.seed = a.cfg.seed;

@@ -2,6 +2,8 @@
  * sweep_out.c: progress, tables, JSON; sweep_mpi.c: ranks under mpirun). */
 #ifndef ABGPU_CLI_SWEEP_H
 #define ABGPU_CLI_SWEEP_H
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include "abgpu/sweep.h"
 
@@ -29,7 +31,7 @@ typedef struct sweep_fit {
 /* The final phase: finalists measured once on the test split, the ensemble. */
 typedef struct sweep_final {
   int nfin;                /* finalists: fits[0..nfin-1] are leaderboard rows 0..nfin-1 */
-  int nfits;
+  int nfits, nslots;       /* fits planned, fits allocated */
   sweep_fit *fits;         /* finalists, then further ensemble members */
   int nens;                /* ensemble members (0: none) */
   size_t ens_rows[AB_MODEL_MAX_NETS];
@@ -45,7 +47,62 @@ typedef struct sweep_progress {
   double t0, last;
   const ab_leaderboard *lb;
   ab_rank_by rank;
+  int from;                /* rank that trained the launch just finished (-1: one process) */
 } sweep_progress;
+
+/* One unit of work: a launch (n configurations that train together) or the fit of one
+ * finalist or ensemble member (n = 1). */
+typedef enum { SWEEP_JOB_DONE = 0, SWEEP_JOB_LAUNCH = 1, SWEEP_JOB_FIT = 2 } sweep_job_kind;
+typedef struct sweep_job {
+  sweep_job_kind kind;
+  int n;
+  size_t first;            /* its configurations: queue.cfg[first .. first+n-1] */
+  size_t id;               /* 1-based: the launch's number, or the fit's slot in sweep_final.fits
+                            * + 1; the job is queue.job[id - 1] */
+} sweep_job;
+
+/* The jobs of one phase (the launches, then the fits), handed out in order to whichever
+ * rank is free, rank 0 included. Under MPI rank 0's coordinator thread hands out jobs
+ * and takes results while its main thread trains: everything here, and the run's
+ * leaderboard, progress and final phase, is guarded by mu. */
+typedef struct sweep_queue {
+  pthread_mutex_t mu;
+  pthread_cond_t changed;  /* signalled when a job comes back or the queue stops */
+  sweep_job *job;
+  size_t njob, next;
+  ab_sweep_cfg *cfg;       /* the phase's configurations */
+  int out;                 /* jobs handed out whose results are not back */
+  int closed;              /* no phase follows: ranks asking for work are let go */
+  int stop;                /* hand nothing more out (a signal, or a failure) */
+  int failed;              /* the coordinator failed: its error is in err */
+  int quit;                /* rank 0 failed: the coordinator ends at once */
+  ab_err err;
+  size_t *busy;            /* [ranks]: id of the job rank r has (0: none) */
+  int *busy_kind;          /* [ranks]: its kind */
+  void *coord_state;       /* sweep_mpi.c's */
+} sweep_queue;
+
+typedef struct sweep_mpi sweep_mpi;
+
+/* One run of the command on one rank. */
+typedef struct sweep_run {
+  sweep_args *a;
+  ab_sweep_ctx x;
+  ab_leaderboard lb;       /* rank 0: every row finished so far, as on disk */
+  sweep_progress prog;
+  const sweep_mpi *mpi;
+  sweep_queue q;
+  sweep_final *fin;        /* rank 0, in the final phase: where fits go */
+} sweep_run;
+
+/* cmd_sweep.c, called on rank 0 with q.mu held: the rows of a finished launch j (from
+ * rank `from`) join the leaderboard, which is rewritten at once; a fitted model goes to
+ * its slot (and is owned there). Both mark the job returned. */
+int sweep_rows_in(sweep_run *r, const ab_leaderboard *rows, const sweep_job *j, int from,
+                  ab_err *e);
+int sweep_fit_in(sweep_run *r, const sweep_job *j, ab_model *m, int from, ab_err *e);
+/* With q.mu held: the next job for a free rank (0: none now). */
+int sweep_queue_take(sweep_queue *q, sweep_job *j, int rank);
 
 /* sweep_out.c */
 double sweep_now(void);
@@ -62,12 +119,23 @@ void sweep_print_json(FILE *f, const sweep_args *a, const ab_leaderboard *lb,
 void sweep_train_command(char *buf, size_t n, const sweep_args *a, const ab_sweep_cfg *c);
 
 /* sweep_mpi.c: rank 0 of 1 when not started by mpirun or built without MPI. */
-typedef struct sweep_mpi {
+struct sweep_mpi {
   int active, rank, size, local_rank;
-} sweep_mpi;
+  const char *local_from;  /* the variable the local rank came from (NULL: MPI) */
+  pthread_t coord;         /* rank 0's coordinator thread */
+  int coord_started;
+};
 int sweep_mpi_init(sweep_mpi *m, int *argc, char ***argv);
-/* Rank 0 receives every rank's rows into lb (which holds its own); other ranks send. */
-int sweep_mpi_gather(const sweep_mpi *m, ab_leaderboard *lb, ab_err *e);
+/* Every rank: fails unless its table is rank 0's (the same --data on every node). */
+int sweep_mpi_same_data(const sweep_mpi *m, uint64_t data_hash, const char *data, ab_err *e);
+/* Rank 0: starts the coordinator thread, which hands r->q's jobs to the other ranks as
+ * they become free and takes their results (sweep_rows_in, sweep_fit_in). */
+int sweep_mpi_coord_start(sweep_mpi *m, sweep_run *r, ab_err *e);
+/* Rank 0: waits for the coordinator, which ends once every other rank has been let go
+ * (r->q.closed) or at once after a failure (r->q.failed). */
+void sweep_mpi_coord_join(sweep_mpi *m, sweep_run *r);
+/* Ranks 1..: asks rank 0 for jobs, does them, sends each result at once, until let go. */
+int sweep_mpi_work(const sweep_mpi *m, sweep_run *r, ab_err *e);
 /* Ends MPI; a rank that failed (status 1..127) aborts the whole job, so that no rank
  * waits for it. */
 void sweep_mpi_finalize(sweep_mpi *m, int status);

@@ -62,10 +62,12 @@ void sweep_progress_launch(sweep_progress *p, const ab_sweep_cfg *c, int K, doub
   if (p->quiet) return;
   char best[128];
   best_text(best, sizeof best, p->lb, p->rank);
-  fprintf(stderr, "launch %zu/%zu: %d models (hidden %s, act %s, batch %d, transform %s, "
-          "balance %s) in %.2f s; %zu/%zu done; best %s\n", p->launch, p->nlaunch, K, c->hidden,
-          c->act, c->batch, AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), secs,
-          p->done, p->total, best);
+  char on[32] = "";
+  if (p->from >= 0) snprintf(on, sizeof on, " on rank %d", p->from);
+  fprintf(stderr, "launch %zu/%zu%s: %d models (hidden %s, act %s, batch %d, transform %s, "
+          "balance %s) in %.2f s; %zu/%zu done; best %s\n", p->launch, p->nlaunch, on, K,
+          c->hidden, c->act, c->batch, AB_TRANSFORM_STR(c->transform),
+          ab_balance_name(c->balance), secs, p->done, p->total, best);
 }
 
 void sweep_progress_end(sweep_progress *p) {
