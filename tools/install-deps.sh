@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # Installs what abgpu needs to build and test on Debian 12, only what is missing.
-# Usage: tools/install-deps.sh [--optional]   (root, or sudo available)
-# --optional also installs the tools some tests use when present
-# (chromium for the report screenshot, OpenMPI for `mpirun abgpu sweep` and its test).
+# Usage: tools/install-deps.sh [--mpi | --optional]   (root, or sudo available)
+# --mpi also installs OpenMPI: `mpirun abgpu sweep` and its tests (CI uses this).
+# --optional installs that and chromium (the report screenshot test): everything any
+# test or docs/scale-out.md uses on one machine.
 set -euo pipefail
 
 required=(cmake make gcc pkg-config libcriterion-dev ocl-icd-opencl-dev opencl-headers
           pocl-opencl-icd clinfo libclblast-dev python3-numpy
           clang libclang-rt-14-dev valgrind)   # make fuzz, make test-sanitize, valgrind run
-optional=(chromium libopenmpi-dev openmpi-bin)  # the report screenshot; mpirun sweeps
+mpi=(libopenmpi-dev openmpi-bin)               # mpirun sweeps (CMake finds MPI and builds it in)
+optional=(chromium)                            # the report screenshot
 
 want=("${required[@]}")
-[ "${1:-}" = "--optional" ] && want+=("${optional[@]}")
+case "${1:-}" in
+  "") ;;
+  --mpi) want+=("${mpi[@]}") ;;
+  --optional) want+=("${mpi[@]}" "${optional[@]}") ;;
+  *) echo "usage: tools/install-deps.sh [--mpi | --optional]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${want[@]}"; do
