@@ -318,6 +318,12 @@ Test(scaleout, kubernetes_indexed_job_scripts_give_one_process, .timeout = 300) 
         "exit 1; done && sh %s", d, ABGPU_BIN, shard, merge);
   cr_assert_eq(r.status, 0, "%s", r.out);
   cr_assert(strstr(r.out, "merged 4 leaderboards"), "%s", r.out);
+  tu_sh(&r, "python3 -c 'import yaml' 2>/dev/null || { echo no-yaml; exit 0; }; cd %s && "
+        "python3 -c 'import yaml; print([d[\"kind\"] for f in (\"k8s-volume.yaml\", "
+        "\"k8s-sweep.yaml\", \"k8s-merge.yaml\") for d in yaml.safe_load_all(open(f))])'",
+        RECIPES);
+  if (strstr(r.out, "no-yaml")) cr_log_warn("python3-yaml is absent: the manifests are not parsed");
+  else cr_assert(strstr(r.out, "['PersistentVolumeClaim', 'Job', 'Job']"), "%s", r.out);
   ab_leaderboard merged, one;
   load_lb(&merged, d, "res/merged.csv");
   load_lb(&one, d, "one.csv");

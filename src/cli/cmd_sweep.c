@@ -54,7 +54,8 @@ static void sweep_help(void) {
          "  --force           replace an existing leaderboard instead of refusing\n"
          "  --shard I/N       run only configurations I, I+N, I+2N, ... (1-based); merge the\n"
          "                    shards' leaderboards with `abgpu sweep merge`\n"
-         "  --device D        cpu, ref or an OpenCL device index (default: $ABGPU_DEVICE, else cpu)\n"
+         "  --device D        cpu, ref, gpu (this node's GPUs: local rank mod their number)\n"
+         "                    or an OpenCL device index (default: $ABGPU_DEVICE, else cpu)\n"
          "  --parallel K      models per launch (default: %d on cpu/ref; on OpenCL from the\n"
          "                    device's memory, at most %d)\n"
          "  --threads N       threads of the cpu device (default: all cores)\n"
@@ -62,11 +63,13 @@ static void sweep_help(void) {
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
          "%s"
          "  --quiet           no progress on stderr\n"
-         "  --verbose         backend details on stderr\n"
+         "  --verbose         backend details, and each rank -> its device, on stderr\n"
          "  -h, --help        this text\n\n"
          "Ctrl-C stops after the launch in progress, with the leaderboard written; a second\n"
-         "Ctrl-C stops at once. Under mpirun the configurations are split across ranks and\n"
-         "rank 0 gathers the leaderboard.\n", CPU_PARALLEL, DEVICE_PARALLEL_MAX, cli_csv_help());
+         "Ctrl-C stops at once. Under mpirun rank 0 hands out launches (largest first) to\n"
+         "ranks as they become free and writes each one's rows as it finishes; --resume\n"
+         "continues on any number of ranks. docs/scale-out.md: Slurm, Kubernetes, Docker.\n",
+         CPU_PARALLEL, DEVICE_PARALLEL_MAX, cli_csv_help());
 }
 
 static int parse_shard(sweep_args *a, const char *v) {
@@ -626,6 +629,10 @@ static int sweep_rank(sweep_run *r, sweep_mpi *mpi, int cl_index, ab_err *e) {
     return rc;
   }
   int rc = sweep_train(r, mpi, cl_index, e);
+  if (rc && rc != AB_EINTR) { /* nothing more comes in while the leaderboard is written */
+    queue_set(&r->q, &r->q.quit);
+    sweep_mpi_coord_join(mpi, r);
+  }
   rc = sweep_finish(r, e, rc);
   if (rc && rc != AB_EINTR) queue_set(&r->q, &r->q.quit);
   sweep_mpi_coord_join(mpi, r);
