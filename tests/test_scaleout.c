@@ -72,7 +72,7 @@ Test(gpu_cli, without_a_gpu_the_flag_says_so) {
   if (strstr(r.out, "[gpu 0]")) cr_skip_test("this machine has an OpenCL GPU: the no-GPU error is not checked");
   cr_assert(strstr(r.out, "gpu     the GPUs of this node: none here"), "%s", r.out);
   tu_sh(&r, "%s train --data synth:500 --epochs 1 --device gpu", ABGPU_BIN);
-  cr_assert_eq(r.status, 2, "%s", r.out);
+  cr_assert_eq(r.status, 3, "a device error: %s", r.out);
   cr_assert(strstr(r.out, "--device gpu: no OpenCL GPU on this node"), "%s", r.out);
 }
 
