@@ -338,3 +338,43 @@ Test(formats, predict_writes_text_ids_back_unchanged) {
     cr_assert_eq(*p, '\0');
   }
 }
+
+/* Every command that reads a customer file takes the same format flags, lists them in its
+ * --help with their defaults, and reads a shop export with them. */
+Test(formats, every_reading_command_takes_the_format_flags, .timeout = 120) {
+  load_plain();
+  static tu_run r;
+  static const char *const cmds[] = {"train", "eval", "predict", "importance", "prep", "sweep", "bench"};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    tu_sh(&r, "%s %s --help", ABGPU_BIN, cmds[i]);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    static const char *const flags[] = {"--header H", "(default: auto", "--sep S", "--decimal D",
+                                        "--columns LIST", "--ignore LIST", "(default: none)"};
+    for (size_t k = 0; k < sizeof flags / sizeof flags[0]; k++)
+      cr_expect(strstr(r.out, flags[k]), "%s --help lacks '%s'", cmds[i], flags[k]);
+  }
+  const variant *v = &V[22]; /* unknown names mapped by --columns, ';', decimal commas, BOM */
+  cr_assert_str_eq(v->name, "unknown_names_mapped");
+  char path[600], model[600];
+  snprintf(path, sizeof path, "%s/%s.csv", tu_tmpdir(), v->name);
+  snprintf(model, sizeof model, "%s/flags.abm", tu_tmpdir());
+  write_variant(path, v);
+  tu_sh(&r, "%s train --data %s %s --epochs 2 --quiet --out %s", ABGPU_BIN, path, v->flags, model);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  static const char *const uses[] = {"eval --model %s", "predict --model %s --out /dev/null",
+                                     "importance --repeats 1 --model %s"};
+  for (size_t i = 0; i < 3; i++) {
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, uses[i], model);
+    tu_sh(&r, "%s %s --data %s %s", ABGPU_BIN, cmd, path, v->flags);
+    cr_expect_eq(r.status, 0, "%s: %s", cmd, r.out);
+    tu_sh(&r, "%s %s --data %s", ABGPU_BIN, cmd, path); /* without them: the mapping is missing */
+    cr_expect_eq(r.status, 2, "%s without the flags: %s", cmd, r.out);
+  }
+  tu_sh(&r, "cd %s && %s sweep --data %s %s --set epochs=1 --set hidden=8 --finalists 1 --quiet "
+        "--leaderboard sw.csv", tu_tmpdir(), ABGPU_BIN, path, v->flags);
+  cr_expect_eq(r.status, 0, "sweep: %s", r.out);
+  tu_sh(&r, "%s bench --data %s %s --backends cpu --epochs 1", ABGPU_BIN, path, v->flags);
+  cr_expect_eq(r.status, 0, "bench: %s", r.out);
+  cr_expect(strstr(r.out, "csv reader: ") && strstr(r.out, "every field quoted: "), "%s", r.out);
+}

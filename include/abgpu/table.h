@@ -110,6 +110,8 @@ int ab_csv_reader_open_stream(ab_csv_reader **r, FILE *f, const char *name,
                               const ab_csv_format *fmt, int allow_missing, ab_err *e);
 /* 1 when the file has a target column. */
 int ab_csv_reader_has_target(const ab_csv_reader *r);
+/* The separator in use (given or detected). */
+char ab_csv_reader_sep(const ab_csv_reader *r);
 /* Reads up to cap rows: ids appended to ids, features to x, targets to y (y may be NULL
  * to ignore the target). Missing fields become NaN when allowed. Sets *got (0 at end of
  * file). */

@@ -604,6 +604,7 @@ uint64_t ab_csv_reader_row_line(const ab_csv_reader *r, uint64_t row) {
 }
 
 int ab_csv_reader_has_target(const ab_csv_reader *r) { return r->has_target; }
+char ab_csv_reader_sep(const ab_csv_reader *r) { return r->sep; }
 uint64_t ab_csv_reader_bytes(const ab_csv_reader *r) { return r->consumed; }
 
 uint64_t ab_csv_reader_file_size(const ab_csv_reader *r) {
