@@ -124,28 +124,34 @@ static uint64_t hash_text(const char *s) {
   return h ^ (h >> 29);
 }
 
+/* A slot of the set: a row and its id's hash (so that most mismatches never touch the
+ * text). row UINT32_MAX: empty. */
+typedef struct slot { uint32_t hash, row; } slot;
+
 /* The earliest second occurrence in file order, by an open-addressing set of rows.
- * Returns 1 found, 0 none, -1 out of memory. */
+ * Returns 1 found, 0 none, -1 out of memory (or more than 4 billion rows). */
 static int first_repeat(const ab_ids *ids, size_t *first, size_t *second) {
   size_t cap = 1024;
   while (cap < 2 * ids->n) cap *= 2;
-  size_t *slot = malloc(cap * sizeof *slot);
-  if (!slot) return -1;
-  memset(slot, 0xFF, cap * sizeof *slot); /* SIZE_MAX: empty */
+  slot *set = ids->n < UINT32_MAX ? malloc(cap * sizeof *set) : NULL;
+  if (!set) return -1;
+  memset(set, 0xFF, cap * sizeof *set);
   int found = 0;
   for (size_t i = 0; i < ids->n && !found; i++) {
     const char *s = ab_ids_get(ids, i);
-    size_t h = hash_text(s) & (cap - 1);
-    for (; slot[h] != SIZE_MAX; h = (h + 1) & (cap - 1))
-      if (strcmp(ab_ids_get(ids, slot[h]), s) == 0) {
-        *first = slot[h];
+    uint64_t h64 = hash_text(s);
+    uint32_t h32 = (uint32_t)(h64 >> 32);
+    size_t h = (size_t)h64 & (cap - 1);
+    for (; set[h].row != UINT32_MAX; h = (h + 1) & (cap - 1))
+      if (set[h].hash == h32 && strcmp(ab_ids_get(ids, set[h].row), s) == 0) {
+        *first = set[h].row;
         *second = i;
         found = 1;
         break;
       }
-    slot[h] = i;
+    set[h] = (slot){h32, (uint32_t)i};
   }
-  free(slot);
+  free(set);
   return found;
 }
 
