@@ -675,6 +675,7 @@ Test(transform, log1p_model_scores_raw_rows_as_it_was_trained) {
   ab_prep_opts o = ab_prep_opts_default();
   o.seed = 3;
   o.transform = AB_TRANSFORM_LOG1P;
+  o.balance = m.prep.balance; /* train's default */
   cr_assert_eq(ab_prep(&s, &t, &o, &E), AB_OK);
   size_t n = s.test.n;
   float *raw = malloc(n * AB_NFEAT * sizeof *raw), *p1 = malloc(n * 4), *p2 = malloc(n * 4);

@@ -79,33 +79,41 @@ Test(train, usage_errors_exit_2) {
     cr_expect(strstr(r.out, flags[i]), "--help does not list %s", flags[i]);
 }
 
-/* Mean test accuracy over seeds 1..5 on the real data.
- * Bar: the issue asks 0.81. Measured for this recipe (see docs/benchmarks.md): mean 0.803,
- * sd 0.018 per seed over seeds 1..40, and PyTorch 1.13 on the identical splits 0.806 over
- * seeds 1..10, so a 5-seed mean has a standard error of ~0.008. We assert 0.79, about two
- * standard errors below the measured expectation: a real regression (a broken op, a
- * leaked or wrong scaler, no early stopping) lands far below it. */
-#define REAL_DATA_BAR 0.79
+/* Issue 11's checks on protocol A (the notebook's split: `--balance first`, seeds 1..10,
+ * 448 balanced test customers): the default recipe's mean test accuracy >= 0.82, and
+ * --seed-compat's >= 0.81 with a median of at least 25 epochs (the notebook in PyTorch:
+ * 43 epochs, 81.6-82.1%). Measured on this machine kind (docs/manual.md): default 0.8281,
+ * --seed-compat 0.8165 with a median of 49.5 epochs. The CPU path is bit-reproducible,
+ * so these are the figures CI gets; a regression (a broken op, a leaked scaler, a
+ * reshuffled batch order under --seed-compat, a lost encoding) falls below the bars. */
+#define SEEDS 10
 
-static double mean_accuracy(const char *data, const char *extra) {
-  double sum = 0;
+static double mean_accuracy(const char *data, const char *extra, double *median_epochs) {
+  double sum = 0, ep[SEEDS];
   static tu_run r;
-  for (int s = 1; s <= 5; s++) {
-    tu_sh(&r, "%s train --data %s --device cpu --seed %d --json --quiet %s 2>/dev/null",
+  for (int s = 1; s <= SEEDS; s++) {
+    tu_sh(&r, "%s train --data %s --device cpu --seed %d --balance first --json --quiet %s 2>/dev/null",
           ABGPU_BIN, data, s, extra);
     cr_assert_eq(r.status, 0, "%s", r.out);
     double a = tu_json_num(r.out, "test_accuracy");
-    cr_log_info("real data seed %d %s: test accuracy %.4f", s, extra, a);
+    ep[s - 1] = tu_json_num(r.out, "epochs");
+    cr_log_info("real data seed %d %s: test accuracy %.4f, %g epochs", s, extra, a, ep[s - 1]);
     sum += a;
   }
-  return sum / 5;
+  for (int i = 1; i < SEEDS; i++) /* insertion sort for the median */
+    for (int j = i; j > 0 && ep[j] < ep[j - 1]; j--) { double t = ep[j]; ep[j] = ep[j - 1]; ep[j - 1] = t; }
+  *median_epochs = 0.5 * (ep[SEEDS / 2 - 1] + ep[SEEDS / 2]);
+  return sum / SEEDS;
 }
 
-Test(train_real, mean_test_accuracy_over_five_seeds, .timeout = 300) {
+Test(train_real, protocol_a_default_and_seed_compat_reach_the_bars, .timeout = 600) {
   const char *data = tu_real_data();
   if (!data) cr_skip_test("ABGPU_REAL_DATA is not set: the real-data accuracy check is skipped");
-  double d = mean_accuracy(data, ""), c = mean_accuracy(data, "--seed-compat");
-  cr_log_info("real data: mean test accuracy seeds 1..5: default %.4f, --seed-compat %.4f", d, c);
-  cr_expect_geq(d, REAL_DATA_BAR, "default mean %.4f < %.2f", d, REAL_DATA_BAR);
-  cr_expect_geq(c, REAL_DATA_BAR, "--seed-compat mean %.4f < %.2f", c, REAL_DATA_BAR);
+  double de, ce;
+  double d = mean_accuracy(data, "", &de), c = mean_accuracy(data, "--seed-compat", &ce);
+  cr_log_info("real data, seeds 1..%d: default mean test accuracy %.4f (median %g epochs), "
+              "--seed-compat %.4f (median %g epochs)", SEEDS, d, de, c, ce);
+  cr_expect_geq(d, 0.82, "default mean %.4f < 0.82", d);
+  cr_expect_geq(c, 0.81, "--seed-compat mean %.4f < 0.81", c);
+  cr_expect_geq(ce, 25, "--seed-compat median epochs %g < 25", ce);
 }

@@ -7,7 +7,9 @@ Protocol B: tools/holdout.py holds out a stratified fifth of the file at its nat
 ratio (seed S), `abgpu train --seed S` trains on the rest (balancing and splitting it as
 usual), 5 splits by default; with --test, `abgpu eval` scores the held-out fifth.
 
-Each recipe is one line of a recipe file, `NAME | FLAGS` (train flags; `#` comments).
+Each recipe is one line of a recipe file, `NAME | FLAGS [| B FLAGS]` (train flags, and
+optionally flags for protocol B only, e.g. a --balance, which protocol A fixes to first;
+`#` comments).
 Without --test the table holds validation figures only (the split each training stops
 on), which is what a recipe is chosen by; --test adds protocol A's test accuracy and
 ROC AUC and protocol B's held-out ROC AUC, to be run once, for the chosen recipes.
@@ -55,8 +57,8 @@ def read_recipes(path):
     for line in open(path):
         line = line.split("#", 1)[0].strip()
         if line:
-            name, flags = line.split("|", 1)
-            out.append((name.strip(), flags.split()))
+            name, flags, *b = line.split("|")
+            out.append((name.strip(), flags.split(), flags.split() + (b[0].split() if b else [])))
     return out
 
 
@@ -121,11 +123,11 @@ def main():
         for s in a.seeds_b:
             subprocess.run([sys.executable, os.path.join(HERE, "holdout.py"), "--data", a.data,
                             "--seed", str(s), "--out", os.path.join(tmp, "b%d" % s)], check=True)
-        for name, flags in recipes:
+        for name, flags, bflags in recipes:
             fa = [pool.submit(run_a, a, flags, s) for s in a.seeds_a]
-            fb = [pool.submit(run_b, a, flags, s, tmp) for s in a.seeds_b]
+            fb = [pool.submit(run_b, a, bflags, s, tmp) for s in a.seeds_b]
             ra, rb = [f.result() for f in fa], [f.result() for f in fb]
-            everything[name] = {"flags": flags, "A": ra, "B": rb}
+            everything[name] = {"flags": flags, "B flags": bflags, "A": ra, "B": rb}
             print(row(name, ra, rb, a.test), flush=True)
     if a.json:
         with open(a.json, "w") as f:

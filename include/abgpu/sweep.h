@@ -73,8 +73,9 @@ typedef struct ab_sweep_cfg {
   uint64_t seed;
 } ab_sweep_cfg;
 
-/* Train's defaults (hidden 100,100, act relu,sigmoid, lr 0.001, batch 100, wd 0, epochs
- * 100, patience 0, transform none, balance random, seed 1). */
+/* Train's defaults (ab_recipe_default: hidden 100,100, act relu,sigmoid, lr 0.001, batch
+ * 100, wd 0, epochs 100, patience 20, transform log1p,ple:32,te, balance none, batch
+ * order shuffle, no schedule, min epochs 0, seed 1). */
 ab_sweep_cfg ab_sweep_cfg_default(void);
 /* Every configuration of the grid (random_n == 0), or random_n distinct ones drawn with
  * the seeded generator (all of them when random_n >= the grid), in grid order. A hidden

@@ -22,6 +22,16 @@ typedef struct ab_ckpt_opts {
   const char *note;     /* free text stored with the checkpoint (the CLI's flags) */
 } ab_ckpt_opts;
 
+/* abgpu train's default recipe, chosen by measurement on validation figures
+ * (docs/manual.md, "Choosing the default"): the notebook's network and optimiser
+ * (ab_train_cfg_default) with patience 20 (best epoch kept), the inputs log1p, ple:32
+ * and te, and no balancing (every customer kept); prep's other defaults. --seed-compat
+ * uses the notebook's instead. */
+#define AB_RECIPE_PATIENCE 20
+#define AB_RECIPE_TRANSFORM (AB_TRANSFORM_LOG1P | AB_TRANSFORM_PLE(32) | AB_TRANSFORM_TE)
+#define AB_RECIPE_BALANCE AB_BALANCE_NONE
+void ab_recipe_default(ab_train_cfg *c, ab_prep_opts *p);
+
 /* Xavier-uniform weights, zero biases, for one model. */
 void ab_init_params(float *params, const ab_arch *a, uint64_t seed);
 

@@ -21,17 +21,21 @@ typedef struct train_args {
   ab_train_cfg cfg;
   ab_prep_opts prep;
   ab_csv_opts csv;             /* csv.fmt: the input-format flags */
-  int quiet, verbose, compat, balance_set, order_set, stop_set, threads, ckpt_every;
+  int quiet, verbose, compat, balance_set, threads, ckpt_every;
   cli_json json;
   int ensemble;             /* networks trained (seeds S, S+1, ...) and saved as one model */
   char note[4096];          /* the flags, stored in checkpoints for --resume */
 } train_args;
 
 static void train_help(void) {
-  ab_train_cfg c = ab_train_cfg_default();
-  ab_prep_opts p = ab_prep_opts_default();
+  ab_train_cfg c;
+  ab_prep_opts p;
+  ab_recipe_default(&c, &p);
   printf("usage: abgpu train [FLAGS]\n\n"
-         "Trains the repurchase model and prints one line per epoch and the test accuracy.\n\n"
+         "Trains the repurchase model and prints one line per epoch and the test accuracy.\n"
+         "The defaults are the recipe chosen by measurement (docs/manual.md): the notebook's\n"
+         "network and optimiser, patience %d with the best epoch kept, inputs %s,\n"
+         "balance %s.\n\n"
          "  --data F          CSV export, or synth:N[:SEED] for N synthetic customers\n"
          "                    (default: %s, seed %u)\n"
          "  --device D        cpu (fast CPU path), ref (plain C reference), gpu (this node's\n"
@@ -73,8 +77,9 @@ static void train_help(void) {
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
          "%s"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all\n"
-         "                    balanced rows, --batch-order fixed, --stop rise, keep the\n"
-         "                    last epoch's weights\n"
+         "                    balanced rows, --transform none, --batch-order fixed, --stop\n"
+         "                    rise, keep the last epoch's weights (flags given with it\n"
+         "                    apply on top)\n"
          "  --quiet           no per-epoch lines\n"
          "  --json            one JSON object with the results on stdout at the end (the\n"
          "                    other lines go to stderr)\n"
@@ -96,6 +101,7 @@ static void train_help(void) {
          "                    started with (flags given here are applied on top); the\n"
          "                    result equals the uninterrupted run's\n"
          "  -h, --help        this text\n",
+         c.patience, AB_TRANSFORM_STR(p.transform), ab_balance_name(p.balance),
          DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED, ab_cpu_count(), c.lr, c.batch, c.wd, c.epochs,
          c.patience, c.min_epochs, ab_stop_name(c.stop),
          ab_order_name(c.order), AB_PLATEAU_WAIT, AB_PLATEAU_CUTS, ab_sched_name(c.sched),
@@ -139,10 +145,10 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
       case 18: a->ckpt = v; break;
       case 19: bad = cli_int(&a->ckpt_every, v, 0, 1000000); break;
       case 20: a->resume = v; break;
-      case 21: bad = ab_order_parse(&a->cfg.order, v); a->order_set = 1; break;
+      case 21: bad = ab_order_parse(&a->cfg.order, v); break;
       case 22: bad = ab_sched_parse(&a->cfg.sched, v); break;
       case 23: bad = cli_int(&a->cfg.min_epochs, v, 0, 1000000); break;
-      case 24: bad = ab_stop_parse(&a->cfg.stop, v); a->stop_set = 1; break;
+      case 24: bad = ab_stop_parse(&a->cfg.stop, v); break;
       case 25: bad = cli_int(&a->ensemble, v, 1, AB_MODEL_MAX_NETS); break;
     }
     if (bad) return cli_usage_error("train", "%s: invalid value '%s'", names[k], v);
@@ -526,13 +532,26 @@ static int check_outputs(const train_args *a, int named_ckpt) {
   return cli_check_outputs(out, 5, in, 2);
 }
 
+static int has_switch(int argc, char **argv, const char *name) {
+  for (int i = 1; i < argc; i++)
+    if (strcmp(argv[i], name) == 0) return 1;
+  return 0;
+}
+
 int cmd_train(int argc, char **argv) {
   train_args a = {0};
   static char saved[8192];
   int rc = resume_args(&argc, &argv, saved, sizeof saved);
   if (rc) return rc;
-  a.cfg = ab_train_cfg_default();
-  a.prep = ab_prep_opts_default();
+  a.compat = has_switch(argc, argv, "--seed-compat");
+  if (a.compat) { /* the notebook's recipe; flags given with it apply on top */
+    a.cfg = ab_train_cfg_default();
+    a.prep = ab_prep_opts_default();
+    a.cfg.order = AB_ORDER_FIXED;
+    a.cfg.stop = AB_STOP_RISE;
+  } else {
+    ab_recipe_default(&a.cfg, &a.prep);
+  }
   a.csv = ab_csv_opts_default();
   cli_csv_init(&a.csv.fmt);
   a.hidden = "100,100";
@@ -552,8 +571,6 @@ int cmd_train(int argc, char **argv) {
   if ((rc = check_outputs(&a, named_ckpt))) return rc;
   a.prep.seed = a.cfg.seed;
   a.prep.compat = a.cfg.keep_last = a.compat;
-  if (a.compat && !a.order_set) a.cfg.order = AB_ORDER_FIXED;
-  if (a.compat && !a.stop_set) a.cfg.stop = AB_STOP_RISE;
   /* when stdout carries data (the model, the JSON, a report), every other line goes to stderr */
   FILE *info = a.json.to_stdout || is_stdout(a.out) || is_stdout(a.report) ? stderr : stdout;
   if (!a.data) {

@@ -253,7 +253,9 @@ int ab_space_set(ab_space *sp, const char *assignment, ab_err *e) {
 ab_sweep_cfg ab_sweep_cfg_default(void) {
   ab_sweep_cfg c;
   memset(&c, 0, sizeof c);
-  ab_train_cfg t = ab_train_cfg_default();
+  ab_train_cfg t;
+  ab_prep_opts p;
+  ab_recipe_default(&t, &p); /* train's defaults */
   snprintf(c.hidden, sizeof c.hidden, "100,100");
   snprintf(c.act, sizeof c.act, "relu,sigmoid");
   c.lr = t.lr;
@@ -261,8 +263,8 @@ ab_sweep_cfg ab_sweep_cfg_default(void) {
   c.batch = t.batch;
   c.epochs = t.epochs;
   c.patience = t.patience;
-  c.transform = AB_TRANSFORM_NONE;
-  c.balance = ab_prep_opts_default().balance;
+  c.transform = p.transform;
+  c.balance = p.balance;
   c.order = t.order;
   c.sched = t.sched;
   c.min_epochs = t.min_epochs;

@@ -13,6 +13,14 @@
 /* RNG streams: one per purpose so that changing one use never shifts another. */
 enum { STREAM_INIT = 1, STREAM_ORDER = 2 };
 
+void ab_recipe_default(ab_train_cfg *c, ab_prep_opts *p) {
+  *c = ab_train_cfg_default();
+  c->patience = AB_RECIPE_PATIENCE;
+  *p = ab_prep_opts_default();
+  p->transform = AB_RECIPE_TRANSFORM;
+  p->balance = AB_RECIPE_BALANCE;
+}
+
 void ab_init_params(float *params, const ab_arch *a, uint64_t seed) {
   ab_rng r;
   ab_rng_seed(&r, seed, STREAM_INIT);
