@@ -215,3 +215,19 @@ Test(train_recipe, ensemble_saves_one_model_of_n_networks) {
   cr_assert(memcmp(x.nets[0].params, x.nets[1].params, 16) != 0, "members share their seed");
   ab_model_free(&x);
 }
+
+/* The sweep's new dimensions: transform lists, batch_order, lr_schedule, min_epochs
+ * train, round-trip through the leaderboard (transform quoted) and resume to nothing. */
+Test(encode, sweep_searches_encodings_order_and_schedules) {
+  static tu_run r;
+  const char *d = tu_tmpdir();
+  const char *sets = "--set hidden=8 --set act=relu --set epochs=3 --set 'transform=none "
+                     "log1p,ple:4,te' --set batch_order=shuffle,fixed --set lr_schedule=none,"
+                     "cosine --set min_epochs=2 --finalists 1";
+  tu_sh(&r, "cd %s && %s sweep --data synth:1500:3 %s --leaderboard sw.csv --quiet && "
+            "grep -c 'log1p,ple:4,te' sw.csv && %s sweep --data synth:1500:3 %s --leaderboard "
+            "sw.csv --resume", d, ABGPU_BIN, sets, ABGPU_BIN, sets);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "\n4\n") || strncmp(r.out, "4\n", 2) == 0, "4 rows with the encodings: %s", r.out);
+  cr_assert(strstr(r.out, "0 to train here (8 already in sw.csv)"), "%s", r.out);
+}
