@@ -142,7 +142,9 @@ Test(checkpoint, a_nan_loss_stops_training_with_the_epoch, .init = setup, .fini 
  * 128+signal; --resume then writes a model file identical to the uninterrupted run's. */
 static void interrupt_and_resume(const char *sig, int status) {
   const char *d = tu_tmpdir();
-  const char *args = "--data synth:300000:3 --epochs 8 --patience 100 --device cpu --threads 1";
+  /* raw inputs and balanced rows, so that the long run stays a few seconds */
+  const char *args = "--data synth:300000:3 --epochs 8 --patience 100 --device cpu --threads 1 "
+                     "--transform none --balance random";
   static tu_run r;
   tu_sh(&r, "cd %s && rm -f full.abm part.abm part.abm.ckpt && %s train %s --quiet --out full.abm",
         d, ABGPU_BIN, args);

@@ -838,10 +838,12 @@ Test(mpi, two_ranks_give_the_single_process_leaderboard, .timeout = 120) {
 #endif
 }
 
-/* ---- the real export: the documented winner, retrained with 10 seeds ---- */
+/* ---- the real export: the documented configuration, retrained with 10 seeds ---- */
 
-#define DOC_ACC 0.8212 /* docs/sweep.md: the winner's mean test accuracy, seeds 1..10 */
-#define DOC_AUC 0.918  /* and its mean test ROC AUC */
+/* docs/sweep.md: the configuration's mean test accuracy and ROC AUC on protocol A
+ * (`--balance first`), seeds 11..20; issue 11 asks for at least 0.839 and 0.935. */
+#define DOC_ACC 0.8469
+#define DOC_AUC 0.9416
 
 /* The line of docs/sweep.md that starts with "abgpu train ", its flags after --data F. */
 static void doc_command(char *flags, size_t n) {
@@ -863,15 +865,16 @@ static void doc_command(char *flags, size_t n) {
   cr_assert(!strstr(flags, "--seed "), "the documented command must leave the seed out");
 }
 
-Test(sweep_real, the_documented_winner_over_ten_seeds, .timeout = 600) {
+Test(sweep_real, the_documented_configuration_over_ten_seeds, .timeout = 900) {
   const char *data = tu_real_data();
   if (!data) cr_skip_test("ABGPU_REAL_DATA is not set: the documented sweep winner is not rerun");
   char flags[1024];
   doc_command(flags, sizeof flags);
   double acc = 0, auc = 0;
   static tu_run r;
-  for (int s = 1; s <= 10; s++) {
-    tu_sh(&r, "%s train --data %s %s --seed %d --quiet --json 2>/dev/null", ABGPU_BIN, data, flags, s);
+  for (int s = 11; s <= 20; s++) {
+    tu_sh(&r, "%s train --data %s %s --balance first --seed %d --quiet --json 2>/dev/null",
+          ABGPU_BIN, data, flags, s);
     cr_assert_eq(r.status, 0, "seed %d: %s", s, r.out);
     double a = tu_json_num(r.out, "test_accuracy");
     const char *tm = strstr(r.out, "\"test_metrics\"");
@@ -881,11 +884,13 @@ Test(sweep_real, the_documented_winner_over_ten_seeds, .timeout = 600) {
     acc += a / 10;
     auc += u / 10;
   }
-  cr_log_info("the documented winner (%s): mean test accuracy %.4f, ROC AUC %.4f over seeds "
-              "1..10 (documented %.4f, %.3f; the issue's goal 0.84, 0.935)", flags, acc, auc,
-              DOC_ACC, DOC_AUC);
+  cr_log_info("the documented configuration (%s): mean test accuracy %.4f, ROC AUC %.4f over "
+              "seeds 11..20 (documented %.4f, %.4f; issue 11's bars 0.839, 0.935)", flags, acc,
+              auc, DOC_ACC, DOC_AUC);
+  cr_expect_geq(acc, 0.839, "mean test accuracy %.4f below issue 11's 0.839", acc);
+  cr_expect_geq(auc, 0.935, "mean test ROC AUC %.4f below issue 11's 0.935", auc);
   cr_expect_geq(acc, DOC_ACC - 0.005, "mean test accuracy %.4f, documented %.4f", acc, DOC_ACC);
-  cr_expect_geq(auc, DOC_AUC - 0.005, "mean test ROC AUC %.4f, documented %.3f", auc, DOC_AUC);
+  cr_expect_geq(auc, DOC_AUC - 0.005, "mean test ROC AUC %.4f, documented %.4f", auc, DOC_AUC);
 }
 
 /* Issue 16: an existing leaderboard needs --resume or --force; issue 17 item 7: --resume

@@ -4,8 +4,9 @@
 Protocol A: `abgpu prep --balance first --seed S` (the notebook's split: first-N balancing,
 80/10/10; test = 448 balanced customers on the real export), seeds 1..10.
 Protocol B: tools/holdout.py holds out a stratified fifth of the file at its natural ratio
-(seed S); `abgpu prep --seed S` on the other four fifths gives the training and
-validation rows; everything is scored on the held-out fifth. 5 splits.
+(seed S); `abgpu prep --balance none --seed S` on the other four fifths gives the
+training and validation rows (every customer: the rows abgpu's default `train` uses);
+everything is scored on the held-out fifth. 5 splits.
 
 Every method sees the same rows (the peers read them by customer id from the npz files
 `abgpu prep` writes). Peers pick their hyperparameters by mean validation ROC AUC over the
@@ -99,7 +100,7 @@ def make_splits(a, tmp):
         d = os.path.join(tmp, "b%d" % s)
         subprocess.run([sys.executable, os.path.join(HERE, "holdout.py"), "--data", a.data,
                         "--seed", str(s), "--out", d], check=True)
-        tr, va, _ = prep_ids(a, os.path.join(d, "rest.csv"), s, d, None)
+        tr, va, _ = prep_ids(a, os.path.join(d, "rest.csv"), s, d, "none")
         held = load_csv(os.path.join(d, "holdout.csv"))
         out["B"].append((rows(table, tr), rows(table, va), rows(held, list(held))))
     return out
@@ -247,23 +248,32 @@ def run_peer(fit, grid, splits):
 
 def abgpu_runs(a, flags, tmp):
     import numpy as np
-    out = {"A": [], "B": []}
+    out = {"A": [], "B": [], "Aval": [], "Bval": []}
     for s in a.seeds_a:
         j = json.loads(subprocess.run([a.abgpu, "train", "--data", a.data, "--seed", str(s), "--json",
                                        "--quiet", "--balance", "first"] + flags, check=True,
                                       capture_output=True, text=True).stdout)
         out["A"].append((j["test_metrics"]["accuracy"], j["test_metrics"]["roc_auc"]))
+        out["Aval"].append(j["val_metrics"]["roc_auc"])
     for s in a.seeds_b:
         d = os.path.join(tmp, "b%d" % s)
         m = os.path.join(d, "abgpu.abm")
-        subprocess.run([a.abgpu, "train", "--data", os.path.join(d, "rest.csv"), "--seed", str(s),
-                        "--quiet", "--out", m] + flags, check=True, capture_output=True)
+        t = json.loads(subprocess.run([a.abgpu, "train", "--data", os.path.join(d, "rest.csv"),
+                                       "--seed", str(s), "--quiet", "--json", "--out", m] + flags,
+                                      check=True, capture_output=True, text=True).stdout)
+        out["Bval"].append(t["val_metrics"]["roc_auc"])
         j = json.loads(subprocess.run([a.abgpu, "eval", "--model", m, "--data",
                                        os.path.join(d, "holdout.csv"), "--json"], check=True,
                                       capture_output=True, text=True).stdout)
         out["B"].append((j["accuracy"], j["roc_auc"]))
-    return {k: (float(np.mean([r[0] for r in v])), float(np.mean([r[1] for r in v])))
-            for k, v in out.items()}
+    res = {k: (float(np.mean([r[0] for r in out[k]])), float(np.mean([r[1] for r in out[k]])))
+           for k in ("A", "B")}
+    res.update({k: float(np.mean(out[k])) for k in ("Aval", "Bval")})
+    return res
+
+
+def cfg_text(cfg):
+    return " ".join("%s %s" % kv for kv in cfg.items())
 
 
 def main():
@@ -277,8 +287,9 @@ def main():
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         splits = make_splits(a, tmp)
-        print("| method | picked (validation) | A: TEST acc | A: TEST AUC | B: HELD-OUT AUC |")
-        print("|---|---|---:|---:|---:|")
+        print("| method | picked on validation (A; B) | A: val AUC | A: TEST acc | A: TEST AUC "
+              "| B: val AUC | B: HELD-OUT AUC |")
+        print("|---|---|---:|---:|---:|---:|---:|")
         abgpu = [("abgpu default", []), ("abgpu --seed-compat", ["--seed-compat"])]
         if a.winner:
             abgpu.append(("abgpu, docs/sweep.md's configuration", a.winner.split()))
@@ -286,18 +297,18 @@ def main():
             if name in a.skip:
                 continue
             r = abgpu_runs(a, flags, tmp)
-            print("| %s | `%s` | %.2f%% | %.4f | %.4f |" % (name, " ".join(flags) or "-",
-                                                          100 * r["A"][0], r["A"][1], r["B"][1]),
-                  flush=True)
+            print("| %s | `%s` | %.4f | %.2f%% | %.4f | %.4f | %.4f |" % (
+                name, " ".join(flags) or "-", r["Aval"], 100 * r["A"][0], r["A"][1], r["Bval"],
+                r["B"][1]), flush=True)
         for name, (fit, grid) in PEERS.items():
             if name in a.skip:
                 continue
-            ca, _, ta = run_peer(fit, grid, splits["A"])
-            cb, _, tb = run_peer(fit, grid, splits["B"])
-            pick = "A %s; B %s" % (ca, cb) if ca != cb else str(ca)
-            print("| %s | %s | %.2f%% | %.4f | %.4f |" % (
-                name, pick, 100 * np.mean([t[0] for t in ta]), np.mean([t[1] for t in ta]),
-                np.mean([t[1] for t in tb])), flush=True)
+            ca, va, ta = run_peer(fit, grid, splits["A"])
+            cb, vb, tb = run_peer(fit, grid, splits["B"])
+            pick = "%s; %s" % (cfg_text(ca), cfg_text(cb)) if ca != cb else cfg_text(ca)
+            print("| %s | %s | %.4f | %.2f%% | %.4f | %.4f | %.4f |" % (
+                name, pick, va, 100 * np.mean([t[0] for t in ta]), np.mean([t[1] for t in ta]),
+                vb, np.mean([t[1] for t in tb])), flush=True)
     return 0
 
 
