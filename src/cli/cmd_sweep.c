@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include "abgpu/cl.h"
 #include "abgpu/json.h"
@@ -640,6 +641,12 @@ static int sweep_rank(sweep_run *r, sweep_mpi *mpi, int cl_index, ab_err *e) {
   return rc;
 }
 
+static void test_delay(const sweep_run *r) {
+  if (r->test_delay <= 0) return;
+  struct timespec ts = {(time_t)r->test_delay, (long)((r->test_delay - (double)(time_t)r->test_delay) * 1e9)};
+  nanosleep(&ts, NULL);
+}
+
 /* The epoch callback of rank 0's own launches: the progress line reads the leaderboard,
  * which the coordinator thread may be changing. */
 static int locked_epoch_cb(const ab_epoch_stats *st, const uint8_t *active, int K, void *user) {
@@ -647,7 +654,14 @@ static int locked_epoch_cb(const ab_epoch_stats *st, const uint8_t *active, int 
   pthread_mutex_lock(&r->q.mu);
   int rc = sweep_epoch_cb(st, active, K, &r->prog);
   pthread_mutex_unlock(&r->q.mu);
+  test_delay(r);
   return rc;
+}
+
+int sweep_worker_epoch_cb(const ab_epoch_stats *st, const uint8_t *active, int K, void *user) {
+  (void)st, (void)active, (void)K;
+  test_delay(user);
+  return 0;
 }
 
 static int sweep_main(sweep_args *a, sweep_mpi *mpi) {
@@ -672,6 +686,9 @@ static int sweep_main(sweep_args *a, sweep_mpi *mpi) {
     r.prog = p;
     r.x.cb = locked_epoch_cb;
     r.x.user = &r;
+    const char *delay = getenv("ABGPU_SWEEP_TEST_DELAY");
+    r.test_delay = delay ? strtod(delay, NULL) : 0;
+    if (!(r.test_delay > 0 && r.test_delay <= 10)) r.test_delay = 0;
     rc = sweep_rank(&r, mpi, cl_index, &e);
     ab_sweep_ctx_free(&r.x);
   }

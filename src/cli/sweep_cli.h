@@ -93,6 +93,8 @@ typedef struct sweep_run {
   const sweep_mpi *mpi;
   sweep_queue q;
   sweep_final *fin;        /* rank 0, in the final phase: where fits go */
+  double test_delay;       /* $ABGPU_SWEEP_TEST_DELAY: seconds slept after each epoch of a
+                            * launch, to make one rank slow in a test (0: none) */
 } sweep_run;
 
 /* cmd_sweep.c, called on rank 0 with q.mu held: the rows of a finished launch j (from
@@ -103,6 +105,9 @@ int sweep_rows_in(sweep_run *r, const ab_leaderboard *rows, const sweep_job *j, 
 int sweep_fit_in(sweep_run *r, const sweep_job *j, ab_model *m, int from, ab_err *e);
 /* With q.mu held: the next job for a free rank (0: none now). */
 int sweep_queue_take(sweep_queue *q, sweep_job *j, int rank);
+
+/* cmd_sweep.c: the epoch callback of ranks 1..: only the test delay. */
+int sweep_worker_epoch_cb(const ab_epoch_stats *st, const uint8_t *active, int K, void *user);
 
 /* sweep_out.c */
 double sweep_now(void);

@@ -322,7 +322,7 @@ int sweep_mpi_work(const sweep_mpi *m, sweep_run *r, ab_err *e) {
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   (void)m;
-  r->x.cb = NULL;
+  r->x.cb = r->test_delay > 0 ? sweep_worker_epoch_cb : NULL;
   if (send_note(NOTE_HELLO, 0, host, strlen(host))) return ab_err_set(e, AB_ENOMEM, "out of memory");
   int rc = AB_OK;
   for (;;) {

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The work queue against the static split, side by side: one sweep of 96 configurations
-# (24 launches) over 3 processes of which one is slow (nice -n 19, so it gets almost no CPU
-# while the others run), as 3 shards started together (the static split: a third each)
-# and as `mpirun -n 3` (the queue: launches go to whoever is free). Rounds alternate.
-# Prints each wall time and the median ratio. Needs abgpu built with MPI and mpirun.
+# (24 launches) over 3 processes of which one is slow, as 3 shards started together (the
+# static split: a third each) and as `mpirun -n 3` (the queue: launches go to whoever is
+# free). Rounds alternate. Prints each wall time and the median ratio. Needs abgpu built
+# with MPI and mpirun.
 #   tools/scale-out/queue-vs-static.sh [BUILD_DIR] [ROUNDS]
+# SLOW=delay (default): the slow process sleeps DELAY seconds (default 0.02) after every
+#   epoch ($ABGPU_SWEEP_TEST_DELAY, a test hook), like a device several times slower;
+# SLOW=nice: it runs under nice -n 19 (on a busy machine the others' load decides how slow).
 set -euo pipefail
 bin=$(cd "${1:-build}" && pwd)/abgpu
 rounds=${2:-3}
@@ -24,12 +27,16 @@ args=(--data synth:20000 --space space.txt --parallel 4 --threads 1 --finalists 
 mpirun=(mpirun --oversubscribe)
 [ "$(id -u)" -eq 0 ] && mpirun+=(--allow-run-as-root)
 
+slow=(env "ABGPU_SWEEP_TEST_DELAY=${DELAY:-0.02}")
+[ "${SLOW:-delay}" = nice ] && slow=(nice -n 19)
+echo "slow process: ${slow[*]}"
+
 now() { date +%s.%N; }
 
 static_split() {
   rm -f s*.csv
   "$bin" sweep "${args[@]}" --shard 1/3 --leaderboard s1.csv > /dev/null &
-  nice -n 19 "$bin" sweep "${args[@]}" --shard 2/3 --leaderboard s2.csv > /dev/null &
+  "${slow[@]}" "$bin" sweep "${args[@]}" --shard 2/3 --leaderboard s2.csv > /dev/null &
   "$bin" sweep "${args[@]}" --shard 3/3 --leaderboard s3.csv > /dev/null &
   wait
 }
@@ -37,7 +44,7 @@ static_split() {
 queue() {
   rm -f q.csv
   "${mpirun[@]}" -n 1 "$bin" sweep "${args[@]}" --leaderboard q.csv \
-    : -n 1 nice -n 19 "$bin" sweep "${args[@]}" --leaderboard q.csv \
+    : -n 1 "${slow[@]}" "$bin" sweep "${args[@]}" --leaderboard q.csv \
     : -n 1 "$bin" sweep "${args[@]}" --leaderboard q.csv > /dev/null
 }
 
