@@ -44,7 +44,7 @@ typedef struct exp_data {
   uint32_t fnames[AB_NFEAT][32];  /* '<U32': UTF-32LE, zero-padded */
   int32_t log1p[AB_NFEAT], nnets;
   double prior, ratio;
-  char enc_names[3 * AB_NFEAT][16];
+  char enc_names[3 * AB_NFEAT][24];  /* "te%d_value" for any int: GCC checks the bound */
   int32_t nedges[AB_NFEAT], nte, te_feat[AB_NFEAT];
   float te_prior[AB_NFEAT], te_mean[AB_NFEAT], te_std[AB_NFEAT];
 } exp_data;
