@@ -150,6 +150,8 @@ static int create_kernels(ab_cl_ctx *c, ab_err *e) {
     AB_CL_CHECK_ERR(e, err, "clCreateKernel");
     AB_CL_CHECK(e, clGetKernelWorkGroupInfo(c->k[i], c->device, CL_KERNEL_WORK_GROUP_SIZE,
                                             sizeof c->kwg[i], &c->kwg[i], NULL));
+    AB_CL_CHECK(e, clGetKernelWorkGroupInfo(c->k[i], c->device, CL_KERNEL_LOCAL_MEM_SIZE,
+                                            sizeof c->klocal[i], &c->klocal[i], NULL));
   }
   return AB_OK;
 }

@@ -29,6 +29,9 @@ typedef struct ab_cl_ctx {
   cl_program program;
   cl_kernel k[AB_K_COUNT];
   size_t kwg[AB_K_COUNT];   /* CL_KERNEL_WORK_GROUP_SIZE of each kernel */
+  cl_ulong klocal[AB_K_COUNT]; /* CL_KERNEL_LOCAL_MEM_SIZE of each kernel before any
+                            * argument is set: its own __local variables only (later
+                            * queries add the __local arguments of the last launch) */
   ab_cl_device_info info;
   int is_cpu;               /* CL_DEVICE_TYPE_CPU: shapes work-groups for vector lanes */
   int vec;                  /* AB_VEC: floats per work-item in the GEMM kernels */

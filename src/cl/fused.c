@@ -93,16 +93,14 @@ static size_t local_bytes(const ab_cl_backend *cb, int rt) {
 }
 
 /* Local memory the fused kernels may use: the device's, less what they declare
- * themselves, capped by the options. */
+ * themselves (queried when the kernels were created: a query now would also count the
+ * __local arguments of the previous launch), capped by the options. */
 static size_t local_budget(const ab_cl_backend *cb) {
   ab_cl_ctx *c = cb->ctx;
-  cl_ulong dev = 0, k0 = 0, k1 = 0;
+  cl_ulong dev = 0, k0 = c->klocal[AB_K_FUSED_TRAIN], k1 = c->klocal[AB_K_FUSED_EVAL];
   clGetDeviceInfo(c->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof dev, &dev, NULL);
-  clGetKernelWorkGroupInfo(c->k[AB_K_FUSED_TRAIN], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k0,
-                           &k0, NULL);
-  clGetKernelWorkGroupInfo(c->k[AB_K_FUSED_EVAL], c->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof k1,
-                           &k1, NULL);
-  size_t have = dev > k0 + k1 ? (size_t)(dev - (k0 > k1 ? k0 : k1)) : 0;
+  cl_ulong own = k0 > k1 ? k0 : k1;
+  size_t have = dev > own ? (size_t)(dev - own) : 0;
   return cb->f.local_cap && cb->f.local_cap < have ? cb->f.local_cap : have;
 }
 
