@@ -37,7 +37,7 @@ static void run(ab_train_result *r, open_fn open, const ab_train_cfg *cfg, int K
   ab_backend *be;
   ab_err e = {0};
   cr_assert_eq(open(&be, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->load_data(be, &splits, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_load_data(be, &splits, &e), 0, "%s", e.msg);
   int rc = ab_train_many(r, be, cfg, K, &splits, ck, cb, NULL, &e);
   cr_assert_eq(rc, expect, "rc %d: %s", rc, e.msg);
   ab_backend_free(be);
@@ -93,7 +93,7 @@ Test(checkpoint, resume_is_bit_identical_on_the_reference, .init = setup, .fini 
 }
 
 static int open_cpu(ab_backend **be, ab_err *e) {
-  ab_cpu_opts o = {2, AB_CPU_ISA_AUTO};
+  ab_cpu_opts o = {2, AB_CPU_ISA_AUTO, 0};
   return ab_backend_cpu_create(be, &o, e);
 }
 
@@ -132,7 +132,7 @@ Test(checkpoint, a_nan_loss_stops_training_with_the_epoch, .init = setup, .fini 
   ab_backend *be;
   ab_err e = {0};
   cr_assert_eq(ab_backend_ref_create(&be, &e), 0);
-  be->vt->load_data(be, &splits, &e);
+  ab_backend_load_data(be, &splits, &e);
   cr_assert_eq(ab_train(&r, be, &cfg, &splits, NULL, NULL, &e), AB_EDIVERGED);
   cr_assert(strstr(e.msg, "diverged at epoch 1 (loss is NaN); try a lower --lr"), "%s", e.msg);
   ab_backend_free(be);

@@ -54,17 +54,30 @@ static void log_capture(void *user, const char *text) {
 static ab_backend *open_cl(int dev, const variant *v, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 1, v ? v->vec : 0, log_capture, NULL};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 1, v ? v->vec : 0, log_capture, NULL, {0}};
+  if (v) o.fused = v->o;
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
-  if (v) cr_assert_eq(ab_backend_cl_set_fused(be, &v->o, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
   return be;
+}
+
+/* The path the backend's models train on, from ab_backend_path's words ("fused-epoch:
+ * ..."); *why gets the words. */
+static ab_cl_fused path_of(const ab_backend *be, const char **why) {
+  *why = ab_backend_path(be);
+  static const ab_cl_fused paths[] = {AB_CL_FUSED_EPOCH, AB_CL_FUSED_STEP, AB_CL_FUSED_OFF};
+  for (int i = 0; i < 3; i++) {
+    const char *name = ab_cl_fused_name(paths[i]);
+    if (strncmp(*why, name, strlen(name)) == 0 && (*why)[strlen(name)] == ':') return paths[i];
+  }
+  cr_assert_fail("no OpenCL training path in \"%s\"", *why);
+  return AB_CL_FUSED_AUTO;
 }
 
 /* The path the backend chose must be v's; returns the rows per tile it reports. */
 static int expect_path(ab_backend *be, const variant *v) {
   const char *why;
-  ab_cl_fused got = ab_cl_backend_path(be, &why);
+  ab_cl_fused got = path_of(be, &why);
   cr_assert_eq(got, v->expect, "%s: expected path %s, got %s (%s)", v->name,
                ab_cl_fused_name(v->expect), ab_cl_fused_name(got), why);
   int rt = 0, b = 0;
@@ -142,9 +155,9 @@ static void run_two_epochs(ab_backend *be, const tu_pair *p, const ab_splits *s,
       ab_rng_shuffle_u32(&r, perm, (uint32_t)s->train.n);
       for (size_t i = 0; i < per; i++) p->order[k * per + i] = (int32_t)perm[i];
     }
-    cr_assert_eq(be->vt->train_epoch(be, p->order, p->nb, loss + ep * KM, &e), 0, "%s", e.msg);
+    cr_assert_eq(ab_backend_train_epoch(be, p->order, p->nb, loss + ep * KM, &e), 0, "%s", e.msg);
   }
-  cr_assert_eq(be->vt->get_state(be, state, state + n, state + 2 * n, NULL, &e), 0, "%s",
+  cr_assert_eq(tu_get_state(be, state, state + n, state + 2 * n, NULL, &e), 0, "%s",
                e.msg);
   free(perm);
 }
@@ -188,18 +201,22 @@ static int init_seed(ab_backend *be, ab_err *e) {
   float *params = malloc(ab_arch_nparams(&cfg.arch) * sizeof(float));
   ab_init_params(params, &cfg.arch, 1);
   ab_hyper hp = {cfg.lr, cfg.wd};
-  int rc = be->vt->init_models(be, &cfg.arch, 1, cfg.batch, params, &hp, e);
+  int rc = ab_backend_init_models(be, &cfg.arch, 1, cfg.batch, params, &hp, e);
   free(params);
   return rc;
 }
 
-/* Sets the fused options (unless fo is NULL) and the seed net; returns the path the
- * backend chose, and its reason in *why. */
-static ab_cl_fused chosen_path(ab_backend *be, const ab_cl_fused_opts *fo, const char **why) {
+/* Sets up the seed net; returns the path the backend chose, and its reason in *why. */
+static ab_cl_fused chosen_path(ab_backend *be, const char **why) {
   ab_err e;
-  if (fo) cr_assert_eq(ab_backend_cl_set_fused(be, fo, &e), 0, "%s", e.msg);
   cr_assert_eq(init_seed(be, &e), 0, "%s", e.msg);
-  return ab_cl_backend_path(be, why);
+  return path_of(be, why);
+}
+
+/* A backend with the fused options fo (the path is chosen from them at init_models). */
+static ab_backend *open_fused(int dev, const ab_cl_fused_opts *fo, const ab_splits *s) {
+  variant v = {"test", *fo, 0, AB_CL_FUSED_AUTO};
+  return open_cl(dev, &v, s);
 }
 
 Test(cl_fused, auto_picks_epoch_and_says_why) {
@@ -209,7 +226,7 @@ Test(cl_fused, auto_picks_epoch_and_says_why) {
   logbuf[0] = '\0';
   ab_backend *be = open_cl(dev, NULL, &s);
   const char *why;
-  cr_expect_eq(chosen_path(be, NULL, &why), AB_CL_FUSED_EPOCH, "auto chose: %s", why);
+  cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_EPOCH, "auto chose: %s", why);
   cr_expect(strstr(logbuf, "opencl: training path fused-epoch: 1 launch per epoch"),
             "the verbose log must say which path and why:\n%s", logbuf);
   cr_log_info("auto: %s", why);
@@ -221,15 +238,16 @@ Test(cl_fused, auto_falls_back_when_local_memory_is_short) {
   int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
-  ab_backend *be = open_cl(dev, NULL, &s);
-  ab_err e;
   ab_cl_fused_opts fo = {AB_CL_FUSED_AUTO, 1024, 0, 0};
+  ab_backend *be = open_fused(dev, &fo, &s);
+  ab_err e;
   const char *why;
-  cr_expect_eq(chosen_path(be, &fo, &why), AB_CL_FUSED_OFF, "chose: %s", why);
+  cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_OFF, "chose: %s", why);
   cr_expect(strstr(why, "per-op: the fused kernels do not fit: one row of activations needs"),
             "%s", why);
+  ab_backend_free(be);
   fo.path = AB_CL_FUSED_EPOCH;
-  cr_assert_eq(ab_backend_cl_set_fused(be, &fo, &e), 0, "%s", e.msg);
+  be = open_fused(dev, &fo, &s);
   cr_expect_eq(init_seed(be, &e), AB_EUSAGE, "a forced path that cannot run must fail");
   cr_expect(strstr(e.msg, "the fused-epoch path cannot run here"), "%s", e.msg);
   ab_backend_free(be);
@@ -240,17 +258,17 @@ Test(cl_fused, off_and_clblast_run_per_op) {
   int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
-  ab_backend *be = open_cl(dev, NULL, &s);
-  ab_err e;
   ab_cl_fused_opts fo = {AB_CL_FUSED_OFF, 0, 0, 0};
+  ab_backend *be = open_fused(dev, &fo, &s);
+  ab_err e;
   const char *why;
-  cr_expect_eq(chosen_path(be, &fo, &why), AB_CL_FUSED_OFF, "%s", why);
+  cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_OFF, "%s", why);
   ab_backend_free(be);
   if (ab_cl_have_clblast()) {
-    ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL};
+    ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL, {0}};
     cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
-    cr_assert_eq(be->vt->load_data(be, &s, &e), 0, "%s", e.msg);
-    cr_expect_eq(chosen_path(be, NULL, &why), AB_CL_FUSED_OFF, "%s", why);
+    cr_assert_eq(ab_backend_load_data(be, &s, &e), 0, "%s", e.msg);
+    cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_OFF, "%s", why);
     cr_expect(strstr(why, "clblast"), "%s", why);
     ab_backend_free(be);
   }
@@ -265,10 +283,10 @@ Test(cl_fused, env_selects_the_path) {
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
   const char *why;
-  cr_expect_eq(chosen_path(be, NULL, &why), AB_CL_FUSED_STEP, "%s", why);
+  cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_STEP, "%s", why);
   ab_backend_free(be);
   setenv("ABGPU_CL_FUSED", "fast", 1);
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}};
   cr_expect_eq(ab_backend_cl_create(&be, dev, &o, &e), AB_EUSAGE, "a bad value must fail");
   cr_expect(strstr(e.msg, "ABGPU_CL_FUSED=fast"), "%s", e.msg);
   ab_splits_free(&s);

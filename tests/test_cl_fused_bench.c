@@ -96,11 +96,9 @@ static void teardown(ab_splits *s, models *m, const char *msg) {
 static ab_backend *open_path(int dev, ab_cl_fused path, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {path, 0, 0, 0}};
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
-  ab_cl_fused_opts fo = {path, 0, 0, 0};
-  cr_assert_eq(ab_backend_cl_set_fused(be, &fo, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
   return be;
 }
 
@@ -110,8 +108,8 @@ static double epoch(ab_backend *be, const int32_t *order, int nb, double *loss) 
   double vl[NMODELS], t0 = now_ms();
   int64_t c[NMODELS];
   ab_err e;
-  cr_assert_eq(be->vt->train_epoch(be, order, nb, loss, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->evaluate(be, AB_SPLIT_VAL, vl, c, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_train_epoch(be, order, nb, loss, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_evaluate(be, AB_SPLIT_VAL, vl, c, &e), 0, "%s", e.msg);
   return now_ms() - t0;
 }
 
@@ -124,7 +122,7 @@ static int cmp_double(const void *a, const void *b) {
 static double path_ms(int dev, ab_cl_fused path, const ab_splits *s, models *m) {
   ab_backend *be = open_path(dev, path, s);
   ab_err e;
-  cr_assert_eq(be->vt->init_models(be, &m->cfg.arch, 1, m->cfg.batch, m->params, m->hp, &e),
+  cr_assert_eq(ab_backend_init_models(be, &m->cfg.arch, 1, m->cfg.batch, m->params, m->hp, &e),
                0, "%s", e.msg);
   double t[PATH_EPOCHS], loss;
   epoch(be, m->order, m->nb, &loss);
@@ -161,7 +159,7 @@ static double run_models(int dev, ab_cl_fused path, int together, const ab_split
   double t0 = now_ms();
   for (int k0 = 0; k0 < NMODELS; k0 += together ? NMODELS : 1) {
     int K = together ? NMODELS : 1;
-    cr_assert_eq(be->vt->init_models(be, &m->cfg.arch, K, m->cfg.batch, m->params + k0 * m->P,
+    cr_assert_eq(ab_backend_init_models(be, &m->cfg.arch, K, m->cfg.batch, m->params + k0 * m->P,
                                      m->hp + k0, &e), 0, "%s", e.msg);
     for (int ep = 1; ep <= EPOCHS; ep++) { /* epoch ep's orders of models k0 .. k0+K-1 */
       memcpy(ord, m->order + ((size_t)ep * NMODELS + k0) * per, K * per * sizeof(int32_t));

@@ -19,11 +19,10 @@
 static ab_backend *open_cl(int dev, ab_cl_gemm gemm, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
-  ab_cl_opts o = {gemm, 0, 0, NULL, NULL};
-  cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
   ab_cl_fused_opts per_op = {AB_CL_FUSED_OFF, 0, 0, 0}; /* the fused paths: test_cl_fused.c */
-  cr_assert_eq(ab_backend_cl_set_fused(be, &per_op, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  ab_cl_opts o = {gemm, 0, 0, NULL, NULL, per_op};
+  cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
   return be;
 }
 

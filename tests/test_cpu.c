@@ -30,6 +30,7 @@ typedef struct bcfg {
   const char *hidden, *acts;
   int B, K, threads;
   ab_cpu_isa isa; /* AB_CPU_ISA_AUTO with threads 0: the reference backend */
+  int per_op;     /* 1: the generic step over the CPU ops instead of the threaded epoch */
 } bcfg;
 
 /* What a run records. */
@@ -51,10 +52,10 @@ static ab_backend *open_backend(const bcfg *c, const ab_splits *s) {
   ab_err e;
   if (c->threads == 0) cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
   else {
-    ab_cpu_opts o = {c->threads, c->isa};
+    ab_cpu_opts o = {c->threads, c->isa, c->per_op};
     cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
   }
-  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
   return be;
 }
 
@@ -77,20 +78,20 @@ static int32_t *make_order(const bcfg *c, size_t ntrain, int nb, uint64_t seed) 
 
 static void get_state(ab_backend *be, float *p, float *m, float *v, int64_t *t) {
   ab_err e;
-  cr_assert_eq(be->vt->get_state(be, p, m, v, t, &e), 0, "%s", e.msg);
+  cr_assert_eq(tu_get_state(be, p, m, v, t, &e), 0, "%s", e.msg);
 }
 
 static void epoch(ab_backend *be, const bcfg *c, const ab_splits *s, int nb, uint64_t seed,
                   double *loss) {
   ab_err e;
   int32_t *order = make_order(c, s->train.n, nb, seed);
-  cr_assert_eq(be->vt->train_epoch(be, order, nb, loss, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_train_epoch(be, order, nb, loss, &e), 0, "%s", e.msg);
   free(order);
 }
 
 static void eval_val(ab_backend *be, double *loss, int64_t *corr) {
   ab_err e;
-  cr_assert_eq(be->vt->evaluate(be, AB_SPLIT_VAL, loss, corr, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_evaluate(be, AB_SPLIT_VAL, loss, corr, &e), 0, "%s", e.msg);
 }
 
 static void bout_alloc(bout *o, const bcfg *c, const ab_splits *s) {
@@ -115,9 +116,9 @@ static void snapshot_restore(ab_backend *be, const bcfg *c, const ab_splits *s, 
   ab_err e;
   uint8_t keep[3] = {1, 0, 1};
   double loss[3];
-  cr_assert_eq(be->vt->snapshot(be, keep, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_slot_copy(be, AB_SLOT_BEST, AB_SLOT_PARAMS, keep, &e), 0, "%s", e.msg);
   epoch(be, c, s, 1, 99, loss);
-  cr_assert_eq(be->vt->restore(be, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_slot_copy(be, AB_SLOT_PARAMS, AB_SLOT_BEST, NULL, &e), 0, "%s", e.msg);
   get_state(be, o->pr, NULL, NULL, NULL);
   eval_val(be, o->eloss_restored, o->corr_restored);
 }
@@ -128,7 +129,7 @@ static void reset_and_step(ab_backend *be, const bcfg *c, const ab_splits *s, bo
   size_t kp = (size_t)c->K * o->P;
   float *zero = fbuf(kp);
   double loss[3];
-  cr_assert_eq(be->vt->set_state(be, o->p0, zero, zero, 0, &e), 0, "%s", e.msg);
+  cr_assert_eq(tu_set_state(be, o->p0, zero, zero, 0, &e), 0, "%s", e.msg);
   epoch(be, c, s, 1, 1, loss);
   get_state(be, o->ps, o->ms, o->vs, NULL);
   free(zero);
@@ -139,12 +140,12 @@ static void run_backend(const bcfg *c, const ab_splits *s, bout *o) {
   ab_backend *be = open_backend(c, s);
   ab_hyper hp[3] = {{1e-3f, 0.0f}, {3e-3f, 0.01f}, {1e-2f, 0.0f}};
   ab_err e;
-  cr_assert_eq(be->vt->init_models(be, &o->a, c->K, c->B, o->p0, hp, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_init_models(be, &o->a, c->K, c->B, o->p0, hp, &e), 0, "%s", e.msg);
   epoch(be, c, s, 1, 1, o->loss1);
   get_state(be, o->p1, o->m1, o->v1, NULL);
   epoch(be, c, s, 2, 2, o->loss2);
   eval_val(be, o->eloss, o->corr);
-  cr_assert_eq(be->vt->predict(be, AB_SPLIT_VAL, o->prob, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_predict(be, AB_SPLIT_VAL, o->prob, &e), 0, "%s", e.msg);
   get_state(be, o->p, o->m, o->v, &o->t);
   if (c->K == 3) snapshot_restore(be, c, s, o);
   reset_and_step(be, c, s, o);
@@ -258,7 +259,7 @@ static const arch_case ARCHS[] = {{"100,100", "relu,sigmoid"}, {"129,3", "tanh,r
 
 /* For one arch, batch and K: the reference, then every ISA with 1 and 2 threads. */
 static void backend_case(const ab_splits *s, const arch_case *ac, int B, int K) {
-  bcfg rc = {ac->hidden, ac->acts, B, K, 0, AB_CPU_ISA_AUTO};
+  bcfg rc = {ac->hidden, ac->acts, B, K, 0, AB_CPU_ISA_AUTO, 0};
   bout ref = {0};
   run_backend(&rc, s, &ref);
   ab_cpu_isa is[2];
@@ -266,7 +267,7 @@ static void backend_case(const ab_splits *s, const arch_case *ac, int B, int K) 
   for (int q = 0; q < ni; q++) {
     bout one = {0};
     for (int threads = 1; threads <= 2; threads++) {
-      bcfg c = {ac->hidden, ac->acts, B, K, threads, is[q]};
+      bcfg c = {ac->hidden, ac->acts, B, K, threads, is[q], 0};
       char cfg[160];
       snprintf(cfg, sizeof cfg, "%s %s B=%d K=%d %s threads=%d", ac->hidden, ac->acts, B, K,
                ab_cpu_isa_name(is[q]), threads);
@@ -302,7 +303,7 @@ Test(cpu_backend, every_operation_against_the_reference, .timeout = 600) {
 Test(cpu_backend, thread_counts_give_identical_results) {
   ab_splits s;
   tu_learnable_splits(&s, NDATA);
-  bcfg c = {"100,100", "relu,sigmoid", 100, 3, 1, AB_CPU_ISA_AUTO};
+  bcfg c = {"100,100", "relu,sigmoid", 100, 3, 1, AB_CPU_ISA_AUTO, 0};
   bout one = {0};
   run_backend(&c, &s, &one);
   for (int threads = 2; threads <= 5; threads++) {
@@ -318,10 +319,35 @@ Test(cpu_backend, thread_counts_give_identical_results) {
   ab_splits_free(&s);
 }
 
+/* The threaded epoch is a whole-epoch override of the generic step (ops.h): over the CPU
+ * device's own ops the generic step computes the same bits, on every instruction set. */
+Test(cpu_backend, the_threaded_epoch_gives_the_generic_steps_bits) {
+  ab_splits s;
+  tu_learnable_splits(&s, NDATA);
+  ab_cpu_isa is[2];
+  int ni = to_isas(is);
+  static const arch_case cases[] = {{"100,100", "relu,sigmoid"}, {"129,3", "tanh,relu"}};
+  for (int q = 0; q < ni; q++)
+    for (int a = 0; a < 2; a++) {
+      bcfg c = {cases[a].hidden, cases[a].acts, a ? 7 : 100, a ? 1 : 3, 2, is[q], 1};
+      bout generic = {0}, epoch = {0};
+      run_backend(&c, &s, &generic);
+      c.per_op = 0;
+      run_backend(&c, &s, &epoch);
+      char cfg[96];
+      snprintf(cfg, sizeof cfg, "%s %s K=%d B=%d %s: threaded epoch vs generic step",
+               cases[a].hidden, cases[a].acts, c.K, c.B, ab_cpu_isa_name(is[q]));
+      expect_same(&epoch, &generic, &c, s.val.n, cfg);
+      bout_free(&generic);
+      bout_free(&epoch);
+    }
+  ab_splits_free(&s);
+}
+
 Test(cpu_backend, rejects_an_isa_this_cpu_lacks_and_calls_out_of_order) {
   ab_backend *be;
   ab_err e;
-  ab_cpu_opts o = {1, AB_CPU_ISA_AVX2};
+  ab_cpu_opts o = {1, AB_CPU_ISA_AVX2, 0};
   if (ab_cpu_isa_resolve(AB_CPU_ISA_AVX2) != AB_CPU_ISA_AVX2) {
     cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), AB_EUSAGE);
     cr_assert(strstr(e.msg, "avx2"), "%s", e.msg);
@@ -330,7 +356,7 @@ Test(cpu_backend, rejects_an_isa_this_cpu_lacks_and_calls_out_of_order) {
   cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
   double loss;
   int64_t corr;
-  cr_assert_eq(be->vt->evaluate(be, AB_SPLIT_VAL, &loss, &corr, &e), AB_EUSAGE);
+  cr_assert_eq(ab_backend_evaluate(be, AB_SPLIT_VAL, &loss, &corr, &e), AB_EUSAGE);
   cr_assert(strstr(e.msg, "init_models"), "%s", e.msg);
   ab_backend_free(be);
 }
@@ -348,7 +374,7 @@ static void train_on(ab_train_result *r, ab_backend *be, const ab_splits *s, uin
 }
 
 static ab_backend *cpu_backend(const ab_splits *s, int threads, ab_cpu_isa isa) {
-  bcfg c = {NULL, NULL, 0, 0, threads, isa};
+  bcfg c = {NULL, NULL, 0, 0, threads, isa, 0};
   return open_backend(&c, s);
 }
 

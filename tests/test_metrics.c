@@ -29,6 +29,36 @@ Test(metrics, roc_auc_counts_ties_half) {
   cr_assert(isnan(ab_roc_auc(perfect, one, 4, s)), "one class: AUC is undefined");
 }
 
+/* Large inputs are ranked by a radix sort: the order must be the comparison sort's
+ * (highest first, ties in row order, -0 tying with +0), and so every figure. */
+static int cmp_ranked(const void *a, const void *b) {
+  const ab_scorepair *x = a, *y = b;
+  if (x->p != y->p) return x->p > y->p ? -1 : 1;
+  return (x->i > y->i) - (x->i < y->i);
+}
+
+Test(metrics, radix_ranking_equals_the_comparison_sort) {
+  size_t n = 50000;
+  float *p = malloc(n * sizeof *p);
+  ab_scorepair *got = malloc(n * sizeof *got), *want = malloc(n * sizeof *want);
+  uint32_t st = 12345;
+  for (size_t i = 0; i < n; i++) {
+    st = st * 1664525u + 1013904223u;
+    p[i] = (float)(st >> 8) / 16777216.0f;
+    if (i % 3 == 0) p[i] = (float)((st >> 20) % 97) / 96.0f; /* many ties */
+    if (i % 101 == 0) p[i] = i % 202 ? -0.0f : 0.0f;
+    if (i % 211 == 0) p[i] = -p[i] - 1.0f; /* and negative values */
+  }
+  ab_rank(got, p, n);
+  for (size_t i = 0; i < n; i++) want[i] = (ab_scorepair){p[i], (uint32_t)i};
+  qsort(want, n, sizeof *want, cmp_ranked);
+  for (size_t i = 0; i < n; i++)
+    cr_assert(got[i].i == want[i].i && memcmp(&got[i].p, &want[i].p, 4) == 0,
+              "rank %zu: row %u (p %g), the comparison sort has row %u (p %g)", i, got[i].i,
+              got[i].p, want[i].i, want[i].p);
+  free(p); free(got); free(want);
+}
+
 Test(metrics, average_precision_with_ties) {
   ab_scorepair s[6];
   ab_rank(s, P6, 6);

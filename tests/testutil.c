@@ -141,8 +141,8 @@ void tu_expect_predictions(const char *label, struct ab_backend *dev, struct ab_
     size_t m = (size_t)K * n[id];
     float *a = malloc(m * sizeof(float)), *b = malloc(m * sizeof(float));
     ab_err e;
-    cr_assert_eq(dev->vt->predict(dev, (ab_split_id)id, a, &e), 0, "%s", e.msg);
-    cr_assert_eq(ref->vt->predict(ref, (ab_split_id)id, b, &e), 0, "%s", e.msg);
+    cr_assert_eq(ab_backend_predict(dev, (ab_split_id)id, a, &e), 0, "%s", e.msg);
+    cr_assert_eq(ab_backend_predict(ref, (ab_split_id)id, b, &e), 0, "%s", e.msg);
     for (size_t i = 0; i < m; i++) {
       flips += (a[i] > 0.5f) != (b[i] > 0.5f);
       max_diff = fmax(max_diff, fabs((double)a[i] - b[i]));
@@ -162,7 +162,7 @@ ab_backend *tu_open_ref(const ab_splits *s) {
   ab_backend *be;
   ab_err e;
   cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
-  cr_assert_eq(be->vt->load_data(be, s, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
   return be;
 }
 
@@ -210,9 +210,9 @@ void tu_pair_init(tu_pair *p, const char *label, ab_backend *dev, const ab_split
   float *params = malloc(TU_PAIR_K * p->P * sizeof(float));
   for (int k = 0; k < TU_PAIR_K; k++) ab_init_params(params + k * p->P, &a, 10 + k);
   ab_hyper hp[TU_PAIR_K] = {{1e-3f, 0.0f}, {3e-3f, 0.01f}, {1e-2f, 0.0f}};
-  cr_assert_eq(p->d->vt->init_models(p->d, &a, TU_PAIR_K, batch, params, hp, &e), 0, "%s",
+  cr_assert_eq(ab_backend_init_models(p->d, &a, TU_PAIR_K, batch, params, hp, &e), 0, "%s",
                e.msg);
-  cr_assert_eq(p->r->vt->init_models(p->r, &a, TU_PAIR_K, batch, params, hp, &e), 0, "%s",
+  cr_assert_eq(ab_backend_init_models(p->r, &a, TU_PAIR_K, batch, params, hp, &e), 0, "%s",
                e.msg);
   free(params);
 }
@@ -239,8 +239,8 @@ void tu_pair_epoch(tu_pair *p, ab_rng *r, size_t ntrain, int nb, int epoch) {
   double ld[TU_PAIR_K], lr[TU_PAIR_K];
   ab_err e;
   int n = nb > 0 ? nb : p->nb;
-  cr_assert_eq(p->d->vt->train_epoch(p->d, p->order, n, ld, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->r->vt->train_epoch(p->r, p->order, n, lr, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_train_epoch(p->d, p->order, n, ld, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_train_epoch(p->r, p->order, n, lr, &e), 0, "%s", e.msg);
   for (int k = 0; k < TU_PAIR_K; k++)
     tu_expect_loss(p->label, "K=3 train loss sum", epoch, ld[k], lr[k]);
 }
@@ -251,8 +251,8 @@ void tu_pair_evaluate(tu_pair *p, const ab_splits *s, int epoch) {
     double ld[TU_PAIR_K], lr[TU_PAIR_K];
     int64_t cd[TU_PAIR_K], cref[TU_PAIR_K];
     ab_err e;
-    cr_assert_eq(p->d->vt->evaluate(p->d, (ab_split_id)id, ld, cd, &e), 0, "%s", e.msg);
-    cr_assert_eq(p->r->vt->evaluate(p->r, (ab_split_id)id, lr, cref, &e), 0, "%s", e.msg);
+    cr_assert_eq(ab_backend_evaluate(p->d, (ab_split_id)id, ld, cd, &e), 0, "%s", e.msg);
+    cr_assert_eq(ab_backend_evaluate(p->r, (ab_split_id)id, lr, cref, &e), 0, "%s", e.msg);
     for (int k = 0; k < TU_PAIR_K; k++) {
       tu_expect_loss(p->label, "K=3 evaluate loss sum", epoch, ld[k], lr[k]);
       int64_t allowed = (int64_t)(n[id] * AB_TOL_PRED_FLIPS_PER_1000 / 1000);
@@ -295,8 +295,8 @@ static void pair_expect_state(tu_pair *p, const char *when) {
   float *pd = malloc(3 * n * sizeof(float)), *pr = malloc(3 * n * sizeof(float));
   int64_t td, tr;
   ab_err e;
-  cr_assert_eq(p->d->vt->get_state(p->d, pd, pd + n, pd + 2 * n, &td, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->r->vt->get_state(p->r, pr, pr + n, pr + 2 * n, &tr, &e), 0, "%s", e.msg);
+  cr_assert_eq(tu_get_state(p->d, pd, pd + n, pd + 2 * n, &td, &e), 0, "%s", e.msg);
+  cr_assert_eq(tu_get_state(p->r, pr, pr + n, pr + 2 * n, &tr, &e), 0, "%s", e.msg);
   cr_expect_eq(td, tr, "%s: step counts %lld vs %lld", when, (long long)td, (long long)tr);
   static const char *const names[3] = {"params", "Adam m", "Adam v"};
   for (int q = 0; q < 3; q++) pair_expect_close(p, names[q], when, pd + q * n, pr + q * n, n);
@@ -313,21 +313,38 @@ void tu_pair_vtable_parity(tu_pair *p, const ab_splits *s) {
   tu_pair_evaluate(p, s, 1);
   uint8_t keep[TU_PAIR_K] = {1, 0, 1};
   ab_err e;
-  cr_assert_eq(p->d->vt->snapshot(p->d, keep, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->r->vt->snapshot(p->r, keep, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_slot_copy(p->d, AB_SLOT_BEST, AB_SLOT_PARAMS, keep, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_slot_copy(p->r, AB_SLOT_BEST, AB_SLOT_PARAMS, keep, &e), 0, "%s", e.msg);
   tu_pair_epoch(p, &r, s->train.n, 0, 2);
   pair_expect_state(p, "after epoch 2");
-  cr_assert_eq(p->d->vt->restore(p->d, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->r->vt->restore(p->r, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_slot_copy(p->d, AB_SLOT_PARAMS, AB_SLOT_BEST, NULL, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_slot_copy(p->r, AB_SLOT_PARAMS, AB_SLOT_BEST, NULL, &e), 0, "%s", e.msg);
   tu_pair_evaluate(p, s, 2);
   tu_expect_predictions(p->label, p->d, p->r, s, TU_PAIR_K);
   size_t n = TU_PAIR_K * p->P; /* resume: the reference's state into the device */
   float *st = malloc(3 * n * sizeof(float));
   int64_t t;
-  cr_assert_eq(p->r->vt->get_state(p->r, st, st + n, st + 2 * n, &t, &e), 0, "%s", e.msg);
-  cr_assert_eq(p->d->vt->set_state(p->d, st, st + n, st + 2 * n, t, &e), 0, "%s", e.msg);
+  cr_assert_eq(tu_get_state(p->r, st, st + n, st + 2 * n, &t, &e), 0, "%s", e.msg);
+  cr_assert_eq(tu_set_state(p->d, st, st + n, st + 2 * n, t, &e), 0, "%s", e.msg);
   pair_expect_state(p, "after set_state");
   tu_pair_epoch(p, &r, s->train.n, 0, 3);
   pair_expect_state(p, "after epoch 3");
   free(st);
+}
+
+int tu_get_state(ab_backend *be, float *p, float *m, float *v, int64_t *t, ab_err *e) {
+  int rc = p ? ab_backend_slot_read(be, AB_SLOT_PARAMS, p, e) : AB_OK;
+  if (!rc && m) rc = ab_backend_slot_read(be, AB_SLOT_ADAM_M, m, e);
+  if (!rc && v) rc = ab_backend_slot_read(be, AB_SLOT_ADAM_V, v, e);
+  if (!rc && t) *t = ab_backend_steps(be);
+  return rc;
+}
+
+int tu_set_state(ab_backend *be, const float *p, const float *m, const float *v, int64_t t,
+                 ab_err *e) {
+  int rc = ab_backend_slot_write(be, AB_SLOT_PARAMS, p, e);
+  if (!rc) rc = ab_backend_slot_write(be, AB_SLOT_ADAM_M, m, e);
+  if (!rc) rc = ab_backend_slot_write(be, AB_SLOT_ADAM_V, v, e);
+  if (!rc) ab_backend_set_steps(be, t);
+  return rc;
 }

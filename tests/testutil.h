@@ -48,6 +48,14 @@ void tu_expect_loss(const char *label, const char *what, int epoch, double got, 
 void tu_expect_predictions(const char *label, struct ab_backend *dev, struct ab_backend *ref,
                            const struct ab_splits *s, int K);
 
+struct ab_err;
+/* The state slots as get/set pairs (NULL skips a slot): params, Adam m and v, and the
+ * step count. Return the backend's status. */
+int tu_get_state(struct ab_backend *be, float *p, float *m, float *v, int64_t *t,
+                 struct ab_err *e);
+int tu_set_state(struct ab_backend *be, const float *p, const float *m, const float *v,
+                 int64_t t, struct ab_err *e);
+
 /* The reference backend with s loaded. */
 struct ab_backend *tu_open_ref(const struct ab_splits *s);
 

@@ -78,4 +78,18 @@
  * 0.5. At most 1 row in 1000 may differ. */
 #define AB_TOL_PRED_FLIPS_PER_1000 1
 
+/* Scoring a saved model on another device (predictor.h; eval, predict, importance
+ * --device): every row goes through the same ops as in training, forward only, so the
+ * per-op bounds above apply to its logits. Through the 10-100-100-2 net they compound to
+ * ~1e-7 of a probability (observed: at most 1e-6, the printed precision, on the real
+ * export against the reference, on the fast CPU path and on PoCL). A probability may
+ * differ by AB_TOL_SCORE_ABS; rank figures (ROC AUC, PR AUC, importance's AUC drops)
+ * change only where two probabilities within that distance swap places, which moves
+ * the AUC by far less than AB_TOL_SCORE_AUC on these sizes (observed: 0, bit for bit,
+ * on the real export); counts at a threshold follow AB_TOL_PRED_FLIPS_PER_1000. A wiring
+ * mistake (wrong weights, scaler, encoding or layer) moves probabilities by 1e-2 and
+ * more. */
+#define AB_TOL_SCORE_ABS 1e-5
+#define AB_TOL_SCORE_AUC 1e-4
+
 #endif

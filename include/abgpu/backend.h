@@ -1,13 +1,17 @@
 /* backend.h - the seam between the training loop and where it runs.
  *
- * The loop never knows the device. A backend holds the uploaded splits, K models'
- * parameters and Adam state, and runs whole epochs of batches; only a few scalars
- * cross back per epoch. Implementations: the reference (src/ref/, plain C), the fast
+ * The loop never knows the device. A backend is an op table (ops.h) and a device; the
+ * code here (src/train/backend.c) keeps the uploaded splits and K models' state on that
+ * device as named slots, and runs whole epochs and evaluation passes: through a device's
+ * whole-pass override where it has one, else through the one generic batch step
+ * (src/train/step.c) and evaluation pass (src/train/pass.c) over the ops. Only a few
+ * scalars cross back per epoch. Devices: the reference (src/ref/, plain C), the fast
  * CPU path (src/cpu/) and OpenCL (src/cl/ + kernels/). */
 #ifndef ABGPU_BACKEND_H
 #define ABGPU_BACKEND_H
 #include <stdint.h>
 #include "abgpu/arch.h"
+#include "abgpu/ops.h"
 #include "abgpu/prep.h"
 
 typedef enum { AB_SPLIT_TRAIN = 0, AB_SPLIT_VAL = 1, AB_SPLIT_TEST = 2 } ab_split_id;
@@ -17,46 +21,61 @@ typedef struct ab_hyper {
   float lr, wd;            /* learning rate, AdamW decoupled weight decay (0 = Adam) */
 } ab_hyper;
 
-typedef struct ab_backend ab_backend;
+typedef struct ab_backend {
+  const ab_ops *ops;
+  ab_dev *dev;
+  char name[128];          /* "cpu-ref", "cpu (avx2, 2 threads)", "opencl:0 NAME" */
+  int loaded;              /* load_data done */
+  ab_data data;
+  ab_models m;             /* m.K == 0: no models yet */
+} ab_backend;
 
-typedef struct ab_backend_vt {
-  /* Uploads the three splits once. */
-  int (*load_data)(ab_backend *be, const ab_splits *s, ab_err *e);
-  /* Sets up K models of arch with initial params [K][P] and hyper [K]; Adam state zero. */
-  int (*init_models)(ab_backend *be, const ab_arch *a, int K, int batch,
-                     const float *params, const ab_hyper *hyper, ab_err *e);
-  /* Replaces the K models' optimiser settings (a learning-rate schedule); Adam state
-   * and weights are kept. */
-  int (*set_hyper)(ab_backend *be, const ab_hyper *hyper, ab_err *e);
-  /* Runs nbatches steps; order [K][nbatches*batch] indexes train rows.
-   * loss_sum[k] = sum of the per-batch mean losses (before each step's update). */
-  int (*train_epoch)(ab_backend *be, const int32_t *order, int nbatches,
-                     double *loss_sum, ab_err *e);
-  /* Loss sum and correct count of every model over a whole split. */
-  int (*evaluate)(ab_backend *be, ab_split_id split, double *loss_sum, int64_t *correct,
-                  ab_err *e);
-  /* Probability of class 1 for every row of a split: prob [K][n]. */
-  int (*predict)(ab_backend *be, ab_split_id split, float *prob, ab_err *e);
-  /* Copies current parameters of models with keep[k] != 0 to the "best" slot. */
-  int (*snapshot)(ab_backend *be, const uint8_t *keep, ab_err *e);
-  /* Makes the "best" slot current (for final evaluation). */
-  int (*restore)(ab_backend *be, ab_err *e);
-  /* Reads [K][P] params, and optionally Adam m, v (NULL to skip), and step count. */
-  int (*get_state)(ab_backend *be, float *params, float *m, float *v, int64_t *t, ab_err *e);
-  /* Writes the full optimiser state (for resume). */
-  int (*set_state)(ab_backend *be, const float *params, const float *m, const float *v,
-                   int64_t t, ab_err *e);
-  void (*destroy)(ab_backend *be);
-} ab_backend_vt;
-
-struct ab_backend {
-  const ab_backend_vt *vt;
-  char name[128];   /* "cpu-ref", "cpu", "opencl:0 (pocl cpu ...)" */
-  void *impl;
-};
-
-/* The reference backend (src/ref/). */
+/* A backend over a device of `ops` (takes dev: ab_backend_free destroys it). */
+int ab_backend_open(ab_backend **be, const ab_ops *ops, ab_dev *dev, const char *name,
+                    ab_err *e);
+/* The reference backend (src/ref/). The CPU and OpenCL ones: cpu.h, cl.h. */
 int ab_backend_ref_create(ab_backend **be, ab_err *e);
 void ab_backend_free(ab_backend *be);
+
+/* Uploads the three splits once. A host device (ref, cpu) reads s->*.in and s->*.y in
+ * place: the caller keeps them alive until the backend is freed or loads other data;
+ * OpenCL copies them. Models set up before are dropped. */
+int ab_backend_load_data(ab_backend *be, const ab_splits *s, ab_err *e);
+/* Sets up K models of arch with initial params [K][P] (into the params and best slots)
+ * and hyper [K]; Adam state zero, step count 0. */
+int ab_backend_init_models(ab_backend *be, const ab_arch *a, int K, int batch,
+                           const float *params, const ab_hyper *hyper, ab_err *e);
+/* Replaces the K models' optimiser settings (a learning-rate schedule); the slots and
+ * the step count are kept. */
+int ab_backend_set_hyper(ab_backend *be, const ab_hyper *hyper, ab_err *e);
+/* Runs nbatches steps; order [K][nbatches*batch] indexes train rows (checked).
+ * loss_sum[k] = sum of the per-batch mean losses (before each step's update). */
+int ab_backend_train_epoch(ab_backend *be, const int32_t *order, int nbatches,
+                           double *loss_sum, ab_err *e);
+/* Loss sum and correct count of every model over a whole split, with the params slot. */
+int ab_backend_evaluate(ab_backend *be, ab_split_id split, double *loss_sum,
+                        int64_t *correct, ab_err *e);
+/* Probability of class 1 for every row of a split: prob [K][n]. */
+int ab_backend_predict(ab_backend *be, ab_split_id split, float *prob, ab_err *e);
+
+/* The state slots. copy: dst = src for the models with keep[k] != 0 (keep NULL: all);
+ * read/write: the whole slot, [K][P] floats of host memory. */
+int ab_backend_slot_copy(ab_backend *be, ab_slot dst, ab_slot src, const uint8_t *keep,
+                         ab_err *e);
+int ab_backend_slot_read(ab_backend *be, ab_slot s, float *host, ab_err *e);
+int ab_backend_slot_write(ab_backend *be, ab_slot s, const float *host, ab_err *e);
+/* Adam steps taken (the step count of the next step's bias correction is this + 1). */
+int64_t ab_backend_steps(const ab_backend *be);
+void ab_backend_set_steps(ab_backend *be, int64_t t);
+
+/* How the current models train, in words: "reference: ...", "threaded-epoch: ...",
+ * "per-op: ...", "fused-step: ...", "fused-epoch: ...". */
+const char *ab_backend_path(const ab_backend *be);
+
+/* The forward slot: class-1 probabilities of n host rows x [n][a->dims[0]] through one
+ * network (params [P] in arch.h's layout), on this backend, independent of its training
+ * models; see predictor.h for whole models. */
+int ab_backend_forward(ab_backend *be, const ab_arch *a, const float *params, const float *x,
+                       size_t n, float *prob, ab_err *e);
 
 #endif

@@ -7,7 +7,9 @@
 #define ABGPU_CL_H
 #include <stddef.h>
 #include <stdint.h>
-#include "abgpu/backend.h"
+#include "abgpu/ops.h"
+
+typedef struct ab_backend ab_backend; /* backend.h */
 
 /* One OpenCL device as `abgpu devices` lists it. */
 typedef struct ab_cl_device_info {
@@ -67,6 +69,18 @@ int ab_cl_fused_parse(ab_cl_fused *out, const char *s);
 /* "auto", "per-op", "fused-step", "fused-epoch". */
 const char *ab_cl_fused_name(ab_cl_fused f);
 
+/* How the models train (decided when models are set up): AUTO (or $ABGPU_CL_FUSED when
+ * set), OFF, or STEP/EPOCH (setting up models fails when their preconditions do not
+ * hold). */
+typedef struct ab_cl_fused_opts {
+  ab_cl_fused path;
+  size_t local;            /* bytes of local memory the fused kernels may use; 0: the
+                            * device's (tests set a GPU-sized budget) */
+  size_t wg;               /* work-items per group; 0: 1 on a CPU, up to 256 on a GPU */
+  size_t launch_rows;      /* AUTO: rows (all models) per launch at most, a longer epoch
+                            * takes several launches; 0: 262,144 */
+} ab_cl_fused_opts;
+
 typedef struct ab_cl_opts {
   ab_cl_gemm gemm;
   int verbose;             /* 1: report build options and the training path through log */
@@ -74,28 +88,15 @@ typedef struct ab_cl_opts {
                             * 0: the device's preferred float width on a CPU, 1 on a GPU */
   ab_cl_log_fn log;        /* may be NULL */
   void *log_user;
+  ab_cl_fused_opts fused;  /* the training path; zero: AUTO or $ABGPU_CL_FUSED */
 } ab_cl_opts;
 
-/* Opens OpenCL device `device` (global index) and builds the kernels once.
- * be->name is "opencl:N DEVICE NAME". */
+/* The OpenCL backend over device `device` (global index): the OpenCL device's op table
+ * (ab_cl_ops) with the fused whole-pass overrides. Builds the kernels once.
+ * be->name is "opencl:N DEVICE NAME"; ab_backend_path() tells the training path. */
 int ab_backend_cl_create(ab_backend **be, int device, const ab_cl_opts *o, ab_err *e);
-
-/* How later init_models calls choose the path (at creation: AUTO, or $ABGPU_CL_FUSED
- * when set). */
-typedef struct ab_cl_fused_opts {
-  ab_cl_fused path;        /* AUTO, OFF, or STEP/EPOCH (init_models fails when their
-                            * preconditions do not hold) */
-  size_t local;            /* bytes of local memory the fused kernels may use; 0: the
-                            * device's (tests set a GPU-sized budget) */
-  size_t wg;               /* work-items per group; 0: 1 on a CPU, up to 256 on a GPU */
-  size_t launch_rows;      /* AUTO: rows (all models) per launch at most, a longer epoch
-                            * takes several launches; 0: 262,144 */
-} ab_cl_fused_opts;
-int ab_backend_cl_set_fused(ab_backend *be, const ab_cl_fused_opts *o, ab_err *e);
-
-/* The path the current models train on (decided by init_models): AB_CL_FUSED_OFF
- * (per-op), _STEP or _EPOCH; *why (may be NULL) gets the reason in words. A backend that
- * is not OpenCL, or has no models yet, gives AB_CL_FUSED_OFF. */
-ab_cl_fused ab_cl_backend_path(const ab_backend *be, const char **why);
+/* The device alone; name gets the backend's name. */
+int ab_cl_dev_create(ab_dev **d, int device, const ab_cl_opts *o, char *name, size_t n,
+                     ab_err *e);
 
 #endif

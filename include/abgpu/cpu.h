@@ -1,5 +1,5 @@
 /* cpu.h - the fast CPU backend: register-blocked, vectorised twins of the reference ops
- * and a threaded backend built on them.
+ * and a threaded device built on them (its op table, ab_cpu_ops: ops.h).
  *
  * The ops below take the same arguments as their ab_ref_* twins (ref.h) plus a leading
  * instruction-set choice (and a scratch buffer for the backward), and compute the same
@@ -13,7 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "abgpu/arch.h"
-#include "abgpu/backend.h"
+#include "abgpu/ops.h"
+
+typedef struct ab_backend ab_backend; /* backend.h */
 
 /* Which kernels run: AUTO picks AVX2+FMA when the CPU has it, else GENERIC. */
 typedef enum { AB_CPU_ISA_AUTO = 0, AB_CPU_ISA_GENERIC = 1, AB_CPU_ISA_AVX2 = 2 } ab_cpu_isa;
@@ -26,11 +28,15 @@ const char *ab_cpu_isa_name(ab_cpu_isa isa);
 typedef struct ab_cpu_opts {
   int threads;     /* worker threads including the caller; <= 0: all online cores */
   ab_cpu_isa isa;  /* AB_CPU_ISA_AUTO unless testing */
+  int per_op;      /* 1: no whole-epoch override, the generic step over the ops (tests) */
 } ab_cpu_opts;
 
-/* The fast CPU backend. Threads are started in init_models and live until destroy.
+/* The fast CPU backend: the CPU device's op table (ab_cpu_ops) with its threaded
+ * whole-epoch override. Threads start on first use and live until ab_backend_free.
  * Fails with AB_EUSAGE when o->isa names kernels this CPU cannot run. */
 int ab_backend_cpu_create(ab_backend **be, const ab_cpu_opts *o, ab_err *e);
+/* The device alone; name gets "cpu (ISA, N threads)". */
+int ab_cpu_dev_create(ab_dev **d, const ab_cpu_opts *o, char *name, size_t n, ab_err *e);
 
 /* Online cores (at least 1). */
 int ab_cpu_count(void);

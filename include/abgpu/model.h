@@ -14,7 +14,7 @@
 #include "abgpu/arch.h"
 #include "abgpu/prep.h"
 #include "abgpu/table.h"
-#include "abgpu/train_cfg.h"
+#include "abgpu/config.h"
 
 #define AB_MODEL_MAGIC "ABGPUMDL"         /* 8 bytes, no terminator in the file */
 #define AB_MODEL_FORMAT 3                 /* bumped on any change to the layout */
@@ -111,6 +111,18 @@ int ab_model_load(ab_model *m, const char *path, ab_err *e);
  * nfilled (may be NULL), applies the model's log1p transform (m->prep.transform), then
  * standardises with the model's scaler. x: [n][AB_NFEAT]. */
 void ab_model_prepare(const ab_model *m, float *x, size_t n, uint64_t *nfilled);
+/* Something that gives raw probabilities of n prepared rows xs [n][AB_NFEAT] (the
+ * model's encodings applied inside): ab_model_forward below, or a backend's predictor
+ * (predictor.h: the device chosen by --device). fn NULL means ab_model_forward. */
+typedef int (*ab_score_fn)(void *user, const float *xs, size_t n, float *prob, ab_err *e);
+typedef struct ab_scorer {
+  ab_score_fn fn;
+  void *user;
+} ab_scorer;
+/* Runs sc on n rows (ab_model_forward when sc.fn is NULL). */
+int ab_scorer_run(ab_scorer sc, const ab_model *m, const float *xs, size_t n, float *prob,
+                  ab_err *e);
+
 /* Raw probability of buying for n prepared rows (the mean over the model's networks),
  * with the reference ops: the same bits on every machine. The model's encodings (te,
  * ple) are applied to the prepared rows first. */
@@ -126,25 +138,27 @@ typedef struct ab_scored {
   uint64_t nfilled[AB_NFEAT]; /* empty fields filled with the model's values */
 } ab_scored;
 /* Reads path (in format fmt, NULL: detected) with the model's fills and scaler (never the
- * file's own statistics). need_target: a file without the target column is an error. A
- * row the network gives no finite probability is an error naming its line. */
+ * file's own statistics) and scores it with sc ({NULL}: the reference). need_target: a
+ * file without the target column is an error. A row the network gives no finite
+ * probability is an error naming its line. */
 int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path,
-                        const ab_csv_format *fmt, int need_target, ab_err *e);
+                        const ab_csv_format *fmt, int need_target, ab_scorer sc, ab_err *e);
 void ab_scored_free(ab_scored *s);
 /* Scores one prepared split: prob [sp->n], y [sp->n] as 0/1 bytes. */
 int ab_model_score_split(float *prob, uint8_t *y, const ab_model *m, const ab_split *sp,
                          ab_err *e);
 
 /* Streams path (format fmt, NULL: detected) in chunks of `chunk` rows, calling fn with each
- * chunk's ids (ids->n == n) and raw probabilities, in file order; a row without a finite
- * probability is an error naming its line. The target column, if any, is ignored. Memory is
- * O(chunk). nfilled (may be NULL) counts filled fields per feature. Runs the network
- * with the fast CPU kernels (cpu.h): within ~1e-6 of ab_model_forward. A file without
- * customer rows is an error (AB_EINPUT), as in ab_model_score_file. */
+ * chunk's ids (ids->n == n) and raw probabilities (scored by sc; {NULL}: the reference),
+ * in file order; a row without a finite probability is an error naming its line. The
+ * target column, if any, is ignored. Memory is O(chunk). nfilled (may be NULL) counts
+ * filled fields per feature. A file without customer rows is an error (AB_EINPUT), as in
+ * ab_model_score_file. */
 typedef int (*ab_predict_fn)(void *user, const ab_ids *ids, const float *prob, size_t n,
                              ab_err *e);
-int ab_predict_stream(const ab_model *m, const char *path, const ab_csv_format *fmt,
-                      size_t chunk, ab_predict_fn fn, void *user, uint64_t *nfilled, ab_err *e);
+int ab_predict_stream(const ab_model *m, ab_scorer sc, const char *path,
+                      const ab_csv_format *fmt, size_t chunk, ab_predict_fn fn, void *user,
+                      uint64_t *nfilled, ab_err *e);
 
 /* ---- metrics (metrics.c) ---- */
 
@@ -218,8 +232,22 @@ typedef struct ab_importance {
   double mean[AB_NFEAT], sd[AB_NFEAT];  /* drop in ROC AUC; sd over repeats (n-1) */
   int rank[AB_NFEAT];                   /* feature indices, largest mean drop first */
 } ab_importance;
+/* How importance runs: repeats and seed of the shuffles, the scorer ({NULL}: the
+ * reference), and progress (called after each feature; may be NULL). */
+typedef struct ab_importance_opts {
+  int repeats;
+  uint64_t seed;
+  ab_scorer scorer;
+  void (*progress)(void *user, int done, int total, const char *feature);
+  void *user;
+} ab_importance_opts;
 /* Shuffles one prepared column at a time (PCG32 seeded by seed) `repeats` times and
- * measures the drop in ROC AUC. xs: [n][AB_NFEAT] prepared, not modified. */
+ * measures the drop in ROC AUC. xs: [n][AB_NFEAT] prepared, not modified. The repeats
+ * of a feature are scored together, only the rows whose value the shuffle changed (a row
+ * with its own value back scores as before, bit for bit). */
+int ab_importance_run(ab_importance *imp, const ab_model *m, const float *xs,
+                      const uint8_t *y, size_t n, const ab_importance_opts *o, ab_err *e);
+/* The same with the reference scorer and no progress. */
 int ab_importance_compute(ab_importance *imp, const ab_model *m, const float *xs,
                           const uint8_t *y, size_t n, int repeats, uint64_t seed, ab_err *e);
 

@@ -1,10 +1,10 @@
 /* train.h - the backend-neutral training loop with early stopping (its configuration
- * and result types: train_cfg.h). */
+ * and result types: config.h). */
 #ifndef ABGPU_TRAIN_H
 #define ABGPU_TRAIN_H
 #include <stdint.h>
 #include "abgpu/backend.h"
-#include "abgpu/train_cfg.h"
+#include "abgpu/config.h"
 
 /* Called after every epoch; return non-zero to stop (e.g. on a signal). */
 typedef int (*ab_epoch_cb)(const ab_epoch_stats *s, void *user);

@@ -257,7 +257,7 @@ int ab_cl_fused_plan(ab_cl_backend *cb, ab_err *e) {
 int ab_cl_fused_steps(ab_cl_backend *cb, int nb, ab_err *e) {
   float *h = cb->f.hsteps;
   for (int b = 0; b < nb; b++) { /* as ab_ref_adam_step computes them */
-    float t = (float)(cb->t + 1 + b);
+    float t = (float)(cb->m->t + 1 + b);
     h[2 * b] = 1.0f - powf(AB_ADAM_BETA1, t);
     h[2 * b + 1] = 1.0f - powf(AB_ADAM_BETA2, t);
   }
@@ -266,23 +266,24 @@ int ab_cl_fused_steps(ab_cl_backend *cb, int nb, ab_err *e) {
   return AB_OK;
 }
 
-int ab_cl_fused_train(ab_cl_backend *cb, cl_mem order, int ostride, int b0, int nb,
-                      ab_err *e) {
+int ab_cl_fused_train(ab_cl_backend *cb, int ostride, int b0, int nb, ab_err *e) {
   ab_cl_fplan *f = &cb->f;
-  ab_cl_bufs *b = &cb->b;
-  return ab_cl_fused_train_launch(cb->ctx, b->params, b->m, b->v, f->scratch, b->bloss,
-                                  cb->maxbatches, b->x[AB_SPLIT_TRAIN], b->y[AB_SPLIT_TRAIN],
-                                  order, ostride, f->steps, b->lr, b->wd, AB_ADAM_BETA1,
-                                  AB_ADAM_BETA2, AB_ADAM_EPS,
-                                  f->meta, b0, nb, cb->B, cb->K, cb->P, f->wg, f->lbytes,
-                                  f->rt, e);
+  ab_models *m = cb->m;
+  const ab_data *d = cb->data;
+  return ab_cl_fused_train_launch(
+      cb->ctx, AB_CLM(&m->slot[AB_SLOT_PARAMS]), AB_CLM(&m->slot[AB_SLOT_ADAM_M]),
+      AB_CLM(&m->slot[AB_SLOT_ADAM_V]), f->scratch, AB_CLM(&m->bloss), cb->maxbatches,
+      AB_CLM(&d->x[0]), AB_CLM(&d->y[0]), AB_CLM(&m->order), ostride, f->steps,
+      AB_CLM(&m->lr), AB_CLM(&m->wd), AB_ADAM_BETA1, AB_ADAM_BETA2, AB_ADAM_EPS, f->meta, b0,
+      nb, cb->B, cb->K, cb->P, f->wg, f->lbytes, f->rt, e);
 }
 
 int ab_cl_fused_eval(ab_cl_backend *cb, int id, int predict, ab_err *e) {
   ab_cl_fplan *f = &cb->f;
-  ab_cl_bufs *b = &cb->b;
-  return ab_cl_fused_eval_launch(cb->ctx, f->part, f->eslots, b->prob, (int)cb->n[id], predict,
-                                 b->params, f->escratch, b->x[id], b->y[id], (int)cb->n[id],
-                                 f->emeta, cb->K, cb->P, f->wg, f->egroups, f->elbytes,
-                                 f->ert, e);
+  ab_models *m = cb->m;
+  const ab_data *d = cb->data;
+  return ab_cl_fused_eval_launch(cb->ctx, f->part, f->eslots, AB_CLM(&m->prob), (int)cb->n[id],
+                                 predict, AB_CLM(&m->slot[AB_SLOT_PARAMS]), f->escratch,
+                                 AB_CLM(&d->x[id]), AB_CLM(&d->y[id]), (int)cb->n[id], f->emeta,
+                                 cb->K, cb->P, f->wg, f->egroups, f->elbytes, f->ert, e);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "abgpu/cl.h"
 #include "abgpu/cpu.h"
+#include "abgpu/predictor.h"
 #include "cli.h"
 
 static void log_stderr(void *user, const char *text) {
@@ -112,7 +113,7 @@ int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *
   }
   if (spec && strcmp(spec, "ref") == 0) return ab_backend_ref_create(be, e);
   if (!spec || !*spec || strcmp(spec, "cpu") == 0) {
-    ab_cpu_opts c = {o ? o->threads : 0, AB_CPU_ISA_AUTO};
+    ab_cpu_opts c = {o ? o->threads : 0, AB_CPU_ISA_AUTO, 0};
     int rc = ab_backend_cpu_create(be, &c, e);
     if (!rc && o && o->verbose) fprintf(stderr, "abgpu: backend %s\n", (*be)->name);
     return rc;
@@ -121,10 +122,27 @@ int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *
   if (cli_int(&index, spec, 0, 1 << 20) != 0)
     return ab_err_set(e, AB_EUSAGE, "--device %s: expected cpu, ref, gpu or an OpenCL device "
                       "index (see abgpu devices)", spec);
-  ab_cl_opts co = {AB_CL_GEMM_OWN, o ? o->verbose : 0, 0, log_stderr, NULL};
+  ab_cl_opts co = {AB_CL_GEMM_OWN, o ? o->verbose : 0, 0, log_stderr, NULL, {0}};
   rc = parse_gemm(&co.gemm, o ? o->gemm : NULL, e);
   if (!rc) rc = check_index(index, e);
   if (!rc) rc = ab_backend_cl_create(be, index, &co, e);
   if (!rc && o && o->verbose) fprintf(stderr, "abgpu: backend %s\n", (*be)->name);
   return rc;
+}
+
+int cli_scoring_open(cli_scoring *s, const ab_model *m, const char *device,
+                     const cli_backend_opts *o, ab_err *e) {
+  s->be = NULL;
+  s->p = NULL;
+  int rc = cli_backend_open(&s->be, device, o, e);
+  if (!rc) rc = ab_predictor_open(&s->p, s->be, m, e);
+  if (rc) cli_scoring_close(s);
+  return rc;
+}
+
+void cli_scoring_close(cli_scoring *s) {
+  ab_predictor_free(s->p);
+  ab_backend_free(s->be);
+  s->p = NULL;
+  s->be = NULL;
 }

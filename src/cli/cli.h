@@ -127,4 +127,21 @@ int cli_commit(ab_outfile *const *o, int n, cli_json *j, ab_err *e);
 /* Frees the object; aborts what was not committed. */
 void cli_json_free(cli_json *j);
 
+/* Scoring a saved model on the backend of --device/--threads (eval, predict, importance):
+ * the backend and the model's predictor on it. */
+struct ab_predictor;
+typedef struct cli_scoring {
+  ab_backend *be;
+  struct ab_predictor *p;
+} cli_scoring;
+int cli_scoring_open(cli_scoring *s, const struct ab_model *m, const char *device,
+                     const cli_backend_opts *o, ab_err *e);
+void cli_scoring_close(cli_scoring *s);
+/* The help lines of --device and --threads for the scoring commands. */
+#define CLI_DEVICE_HELP                                                                     \
+  "  --device D        cpu (fast CPU path), ref (plain C reference) or an OpenCL\n"          \
+  "                    device index from `abgpu devices` (default: $ABGPU_DEVICE,\n"          \
+  "                    else cpu); every device gives the same figures within rounding\n"    \
+  "  --threads N       threads of the cpu device (default: all cores)\n"
+
 #endif

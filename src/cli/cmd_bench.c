@@ -153,9 +153,9 @@ static int bench_epochs(bench_row *r, ab_backend *be, const bench_ctx *c, ab_err
   int rc = ep && tr ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
   for (int i = 0; i <= E && !rc; i++) { /* epoch 0 is the warm-up, not timed */
     double t0 = now_ms();
-    rc = be->vt->train_epoch(be, c->orders + (size_t)i * c->s->train.n, c->nbatches, &loss, e);
+    rc = ab_backend_train_epoch(be, c->orders + (size_t)i * c->s->train.n, c->nbatches, &loss, e);
     double t1 = now_ms();
-    if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, &vl, &correct, e);
+    if (!rc) rc = ab_backend_evaluate(be, AB_SPLIT_VAL, &vl, &correct, e);
     if (i > 0) { tr[i - 1] = t1 - t0; ep[i - 1] = now_ms() - t0; }
   }
   if (!rc) {
@@ -178,9 +178,9 @@ static void bench_backend(bench_row *r, const bench_ctx *c) {
   double t0 = now_ms();
   int rc = bench_open(&be, r->spec, c->a, &e);
   double t1 = now_ms();
-  if (!rc) rc = be->vt->load_data(be, c->s, &e);
+  if (!rc) rc = ab_backend_load_data(be, c->s, &e);
   double t2 = now_ms();
-  if (!rc) rc = be->vt->init_models(be, &c->cfg.arch, 1, c->cfg.batch, c->init, &hp, &e);
+  if (!rc) rc = ab_backend_init_models(be, &c->cfg.arch, 1, c->cfg.batch, c->init, &hp, &e);
   r->setup_ms = (t1 - t0) + (now_ms() - t2);
   r->upload_ms = t2 - t1;
   if (!rc) rc = bench_epochs(r, be, c, &e);

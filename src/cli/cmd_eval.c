@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "abgpu/predictor.h"
 #include "abgpu/report.h"
 #include "abgpu/rng.h"
 #include "cli.h"
@@ -13,8 +14,9 @@
 #define REPORT_IMP_REPEATS 5
 
 typedef struct eval_args {
-  const char *model, *data, *report;
+  const char *model, *data, *report, *device;
   ab_csv_format fmt;  /* the input-format flags */
+  int threads;
   float threshold, prior, recall;
   int mode;           /* -1 no chooser, else ab_choose_mode */
   uint64_t budget, seed;
@@ -36,6 +38,7 @@ static void eval_help(void) {
          "  --budget N          choose the threshold that contacts the top N customers\n"
          "  --report FILE       also write an HTML report (ROC, gains, confusion, importance)\n"
          "  --seed S            seeds the report's permutation importance (default: 1)\n"
+         CLI_DEVICE_HELP
          "  --json              one JSON object on stdout instead of text\n"
          "  --json-out F        the same object into file F (the text still on stdout)\n"
          "%s"
@@ -46,6 +49,8 @@ static int eval_value(eval_args *a, const char *name, const char *v) {
   if (!strcmp(name, "--model")) a->model = v;
   else if (!strcmp(name, "--data")) a->data = v;
   else if (!strcmp(name, "--report")) a->report = v;
+  else if (!strcmp(name, "--device")) a->device = v;
+  else if (!strcmp(name, "--threads")) return cli_int(&a->threads, v, 1, 4096);
   else if (!strcmp(name, "--threshold")) return cli_float(&a->threshold, v, 0, 1);
   else if (!strcmp(name, "--prior")) return cli_float(&a->prior, v, 1e-6, 1 - 1e-6);
   else if (!strcmp(name, "--seed")) return cli_u64(&a->seed, v);
@@ -61,7 +66,8 @@ static int eval_value(eval_args *a, const char *name, const char *v) {
 
 static int eval_parse(eval_args *a, int argc, char **argv) {
   static const char *const names[] = {"--model", "--data", "--report", "--threshold", "--prior",
-                                      "--seed", "--target-recall", "--budget"};
+                                      "--seed", "--target-recall", "--budget", "--device",
+                                      "--threads"};
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     int m = cli_csv_flag(argc, argv, &i, &a->fmt, "eval");
@@ -92,6 +98,7 @@ typedef struct eval_out {
   ab_choice c;
   ab_importance imp;
   double prior;
+  cli_scoring sc;     /* the backend of --device and the model's predictor on it */
 } eval_out;
 
 static int check_classes(const ab_scored *s, const char *path, ab_err *e) {
@@ -119,15 +126,19 @@ static int report_importance(eval_out *o, uint64_t seed, ab_err *e) {
       memcpy(x + i * AB_NFEAT, o->s.x + (size_t)idx[i] * AB_NFEAT, AB_NFEAT * sizeof *x);
       y[i] = o->s.y[idx[i]];
     }
-    rc = ab_importance_compute(&o->imp, &o->m, x, y, k, REPORT_IMP_REPEATS, seed, e);
+    ab_importance_opts io = {REPORT_IMP_REPEATS, seed, ab_predictor_scorer(o->sc.p), NULL, NULL};
+    rc = ab_importance_run(&o->imp, &o->m, x, y, k, &io, e);
   }
   free(idx); free(x); free(y);
   return rc;
 }
 
 static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
+  cli_backend_opts bo = {.threads = a->threads};
   int rc = ab_model_load(&o->m, a->model, e);
-  if (!rc) rc = ab_model_score_file(&o->s, &o->m, a->data, &a->fmt, 1, e);
+  if (!rc) rc = cli_scoring_open(&o->sc, &o->m, a->device, &bo, e);
+  if (!rc)
+    rc = ab_model_score_file(&o->s, &o->m, a->data, &a->fmt, 1, ab_predictor_scorer(o->sc.p), e);
   if (!rc) rc = check_classes(&o->s, a->data, e);
   if (rc) return rc;
   o->prior = a->prior > 0 ? a->prior : o->m.prior;
@@ -246,6 +257,7 @@ int cmd_eval(int argc, char **argv) {
   rc = eval_compute(&o, &a, &e);
   if (!rc) cli_note_filled(o.s.nfilled, &o.m);
   if (!rc) rc = write_outputs(&o, &a, &e);
+  cli_scoring_close(&o.sc);
   ab_scored_free(&o.s);
   ab_model_free(&o.m);
   cli_json_free(&a.json);

@@ -2,30 +2,39 @@
  * (the drop in ROC AUC when one feature is shuffled) on labelled held-out data. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "abgpu/predictor.h"
 #include "abgpu/report.h"
 #include "cli.h"
 
 #define DEFAULT_REPEATS 5
 #define DEFAULT_SEED 1
+#define PROGRESS_ROWS 100000 /* progress lines on stderr from this many rows (or a tty) */
 
 static void importance_help(void) {
   printf("usage: abgpu importance --model M --data F [FLAGS]\n\n"
          "Permutation importance on labelled customers the model has not seen: for each\n"
          "feature, shuffle its column R times and measure the drop in ROC AUC (mean and\n"
-         "standard deviation), ranked from the most to the least important.\n\n"
+         "standard deviation), ranked from the most to the least important. The repeats of a\n"
+         "feature are scored together on the device; progress goes to stderr for large\n"
+         "files (%d rows or more) or a terminal.\n\n"
          "  --model M         model file from `abgpu train --out` (required)\n"
          "  --data F          CSV with the target column (required)\n"
          "  --repeats R       shuffles per feature (default: %d)\n"
          "  --seed S          seeds the shuffles (default: %d)\n"
+         CLI_DEVICE_HELP
+         "  --quiet           no progress lines\n"
          "  --json            one JSON object on stdout instead of text\n"
          "  --json-out F      the same object into file F (the text still on stdout)\n"
          "%s"
-         "  -h, --help        this text\n", DEFAULT_REPEATS, DEFAULT_SEED, cli_csv_help());
+         "  -h, --help        this text\n", PROGRESS_ROWS, DEFAULT_REPEATS, DEFAULT_SEED,
+         cli_csv_help());
 }
 
 typedef struct imp_args {
-  const char *model, *data;
-  int repeats;
+  const char *model, *data, *device;
+  int repeats, threads, quiet;
   uint64_t seed;
   ab_csv_format fmt;  /* the input-format flags */
   cli_json json;
@@ -42,6 +51,10 @@ static int imp_parse(imp_args *a, int argc, char **argv) {
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--repeats", &v)) > 0)
       m = cli_int(&a->repeats, v, 1, 10000) ? -2 : 1;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--seed", &v)) > 0) m = cli_u64(&a->seed, v) ? -2 : 1;
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--device", &v)) > 0) a->device = v;
+    else if (m == 0 && (m = cli_opt(argc, argv, &i, "--threads", &v)) > 0)
+      m = cli_int(&a->threads, v, 1, 4096) ? -2 : 1;
+    else if (m == 0 && cli_switch(argv, i, "--quiet")) { a->quiet = 1; m = 1; }
     else if (m == 0 && (m = cli_json_flag(&a->json, argc, argv, &i)) > 0) continue;
     else if (m == 0 && (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h"))) {
       importance_help();
@@ -65,8 +78,40 @@ static void print_text(const ab_importance *imp, const ab_model *m, const imp_ar
   }
 }
 
+/* Progress on stderr: one line per feature, with the time so far. */
+typedef struct progress { double t0; } progress;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void on_feature(void *user, int done, int total, const char *feature) {
+  progress *p = user;
+  fprintf(stderr, "abgpu: importance: %d/%d features done (%s), %.1f s\n", done, total,
+          feature, now_s() - p->t0);
+}
+
+static int run(const imp_args *a, ab_model *m, ab_scored *s, ab_importance *imp, ab_err *e) {
+  cli_scoring sc;
+  cli_backend_opts bo = {.threads = a->threads};
+  progress pr = {now_s()};
+  int rc = cli_scoring_open(&sc, m, a->device, &bo, e);
+  if (!rc) rc = ab_model_score_file(s, m, a->data, &a->fmt, 1, ab_predictor_scorer(sc.p), e);
+  int show = !a->quiet && !rc && (s->n >= PROGRESS_ROWS || isatty(STDERR_FILENO));
+  ab_importance_opts o = {a->repeats, a->seed, rc ? (ab_scorer){0} : ab_predictor_scorer(sc.p),
+                          show ? on_feature : NULL, &pr};
+  if (show)
+    fprintf(stderr, "abgpu: importance on %zu customers, %d repeats per feature, on %s\n",
+            s->n, a->repeats, sc.be->name);
+  if (!rc) rc = ab_importance_run(imp, m, s->x, s->y, s->n, &o, e);
+  cli_scoring_close(&sc);
+  return rc;
+}
+
 int cmd_importance(int argc, char **argv) {
-  imp_args a = {NULL, NULL, DEFAULT_REPEATS, DEFAULT_SEED, {0}, {0}};
+  imp_args a = {NULL, NULL, NULL, DEFAULT_REPEATS, 0, 0, DEFAULT_SEED, {0}, {0}};
   cli_csv_init(&a.fmt);
   int rc = imp_parse(&a, argc, argv);
   if (rc) return rc < 0 ? 0 : rc;
@@ -78,8 +123,7 @@ int cmd_importance(int argc, char **argv) {
   ab_importance imp;
   ab_err e = {0};
   rc = ab_model_load(&m, a.model, &e);
-  if (!rc) rc = ab_model_score_file(&s, &m, a.data, &a.fmt, 1, &e);
-  if (!rc) rc = ab_importance_compute(&imp, &m, s.x, s.y, s.n, a.repeats, a.seed, &e);
+  if (!rc) rc = run(&a, &m, &s, &imp, &e);
   if (!rc) {
     cli_note_filled(s.nfilled, &m);
     FILE *jf = cli_json_stream(&a.json);

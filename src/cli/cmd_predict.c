@@ -7,14 +7,16 @@
 #include "abgpu/fileio.h"
 #include "abgpu/json.h"
 #include "abgpu/model.h"
+#include "abgpu/predictor.h"
 #include "cli.h"
 
 #define DEFAULT_THRESHOLD 0.5
 #define CHUNK_ROWS 65536
 
 typedef struct predict_args {
-  const char *model, *data, *out;
+  const char *model, *data, *out, *device;
   ab_csv_format fmt;  /* the input-format flags */
+  int threads;
   float threshold, prior;
   int sort, prior_model;
   double top;         /* rows (top_pct 0) or percent (top_pct 1); 0 = all */
@@ -40,6 +42,7 @@ static void predict_help(void) {
          "  --json            one JSON object on stdout: what was scored and written (needs\n"
          "                    --out FILE, since the scores would share stdout)\n"
          "  --json-out F      the same object into file F\n"
+         CLI_DEVICE_HELP
          "%s"
          "  -h, --help        this text\n", DEFAULT_THRESHOLD, cli_csv_help());
 }
@@ -59,6 +62,8 @@ static int predict_value(predict_args *a, const char *name, const char *v) {
   if (!strcmp(name, "--model")) a->model = v;
   else if (!strcmp(name, "--data")) a->data = v;
   else if (!strcmp(name, "--out")) a->out = v;
+  else if (!strcmp(name, "--device")) a->device = v;
+  else if (!strcmp(name, "--threads")) return cli_int(&a->threads, v, 1, 4096);
   else if (!strcmp(name, "--threshold")) return cli_float(&a->threshold, v, 0, 1);
   else if (!strcmp(name, "--top")) return parse_top(a, v);
   else if (!strcmp(name, "--prior")) {
@@ -70,7 +75,7 @@ static int predict_value(predict_args *a, const char *name, const char *v) {
 
 static int predict_parse(predict_args *a, int argc, char **argv) {
   static const char *const names[] = {"--model", "--data", "--out", "--threshold", "--top",
-                                      "--prior"};
+                                      "--prior", "--device", "--threads"};
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     int m = cli_csv_flag(argc, argv, &i, &a->fmt, "predict");
@@ -200,14 +205,22 @@ static void print_json(FILE *f, const predict_args *a, const sink *s, const uint
 static int predict_run(predict_args *a, const ab_model *m, ab_err *e) {
   ab_outfile o;
   uint64_t nfilled[AB_NFEAT] = {0};
+  cli_scoring sc;
+  cli_backend_opts bo = {.threads = a->threads};
   int rc = ab_outfile_open(&o, a->out, e);
   if (rc) return rc;
+  if ((rc = cli_scoring_open(&sc, m, a->device, &bo, e))) {
+    ab_outfile_abort(&o);
+    return rc;
+  }
   sink s = {o.f, a->out, m, a->prior_model ? m->prior : a->prior, a->threshold, a->sort, NULL, 0, 0, {0}, 0};
   fprintf(o.f, "customer_id,probability,will_buy\n");
-  rc = ab_predict_stream(m, a->data, &a->fmt, CHUNK_ROWS, on_chunk, &s, nfilled, e);
+  rc = ab_predict_stream(m, ab_predictor_scorer(sc.p), a->data, &a->fmt, CHUNK_ROWS, on_chunk,
+                         &s, nfilled, e);
   if (!rc && s.keep) write_sorted(&s, a);
   free(s.pairs);
   ab_ids_free(&s.ids);
+  cli_scoring_close(&sc);
   if (rc) {
     ab_outfile_abort(&o);
     return rc;

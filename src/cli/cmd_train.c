@@ -433,7 +433,7 @@ static int train_run(train_args *a, FILE *info) {
   a->cfg.arch.dims[0] = s.train.d; /* the network's inputs: 10 features, or their encoding */
   for (int k = 0; k < a->ensemble; k++) cfg[k].arch = a->cfg.arch;
   cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0};
-  if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = be->vt->load_data(be, &s, &e)))
+  if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = ab_backend_load_data(be, &s, &e)))
     rc = train_loop(a, be, &s, r, cfg, info, &e);
   if (!rc) {
     print_summary(info, &s, r, a->ensemble);

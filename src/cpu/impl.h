@@ -1,10 +1,12 @@
-/* impl.h - private to src/cpu/: the fast CPU backend's state and its parallel jobs.
+/* impl.h - private to src/cpu/: the CPU device (its ops: dev_cpu.c) and the state of its
+ * whole-epoch override (epoch.c, epoch_job.c).
  *
- * Layout. Each model's parameters are kept padded: layer l is (in+1) rows of ldw floats
- * (rows 0..in-1 are W, row in is b; ldw = out rounded up to 8, so rows are 32-byte
- * aligned); Adam's m and v and the "best" copy share that layout. wt holds W transposed
- * ([out][ldwt]) for layers l >= 1, for dX = dZ W^T; it is refreshed after every update.
- * Activations and gradients are [K][B][ld[l]] row-major.
+ * The models' slots are kept in the flat layout of arch.h like every device's; the epoch
+ * override copies parameters and Adam state into a padded layout at the start of an epoch
+ * and back at its end. Padded layout: layer l is (in+1) rows of ldw floats (rows 0..in-1
+ * are W, row in is b; ldw = out rounded up to 8, so rows are 32-byte aligned); Adam's m
+ * and v share it. wt holds W transposed ([out][ldwt]) for layers l >= 1, for dX = dZ W^T;
+ * it is refreshed after every update. Activations and gradients are [K][B][ld[l]].
  *
  * A training step is two phases with a barrier after each:
  *   1. rows: each thread takes a contiguous share of the K*B batch rows and runs them
@@ -15,12 +17,11 @@
  * gets it, so results do not depend on the thread count. */
 #ifndef ABGPU_CPU_IMPL_H
 #define ABGPU_CPU_IMPL_H
-#include "abgpu/backend.h"
+#include "abgpu/ops.h"
 #include "kern.h"
 #include "pool.h"
 
 #define CPU_UNIT_ROWS 10 /* W rows per phase-2 unit: two register tiles */
-#define CPU_EVAL_ROWS 96 /* rows per evaluation chunk */
 
 typedef struct cpu_layer {
   int in, out, ldw, ldwt;
@@ -36,43 +37,56 @@ typedef struct cpu_unit {
 typedef struct cpu_job {
   const int32_t *order;
   int nbatches;
-  double *loss_sum;
-  const ab_split *sp;
-  float *prob; /* predict: output; evaluate: NULL */
+  float *bloss;  /* [K][bstride] batch mean losses */
+  int bstride;
 } cpu_job;
 
-typedef struct cpu_impl {
+typedef struct ab_dev cpu_impl;
+struct ab_dev {
   ab_cpu_opts o;
   const cpu_kern *kt;
-  const ab_splits *s;
+  int T;                     /* threads */
+  cpu_pool *pool;            /* started on first use */
+  /* scratch of the ops: gathered rows and labels, W transposed */
+  float *gx, *work;
+  int32_t *gy;
+  size_t cap, capy, capw;
+  char path[160];
+  /* the epoch override's plan (epoch.c) for the models of plan() */
+  const ab_data *data;
+  const float *tx;           /* training inputs [n][td] */
+  const int32_t *ty;         /* training labels */
+  int td;
   ab_arch a;
-  int K, B, L, T;            /* models, batch, layers, threads */
+  int K, B, L;               /* models, batch, layers */
   size_t P, PP, WTN;         /* floats per model: flat params, padded params, wt */
   cpu_layer lay[AB_MAX_LAYERS];
   int ld[AB_MAX_LAYERS + 1]; /* activation row lengths */
-  int64_t t;                 /* Adam steps taken */
-  float *p, *m, *v, *best;   /* [K][PP] */
+  int64_t t;                 /* Adam steps before this epoch */
+  float *p, *m, *v;          /* [K][PP] */
   float *wt;                 /* [K][WTN] */
-  float *lr, *wd;            /* [K] */
+  const float *lr, *wd;      /* [K], the models' lr and wd buffers */
   cpu_adam *adam;            /* [K] this step's constants */
   float *act[AB_MAX_LAYERS + 1];  /* [K][B][ld[l]] */
   float *dz[AB_MAX_LAYERS];       /* [K][B][ld[l+1]] */
   float *loss;               /* [K][B] */
   int32_t *lab;              /* [K][B] */
-  float *eact[AB_MAX_LAYERS + 1]; /* [T][CPU_EVAL_ROWS][ld[l]] */
-  float *erow;               /* [K][nmax] per-row evaluation losses */
-  size_t nmax;
-  int64_t *ecorrect;         /* [T][K] */
   cpu_unit *units;
   int nunits;
   int *ubeg;                 /* [T+1]: thread t runs units ubeg[t] .. ubeg[t+1]-1 */
-  cpu_pool *pool;
   cpu_job job;
-} cpu_impl;
+};
 
-/* Pool jobs (step.c). */
+/* The pool, started when first needed. */
+int cpu_pool_get(cpu_impl *r, ab_err *e);
+
+/* The epoch override (epoch.c): plan, run, free. */
+int cpu_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e);
+int cpu_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e);
+void cpu_plan_free(cpu_impl *r);
+
+/* Pool job (epoch_job.c): the epoch's training steps. */
 void cpu_train_job(void *impl, int tid);
-void cpu_eval_job(void *impl, int tid);
 /* wt of model k from its padded parameters. */
 void cpu_refresh_wt(cpu_impl *r, int k);
 

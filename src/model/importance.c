@@ -1,7 +1,13 @@
 /* Permutation importance: how much the ROC AUC drops when one feature's column is
  * shuffled across customers (Breiman 2001; Fisher, Rudin & Dominici 2019). The column
  * is shuffled in the prepared (filled, standardised) matrix, which is the same as
- * shuffling the raw column: both steps act on each value alone. */
+ * shuffling the raw column: both steps act on each value alone.
+ *
+ * The shuffles are drawn as they always were (one PCG32 stream, feature by feature, each
+ * feature's repeats in turn); then a feature's repeats are scored together, chunk by
+ * chunk, and only the rows whose value a shuffle changed go to the scorer: a row that
+ * got its own value back keeps its unshuffled probability, which is what scoring it
+ * again gives (rows are scored independently). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,41 +16,69 @@
 
 /* RNG stream of importance (train.c uses 1-2, prep.c 3-4). */
 enum { STREAM_IMPORTANCE = 7 };
+#define CHUNK_ROWS 65536 /* rows per chunk: the changed rows of all repeats are scored at once */
 
 typedef struct work {
-  float *x, *prob, *col;
-  uint32_t *perm;
+  int R;
+  size_t n;
+  float *base;       /* [n] unshuffled probabilities */
+  float *col;        /* [R][n] the shuffled column of each repeat */
+  float *prob;       /* [R][n] probabilities with the column shuffled */
+  uint32_t *perm;    /* [n] */
+  float *rows;       /* [R * CHUNK_ROWS][AB_NFEAT] changed rows of a chunk */
+  float *rprob;      /* [R * CHUNK_ROWS] */
+  size_t *where;     /* [R * CHUNK_ROWS] repeat * n + row of each changed row */
   ab_scorepair *pairs;
 } work;
 
 static void work_free(work *w) {
-  free(w->x); free(w->prob); free(w->col); free(w->perm); free(w->pairs);
+  free(w->base); free(w->col); free(w->prob); free(w->perm); free(w->rows);
+  free(w->rprob); free(w->where); free(w->pairs);
 }
 
-static int work_alloc(work *w, const float *xs, size_t n) {
-  size_t m = n ? n : 1;
-  w->x = malloc(m * AB_NFEAT * sizeof *w->x);
-  w->prob = malloc(m * sizeof *w->prob);
-  w->col = malloc(m * sizeof *w->col);
+static int work_alloc(work *w, size_t n, int R) {
+  size_t m = n ? n : 1, c = (size_t)R * (n < CHUNK_ROWS ? m : CHUNK_ROWS);
+  w->R = R;
+  w->n = n;
+  w->base = malloc(m * sizeof *w->base);
+  w->col = malloc((size_t)R * m * sizeof *w->col);
+  w->prob = malloc((size_t)R * m * sizeof *w->prob);
   w->perm = malloc(m * sizeof *w->perm);
+  w->rows = malloc(c * AB_NFEAT * sizeof *w->rows);
+  w->rprob = malloc(c * sizeof *w->rprob);
+  w->where = malloc(c * sizeof *w->where);
   w->pairs = malloc(m * sizeof *w->pairs);
-  if (!w->x || !w->prob || !w->col || !w->perm || !w->pairs) return -1;
-  memcpy(w->x, xs, n * AB_NFEAT * sizeof *w->x);
-  return 0;
+  return w->base && w->col && w->prob && w->perm && w->rows && w->rprob && w->where &&
+         w->pairs ? 0 : -1;
 }
 
-/* ROC AUC with column j shuffled by a fresh permutation; restores the column. */
-static int shuffled_auc(double *auc, work *w, const ab_model *m, const uint8_t *y, size_t n,
-                        int j, ab_rng *rng, ab_err *e) {
-  for (uint32_t i = 0; i < n; i++) {
-    w->perm[i] = i;
-    w->col[i] = w->x[(size_t)i * AB_NFEAT + j];
+/* The R shuffled copies of column j, drawn in turn from rng. */
+static void shuffle_columns(work *w, const float *xs, int j, ab_rng *rng) {
+  for (int r = 0; r < w->R; r++) {
+    for (uint32_t i = 0; i < w->n; i++) w->perm[i] = i;
+    ab_rng_shuffle_u32(rng, w->perm, (uint32_t)w->n);
+    float *col = w->col + (size_t)r * w->n;
+    for (size_t i = 0; i < w->n; i++) col[i] = xs[(size_t)w->perm[i] * AB_NFEAT + j];
   }
-  ab_rng_shuffle_u32(rng, w->perm, (uint32_t)n);
-  for (size_t i = 0; i < n; i++) w->x[i * AB_NFEAT + j] = w->col[w->perm[i]];
-  int rc = ab_model_forward(m, w->x, n, w->prob, e);
-  for (size_t i = 0; i < n; i++) w->x[i * AB_NFEAT + j] = w->col[i];
-  if (!rc) *auc = ab_roc_auc(w->prob, y, n, w->pairs);
+}
+
+static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
+
+/* Rows [i0, i1) of every repeat: changed rows scored in one call, the others copied. */
+static int score_chunk(work *w, ab_scorer sc, const ab_model *m, const float *xs, int j,
+                       size_t i0, size_t i1, ab_err *e) {
+  size_t k = 0;
+  for (int r = 0; r < w->R; r++)
+    for (size_t i = i0; i < i1; i++) {
+      float v = w->col[(size_t)r * w->n + i];
+      w->prob[(size_t)r * w->n + i] = w->base[i];
+      if (same_bits(v, xs[i * AB_NFEAT + j])) continue;
+      memcpy(w->rows + k * AB_NFEAT, xs + i * AB_NFEAT, AB_NFEAT * sizeof *w->rows);
+      w->rows[k * AB_NFEAT + j] = v;
+      w->where[k++] = (size_t)r * w->n + i;
+    }
+  int rc = k ? ab_scorer_run(sc, m, w->rows, k, w->rprob, e) : AB_OK;
+  for (size_t q = 0; q < k && !rc; q++) w->prob[w->where[q]] = w->rprob[q];
   return rc;
 }
 
@@ -58,42 +92,54 @@ static void rank_features(ab_importance *imp) {
     }
 }
 
-static int feature_drop(ab_importance *imp, work *w, const ab_model *m, const uint8_t *y,
-                        size_t n, int j, ab_rng *rng, ab_err *e) {
+static int feature_drop(ab_importance *imp, work *w, const ab_importance_opts *o,
+                        const ab_model *m, const float *xs, const uint8_t *y, int j,
+                        ab_rng *rng, ab_err *e) {
+  shuffle_columns(w, xs, j, rng);
+  int rc = AB_OK;
+  for (size_t i0 = 0; i0 < w->n && !rc; i0 += CHUNK_ROWS)
+    rc = score_chunk(w, o->scorer, m, xs, j, i0, w->n - i0 < CHUNK_ROWS ? w->n : i0 + CHUNK_ROWS,
+                     e);
   double s = 0, ss = 0;
-  for (int k = 0; k < imp->repeats; k++) {
-    double auc;
-    int rc = shuffled_auc(&auc, w, m, y, n, j, rng, e);
-    if (rc) return rc;
-    double d = imp->base_auc - auc;
+  for (int r = 0; r < w->R && !rc; r++) {
+    double d = imp->base_auc - ab_roc_auc(w->prob + (size_t)r * w->n, y, w->n, w->pairs);
     s += d;
     ss += d * d;
   }
-  int R = imp->repeats;
+  int R = w->R;
   imp->mean[j] = s / R;
   imp->sd[j] = R > 1 ? sqrt(fmax(0.0, (ss - s * s / R) / (R - 1))) : 0.0;
-  return AB_OK;
+  return rc;
 }
 
-int ab_importance_compute(ab_importance *imp, const ab_model *m, const float *xs,
-                          const uint8_t *y, size_t n, int repeats, uint64_t seed, ab_err *e) {
+int ab_importance_run(ab_importance *imp, const ab_model *m, const float *xs,
+                      const uint8_t *y, size_t n, const ab_importance_opts *o, ab_err *e) {
   memset(imp, 0, sizeof *imp);
-  imp->repeats = repeats;
-  imp->seed = seed;
+  imp->repeats = o->repeats;
+  imp->seed = o->seed;
   imp->rows = n;
-  if (repeats < 1) return ab_err_set(e, AB_EUSAGE, "--repeats must be at least 1");
+  if (o->repeats < 1) return ab_err_set(e, AB_EUSAGE, "--repeats must be at least 1");
   if (n > UINT32_MAX) return ab_err_set(e, AB_EINPUT, "too many rows for importance: %zu", n);
   work w = {0};
-  int rc = work_alloc(&w, xs, n) ? ab_err_set(e, AB_ENOMEM, "out of memory") : AB_OK;
-  if (!rc) rc = ab_model_forward(m, w.x, n, w.prob, e);
-  if (!rc) imp->base_auc = ab_roc_auc(w.prob, y, n, w.pairs);
+  int rc = work_alloc(&w, n, o->repeats) ? ab_err_set(e, AB_ENOMEM, "out of memory") : AB_OK;
+  if (!rc) rc = ab_scorer_run(o->scorer, m, xs, n, w.base, e);
+  if (!rc) imp->base_auc = ab_roc_auc(w.base, y, n, w.pairs);
   if (!rc && isnan(imp->base_auc))
     rc = ab_err_set(e, AB_EINPUT, "importance needs customers of both classes (buyers and "
                     "non-buyers) in the data");
   ab_rng rng;
-  ab_rng_seed(&rng, seed, STREAM_IMPORTANCE);
-  for (int j = 0; j < AB_NFEAT && !rc; j++) rc = feature_drop(imp, &w, m, y, n, j, &rng, e);
+  ab_rng_seed(&rng, o->seed, STREAM_IMPORTANCE);
+  for (int j = 0; j < AB_NFEAT && !rc; j++) {
+    rc = feature_drop(imp, &w, o, m, xs, y, j, &rng, e);
+    if (!rc && o->progress) o->progress(o->user, j + 1, AB_NFEAT, m->feature_names[j]);
+  }
   if (!rc) rank_features(imp);
   work_free(&w);
   return rc;
+}
+
+int ab_importance_compute(ab_importance *imp, const ab_model *m, const float *xs,
+                          const uint8_t *y, size_t n, int repeats, uint64_t seed, ab_err *e) {
+  ab_importance_opts o = {repeats, seed, {NULL, NULL}, NULL, NULL};
+  return ab_importance_run(imp, m, xs, y, n, &o, e);
 }

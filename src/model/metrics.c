@@ -20,12 +20,43 @@ static int cmp_pair(const void *a, const void *b) {
   return (x->i > y->i) - (x->i < y->i);
 }
 
+/* Sort key of p: descending p is ascending key; -0 and +0 share one (they tie). */
+static uint32_t rank_key(float p) {
+  uint32_t u;
+  if (p == 0.0f) p = 0.0f;
+  memcpy(&u, &p, sizeof u);
+  u = u >> 31 ? ~u : u | 0x80000000u; /* ascending in p */
+  return ~u;
+}
+
+/* Stable LSD radix sort on rank_key, 11 bits a pass: the order cmp_pair gives (ties in
+ * row order, since the pairs start in row order). 0 when out of memory. */
+static int radix_rank(ab_scorepair *pairs, size_t n) {
+  ab_scorepair *tmp = malloc(n * sizeof *tmp);
+  size_t *count = malloc(2048 * sizeof *count);
+  if (!tmp || !count) { free(tmp); free(count); return 0; }
+  ab_scorepair *src = pairs, *dst = tmp;
+  for (int shift = 0; shift < 33; shift += 11) {
+    memset(count, 0, 2048 * sizeof *count);
+    for (size_t i = 0; i < n; i++) count[(rank_key(src[i].p) >> shift) & 2047]++;
+    for (size_t b = 0, sum = 0; b < 2048; b++) { size_t c = count[b]; count[b] = sum; sum += c; }
+    for (size_t i = 0; i < n; i++) dst[count[(rank_key(src[i].p) >> shift) & 2047]++] = src[i];
+    ab_scorepair *t = src; src = dst; dst = t;
+  }
+  if (src != pairs) memcpy(pairs, src, n * sizeof *pairs);
+  free(tmp);
+  free(count);
+  return 1;
+}
+
 void ab_rank(ab_scorepair *pairs, const float *prob, size_t n) {
+  int nan = 0;
   for (size_t i = 0; i < n; i++) {
     pairs[i].p = prob[i];
     pairs[i].i = (uint32_t)i;
+    nan |= isnan(prob[i]);
   }
-  qsort(pairs, n, sizeof *pairs, cmp_pair);
+  if (n < 4096 || nan || !radix_rank(pairs, n)) qsort(pairs, n, sizeof *pairs, cmp_pair);
 }
 
 static size_t count_pos(const uint8_t *y, size_t n) {

@@ -3,15 +3,12 @@
  * the tables fitted at training time, and run the network forward in blocks of rows.
  * Never uses statistics of the file being scored.
  *
- * ab_model_forward (eval, importance, the metrics stored by train) uses the reference
- * ops (ref.h): bit-reproducible on every machine. The predict stream, whose job is
- * throughput, uses the fast CPU kernels (cpu.h; AVX2+FMA when the CPU has it, about 3x
- * faster here), which differ from the reference only by rounding (fused multiply-add):
- * probabilities agree to about 1e-6. */
+ * ab_model_forward (the metrics stored by train, and any scorer left NULL) uses the
+ * reference ops (ref.h): bit-reproducible on every machine. eval, predict and importance
+ * pass a backend's predictor (predictor.h) as their scorer: the device of --device. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include "abgpu/cpu.h"
 #include "abgpu/model.h"
 #include "abgpu/ref.h"
 
@@ -31,20 +28,16 @@ void ab_model_prepare(const ab_model *m, float *x, size_t n, uint64_t *nfilled) 
 }
 
 /* One block of B rows through one network: prob[i] = P(class 1). a, b: scratch
- * [FWD_BLOCK][maxdim]. fast: the cpu.h kernels instead of the reference. */
+ * [FWD_BLOCK][maxdim]. */
 static void forward_block(const ab_net *net, const float *x, int B, float *a, float *b,
-                          float *prob, int fast) {
+                          float *prob) {
   const ab_arch *ar = &net->arch;
   size_t P = ab_arch_nparams(ar);
   const float *in = x;
   for (int l = 0; l < ar->nlayers; l++) {
     float *out = l % 2 ? b : a;
     const float *W = net->params + ab_arch_w_off(ar, l), *bias = net->params + ab_arch_b_off(ar, l);
-    if (fast)
-      ab_cpu_linear_act_fwd(AB_CPU_ISA_AUTO, out, in, W, bias, ar->act[l], 1, B, ar->dims[l],
-                            ar->dims[l + 1], P);
-    else
-      ab_ref_linear_act_fwd(out, in, W, bias, ar->act[l], 1, B, ar->dims[l], ar->dims[l + 1], P);
+    ab_ref_linear_act_fwd(out, in, W, bias, ar->act[l], 1, B, ar->dims[l], ar->dims[l + 1], P);
     in = out;
   }
   ab_ref_prob1(prob, in, 1, B);
@@ -57,8 +50,7 @@ static const float *block_inputs(const ab_model *m, const float *xs, int B, floa
   return enc;
 }
 
-static int forward(const ab_model *m, const float *xs, size_t n, float *prob, int fast,
-                   ab_err *e) {
+int ab_model_forward(const ab_model *m, const float *xs, size_t n, float *prob, ab_err *e) {
   int maxdim = 0, active = ab_encoder_active(&m->enc);
   for (int k = 0; k < m->nnets; k++) {
     int d = ab_arch_maxdim(&m->nets[k].arch);
@@ -76,7 +68,7 @@ static int forward(const ab_model *m, const float *xs, size_t n, float *prob, in
     const float *in = block_inputs(m, xs + i0 * AB_NFEAT, B, enc);
     for (int i = 0; i < B; i++) prob[i0 + i] = 0.0f;
     for (int k = 0; k < m->nnets; k++) {
-      forward_block(&m->nets[k], in, B, a, a + (size_t)FWD_BLOCK * maxdim, p, fast);
+      forward_block(&m->nets[k], in, B, a, a + (size_t)FWD_BLOCK * maxdim, p);
       for (int i = 0; i < B; i++) prob[i0 + i] += m->nnets == 1 ? p[i] : p[i] / (float)m->nnets;
     }
   }
@@ -86,8 +78,9 @@ static int forward(const ab_model *m, const float *xs, size_t n, float *prob, in
   return AB_OK;
 }
 
-int ab_model_forward(const ab_model *m, const float *xs, size_t n, float *prob, ab_err *e) {
-  return forward(m, xs, n, prob, 0, e);
+int ab_scorer_run(ab_scorer sc, const ab_model *m, const float *xs, size_t n, float *prob,
+                  ab_err *e) {
+  return sc.fn ? sc.fn(sc.user, xs, n, prob, e) : ab_model_forward(m, xs, n, prob, e);
 }
 
 int ab_model_score_split(float *prob, uint8_t *y, const ab_model *m, const ab_split *sp,
@@ -135,7 +128,7 @@ static int read_scored(ab_scored *s, ab_csv_reader *r, ab_err *e) {
 }
 
 int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path,
-                        const ab_csv_format *fmt, int need_target, ab_err *e) {
+                        const ab_csv_format *fmt, int need_target, ab_scorer sc, ab_err *e) {
   memset(s, 0, sizeof *s);
   ab_csv_reader *r;
   int rc = ab_csv_reader_open(&r, path, fmt, 1, e);
@@ -150,7 +143,7 @@ int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path,
   if (!rc) ab_model_prepare(m, s->x, s->n, s->nfilled);
   if (!rc && !(s->prob = malloc(s->n * sizeof *s->prob)))
     rc = ab_err_set(e, AB_ENOMEM, "out of memory");
-  if (!rc) rc = ab_model_forward(m, s->x, s->n, s->prob, e);
+  if (!rc) rc = ab_scorer_run(sc, m, s->x, s->n, s->prob, e);
   if (!rc) rc = check_finite(s->prob, s->n, r, 0, e);
   if (!rc) ab_csv_reader_notes(r);
   ab_csv_reader_close(r);
@@ -170,7 +163,8 @@ void ab_scored_free(ab_scored *s) {
 
 typedef struct chunk { ab_ids ids; float *x, *prob; } chunk;
 
-int ab_predict_stream(const ab_model *m, const char *path, const ab_csv_format *fmt, size_t cap,
+int ab_predict_stream(const ab_model *m, ab_scorer sc, const char *path,
+                      const ab_csv_format *fmt, size_t cap,
                       ab_predict_fn fn, void *user, uint64_t *nfilled, ab_err *e) {
   ab_csv_reader *r;
   int rc = ab_csv_reader_open(&r, path, fmt, 1, e);
@@ -184,7 +178,8 @@ int ab_predict_stream(const ab_model *m, const char *path, const ab_csv_format *
     ab_ids_truncate(&c.ids, 0);
     if ((rc = ab_csv_reader_next(r, &c.ids, c.x, NULL, cap, &got, e)) || got == 0) break;
     ab_model_prepare(m, c.x, got, nfilled);
-    if (!(rc = forward(m, c.x, got, c.prob, 1, e))) rc = check_finite(c.prob, got, r, row0, e);
+    if (!(rc = ab_scorer_run(sc, m, c.x, got, c.prob, e)))
+      rc = check_finite(c.prob, got, r, row0, e);
     if (!rc) rc = fn(user, &c.ids, c.prob, got, e);
     row0 += got;
   }

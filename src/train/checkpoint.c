@@ -103,33 +103,32 @@ static void get_hist(rbuf *b, ab_epoch_stats *h, size_t n) {
   }
 }
 
-/* Backend state: current params, m, v, t and the best slot (read via restore, then the
- * current state is put back). */
+/* The models' state the checkpoint holds: the four slots and the step count. */
 typedef struct state { float *p, *m, *v, *best; int64_t t; size_t n; } state;
 
 static int state_alloc(state *s, size_t n) {
   s->n = n;
+  s->t = 0;
   s->p = malloc(n * 4); s->m = malloc(n * 4); s->v = malloc(n * 4); s->best = malloc(n * 4);
   return s->p && s->m && s->v && s->best ? 0 : -1;
 }
 static void state_free(state *s) { free(s->p); free(s->m); free(s->v); free(s->best); }
 
 static int state_read(state *s, ab_backend *be, ab_err *e) {
-  int rc = be->vt->get_state(be, s->p, s->m, s->v, &s->t, e);
-  if (!rc) rc = be->vt->restore(be, e);
-  if (!rc) rc = be->vt->get_state(be, s->best, NULL, NULL, NULL, e);
-  if (!rc) rc = be->vt->set_state(be, s->p, s->m, s->v, s->t, e);
+  int rc = ab_backend_slot_read(be, AB_SLOT_PARAMS, s->p, e);
+  if (!rc) rc = ab_backend_slot_read(be, AB_SLOT_ADAM_M, s->m, e);
+  if (!rc) rc = ab_backend_slot_read(be, AB_SLOT_ADAM_V, s->v, e);
+  if (!rc) rc = ab_backend_slot_read(be, AB_SLOT_BEST, s->best, e);
+  s->t = ab_backend_steps(be);
   return rc;
 }
 
-static int state_write(const state *s, ab_backend *be, int K, ab_err *e) {
-  uint8_t *all = malloc((size_t)K);
-  if (!all) return ab_err_set(e, AB_ENOMEM, "out of memory");
-  memset(all, 1, (size_t)K);
-  int rc = be->vt->set_state(be, s->best, s->m, s->v, s->t, e);
-  if (!rc) rc = be->vt->snapshot(be, all, e);
-  if (!rc) rc = be->vt->set_state(be, s->p, s->m, s->v, s->t, e);
-  free(all);
+static int state_write(const state *s, ab_backend *be, ab_err *e) {
+  int rc = ab_backend_slot_write(be, AB_SLOT_PARAMS, s->p, e);
+  if (!rc) rc = ab_backend_slot_write(be, AB_SLOT_ADAM_M, s->m, e);
+  if (!rc) rc = ab_backend_slot_write(be, AB_SLOT_ADAM_V, s->v, e);
+  if (!rc) rc = ab_backend_slot_write(be, AB_SLOT_BEST, s->best, e);
+  if (!rc) ab_backend_set_steps(be, s->t);
   return rc;
 }
 
@@ -298,7 +297,7 @@ int ab_ckpt_read(const char *path, ab_run *run, const ab_train_cfg *cfg, ab_back
     if (b.bad || len != b.n - b.at)
       rc = ab_err_set(e, AB_EINPUT, "%s: checkpoint is truncated or malformed", path);
   }
-  if (!rc) rc = state_write(&st, be, run->K, e);
+  if (!rc) rc = state_write(&st, be, e);
   state_free(&st);
   free(data);
   return rc;

@@ -50,7 +50,7 @@ static int load(ab_sweep_ctx *x, const ab_sweep_cfg *c, int f, int with_test, ab
   x->with_test = with_test;
   x->view = x->s;
   if (!with_test) x->view.test = x->s.val;
-  rc = x->be->vt->load_data(x->be, &x->view, e);
+  rc = ab_backend_load_data(x->be, &x->view, e);
   if (rc) ab_sweep_ctx_free(x);
   return rc;
 }
@@ -75,7 +75,7 @@ static int val_aucs(ab_sweep_ctx *x, double *auc, int n, ab_err *e) {
   uint8_t *y = malloc(nv);
   ab_scorepair *pairs = malloc(nv * sizeof *pairs);
   int rc = prob && y && pairs ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
-  if (!rc) rc = x->be->vt->predict(x->be, AB_SPLIT_VAL, prob, e);
+  if (!rc) rc = ab_backend_predict(x->be, AB_SPLIT_VAL, prob, e);
   for (size_t i = 0; i < nv && !rc; i++) y[i] = x->s.val.y[i] != 0;
   for (int k = 0; k < n && !rc; k++) auc[k] = ab_roc_auc(prob + (size_t)k * nv, y, nv, pairs);
   free(prob);

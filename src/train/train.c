@@ -98,8 +98,8 @@ static int run_epoch(ab_run *run, ab_backend *be, loop_bufs *b, const ab_splits 
                      const ab_train_cfg *cfg, ab_err *e) {
   double t0 = now_ms();
   next_orders(b->order, b->perm, run, cfg, s->train.n, (size_t)nb * cfg[0].batch);
-  int rc = be->vt->train_epoch(be, b->order, nb, b->loss, e);
-  if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, b->vloss, b->correct, e);
+  int rc = ab_backend_train_epoch(be, b->order, nb, b->loss, e);
+  if (!rc) rc = ab_backend_evaluate(be, AB_SPLIT_VAL, b->vloss, b->correct, e);
   if (rc) return rc;
   double ms = now_ms() - t0;
   run->total_ms += ms;
@@ -177,7 +177,7 @@ static int apply_sched(ab_backend *be, const ab_run *run, const ab_train_cfg *cf
     hp[k].lr = sched_lr(&cfg[k], &run->track[k], run->epoch);
     hp[k].wd = cfg[k].wd;
   }
-  return any ? be->vt->set_hyper(be, hp, e) : AB_OK;
+  return any ? ab_backend_set_hyper(be, hp, e) : AB_OK;
 }
 
 static int any_active(const ab_run *run, uint8_t *active) {
@@ -237,7 +237,7 @@ static int start_models(ab_backend *be, const ab_train_cfg *cfg, const ab_run *r
     hp[k].lr = cfg[k].lr;
     hp[k].wd = cfg[k].wd;
   }
-  if (!rc) rc = be->vt->init_models(be, &cfg[0].arch, run->K, cfg[0].batch, p, hp, e);
+  if (!rc) rc = ab_backend_init_models(be, &cfg[0].arch, run->K, cfg[0].batch, p, hp, e);
   free(p);
   free(hp);
   return rc;
@@ -247,14 +247,15 @@ static int start_models(ab_backend *be, const ab_train_cfg *cfg, const ab_run *r
 static int finish(ab_train_result *r, ab_backend *be, const ab_run *run, const ab_train_cfg *cfg,
                   const ab_splits *s, loop_bufs *b, ab_err *e) {
   float *p = malloc((size_t)run->K * run->P * sizeof *p);
-  int rc = p ? be->vt->restore(be, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
-  if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_TEST, b->loss, b->correct, e);
+  int rc = p ? ab_backend_slot_copy(be, AB_SLOT_PARAMS, AB_SLOT_BEST, NULL, e)
+             : ab_err_set(e, AB_ENOMEM, "out of memory");
+  if (!rc) rc = ab_backend_evaluate(be, AB_SPLIT_TEST, b->loss, b->correct, e);
   for (int k = 0; k < run->K && !rc; k++) {
     r[k].test_loss = b->loss[k] / (double)s->test.n;
     r[k].test_acc = (double)b->correct[k] / (double)s->test.n;
   }
-  if (!rc) rc = be->vt->evaluate(be, AB_SPLIT_VAL, b->loss, b->correct, e);
-  if (!rc) rc = be->vt->get_state(be, p, NULL, NULL, NULL, e);
+  if (!rc) rc = ab_backend_evaluate(be, AB_SPLIT_VAL, b->loss, b->correct, e);
+  if (!rc) rc = ab_backend_slot_read(be, AB_SLOT_PARAMS, p, e);
   for (int k = 0; k < run->K && !rc; k++) {
     const ab_track *t = &run->track[k];
     ab_train_result *x = &r[k];
@@ -295,7 +296,7 @@ static int loop(const loop_ctx *c, ab_run *run, loop_bufs *b, ab_err *e) {
     if ((rc = apply_sched(c->be, run, c->cfg, b->hyper, e))) break;
     if ((rc = run_epoch(run, c->be, b, c->s, nb, c->cfg, e))) break;
     early_stop(run, c->cfg, b->keep);
-    if ((rc = c->be->vt->snapshot(c->be, b->keep, e))) break;
+    if ((rc = ab_backend_slot_copy(c->be, AB_SLOT_BEST, AB_SLOT_PARAMS, b->keep, e))) break;
     int stop = c->cb && c->cb(b->cur, b->active, run->K, c->user);
     if (every > 0 && run->epoch % every == 0 && (rc = save(c, run, e))) break;
     if (stop) {

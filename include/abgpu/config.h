@@ -1,8 +1,8 @@
-/* train_cfg.h - what a training run is given and what it gives back, as plain data:
+/* config.h - what a training run is given and what it gives back, as plain data:
  * the configuration, the per-epoch figures and the result. No backend and no loop here,
  * so that the model layer (model.h) can record a run without depending on train.h. */
-#ifndef ABGPU_TRAIN_CFG_H
-#define ABGPU_TRAIN_CFG_H
+#ifndef ABGPU_CONFIG_H
+#define ABGPU_CONFIG_H
 #include <stdint.h>
 #include "abgpu/arch.h"
 

@@ -1,7 +1,5 @@
-/* The fast backend's parallel jobs: training steps (two phases, see impl.h) and
- * evaluation. Every function here runs on all pool threads at once. */
-#include <math.h>
-#include "abgpu/ref.h"
+/* The epoch override's parallel job: training steps in two phases (impl.h). Every
+ * function here runs on all pool threads at once. */
 #include "impl.h"
 
 static const float ONE = 1.0f;
@@ -30,13 +28,12 @@ static void forward(cpu_impl *r, int k, const float *x, int ldx, float **act, in
 
 /* Rows [i0, i1) of model k's batch b into act[0] and lab. */
 static void gather_rows(cpu_impl *r, int k, int i0, int i1, int b) {
-  const ab_split *tr = &r->s->train;
   const int32_t *idx = r->job.order + (size_t)k * r->job.nbatches * r->B + (size_t)b * r->B;
   for (int i = i0; i < i1; i++) {
-    const float *src = tr->in + (size_t)idx[i] * tr->d;
+    const float *src = r->tx + (size_t)idx[i] * r->td;
     float *dst = r->act[0] + ((size_t)k * r->B + i) * r->ld[0];
-    for (int c = 0; c < tr->d; c++) dst[c] = src[c];
-    r->lab[(size_t)k * r->B + i] = tr->y[idx[i]];
+    for (int c = 0; c < r->td; c++) dst[c] = src[c];
+    r->lab[(size_t)k * r->B + i] = r->ty[idx[i]];
   }
 }
 
@@ -106,11 +103,12 @@ static void unit_step(cpu_impl *r, const cpu_unit *u) {
                      ly->out);
 }
 
-static void sum_losses(cpu_impl *r) {
+/* Batch b's mean loss of every model: the row losses in order, in float, over B. */
+static void batch_means(cpu_impl *r, int b) {
   for (int k = 0; k < r->K; k++) {
     float s = 0.0f;
     for (int i = 0; i < r->B; i++) s += r->loss[(size_t)k * r->B + i];
-    r->job.loss_sum[k] += s / (float)r->B;
+    r->job.bloss[(size_t)k * r->job.bstride + b] = s / (float)r->B;
   }
 }
 
@@ -119,45 +117,9 @@ void cpu_train_job(void *impl, int tid) {
   for (int b = 0; b < r->job.nbatches; b++) {
     phase_rows(r, tid, b);
     cpu_pool_barrier(r->pool, tid);
-    if (tid == 0) sum_losses(r);
+    if (tid == 0) batch_means(r, b);
     for (int u = r->ubeg[tid]; u < r->ubeg[tid + 1]; u++) unit_step(r, &r->units[u]);
     cpu_pool_barrier(r->pool, tid);
-  }
-}
-
-/* Loss and correct flags (or class-1 probabilities) of rows [i0, i0+n) for model k. */
-static void eval_chunk(cpu_impl *r, int tid, int k, size_t i0, int n) {
-  const ab_split *sp = r->job.sp;
-  float *act[AB_MAX_LAYERS + 1];
-  act[0] = NULL;
-  for (int l = 1; l <= r->L; l++) act[l] = r->eact[l] + (size_t)tid * CPU_EVAL_ROWS * r->ld[l];
-  forward(r, k, sp->in + i0 * sp->d, sp->d, act, n);
-  const float *z = act[r->L];
-  int ldz = r->ld[r->L];
-  if (r->job.prob) {
-    float *prob = r->job.prob + (size_t)k * sp->n + i0;
-    for (int i = 0; i < n; i++)
-      prob[i] = 1.0f / (1.0f + expf(z[(size_t)i * ldz] - z[(size_t)i * ldz + 1]));
-    return;
-  }
-  int64_t correct = 0;
-  for (int i = 0; i < n; i++) {
-    int c;
-    r->erow[(size_t)k * r->nmax + i0 + i] = ab_ref_eval_row(z + (size_t)i * ldz, sp->y[i0 + i],
-                                                           AB_NCLASS, &c);
-    correct += c;
-  }
-  r->ecorrect[(size_t)tid * r->K + k] += correct;
-}
-
-void cpu_eval_job(void *impl, int tid) {
-  cpu_impl *r = impl;
-  size_t lo, hi;
-  share(r->job.sp->n, r->T, tid, &lo, &hi);
-  for (int k = 0; k < r->K; k++) r->ecorrect[(size_t)tid * r->K + k] = 0;
-  for (size_t i = lo; i < hi; i += CPU_EVAL_ROWS) {
-    int n = (int)(hi - i < CPU_EVAL_ROWS ? hi - i : CPU_EVAL_ROWS);
-    for (int k = 0; k < r->K; k++) eval_chunk(r, tid, k, i, n);
   }
 }
 

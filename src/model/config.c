@@ -1,5 +1,5 @@
-/* The training configuration's defaults and names, and the result's free (train_cfg.h). */
-#include "abgpu/train_cfg.h"
+/* The training configuration's defaults and names, and the result's free (config.h). */
+#include "abgpu/config.h"
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/table.h"

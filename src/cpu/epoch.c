@@ -1,0 +1,167 @@
+/* The CPU device's whole-epoch override: its plan (the padded layout, the phase-2 units
+ * and their split over threads, the buffers) and the epoch itself: the models' flat
+ * slots are padded in, the pool runs the steps (epoch_job.c), and they are copied back. Every
+ * buffer is set up in plan; nothing is allocated per batch. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "impl.h"
+
+static int round8(int n) { return (n + 7) / 8 * 8; }
+
+/* Zeroed floats, 64-byte aligned. */
+static float *falloc(size_t n) {
+  size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+  float *f = aligned_alloc(64, bytes ? bytes : 64);
+  if (f) memset(f, 0, bytes);
+  return f;
+}
+
+void cpu_plan_free(cpu_impl *r) {
+  float **f[] = {&r->p, &r->m, &r->v, &r->wt, &r->loss};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) { free(*f[i]); *f[i] = NULL; }
+  for (int l = 0; l <= AB_MAX_LAYERS; l++) {
+    free(r->act[l]);
+    r->act[l] = NULL;
+    if (l < AB_MAX_LAYERS) { free(r->dz[l]); r->dz[l] = NULL; }
+  }
+  free(r->adam); free(r->lab); free(r->units); free(r->ubeg);
+  r->adam = NULL; r->lab = NULL; r->units = NULL; r->ubeg = NULL;
+  r->K = 0;
+}
+
+static void plan_layout(cpu_impl *r) {
+  size_t off = 0, wt = 0;
+  for (int l = 0; l < r->L; l++) {
+    cpu_layer *ly = &r->lay[l];
+    ly->in = r->a.dims[l];
+    ly->out = r->a.dims[l + 1];
+    ly->act = r->a.act[l];
+    ly->ldw = round8(ly->out);
+    ly->ldwt = round8(ly->in);
+    ly->w_off = off;
+    ly->wt_off = wt;
+    off += (size_t)(ly->in + 1) * ly->ldw;
+    if (l > 0) wt += (size_t)ly->out * ly->ldwt;
+  }
+  r->PP = off;
+  r->WTN = wt ? wt : 1;
+  for (int l = 0; l <= r->L; l++) r->ld[l] = round8(r->a.dims[l]);
+}
+
+static double unit_cost(const cpu_impl *r, const cpu_unit *u) {
+  const cpu_layer *ly = &r->lay[u->l];
+  return (double)(u->c1 - u->c0) * (ly->ldw * (double)r->B + ly->out);
+}
+
+/* Units of every model and layer, and each thread's contiguous run of about equal cost. */
+static int plan_units(cpu_impl *r) {
+  int n = 0;
+  for (int l = 0; l < r->L; l++) n += (r->lay[l].in + CPU_UNIT_ROWS - 1) / CPU_UNIT_ROWS + 1;
+  r->units = malloc((size_t)n * r->K * sizeof *r->units);
+  r->ubeg = malloc((size_t)(r->T + 1) * sizeof *r->ubeg);
+  if (!r->units || !r->ubeg) return 0;
+  r->nunits = 0;
+  for (int k = 0; k < r->K; k++)
+    for (int l = r->L - 1; l >= 0; l--) {
+      int in = r->lay[l].in;
+      for (int c = 0; c < in; c += CPU_UNIT_ROWS) {
+        int end = c + CPU_UNIT_ROWS < in ? c + CPU_UNIT_ROWS : in;
+        r->units[r->nunits++] = (cpu_unit){k, l, c, end};
+      }
+      r->units[r->nunits++] = (cpu_unit){k, l, in, in + 1}; /* the bias row */
+    }
+  double total = 0;
+  for (int i = 0; i < r->nunits; i++) total += unit_cost(r, &r->units[i]);
+  double done = 0;
+  int t = 0;
+  r->ubeg[0] = 0;
+  for (int i = 0; i < r->nunits; i++) {
+    double mid = done + unit_cost(r, &r->units[i]) / 2;
+    while (t + 1 < r->T && mid >= total * (t + 1) / r->T) r->ubeg[++t] = i;
+    done += unit_cost(r, &r->units[i]);
+  }
+  while (t < r->T) r->ubeg[++t] = r->nunits;
+  return 1;
+}
+
+static int alloc_bufs(cpu_impl *r) {
+  size_t kp = (size_t)r->K * r->PP, kb = (size_t)r->K * r->B;
+  r->p = falloc(kp); r->m = falloc(kp); r->v = falloc(kp);
+  r->wt = falloc((size_t)r->K * r->WTN);
+  r->loss = falloc(kb);
+  r->adam = calloc((size_t)r->K, sizeof *r->adam);
+  r->lab = calloc(kb, sizeof *r->lab);
+  int ok = r->p && r->m && r->v && r->wt && r->loss && r->adam && r->lab;
+  for (int l = 0; l <= r->L; l++) {
+    r->act[l] = falloc(kb * r->ld[l]);
+    ok = ok && r->act[l];
+    if (l < r->L) { r->dz[l] = falloc(kb * r->ld[l + 1]); ok = ok && r->dz[l]; }
+  }
+  return ok && plan_units(r);
+}
+
+int cpu_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e) {
+  cpu_impl *r = d;
+  cpu_plan_free(r);
+  if (r->o.per_op) {
+    snprintf(r->path, sizeof r->path, "per-op: the generic step over the CPU ops (asked for)");
+    return AB_OK;
+  }
+  int rc = cpu_pool_get(r, e);
+  if (rc) return rc;
+  r->a = m->a; r->K = m->K; r->B = m->B; r->L = m->a.nlayers; r->P = m->P;
+  r->data = data;
+  r->tx = data->x[0].h; r->ty = data->y[0].h; r->td = data->d;
+  r->lr = m->lr.h; r->wd = m->wd.h;
+  plan_layout(r);
+  if (!alloc_bufs(r)) {
+    cpu_plan_free(r);
+    return ab_err_set(e, AB_ENOMEM, "out of memory for %d models", m->K);
+  }
+  snprintf(r->path, sizeof r->path, "threaded-epoch: %s kernels, %d thread%s, %d unit%s per step",
+           ab_cpu_isa_name(r->kt->isa), r->T, r->T == 1 ? "" : "s", r->nunits,
+           r->nunits == 1 ? "" : "s");
+  return AB_OK;
+}
+
+/* Flat [P] <-> padded [PP] parameters of one model. */
+static void pad_params(const cpu_impl *r, float *dst, const float *src) {
+  for (int l = 0; l < r->L; l++) {
+    const cpu_layer *ly = &r->lay[l];
+    const float *s = src + ab_arch_w_off(&r->a, l);
+    for (int i = 0; i <= ly->in; i++)
+      memcpy(dst + ly->w_off + (size_t)i * ly->ldw, s + (size_t)i * ly->out,
+             (size_t)ly->out * sizeof(float));
+  }
+}
+
+static void unpad_params(const cpu_impl *r, float *dst, const float *src) {
+  for (int l = 0; l < r->L; l++) {
+    const cpu_layer *ly = &r->lay[l];
+    float *d = dst + ab_arch_w_off(&r->a, l);
+    for (int i = 0; i <= ly->in; i++)
+      memcpy(d + (size_t)i * ly->out, src + ly->w_off + (size_t)i * ly->ldw,
+             (size_t)ly->out * sizeof(float));
+  }
+}
+
+int cpu_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e) {
+  (void)e;
+  cpu_impl *r = d;
+  *ran = r->K > 0;
+  if (!*ran) return AB_OK;
+  float *slot[3] = {m->slot[AB_SLOT_PARAMS].h, m->slot[AB_SLOT_ADAM_M].h,
+                    m->slot[AB_SLOT_ADAM_V].h};
+  float *pad[3] = {r->p, r->m, r->v};
+  for (int k = 0; k < r->K; k++) {
+    for (int s = 0; s < 3; s++) pad_params(r, pad[s] + k * r->PP, slot[s] + k * r->P);
+    cpu_refresh_wt(r, k);
+  }
+  r->t = m->t;
+  r->job = (cpu_job){m->order.h, nbatches, m->bloss.h, m->maxbatches};
+  cpu_pool_run(r->pool, cpu_train_job, r);
+  for (int k = 0; k < r->K; k++)
+    for (int s = 0; s < 3; s++) unpad_params(r, slot[s] + k * r->P, pad[s] + k * r->PP);
+  return AB_OK;
+}

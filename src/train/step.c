@@ -1,0 +1,60 @@
+/* The training step and the forward sequence as flat lists of op calls (ops.h): the
+ * only copy of them. Per batch (L layers): L forwards (the first reads its rows through
+ * the batch order), 1 softmax cross-entropy, L backwards (each hands the layer below its
+ * dZ), 1 Adam. A device that runs a whole epoch its own way (ops.h: epoch) computes the
+ * same thing. */
+#include "pass.h"
+
+int ab_forward_layers(const ab_ops *o, ab_dev *d, ab_mem *const *out, ab_rows in,
+                      const ab_mem *P, const ab_arch *a, int K, int n, size_t pstride,
+                      ab_err *e) {
+  int rc = AB_OK;
+  for (int l = 0; l < a->nlayers && !rc; l++) {
+    ab_rows x = l ? (ab_rows){out[l - 1], NULL, 0, (size_t)n} : in;
+    rc = o->linear_act_fwd(d, out[l], x, P, ab_arch_w_off(a, l), ab_arch_b_off(a, l),
+                           a->act[l], K, n, a->dims[l], a->dims[l + 1], pstride, e);
+  }
+  return rc;
+}
+
+/* Backward from the output layer's dZ in dA: layer l's gradient into grad; the dX of
+ * every layer but the first, times the activation derivative of the layer below, is
+ * that layer's dZ. */
+static int backward(ab_backend *be, ab_rows rows, ab_err *e) {
+  const ab_ops *o = be->ops;
+  ab_models *m = &be->m;
+  const ab_arch *a = &m->a;
+  ab_mem *dY = &m->dA, *dX = &m->dB;
+  int rc = AB_OK, L = a->nlayers;
+  for (int l = L - 1; l >= 0 && !rc; l--) {
+    ab_rows x = l ? (ab_rows){&m->act[l], NULL, 0, (size_t)m->B} : rows;
+    ab_act act = l == L - 1 ? a->act[l] : AB_ACT_IDENTITY; /* below the top: folded in */
+    rc = o->linear_act_bwd(be->dev, l ? dX : NULL, &m->grad, ab_arch_w_off(a, l),
+                           ab_arch_b_off(a, l), dY, dY, x, &m->act[l + 1],
+                           &m->slot[AB_SLOT_PARAMS], act, l ? a->act[l - 1] : AB_ACT_IDENTITY,
+                           m->K, m->B, a->dims[l], a->dims[l + 1], m->P, e);
+    ab_mem *t = dY; dY = dX; dX = t;
+  }
+  return rc;
+}
+
+int ab_step(ab_backend *be, int b, int nbatches, ab_err *e) {
+  const ab_ops *o = be->ops;
+  ab_models *m = &be->m;
+  int L = m->a.nlayers;
+  size_t per_model = (size_t)nbatches * m->B;
+  ab_rows rows = {&be->data.x[AB_SPLIT_TRAIN], &m->order, (size_t)b * m->B, per_model};
+  ab_rows labels = {&be->data.y[AB_SPLIT_TRAIN], &m->order, (size_t)b * m->B, per_model};
+  ab_mem *out[AB_MAX_LAYERS];
+  for (int l = 0; l < L; l++) out[l] = &m->act[l + 1];
+  int rc = ab_forward_layers(o, be->dev, out, rows, &m->slot[AB_SLOT_PARAMS], &m->a, m->K,
+                             m->B, m->P, e);
+  if (!rc)
+    rc = o->softmax_xent(be->dev, &m->loss, &m->dA, &m->bloss, b, m->maxbatches, &m->act[L],
+                         labels, m->K, m->B, m->a.dims[L], e);
+  if (!rc) rc = backward(be, rows, e);
+  if (rc) return rc;
+  m->t++;
+  return o->adam_step(be->dev, &m->slot[AB_SLOT_PARAMS], &m->slot[AB_SLOT_ADAM_M],
+                      &m->slot[AB_SLOT_ADAM_V], &m->grad, &m->lr, &m->wd, m->t, m->K, m->P, e);
+}
