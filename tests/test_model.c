@@ -2,6 +2,7 @@
  * trainings, and every kind of damaged file (truncated, flipped byte, hostile counts,
  * wrong magic) refused with one line and exit 2, never a crash. */
 #include <criterion/criterion.h>
+#include "abgpu/version.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* abgpu: the command line. main only dispatches to one file per subcommand. */
 #include <stdio.h>
 #include <string.h>
+#include "abgpu/version.h"
 #include "cli.h"
 
 typedef struct command {
@@ -26,9 +27,12 @@ static const command commands[] = {
 static void usage(FILE *f) {
   fprintf(f, "abgpu %s - which audiobook customers will buy again\n\n"
              "usage: abgpu COMMAND [FLAGS]    (abgpu COMMAND --help for its flags)\n\n"
-             "commands:\n", ABGPU_VERSION);
+             "commands:\n", ab_version());
   for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-  fprintf(f, "\nenvironment:\n"
+  fprintf(f, "\nflags:\n"
+             "  --version         print the version (libabgpu's ab_version()) and exit\n"
+             "  -h, --help        this text\n"
+             "\nenvironment:\n"
              "  ABGPU_DEVICE      default for --device (cpu or an OpenCL device index)\n"
              "  ABGPU_KERNEL_DIR  read kernels/*.cl from this folder instead of the embedded copy\n"
              "\nexit status:\n"
@@ -50,7 +54,7 @@ int main(int argc, char **argv) {
     return argc < 2 ? 2 : 0;
   }
   if (strcmp(argv[1], "--version") == 0) {
-    printf("abgpu %s\n", ABGPU_VERSION);
+    printf("abgpu %s\n", ab_version());
     return 0;
   }
   cli_signals_immediate(); /* temporaries are removed on SIGINT/SIGTERM in every command */

@@ -10,7 +10,7 @@
 #include "impl.h"
 
 #define EVAL_ROWS 1024
-#define THREAD_MIN_MACS (1 << 17) /* smaller forward calls run on the calling thread */
+#define THREAD_MIN_MACS (1 << 21) /* smaller forward calls (~50 us) run on the calling thread */
 
 int cpu_pool_get(cpu_impl *r, ab_err *e) {
   return r->pool ? AB_OK : cpu_pool_create(&r->pool, r->T, e);

@@ -16,7 +16,7 @@
 
 /* RNG stream of importance (train.c uses 1-2, prep.c 3-4). */
 enum { STREAM_IMPORTANCE = 7 };
-#define CHUNK_ROWS 65536 /* rows per chunk: the changed rows of all repeats are scored at once */
+#define CHUNK_ROWS 131072 /* rows per chunk: the changed rows of all repeats are scored at once */
 
 typedef struct work {
   int R;
@@ -26,14 +26,19 @@ typedef struct work {
   float *prob;       /* [R][n] probabilities with the column shuffled */
   uint32_t *perm;    /* [n] */
   float *rows;       /* [R * CHUNK_ROWS][AB_NFEAT] changed rows of a chunk */
-  float *rprob;      /* [R * CHUNK_ROWS] */
+  float *rprob;      /* [R * CHUNK_ROWS] probabilities of the distinct rows */
+  float *cprob;      /* [R * CHUNK_ROWS] probabilities of the changed rows */
   size_t *where;     /* [R * CHUNK_ROWS] repeat * n + row of each changed row */
+  uint32_t *map;     /* [R * CHUNK_ROWS] each changed row's distinct row */
+  uint32_t *table;   /* [tcap] hash table of distinct rows (UINT32_MAX: empty) */
+  size_t tcap;
   ab_scorepair *pairs;
 } work;
 
 static void work_free(work *w) {
   free(w->base); free(w->col); free(w->prob); free(w->perm); free(w->rows);
-  free(w->rprob); free(w->where); free(w->pairs);
+  free(w->rprob); free(w->cprob); free(w->where); free(w->map); free(w->table);
+  free(w->pairs);
 }
 
 static int work_alloc(work *w, size_t n, int R) {
@@ -46,10 +51,63 @@ static int work_alloc(work *w, size_t n, int R) {
   w->perm = malloc(m * sizeof *w->perm);
   w->rows = malloc(c * AB_NFEAT * sizeof *w->rows);
   w->rprob = malloc(c * sizeof *w->rprob);
+  w->cprob = malloc(c * sizeof *w->cprob);
   w->where = malloc(c * sizeof *w->where);
+  w->map = malloc(c * sizeof *w->map);
+  for (w->tcap = 1024; w->tcap < 2 * c; w->tcap *= 2) {}
+  w->table = malloc(w->tcap * sizeof *w->table);
   w->pairs = malloc(m * sizeof *w->pairs);
-  return w->base && w->col && w->prob && w->perm && w->rows && w->rprob && w->where &&
-         w->pairs ? 0 : -1;
+  return w->base && w->col && w->prob && w->perm && w->rows && w->rprob && w->cprob &&
+         w->where && w->map && w->table && w->pairs ? 0 : -1;
+}
+
+static uint64_t row_hash(const float *r) {
+  uint64_t h = 0x9e3779b97f4a7c15u;
+  uint32_t u[AB_NFEAT];
+  memcpy(u, r, sizeof u);
+  for (int j = 0; j < AB_NFEAT; j++) h = (h ^ u[j]) * 0x100000001b3u;
+  return h ^ (h >> 29);
+}
+
+/* Moves the distinct rows of rows [k] to its front (the first of equal rows, by bits)
+ * and sets map[i] to row i's place there; returns how many there are. */
+static size_t distinct_rows(work *w, float *rows, size_t k) {
+  size_t u = 0, mask = w->tcap - 1;
+  memset(w->table, 0xff, w->tcap * sizeof *w->table);
+  for (size_t i = 0; i < k; i++) {
+    const float *r = rows + i * AB_NFEAT;
+    size_t h = (size_t)row_hash(r) & mask;
+    while (w->table[h] != UINT32_MAX &&
+           memcmp(rows + (size_t)w->table[h] * AB_NFEAT, r, AB_NFEAT * sizeof *r) != 0)
+      h = (h + 1) & mask;
+    if (w->table[h] == UINT32_MAX) {
+      if (u != i) memcpy(rows + u * AB_NFEAT, r, AB_NFEAT * sizeof *r);
+      w->table[h] = (uint32_t)u++;
+    }
+    w->map[i] = w->table[h];
+  }
+  return u;
+}
+
+/* Scores k rows (rows is reordered) into out[k], each distinct row once. */
+static int score_rows(work *w, ab_scorer sc, const ab_model *m, float *rows, size_t k,
+                      float *out, ab_err *e) {
+  size_t u = distinct_rows(w, rows, k);
+  int rc = u ? ab_scorer_run(sc, m, rows, u, w->rprob, e) : AB_OK;
+  for (size_t i = 0; i < k && !rc; i++) out[i] = w->rprob[w->map[i]];
+  return rc;
+}
+
+/* The unshuffled probabilities, chunk by chunk. */
+static int score_base(work *w, ab_scorer sc, const ab_model *m, const float *xs, ab_err *e) {
+  size_t c = (size_t)w->R * CHUNK_ROWS;
+  int rc = AB_OK;
+  for (size_t i0 = 0; i0 < w->n && !rc; i0 += c) {
+    size_t k = w->n - i0 < c ? w->n - i0 : c;
+    memcpy(w->rows, xs + i0 * AB_NFEAT, k * AB_NFEAT * sizeof *w->rows);
+    rc = score_rows(w, sc, m, w->rows, k, w->base + i0, e);
+  }
+  return rc;
 }
 
 /* The R shuffled copies of column j, drawn in turn from rng. */
@@ -77,8 +135,8 @@ static int score_chunk(work *w, ab_scorer sc, const ab_model *m, const float *xs
       w->rows[k * AB_NFEAT + j] = v;
       w->where[k++] = (size_t)r * w->n + i;
     }
-  int rc = k ? ab_scorer_run(sc, m, w->rows, k, w->rprob, e) : AB_OK;
-  for (size_t q = 0; q < k && !rc; q++) w->prob[w->where[q]] = w->rprob[q];
+  int rc = k ? score_rows(w, sc, m, w->rows, k, w->cprob, e) : AB_OK;
+  for (size_t q = 0; q < k && !rc; q++) w->prob[w->where[q]] = w->cprob[q];
   return rc;
 }
 
@@ -122,7 +180,7 @@ int ab_importance_run(ab_importance *imp, const ab_model *m, const float *xs,
   if (n > UINT32_MAX) return ab_err_set(e, AB_EINPUT, "too many rows for importance: %zu", n);
   work w = {0};
   int rc = work_alloc(&w, n, o->repeats) ? ab_err_set(e, AB_ENOMEM, "out of memory") : AB_OK;
-  if (!rc) rc = ab_scorer_run(o->scorer, m, xs, n, w.base, e);
+  if (!rc) rc = score_base(&w, o->scorer, m, xs, e);
   if (!rc) imp->base_auc = ab_roc_auc(w.base, y, n, w.pairs);
   if (!rc && isnan(imp->base_auc))
     rc = ab_err_set(e, AB_EINPUT, "importance needs customers of both classes (buyers and "

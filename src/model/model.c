@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/fileio.h"
+#include "abgpu/version.h"
 
 void ab_model_init(ab_model *m) {
   memset(m, 0, sizeof *m);
