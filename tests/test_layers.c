@@ -24,7 +24,8 @@ static const struct { const char *h; module m; } HEADERS[] = {
     {"npz.h", DATA},     {"consts.h", REF},     {"arch.h", REF},     {"config.h", MODEL},
     {"model.h", MODEL},  {"ops.h", REF},       {"ref.h", REF},      {"cpu.h", CPU},
     {"cl.h", CL},        {"backend.h", TRAIN},  {"train.h", TRAIN},  {"predictor.h", TRAIN},
-    {"sweep.h", TRAIN},  {"report.h", REPORT},   {"version.h", DATA}, {"abgpu.h", CLI}};
+    {"sweep.h", TRAIN},  {"report.h", REPORT},   {"version.h", DATA}, {"json.h", DATA},
+    {"abgpu.h", CLI}};
 
 static module of_dir(const char *dir) {
   static const char *const dirs[NMOD] = {"data", "ref", "model", "cpu", "cl", "train",

@@ -38,7 +38,7 @@ static void setup(void) {
 /* The prepared rows of csv for m, scored by the reference. */
 static void read_ref(ab_scored *s, const ab_model *m) {
   ab_err e = {0};
-  cr_assert_eq(ab_model_score_file(s, m, csv, 1, (ab_scorer){0}, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_model_score_file(s, m, csv, NULL, 1, (ab_scorer){0}, &e), 0, "%s", e.msg);
 }
 
 /* m's probabilities of s's rows on be. */

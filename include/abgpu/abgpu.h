@@ -3,7 +3,7 @@
  * model and scores rows.
  *
  * By layer (docs/architecture.md): errors, files and data (err.h, rng.h, fileio.h,
- * table.h, synth.h, source.h, encode.h, prep.h, npz.h); the network and its reference
+ * table.h, synth.h, source.h, encode.h, prep.h, npz.h, json.h); the network and its reference
  * ops (consts.h, arch.h, ref.h, ops.h); models, metrics and importance (config.h,
  * model.h); the devices (cpu.h, cl.h); backends, training, scoring, sweeps (backend.h,
  * train.h, predictor.h, sweep.h); the HTML report (report.h). */
@@ -15,6 +15,7 @@
 #include "abgpu/err.h"
 #include "abgpu/rng.h"
 #include "abgpu/fileio.h"
+#include "abgpu/json.h"
 #include "abgpu/table.h"
 #include "abgpu/synth.h"
 #include "abgpu/source.h"
