@@ -646,3 +646,16 @@ Test(outputs_cli, memory_bombs_are_refused_under_50_mb, .timeout = 60) {
   path_in(p, sizeof p, "merged.csv");
   cr_assert(!tu_exists(p));
 }
+
+/* ---- kill -9 (issue 17): old or new, never half; the next write removes the leftovers ---- */
+
+Test(outputs_cli, kill_9_leaves_old_or_new_files_and_the_next_write_cleans_up, .timeout = 300) {
+  static tu_run r;
+  if (tu_sh(&r, "python3 -c 'import json'") != 0) cr_skip_test("python3 is not installed");
+  char bin[600];
+  snprintf(bin, sizeof bin, "%s", ABGPU_BIN);
+  *strrchr(bin, '/') = '\0';
+  tu_sh(&r, "bash %s/tools/kill9-loop.sh %s 2", ABGPU_SRC_DIR, bin);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "kill9-loop: 10 kills") && strstr(r.out, "no violation"), "%s", r.out);
+}
