@@ -373,6 +373,22 @@ Test(outputs_cli, a_read_only_folder_is_refused_before_any_work_exit_4, .timeout
   else chmod(ro, 0755);
 }
 
+/* A secondary output that fails while written (the report on /dev/full) takes the primary
+ * one (the model) with it: nothing claims success (issue 17 item 12). */
+Test(outputs_cli, a_failed_secondary_output_leaves_no_primary_one) {
+  static tu_run r;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "cd %s && echo old > m.abm && %s train --data synth:1500 --epochs 2 --quiet "
+            "--out m.abm --report /dev/full; echo \"status $?\"; cat m.abm; ls -A", d, ABGPU_BIN);
+  cr_expect(strstr(r.out, "/dev/full: write failed: No space left on device"), "%s", r.out);
+  cr_expect(strstr(r.out, "status 4"), "%s", r.out);
+  cr_expect(!strstr(r.out, "model saved"), "the model must not claim success: %s", r.out);
+  cr_expect(strstr(r.out, "\nold\nm.abm\n"), "the old model stays, no temporary: %s", r.out);
+  tu_sh(&r, "%s bench --backends ref --threads 2", ABGPU_BIN);
+  cr_expect_eq(r.status, 2, "%s", r.out);
+  cr_expect(strstr(r.out, "--threads applies to the cpu backend"), "%s", r.out);
+}
+
 /* ---- prep: all three files or none, on a full disk ---- */
 
 Test(outputs_cli, prep_on_a_full_disk_leaves_the_old_set_exit_4, .timeout = 60) {

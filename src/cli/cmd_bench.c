@@ -70,6 +70,13 @@ static int backends_valid(const char *list) {
   }
 }
 
+/* 1 when the comma list names the cpu backend. */
+static int list_has_cpu(const char *list) {
+  for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+    if (strncmp(p, "cpu", 3) == 0 && (p[3] == ',' || p[3] == '\0')) return 1;
+  return 0;
+}
+
 static int bench_parse(bench_args *a, int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
@@ -89,6 +96,9 @@ static int bench_parse(bench_args *a, int argc, char **argv) {
     if (m < 0) return cli_usage_error("bench", "%s needs a value", argv[i]);
     if (bad) return cli_usage_error("bench", "%s: invalid value '%s'", argv[i - 1], v);
   }
+  if (a->threads && a->backends && !list_has_cpu(a->backends))
+    return cli_usage_error("bench", "--threads applies to the cpu backend, which --backends %s "
+                           "leaves out", a->backends);
   return 0;
 }
 
