@@ -239,8 +239,9 @@ int ab_outfile_commit_all(ab_outfile *const *o, int n, ab_err *e) {
     int r = o[i]->f ? finish_one(o[i], rc ? NULL : e) : AB_OK;
     if (r && !rc) rc = r;
   }
-  char (*bak)[AB_PATH_MAX + 80] = rc ? NULL : malloc((size_t)n * sizeof *bak);
-  int *had = rc ? NULL : calloc((size_t)n, sizeof *had);
+  size_t m = n > 0 ? (size_t)n : 1;
+  char (*bak)[AB_PATH_MAX + 80] = rc ? NULL : malloc(m * sizeof *bak);
+  int *had = rc ? NULL : calloc(m, sizeof *had);
   if (!rc && (!bak || !had)) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
   sigset_t all, old;
   sigfillset(&all);
