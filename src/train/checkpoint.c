@@ -219,14 +219,20 @@ static int check_file(FILE *f, uint64_t size, uint8_t *head, const char *path, a
   return AB_OK;
 }
 
-/* Reads the whole file after check_file. */
-static int load_file(const char *path, uint8_t **data, size_t *n, ab_err *e) {
+static int check_header(rbuf *b, const ab_run *run, uint32_t hash, const char *path, ab_err *e);
+
+/* Reads the whole file after check_file, and after its header matched the run (network
+ * size, epochs, data): what is allocated is what this run needs, whatever the file says. */
+static int load_file(const char *path, const ab_run *run, uint32_t hash, uint8_t **data,
+                     size_t *n, ab_err *e) {
   FILE *f;
   uint64_t size;
   uint8_t head[CKPT_HEAD];
   int rc = ab_infile_open(&f, &size, path, "a checkpoint file", e);
   if (rc) return rc;
-  if (!(rc = check_file(f, size, head, path, e))) {
+  if (!(rc = check_file(f, size, head, path, e)))
+    rc = check_header(&(rbuf){head, CKPT_HEAD, 0, 0}, run, hash, path, e);
+  if (!rc) {
     *data = malloc((size_t)size);
     if (!*data) rc = ab_err_set(e, AB_ENOMEM, "out of memory reading %s", path);
     else if (read_at(f, 0, *data, (size_t)size)) {
@@ -277,7 +283,7 @@ int ab_ckpt_read(const char *path, ab_run *run, const ab_train_cfg *cfg, ab_back
                  uint32_t data_hash, ab_err *e) {
   uint8_t *data;
   size_t n;
-  int rc = load_file(path, &data, &n, e);
+  int rc = load_file(path, run, data_hash, &data, &n, e);
   if (rc) return rc;
   rbuf b = {data, n - 4, 0, 0};
   state st;
