@@ -70,7 +70,7 @@ static char live_path[LIVE_MAX][AB_PATH_MAX + 64];
 static volatile sig_atomic_t live_on[LIVE_MAX];
 
 /* Registers tmp before the file exists, so that a signal never misses it. 1-based. */
-static int live_take(const char *tmp) {
+int ab_live_take(const char *tmp) {
   for (int i = 0; i < LIVE_MAX; i++)
     if (!live_on[i]) {
       snprintf(live_path[i], sizeof live_path[i], "%s", tmp);
@@ -80,7 +80,7 @@ static int live_take(const char *tmp) {
   return 0;
 }
 
-static void live_drop(int slot) {
+void ab_live_drop(int slot) {
   if (slot > 0) live_on[slot - 1] = 0;
 }
 
@@ -129,7 +129,7 @@ static int open_tmp(ab_outfile *o, const struct stat *old, ab_err *e) {
   snprintf(o->tmp, sizeof o->tmp, "%s.tmp.%ld", o->target, (long)getpid());
   if (live_has(o->tmp))
     return ab_err_set(e, AB_EOUTPUT, "%s: already being written by this command", o->path);
-  if (!(o->slot = live_take(o->tmp)))
+  if (!(o->slot = ab_live_take(o->tmp)))
     return ab_err_set(e, AB_EOUTPUT, "%s: too many outputs open at once", o->path);
   int fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
   if (fd < 0 && errno == EEXIST && unlink(o->tmp) == 0)
@@ -139,7 +139,7 @@ static int open_tmp(ab_outfile *o, const struct stat *old, ab_err *e) {
     const char *base;
     int err = errno;
     ab_path_split(o->target, dir, sizeof dir, &base);
-    live_drop(o->slot);
+    ab_live_drop(o->slot);
     o->slot = 0;
     o->tmp[0] = '\0';
     return ab_err_set(e, AB_EOUTPUT, "%s: cannot create a file in folder %s: %s", o->path, dir,
@@ -149,7 +149,7 @@ static int open_tmp(ab_outfile *o, const struct stat *old, ab_err *e) {
   if (!(o->f = fdopen(fd, "wb"))) {
     close(fd);
     unlink(o->tmp);
-    live_drop(o->slot);
+    ab_live_drop(o->slot);
     o->slot = 0;
     return ab_err_set(e, AB_ENOMEM, "out of memory opening %s", o->path);
   }
@@ -199,7 +199,7 @@ static int finish_one(ab_outfile *o, ab_err *e) {
 
 static void drop_tmp(ab_outfile *o) {
   if (o->tmp[0]) unlink(o->tmp);
-  live_drop(o->slot);
+  ab_live_drop(o->slot);
   o->slot = 0;
   o->tmp[0] = '\0';
 }

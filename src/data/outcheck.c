@@ -20,14 +20,16 @@ typedef struct outinfo {
 static int probe_folder(const ab_path_use *u, const char *target, const char *dir, ab_err *e) {
   char tmp[AB_PATH_MAX + 64];
   snprintf(tmp, sizeof tmp, "%s.tmp.%ld", target, (long)getpid());
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  if (fd < 0 && errno != EEXIST)
-    return ab_err_set(e, AB_EOUTPUT, "%s %s: cannot create a file in folder %s: %s", u->flag,
-                      u->path, dir, strerror(errno));
+  int slot = ab_live_take(tmp); /* a signal now removes the probe too */
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600), err = errno;
   if (fd >= 0) {
     close(fd);
     unlink(tmp);
   }
+  ab_live_drop(slot);
+  if (fd < 0 && err != EEXIST)
+    return ab_err_set(e, AB_EOUTPUT, "%s %s: cannot create a file in folder %s: %s", u->flag,
+                      u->path, dir, strerror(err));
   return AB_OK;
 }
 
