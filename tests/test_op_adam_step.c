@@ -38,7 +38,7 @@ Test(adam_step, ref_first_step_by_hand) {
 Test(adam_step, cpu_is_bit_identical) {
   static const size_t NS[] = {1, 7, 93, 100, 257, 11302};
   static const int TS[] = {1, 2, 1000};
-  ab_cpu_isa is[2];
+  ab_cpu_isa is[3];
   int ni = to_isas(is);
   ab_rng_seed(&rng, 23, 1);
   for (int q = 0; q < ni; q++) {

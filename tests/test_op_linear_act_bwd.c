@@ -79,18 +79,19 @@ static void cpu_bwd_run(ab_cpu_isa isa, to_stats *st, cpu_bwd_io *io, const char
 }
 
 Test(linear_act_bwd, cpu) {
-  ab_cpu_isa is[2];
+  ab_cpu_isa is[3];
   int ni = to_isas(is);
   for (int q = 0; q < ni; q++) {
     char name[64];
     to_stats st = {.name = to_label(name, sizeof name, "linear_act_bwd", is[q])};
     ab_rng_seed(&rng, 22, 1);
     for (int ri = 0; ri < TO_NROWS; ri++)
-      for (int ii = 0; ii < TO_NWIDTHS; ii++)
-        for (int oi = 0; oi < TO_NWIDTHS; oi++)
+      for (int ii = 0; ii < TO_CPU_NWIDTHS; ii++)
+        for (int oi = 0; oi < TO_CPU_NWIDTHS; oi++)
           for (int ki = 0; ki < 2; ki++)
             for (int a = 0; a < 4; a++) {
-              cpu_bwd_io io = {.K = TO_KS[ki], .B = TO_ROWS[ri], .IN = TO_WIDTHS[ii], .OUT = TO_WIDTHS[oi],
+              cpu_bwd_io io = {.K = TO_KS[ki], .B = TO_ROWS[ri], .IN = TO_CPU_WIDTHS[ii],
+                               .OUT = TO_CPU_WIDTHS[oi],
                            .act = (ab_act)a};
               io.L = layout_of(io.IN, io.OUT);
               io.nx = (size_t)io.K * io.B * io.IN;

@@ -69,18 +69,19 @@ static void cpu_fwd_case(ab_cpu_isa isa, to_stats *st, int K, int B, int IN, int
 }
 
 Test(linear_act_fwd, cpu) {
-  ab_cpu_isa is[2];
+  ab_cpu_isa is[3];
   int ni = to_isas(is);
   for (int q = 0; q < ni; q++) {
     char name[64];
     to_stats st = {.name = to_label(name, sizeof name, "linear_act_fwd", is[q])};
     ab_rng_seed(&rng, 21, 1);
     for (int ri = 0; ri < TO_NROWS; ri++)
-      for (int ii = 0; ii < TO_NWIDTHS; ii++)
-        for (int oi = 0; oi < TO_NWIDTHS; oi++)
+      for (int ii = 0; ii < TO_CPU_NWIDTHS; ii++)
+        for (int oi = 0; oi < TO_CPU_NWIDTHS; oi++)
           for (int ki = 0; ki < 2; ki++)
             for (int a = 0; a < 4; a++)
-              cpu_fwd_case(is[q], &st, TO_KS[ki], TO_ROWS[ri], TO_WIDTHS[ii], TO_WIDTHS[oi], (ab_act)a);
+              cpu_fwd_case(is[q], &st, TO_KS[ki], TO_ROWS[ri], TO_CPU_WIDTHS[ii],
+                           TO_CPU_WIDTHS[oi], (ab_act)a);
     to_stats_print("cpu", &st);
   }
 }

@@ -9,6 +9,7 @@
 
 const int TO_ROWS[TO_NROWS] = {1, 7, 93, 100, 257};
 const int TO_WIDTHS[TO_NWIDTHS] = {1, 3, 10, 100, 129};
+const int TO_CPU_WIDTHS[TO_CPU_NWIDTHS] = {1, 3, 10, 20, 50, 100, 129};
 const int TO_KS[2] = {1, 3};
 
 float *to_out_buf(size_t n, int is_int) {
@@ -69,14 +70,16 @@ void to_expect_close(to_stats *st, const char *buf, const char *shape, const flo
                  n + TO_CANARY, first, st->max_abs, st->max_rel);
 }
 
-int to_isas(ab_cpu_isa out[2]) {
-  out[0] = AB_CPU_ISA_GENERIC;
-  if (ab_cpu_isa_resolve(AB_CPU_ISA_AVX2) == AB_CPU_ISA_AVX2) {
-    out[1] = AB_CPU_ISA_AVX2;
-    return 2;
+int to_isas(ab_cpu_isa out[3]) {
+  static const ab_cpu_isa fast[2] = {AB_CPU_ISA_AVX2, AB_CPU_ISA_AVX512};
+  int n = 0;
+  out[n++] = AB_CPU_ISA_GENERIC;
+  for (int i = 0; i < 2; i++) {
+    if (ab_cpu_isa_resolve(fast[i]) == fast[i]) out[n++] = fast[i];
+    else fprintf(stderr, "cpu: SKIPPED the %s kernels: this CPU (or this build) cannot run "
+                 "them\n", ab_cpu_isa_name(fast[i]));
   }
-  fprintf(stderr, "cpu: this CPU has no AVX2+FMA: only the generic kernels are tested\n");
-  return 1;
+  return n;
 }
 
 double *to_tol_or_null(ab_cpu_isa isa, double *tol) {

@@ -17,6 +17,10 @@
 #define TO_NROWS 5
 #define TO_NWIDTHS 5
 extern const int TO_ROWS[TO_NROWS], TO_WIDTHS[TO_NWIDTHS], TO_KS[2];
+/* The CPU kernels' widths: the above plus 20 and 50, which end in the AVX-512 kernels'
+ * masked 2- and 4-vector tiles (100 ends in a 3-vector one, 129 in a 1-vector one). */
+#define TO_CPU_NWIDTHS 7
+extern const int TO_CPU_WIDTHS[TO_CPU_NWIDTHS];
 
 /* n elements of 4 bytes plus the canary, all the sentinel (int32 when is_int). */
 float *to_out_buf(size_t n, int is_int);
@@ -38,11 +42,12 @@ void to_stats_print(const char *who, const to_stats *s);
 void to_expect_close(to_stats *st, const char *buf, const char *shape, const float *got,
                      const float *want, const double *tol, size_t n, int is_int);
 
-/* The CPU instruction sets to test: generic always, AVX2 when this CPU has it. */
-int to_isas(ab_cpu_isa out[2]);
-/* tol for AVX2; NULL (bit-exact) for the generic kernels. */
+/* The CPU instruction sets to test: generic always, AVX2 and AVX-512 when this CPU has
+ * them; one it lacks is named on stderr as skipped. */
+int to_isas(ab_cpu_isa out[3]);
+/* tol for AVX2 and AVX-512; NULL (bit-exact) for the generic kernels. */
 double *to_tol_or_null(ab_cpu_isa isa, double *tol);
-/* "op avx2" or "op generic" into buf. */
+/* "op avx2", "op avx512" or "op generic" into buf. */
 const char *to_label(char *buf, size_t n, const char *op, ab_cpu_isa isa);
 
 /* OpenCL device for the tests with GEMM vector width vec (0: the device's choice, 8 on

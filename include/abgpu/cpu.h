@@ -5,7 +5,8 @@
  * instruction-set choice (and a scratch buffer for the backward), and compute the same
  * sums in the same order; they differ from the reference only by rounding: the AVX2
  * kernels fuse multiply-add (one rounding per term instead of two) and use their own
- * vector exp for sigmoid and tanh. The generic kernels (any CPU) use no fma and libm and
+ * vector exp for sigmoid and tanh (the AVX-512 kernels compute the AVX2 kernels' bits
+ * with wider vectors). The generic kernels (any CPU) use no fma and libm and
  * match the reference bit for bit. The backend's results never depend on the thread
  * count (see docs/cpu.md). */
 #ifndef ABGPU_CPU_H
@@ -17,13 +18,22 @@
 
 typedef struct ab_backend ab_backend; /* backend.h */
 
-/* Which kernels run: AUTO picks AVX2+FMA when the CPU has it, else GENERIC. */
-typedef enum { AB_CPU_ISA_AUTO = 0, AB_CPU_ISA_GENERIC = 1, AB_CPU_ISA_AVX2 = 2 } ab_cpu_isa;
+/* Which kernels run: AUTO picks AVX-512 (AVX512F, AVX512VL and FMA, with the OS saving
+ * the zmm state) when the CPU has it, else AVX2+FMA when it has that, else GENERIC. */
+typedef enum {
+  AB_CPU_ISA_AUTO = 0,
+  AB_CPU_ISA_GENERIC = 1,
+  AB_CPU_ISA_AVX2 = 2,
+  AB_CPU_ISA_AVX512 = 3
+} ab_cpu_isa;
 
 /* AUTO resolved for this CPU; any other value is returned when the CPU supports it,
  * else AB_CPU_ISA_GENERIC. */
 ab_cpu_isa ab_cpu_isa_resolve(ab_cpu_isa want);
+/* "generic", "avx2", "avx512" ("auto" for AUTO). */
 const char *ab_cpu_isa_name(ab_cpu_isa isa);
+/* The ISA of a name ("auto", "generic", "avx2", "avx512"); -1 for anything else. */
+int ab_cpu_isa_parse(const char *name, ab_cpu_isa *isa);
 
 typedef struct ab_cpu_opts {
   int threads;     /* worker threads including the caller; <= 0: all online cores */

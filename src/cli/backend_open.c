@@ -102,6 +102,19 @@ static int resolve_gpu(char *buf, size_t n, const cli_backend_opts *o, ab_err *e
   return AB_OK;
 }
 
+int cli_cpu_isa(ab_cpu_isa *isa, ab_err *e) {
+  const char *v = getenv("ABGPU_CPU_ISA");
+  *isa = AB_CPU_ISA_AUTO;
+  if (!v || !*v) return AB_OK;
+  if (ab_cpu_isa_parse(v, isa))
+    return ab_err_set(e, AB_EUSAGE, "ABGPU_CPU_ISA=%s: expected auto, generic, avx2 or avx512", v);
+  if (ab_cpu_isa_resolve(*isa) != *isa)
+    return ab_err_set(e, AB_EUSAGE, "ABGPU_CPU_ISA=%s: this CPU (or this build) cannot run the "
+                      "%s kernels; it runs %s", v, v,
+                      ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)));
+  return AB_OK;
+}
+
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e) {
   int rc = cli_backend_flags_check(spec, o, e);
   if (rc) return rc;
@@ -114,7 +127,8 @@ int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *
   if (spec && strcmp(spec, "ref") == 0) return ab_backend_ref_create(be, e);
   if (!spec || !*spec || strcmp(spec, "cpu") == 0) {
     ab_cpu_opts c = {o ? o->threads : 0, AB_CPU_ISA_AUTO, 0};
-    int rc = ab_backend_cpu_create(be, &c, e);
+    int rc = cli_cpu_isa(&c.isa, e);
+    if (!rc) rc = ab_backend_cpu_create(be, &c, e);
     if (!rc && o && o->verbose) fprintf(stderr, "abgpu: backend %s\n", (*be)->name);
     return rc;
   }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include "abgpu/backend.h"
+#include "abgpu/cpu.h"
 #include "abgpu/err.h"
 #include "abgpu/fileio.h"
 
@@ -80,10 +81,13 @@ typedef struct cli_backend_opts {
  * cpu): --threads other than with cpu, --gemm other than with an OpenCL device. */
 int cli_backend_flags_check(const char *spec, const cli_backend_opts *o, ab_err *e);
 
-/* Opens the backend named by spec: "cpu" (the fast CPU path, o->threads threads),
- * "ref" (the plain C reference), an OpenCL device index ("0", "1", ...), "gpu" (the
- * GPUs of this node, local rank mod their number: cli_gpu_index), or NULL for
- * $ABGPU_DEVICE, falling back to "cpu". */
+/* The CPU kernels $ABGPU_CPU_ISA forces (auto, generic, avx2, avx512; unset: AUTO);
+ * AB_EUSAGE for another name or one this CPU cannot run. */
+int cli_cpu_isa(ab_cpu_isa *isa, ab_err *e);
+/* Opens the backend named by spec: "cpu" (the fast CPU path, o->threads threads, the
+ * kernels of cli_cpu_isa), "ref" (the plain C reference), an OpenCL device index ("0",
+ * "1", ...), "gpu" (the GPUs of this node, local rank mod their number: cli_gpu_index),
+ * or NULL for $ABGPU_DEVICE, falling back to "cpu". */
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e);
 /* This process's rank on its node: $OMPI_COMM_WORLD_LOCAL_RANK, $SLURM_LOCALID or
  * $MPI_LOCALRANKID (MPICH), the first set; 0 when none is. *from (may be NULL) gets

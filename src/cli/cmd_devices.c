@@ -28,9 +28,9 @@ static void print_gpu_line(const ab_cl_devices *d) {
   printf("gpu     the GPUs of this node, marked [gpu K]: local rank r takes [gpu r mod %d]\n", n);
 }
 
-static void print_json(FILE *f, const ab_cl_devices *d) {
+static void print_json(FILE *f, const ab_cl_devices *d, ab_cpu_isa isa) {
   fprintf(f, "{\"cpu\": {\"isa\": ");
-  ab_json_str(f, ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)));
+  ab_json_str(f, ab_cpu_isa_name(isa));
   fprintf(f, ", \"threads\": %d}, \"ref\": true, \"gpu\": [", ab_cpu_count());
   for (int i = 0, k = 0; i < d->n; i++)
     if (ab_cl_device_is_gpu(&d->dev[i])) fprintf(f, "%s%d", k++ ? ", " : "", d->dev[i].index);
@@ -51,11 +51,10 @@ static void print_json(FILE *f, const ab_cl_devices *d) {
   fprintf(f, "]}\n");
 }
 
-static void print_text(const ab_cl_devices *d) {
+static void print_text(const ab_cl_devices *d, ab_cpu_isa isa) {
   printf("%s\ncpu     fast CPU path (%s, %d threads by default; --threads N)\n"
          "ref     reference (plain C, the specification every kernel is checked against)\n",
-         ab_cl_devices_header(), ab_cpu_isa_name(ab_cpu_isa_resolve(AB_CPU_ISA_AUTO)),
-         ab_cpu_count());
+         ab_cl_devices_header(), ab_cpu_isa_name(isa), ab_cpu_count());
   print_gpu_line(d);
   for (int i = 0, k = 0; i < d->n; i++) {
     char line[512];
@@ -81,10 +80,13 @@ int cmd_devices(int argc, char **argv) {
   if (rc) return rc;
   ab_cl_devices d;
   ab_err e = {0};
+  ab_cpu_isa isa;
+  if (cli_cpu_isa(&isa, &e)) return cli_fail(&e);
+  isa = ab_cpu_isa_resolve(isa);
   if (ab_cl_devices_list(&d, &e)) return cli_fail(&e);
   FILE *jf = cli_json_stream(&j);
-  if (jf) print_json(jf, &d);
-  if (!j.to_stdout) print_text(&d);
+  if (jf) print_json(jf, &d, isa);
+  if (!j.to_stdout) print_text(&d, isa);
   rc = cli_commit(NULL, 0, &j, &e);
   ab_cl_devices_free(&d);
   cli_json_free(&j);

@@ -67,6 +67,11 @@ extern const cpu_kern ab_cpu_kern_generic;
 #define ABGPU_CPU_HAVE_AVX2 1
 extern const cpu_kern ab_cpu_kern_avx2;
 #endif
+/* Set by CMake where kern_avx512.c is built with the AVX-512 flags (x86-64 only). */
+#if defined(ABGPU_CPU_AVX512) && defined(__x86_64__)
+#define ABGPU_CPU_HAVE_AVX512 1
+extern const cpu_kern ab_cpu_kern_avx512;
+#endif
 
 /* The table for isa (resolved with ab_cpu_isa_resolve). */
 const cpu_kern *cpu_kern_get(ab_cpu_isa isa);

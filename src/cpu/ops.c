@@ -1,9 +1,27 @@
 /* The fast ops with the reference's layouts (cpu.h), instruction-set choice, and the
  * per-row softmax pieces shared with the backend. */
 #include <math.h>
+#include <string.h>
 #include <unistd.h>
 #include "abgpu/ref.h"
 #include "kern.h"
+#ifdef ABGPU_CPU_HAVE_AVX512
+#include <cpuid.h>
+#endif
+
+#ifdef ABGPU_CPU_HAVE_AVX512
+/* AVX512F and AVX512VL (CPUID leaf 7) and the OS saving the opmask and zmm registers
+ * (XCR0 bits 1, 2, 5, 6, 7, read with xgetbv once CPUID says OSXSAVE). */
+static int have_avx512(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE) || !(c & bit_FMA)) return 0;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  if ((lo & 0xE6) != 0xE6) return 0;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return (b & bit_AVX512F) && (b & bit_AVX512VL);
+}
+#endif
 
 ab_cpu_isa ab_cpu_isa_resolve(ab_cpu_isa want) {
 #ifdef ABGPU_CPU_HAVE_AVX2
@@ -12,22 +30,43 @@ ab_cpu_isa ab_cpu_isa_resolve(ab_cpu_isa want) {
 #else
   int avx2 = 0;
 #endif
+#ifdef ABGPU_CPU_HAVE_AVX512
+  int avx512 = have_avx512();
+#else
+  int avx512 = 0;
+#endif
+  if (want == AB_CPU_ISA_AUTO && avx512) return AB_CPU_ISA_AVX512;
+  if (want == AB_CPU_ISA_AVX512) return avx512 ? AB_CPU_ISA_AVX512 : AB_CPU_ISA_GENERIC;
   if (want == AB_CPU_ISA_AUTO || want == AB_CPU_ISA_AVX2)
     return avx2 ? AB_CPU_ISA_AVX2 : AB_CPU_ISA_GENERIC;
   return AB_CPU_ISA_GENERIC;
 }
 
+static const char *const ISA_NAMES[] = {"auto", "generic", "avx2", "avx512"};
+
 const char *ab_cpu_isa_name(ab_cpu_isa isa) {
-  return isa == AB_CPU_ISA_AVX2 ? "avx2" : isa == AB_CPU_ISA_GENERIC ? "generic" : "auto";
+  return isa >= AB_CPU_ISA_AUTO && isa <= AB_CPU_ISA_AVX512 ? ISA_NAMES[isa] : "auto";
+}
+
+int ab_cpu_isa_parse(const char *name, ab_cpu_isa *isa) {
+  for (int i = 0; i < 4; i++)
+    if (name && strcmp(name, ISA_NAMES[i]) == 0) {
+      *isa = (ab_cpu_isa)i;
+      return 0;
+    }
+  return -1;
 }
 
 const cpu_kern *cpu_kern_get(ab_cpu_isa isa) {
-#ifdef ABGPU_CPU_HAVE_AVX2
-  if (ab_cpu_isa_resolve(isa) == AB_CPU_ISA_AVX2) return &ab_cpu_kern_avx2;
-#else
-  (void)isa;
+  switch (ab_cpu_isa_resolve(isa)) {
+#ifdef ABGPU_CPU_HAVE_AVX512
+    case AB_CPU_ISA_AVX512: return &ab_cpu_kern_avx512;
 #endif
-  return &ab_cpu_kern_generic;
+#ifdef ABGPU_CPU_HAVE_AVX2
+    case AB_CPU_ISA_AVX2: return &ab_cpu_kern_avx2;
+#endif
+    default: return &ab_cpu_kern_generic;
+  }
 }
 
 int ab_cpu_count(void) {

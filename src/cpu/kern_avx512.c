@@ -1,0 +1,302 @@
+/* AVX-512 kernels (AVX512F + AVX512VL + FMA). CMake compiles this file alone with those
+ * flags (and -ffp-contract=off); it is called only after ab_cpu_isa_resolve has seen the
+ * CPU and the OS support them. Register tiles of 5 rows x 64 columns (4 zmm per row, 20
+ * accumulators), or 10 rows x 32 or 16 for narrow or edge columns. Every output is the
+ * same fma chain over k in increasing order as in the AVX2 kernels, and the epilogues,
+ * Adam and the vector exp use the AVX2 kernels' operations in their order, so the two
+ * instruction sets give the same bits. */
+#include "kern.h"
+#ifdef ABGPU_CPU_HAVE_AVX512
+#include <immintrin.h>
+#include <stdalign.h>
+
+#define INLINE static inline __attribute__((always_inline))
+#define VW 16    /* floats per vector */
+#define NVMAX 4  /* vectors per row of a wide tile: 64 columns */
+#define MRW 5    /* rows of a 3- or 4-vector tile (at most 20 accumulators) */
+#define MRN 10   /* rows of a 1- or 2-vector tile */
+
+INLINE __mmask16 tail_mask(int n) { return (__mmask16)(n ? (1u << n) - 1u : 0xFFFFu); }
+
+INLINE __m512 ld(const float *p, int masked, __mmask16 k) {
+  return masked ? _mm512_maskz_loadu_ps(k, p) : _mm512_loadu_ps(p);
+}
+
+INLINE void st(float *p, __m512 x, int masked, __mmask16 k) {
+  if (masked) _mm512_mask_storeu_ps(p, k, x);
+  else _mm512_storeu_ps(p, x);
+}
+
+INLINE __m512 v1(float x) { return _mm512_set1_ps(x); }
+
+/* Bitwise and / or of floats with AVX512F alone (the _ps forms need AVX512DQ). */
+INLINE __m512 and_ps(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+INLINE __m512 or_ps(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+INLINE __m512 andnot_ps(__m512 a, __m512 b) {
+  return _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+
+/* exp as the AVX2 kernels' exp8 (Cephes expf polynomial), operation for operation. */
+INLINE __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(v1(88.0f), x);
+  x = _mm512_max_ps(v1(-88.0f), x);
+  __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, v1(1.44269504088896341f), v1(0.5f)),
+                                  _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  x = _mm512_fnmadd_ps(n, v1(0.693359375f), x);
+  x = _mm512_fnmadd_ps(n, v1(-2.12194440e-4f), x);
+  __m512 y = v1(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, x, v1(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, x, v1(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, x, v1(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, x, v1(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, x, v1(5.0000001201e-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), x);
+  y = _mm512_add_ps(y, v1(1.0f));
+  __m512i e = _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127));
+  e = _mm512_slli_epi32(e, 23);
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
+}
+
+/* tanh as the AVX2 kernels' tanh8. */
+INLINE __m512 tanh16(__m512 x) {
+  const __m512 sign = v1(-0.0f), one = v1(1.0f);
+  __m512 ax = andnot_ps(sign, x), z = _mm512_mul_ps(x, x);
+  __m512 p = v1(-5.70498872745e-3f);
+  p = _mm512_fmadd_ps(p, z, v1(2.06390887954e-2f));
+  p = _mm512_fmadd_ps(p, z, v1(-5.37397155531e-2f));
+  p = _mm512_fmadd_ps(p, z, v1(1.33314422036e-1f));
+  p = _mm512_fmadd_ps(p, z, v1(-3.33332819422e-1f));
+  __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x, x);
+  __m512 e = exp16(_mm512_add_ps(ax, ax));
+  __m512 big = _mm512_sub_ps(one, _mm512_div_ps(v1(2.0f), _mm512_add_ps(e, one)));
+  big = or_ps(big, and_ps(sign, x));
+  return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(ax, v1(0.625f), _CMP_LT_OQ), big, small);
+}
+
+INLINE __m512 act16(ab_act a, __m512 z) {
+  const __m512 one = v1(1.0f);
+  switch (a) {
+    case AB_ACT_RELU: return _mm512_max_ps(z, _mm512_setzero_ps()); /* NaN -> 0 as ref */
+    case AB_ACT_SIGMOID:
+      return _mm512_div_ps(one, _mm512_add_ps(one, exp16(_mm512_sub_ps(_mm512_setzero_ps(), z))));
+    case AB_ACT_TANH: return tanh16(z);
+    default: return z;
+  }
+}
+
+/* act'(y) exactly as ab_act_grad_from_y computes it. */
+INLINE __m512 dact16(ab_act a, __m512 y) {
+  const __m512 one = v1(1.0f);
+  switch (a) {
+    case AB_ACT_RELU:
+      return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, _mm512_setzero_ps(), _CMP_GT_OQ), one);
+    case AB_ACT_SIGMOID: return _mm512_mul_ps(y, _mm512_sub_ps(one, y));
+    case AB_ACT_TANH: return _mm512_sub_ps(one, _mm512_mul_ps(y, y));
+    default: return one;
+  }
+}
+
+/* Adam on 16 floats with the reference's operations, in its order. */
+INLINE void adam16(float *p, float *m, float *v, __m512 g, const cpu_adam *c, int masked,
+                   __mmask16 k) {
+  __m512 mv = ld(m, masked, k), vv = ld(v, masked, k), pv = ld(p, masked, k);
+  mv = _mm512_add_ps(_mm512_mul_ps(v1(c->b1), mv), _mm512_mul_ps(v1(c->omb1), g));
+  vv = _mm512_add_ps(_mm512_mul_ps(v1(c->b2), vv), _mm512_mul_ps(_mm512_mul_ps(v1(c->omb2), g), g));
+  __m512 den = _mm512_add_ps(_mm512_sqrt_ps(_mm512_div_ps(vv, v1(c->c2))), v1(c->eps));
+  __m512 upd = _mm512_add_ps(_mm512_div_ps(_mm512_mul_ps(v1(c->step), mv), den),
+                             _mm512_mul_ps(v1(c->decay), pv));
+  st(m, mv, masked, k);
+  st(v, vv, masked, k);
+  st(p, _mm512_sub_ps(pv, upd), masked, k);
+}
+
+/* The epilogue of a finished tile at (i0, j0) whose sums were spilled to acc (row r's
+ * vector v at acc + r*64 + v*16); the last vector of a row is masked when msk. One loop
+ * per kind, so that the long latency chains of successive vectors overlap. */
+static void ep_tile(const cpu_mm *m, int i0, int j0, int mr, int nv, int msk, __mmask16 mask,
+                    const float *acc) {
+  if (m->ep == CPU_EP_ADAM) {
+    for (int r = 0; r < mr; r++)
+      for (int v = 0; v < nv; v++) {
+        ptrdiff_t o = (i0 + r) * m->ldp + j0 + VW * v;
+        adam16(m->P + o, m->Mo + o, m->V + o, _mm512_load_ps(acc + r * 64 + v * VW), m->adam,
+               msk && v == nv - 1, mask);
+      }
+    return;
+  }
+  for (int r = 0; r < mr; r++)
+    for (int v = 0; v < nv; v++) {
+      int mk = msk && v == nv - 1, i = i0 + r, j = j0 + VW * v;
+      __m512 s = _mm512_load_ps(acc + r * 64 + v * VW);
+      if (m->ep == CPU_EP_ACT) s = act16(m->act, s);
+      if (m->ep == CPU_EP_DACT)
+        s = _mm512_mul_ps(s, dact16(m->act, ld(m->Y + i * m->ldy + j, mk, mask)));
+      st(m->C + i * m->ldc + j, s, mk, mask);
+    }
+}
+
+/* Epilogues cheap enough to apply straight from the registers. */
+enum { EPK_STORE, EPK_RELU, EPK_DACT, EPK_HEAVY };
+
+static int ep_kind(const cpu_mm *m) {
+  switch (m->ep) {
+    case CPU_EP_STORE: return EPK_STORE;
+    case CPU_EP_ACT:
+      return m->act == AB_ACT_RELU ? EPK_RELU : m->act == AB_ACT_IDENTITY ? EPK_STORE : EPK_HEAVY;
+    case CPU_EP_DACT: return EPK_DACT;
+    default: return EPK_HEAVY;
+  }
+}
+
+INLINE void ep_light(const cpu_mm *m, int kind, int i, int j, __m512 s, int mk, __mmask16 k) {
+  if (kind == EPK_RELU) s = _mm512_max_ps(s, _mm512_setzero_ps()); /* NaN -> 0 as ref */
+  if (kind == EPK_DACT) s = _mm512_mul_ps(s, dact16(m->act, ld(m->Y + i * m->ldy + j, mk, k)));
+  st(m->C + i * m->ldc + j, s, mk, k);
+}
+
+/* One register tile of mr rows x nv vectors (compile-time constants once inlined): named
+ * accumulators, so that they stay in registers; v is masked when it is the last and msk. */
+#define LAST(v) (msk && nv == (v) + 1)
+#define ACC_DECL(r) __m512 c##r##0 = iv0, c##r##1 = iv1, c##r##2 = iv2, c##r##3 = iv3;
+#define ACC_ROW(r)                                              \
+  if (mr > r) {                                                 \
+    __m512 av = _mm512_set1_ps(a[r * ars]);                     \
+    c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0);                 \
+    if (nv > 1) c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);     \
+    if (nv > 2) c##r##2 = _mm512_fmadd_ps(av, b2, c##r##2);     \
+    if (nv > 3) c##r##3 = _mm512_fmadd_ps(av, b3, c##r##3);     \
+  }
+#define ACC_OUT(r)                                                      \
+  if (mr > r) {                                                         \
+    _mm512_store_ps(out + r * 64, c##r##0);                             \
+    if (nv > 1) _mm512_store_ps(out + r * 64 + 16, c##r##1);            \
+    if (nv > 2) _mm512_store_ps(out + r * 64 + 32, c##r##2);            \
+    if (nv > 3) _mm512_store_ps(out + r * 64 + 48, c##r##3);            \
+  }
+#define ACC_EP(r)                                                              \
+  if (mr > r) {                                                                \
+    ep_light(m, kind, i0 + r, j0, c##r##0, LAST(0), mask);                     \
+    if (nv > 1) ep_light(m, kind, i0 + r, j0 + 16, c##r##1, LAST(1), mask);    \
+    if (nv > 2) ep_light(m, kind, i0 + r, j0 + 32, c##r##2, LAST(2), mask);    \
+    if (nv > 3) ep_light(m, kind, i0 + r, j0 + 48, c##r##3, LAST(3), mask);    \
+  }
+#define ROWS10(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9)
+
+INLINE void tile(const cpu_mm *m, int kind, int i0, int j0, const int mr, const int nv,
+                 const int msk, __mmask16 mask) {
+  __m512 iv0 = _mm512_setzero_ps(), iv1 = iv0, iv2 = iv0, iv3 = iv0;
+  if (m->ep == CPU_EP_ACT) {
+    const float *bias = m->bias + j0;
+    iv0 = ld(bias, LAST(0), mask);
+    if (nv > 1) iv1 = ld(bias + 16, LAST(1), mask);
+    if (nv > 2) iv2 = ld(bias + 32, LAST(2), mask);
+    if (nv > 3) iv3 = ld(bias + 48, LAST(3), mask);
+  }
+  ROWS10(ACC_DECL)
+  const float *a = m->A + i0 * m->ars, *b = m->B + j0;
+  const ptrdiff_t ars = m->ars, aks = m->aks, ldb = m->ldb;
+  const int K = m->K;
+  for (int k = 0; k < K; k++, a += aks, b += ldb) {
+    __m512 b0 = ld(b, LAST(0), mask), b1 = b0, b2 = b0, b3 = b0;
+    if (nv > 1) b1 = ld(b + 16, LAST(1), mask);
+    if (nv > 2) b2 = ld(b + 32, LAST(2), mask);
+    if (nv > 3) b3 = ld(b + 48, LAST(3), mask);
+    ROWS10(ACC_ROW)
+  }
+  if (kind != EPK_HEAVY) {
+    ROWS10(ACC_EP)
+    return;
+  }
+  alignas(64) float out[MRN * 64];
+  ROWS10(ACC_OUT)
+  ep_tile(m, i0, j0, mr, nv, msk, mask, out);
+}
+
+/* The instantiations: rows 1..5 with 1..4 vectors, rows 6..10 with 1 or 2. */
+#define TILE_CASE(mr, nv, msk) \
+  case ((mr) * 4 + (nv) - 1) * 2 + (msk): tile(m, kind, i0, j0, mr, nv, msk, mask); break;
+#define TILE_NV(mr, nv) TILE_CASE(mr, nv, 0) TILE_CASE(mr, nv, 1)
+#define TILE_NARROW(mr) TILE_NV(mr, 1) TILE_NV(mr, 2)
+#define TILE_WIDE(mr) TILE_NARROW(mr) TILE_NV(mr, 3) TILE_NV(mr, 4)
+
+static void tile_any(const cpu_mm *m, int kind, int i0, int j0, int mr, int nv, int msk,
+                     __mmask16 mask) {
+  switch ((mr * 4 + nv - 1) * 2 + msk) {
+    TILE_WIDE(1) TILE_WIDE(2) TILE_WIDE(3) TILE_WIDE(4) TILE_WIDE(5)
+    TILE_NARROW(6) TILE_NARROW(7) TILE_NARROW(8) TILE_NARROW(9) TILE_NARROW(10)
+    default: break;
+  }
+}
+
+/* Column blocks of 64 outside, row tiles inside: a block of B stays in L1. */
+static void avx512_mm(const cpu_mm *m) {
+  int kind = ep_kind(m);
+  for (int j0 = 0; j0 < m->N; j0 += NVMAX * VW) {
+    int w = m->N - j0 < NVMAX * VW ? m->N - j0 : NVMAX * VW;
+    int nv = (w + VW - 1) / VW, msk = w % VW != 0, h = nv > 2 ? MRW : MRN;
+    __mmask16 mask = tail_mask(w % VW);
+    for (int i0 = 0; i0 < m->M; i0 += h)
+      tile_any(m, kind, i0, j0, m->M - i0 < h ? m->M - i0 : h, nv, msk, mask);
+  }
+  _mm256_zeroupper(); /* code built without AVX may follow */
+}
+
+static void avx512_adam(float *p, float *m, float *v, const float *g, size_t n,
+                        const cpu_adam *c) {
+  size_t i = 0;
+  for (; i + VW <= n; i += VW) adam16(p + i, m + i, v + i, _mm512_loadu_ps(g + i), c, 0, 0);
+  if (i < n) {
+    __mmask16 k = tail_mask((int)(n - i));
+    adam16(p + i, m + i, v + i, _mm512_maskz_loadu_ps(k, g + i), c, 1, k);
+  }
+  _mm256_zeroupper();
+}
+
+/* 8x8 blocks through ymm registers as in the AVX2 kernels, the edges element by element. */
+static void avx512_transpose(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds,
+                             int rows, int cols) {
+  int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+  for (int i = 0; i < r8; i += 8)
+    for (int j = 0; j < c8; j += 8) {
+      __m256 r[8], t[8];
+      for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(src + (i + k) * lds + j);
+      for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+      }
+      for (int k = 0; k < 8; k += 4)
+        for (int h = 0; h < 2; h++) {
+          __m256d a = _mm256_castps_pd(t[k + h]), b = _mm256_castps_pd(t[k + h + 2]);
+          r[k + h] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, b));
+          r[k + h + 2] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, b));
+        }
+      static const int col[4] = {0, 2, 1, 3};
+      for (int k = 0; k < 4; k++) {
+        _mm256_storeu_ps(dst + (j + col[k]) * ldd + i, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+        _mm256_storeu_ps(dst + (j + col[k] + 4) * ldd + i, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+      }
+    }
+  for (int i = 0; i < rows; i++)
+    for (int j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+  _mm256_zeroupper();
+}
+
+static void avx512_dact(float *dz, const float *dy, const float *y, ab_act act, size_t n) {
+  size_t i = 0;
+  for (; i + VW <= n; i += VW)
+    _mm512_storeu_ps(dz + i, _mm512_mul_ps(_mm512_loadu_ps(dy + i), dact16(act, _mm512_loadu_ps(y + i))));
+  if (i < n) {
+    __mmask16 k = tail_mask((int)(n - i));
+    __m512 g = dact16(act, _mm512_maskz_loadu_ps(k, y + i));
+    _mm512_mask_storeu_ps(dz + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, dy + i), g));
+  }
+  _mm256_zeroupper();
+}
+
+const cpu_kern ab_cpu_kern_avx512 = {AB_CPU_ISA_AVX512, avx512_mm, avx512_adam,
+                                     avx512_transpose, avx512_dact};
+#endif
