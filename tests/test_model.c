@@ -140,15 +140,15 @@ static size_t transform_offset(const uint8_t *b) {
   return off + 3 * AB_NFEAT * 4 + 4;
 }
 
-/* Bytes of format 3 that format 2 does not have, for a model without encodings: the
+/* Bytes of format 4 that format 2 does not have, for a model without encodings: the
  * encoding section after the transform (version, PLE bins, 10 edge counts, TE count,
- * width) and the 4 training fields after best_epoch (the 68 bytes of seed ... best_epoch
- * come between them). */
+ * width), the 4 training fields after best_epoch (the 68 bytes of seed ... best_epoch
+ * come between them) and format 4's dropout rate after those. */
 #define ENC_NONE_BYTES (14 * 4)
 #define CONFIG2_BYTES 68
-#define CONFIG3_EXTRA (4 * 4)
+#define CONFIG3_EXTRA (4 * 4 + 4)
 
-/* Format 2's bytes of a format-3 file b[n] with no encodings, into a new buffer. */
+/* Format 2's bytes of a format-4 file b[n] with no encodings, into a new buffer. */
 static uint8_t *as_format2(const uint8_t *b, size_t n, size_t *n2) {
   size_t t = transform_offset(b) + 4, c = t + ENC_NONE_BYTES;
   *n2 = n - ENC_NONE_BYTES - CONFIG3_EXTRA;
@@ -169,7 +169,7 @@ Test(model, format_1_files_still_load_and_other_formats_are_named) {
   uint8_t *buf, *old, *f2;
   size_t n, n2;
   cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
-  cr_assert_eq(le32(buf + 8), 3);
+  cr_assert_eq(le32(buf + 8), 4);
   f2 = as_format2(buf, n, &n2);
   cr_assert_eq(ab_model_decode(&b, f2, n2, "f2.abm", &e), AB_OK, "%s", e.msg);
   cr_assert_eq(b.cfg.order, AB_ORDER_SHUFFLE);
@@ -193,13 +193,48 @@ Test(model, format_1_files_still_load_and_other_formats_are_named) {
   reseal(old, n - 4);
   cr_assert_eq(ab_model_decode(&b, old, n - 4, "old.abm", &e), AB_EINPUT);
   cr_assert(strstr(e.msg, "ensemble in model format 1"), "%s", e.msg);
-  buf[8] = 4; /* a newer format is refused by number */
+  buf[8] = 5; /* a newer format is refused by number */
   reseal(buf, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA);
   cr_assert_eq(ab_model_decode(&b, buf, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA, "new.abm", &e), AB_EINPUT);
-  cr_assert(strstr(e.msg, "model format 4, this abgpu"), "%s", e.msg);
+  cr_assert(strstr(e.msg, "model format 5, this abgpu"), "%s", e.msg);
   cr_assert(strstr(e.msg, "a newer abgpu wrote it"), "%s", e.msg);
   free(f2);
   free(old);
+  free(buf);
+  ab_model_free(&a);
+}
+
+/* Format 3 is format 4 without the dropout rate (the last training field): it loads as
+ * 0; format 4 keeps the rate, and refuses one outside 0 <= p < 1. */
+Test(model, format_3_loads_without_dropout_and_format_4_keeps_it) {
+  ab_model a, b;
+  ab_err e = {0};
+  make_model(&a, "6");
+  a.cfg.dropout = 0.25f;
+  uint8_t *buf, *f3;
+  size_t n;
+  cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
+  cr_assert_eq(ab_model_decode(&b, buf, n, "f4.abm", &e), AB_OK, "%s", e.msg);
+  cr_assert_eq(b.cfg.dropout, 0.25f);
+  ab_model_free(&b);
+  size_t at = transform_offset(buf) + 4 + ENC_NONE_BYTES + CONFIG2_BYTES + 4 * 4;
+  float p;
+  memcpy(&p, buf + at, 4);
+  cr_assert_eq(p, 0.25f, "the dropout rate is not where docs/model-format.md puts it");
+  f3 = malloc(n - 4);
+  memcpy(f3, buf, at);
+  memcpy(f3 + at, buf + at + 4, n - at - 4);
+  f3[8] = 3;
+  reseal(f3, n - 4);
+  cr_assert_eq(ab_model_decode(&b, f3, n - 4, "f3.abm", &e), AB_OK, "%s", e.msg);
+  cr_assert_eq(b.cfg.dropout, 0.0f);
+  cr_assert_eq(b.cfg.min_epochs, a.cfg.min_epochs);
+  ab_model_free(&b);
+  memcpy(buf + at, &(float){1.0f}, 4);
+  reseal(buf, n);
+  cr_assert_eq(ab_model_decode(&b, buf, n, "bad.abm", &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "dropout rate 1"), "%s", e.msg);
+  free(f3);
   free(buf);
   ab_model_free(&a);
 }

@@ -48,6 +48,11 @@ int ab_backend_init_models(ab_backend *be, const ab_arch *a, int K, int batch,
 /* Replaces the K models' optimiser settings (a learning-rate schedule); the slots and
  * the step count are kept. */
 int ab_backend_set_hyper(ab_backend *be, const ab_hyper *hyper, ab_err *e);
+/* Model k trains with dropout rate p[k] (0 <= p < 1; 0: none) on its hidden layers'
+ * outputs, masks drawn from seed[k] (ref.h: ab_ref_dropout); until init_models sets
+ * up other models. While any rate is > 0, epochs run the generic step: the devices'
+ * whole-epoch overrides do not apply dropout. Evaluation never does. */
+int ab_backend_set_dropout(ab_backend *be, const float *p, const uint64_t *seed, ab_err *e);
 /* Runs nbatches steps; order [K][nbatches*batch] indexes train rows (checked).
  * loss_sum[k] = sum of the per-batch mean losses (before each step's update). */
 int ab_backend_train_epoch(ab_backend *be, const int32_t *order, int nbatches,

@@ -38,6 +38,8 @@ typedef struct ab_train_cfg {
   ab_stop stop;         /* stopping rule */
   ab_sched sched;       /* learning-rate schedule */
   int min_epochs;       /* no early stop before this many epochs (0: none) */
+  float dropout;        /* inverted dropout on the hidden layers' outputs in training,
+                         * 0 <= p < 1 (0: none); never at evaluation or prediction */
 } ab_train_cfg;
 
 /* The notebook's configuration: 10-100-100-2 relu,sigmoid, batch 100, 100 epochs, ... */

@@ -19,6 +19,12 @@ typedef enum {
 #define AB_ADAM_BETA2 0.999f
 #define AB_ADAM_EPS 1e-8f
 
+/* Dropout's mask hash (ab_ref_mix32, kernels/dropout.cl): a 32-bit integer mixer, two
+ * xorshift-multiply rounds (the constants of Wellons' "lowbias32", a bijection with low
+ * bias), so the mask is integer arithmetic and equal on every device. */
+#define AB_MIX_M1 0x7feb352dU
+#define AB_MIX_M2 0x846ca68bU
+
 /* The fused kernels' arch table ("meta", int32), written by src/cl/fused.c and read by
  * kernels/fused.cl: AB_META_LAYER header entries, then AB_META_NF entries per layer. */
 enum {

@@ -67,5 +67,9 @@ void ab_cpu_adam_step(ab_cpu_isa isa, float *p, float *m, float *v, const float 
 /* Bit-identical to ab_ref_softmax_xent (the same libm calls). */
 void ab_cpu_softmax_xent(float *loss, float *dlogits, const float *logits,
                          const int32_t *labels, int K, int B, int C);
+/* Bit-identical to ab_ref_dropout (integer hashing, one multiply); a row's mask is
+ * computed a vector at a time. */
+void ab_cpu_dropout(float *Y, const float *X, const uint32_t *c, uint32_t salt, int K, int B,
+                    int N);
 
 #endif

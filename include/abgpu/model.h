@@ -17,7 +17,7 @@
 #include "abgpu/config.h"
 
 #define AB_MODEL_MAGIC "ABGPUMDL"         /* 8 bytes, no terminator in the file */
-#define AB_MODEL_FORMAT 3                 /* bumped on any change to the layout */
+#define AB_MODEL_FORMAT 4                 /* bumped on any change to the layout */
 #define AB_MODEL_ENC_VERSION 1            /* version of format 3's encoding section */
 #define AB_MODEL_FORMAT_OLDEST 1          /* the oldest format the loader still reads */
 #define AB_MODEL_HEADER 32                /* bytes before the payload */

@@ -11,7 +11,9 @@
  * fused evaluation) its own way, because a per-op call from the host costs a launch
  * (tens of microseconds on PoCL, more than a 10-100-100-2 step's arithmetic). An
  * override computes what the generic sequence over the ops computes; it says whether it
- * ran, so the generic sequence is always there to fall back on.
+ * ran, so the generic sequence is always there to fall back on. The whole-epoch
+ * overrides are not asked while dropout is on (src/train/backend.c): the generic step
+ * runs, with the dropout op after each hidden layer.
  *
  * Adding an op: one function per device (ref, cpu, cl) and one line in this table. */
 #ifndef ABGPU_OPS_H
@@ -72,6 +74,10 @@ typedef struct ab_models {
   ab_mem bloss;             /* [K][maxbatches] batch mean losses */
   ab_mem eloss, ecount;     /* [K][maxslots] evaluation accumulators (the device's format) */
   ab_mem prob;              /* [K][maxn] class-1 probabilities */
+  int dropout;              /* 1: some model trains with dropout (ab_hyper.dropout > 0) */
+  ab_mem dropc;             /* [K][AB_DROP_NC] uint32 dropout constants (ref.h) */
+  ab_mem drop[AB_MAX_LAYERS + 1]; /* [K][B][dims[h]] hidden activation h after dropout
+                            * (h = 1..nlayers-1), allocated when dropout is on */
 } ab_models;
 
 typedef struct ab_ops {
@@ -128,6 +134,11 @@ typedef struct ab_ops {
   /* prob[k*pks + poff + i] = softmax(logits[k][i])[1] (ab_ref_prob1). */
   int (*prob1)(ab_dev *d, ab_mem *prob, size_t poff, size_t pks, const ab_mem *logits,
                int K, int B, ab_err *e);
+
+  /* Y [K][B][N] = X * the dropout mask of ab_ref_dropout (Y may be X); c the models'
+   * [K][AB_DROP_NC] uint32 constants. The same on every device, bit for bit. */
+  int (*dropout)(ab_dev *d, ab_mem *Y, const ab_mem *X, const ab_mem *c, uint32_t salt, int K,
+                 int B, int N, ab_err *e);
 
   /* ---- whole-pass overrides (each may be NULL) ---- */
   /* The models' shapes are set (m and data stay at these addresses until the next

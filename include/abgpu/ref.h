@@ -58,6 +58,25 @@ float ab_ref_lse_row(const float *z, int C, float *e, float *sum, int *best);
 /* Softmax probability of class 1 for each row: prob: [K][B], logits: [K][B][2]. */
 void ab_ref_prob1(float *prob, const float *logits, int K, int B);
 
+/* Inverted dropout: Y[k][i][j] = X[k][i][j] * scale_k where the mask keeps (k, i, j),
+ * else 0. Y, X: [K][B][N] (Y may be X); c: [K][AB_DROP_NC] per model (ab_dropout_consts),
+ * salt: the call's (ab_dropout_salt). The mask is a hash of the model's seed, the step,
+ * the layer, the row i of the batch and the unit j (not of k, so a model's mask is the
+ * same whichever launch it trains in): h = mix(mix(key ^ salt) ^ mix(i*N + j)) with
+ * mix = ab_ref_mix32, kept when h >= thr. The same call (forward on a hidden layer's
+ * output, backward on the gradient reaching it) gives the same mask on every device. */
+#define AB_DROP_NC 3
+void ab_ref_dropout(float *Y, const float *X, const uint32_t *c, uint32_t salt, int K, int B,
+                    int N);
+/* Model k's constants for rate p (0 <= p < 1) and seed: c[0] = thr = p * 2^32 (a unit is
+ * dropped when its hash is below it: probability p), c[1] = the bits of the float
+ * scale 1/(1-p), c[2] = key, a hash of seed. */
+void ab_dropout_consts(uint32_t *c, float p, uint64_t seed);
+/* The salt of hidden activation h (1..L-1: the output of layer h-1) at Adam step t. */
+uint32_t ab_dropout_salt(int h, int64_t t);
+/* The 32-bit mixer of the mask (consts.h's AB_MIX_M1, AB_MIX_M2). */
+uint32_t ab_ref_mix32(uint32_t x);
+
 /* Activation and its derivative expressed through the output y = act(z). */
 float ab_act_apply(ab_act a, float z);
 float ab_act_grad_from_y(ab_act a, float y);

@@ -8,7 +8,7 @@
 static const char *const kernel_names[AB_K_COUNT] = {
     "ab_gather", "ab_linear_act_fwd", "ab_linear_act_fwd_bias", "ab_softmax_xent",
     "ab_linear_act_bwd_dz", "ab_linear_act_bwd_dw", "ab_linear_act_bwd_dx", "ab_adam_step",
-    "ab_eval", "ab_prob1", "ab_fused_train", "ab_fused_eval"};
+    "ab_eval", "ab_prob1", "ab_fused_train", "ab_fused_eval", "ab_dropout"};
 
 void ab_cl_ctx_free(ab_cl_ctx *c) {
   if (!c) return;

@@ -245,6 +245,11 @@ static int cl_prob1(ab_dev *d, ab_mem *prob, size_t poff, size_t pks, const ab_m
   return ab_cl_prob1(dev(d)->ctx, AB_CLM(prob), (int)poff, (int)pks, AB_CLM(logits), K, B, e);
 }
 
+static int cl_dropout(ab_dev *d, ab_mem *Y, const ab_mem *X, const ab_mem *c, uint32_t salt,
+                      int K, int B, int N, ab_err *e) {
+  return ab_cl_dropout(dev(d)->ctx, AB_CLM(Y), AB_CLM(X), AB_CLM(c), salt, K, B, N, e);
+}
+
 /* ---- the plan and the fused overrides ---- */
 
 static int cl_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e) {
@@ -330,7 +335,7 @@ const ab_ops ab_cl_ops = {
     .read = cl_read, .copy = cl_copy, .zero = cl_zero,
     .linear_act_fwd = cl_fwd, .softmax_xent = cl_xent, .linear_act_bwd = cl_bwd,
     .adam_step = cl_adam, .eval = cl_eval, .eval_sum = cl_eval_sum, .prob1 = cl_prob1,
-    .plan = cl_plan, .epoch = cl_epoch, .eval_split = cl_eval_split, .path = cl_path,
+    .dropout = cl_dropout, .plan = cl_plan, .epoch = cl_epoch, .eval_split = cl_eval_split, .path = cl_path,
     .destroy = cl_destroy};
 
 /* ---- creation ---- */

@@ -11,7 +11,7 @@
 enum {
   AB_K_GATHER, AB_K_LINEAR_ACT_FWD, AB_K_LINEAR_ACT_FWD_BIAS, AB_K_SOFTMAX_XENT,
   AB_K_LINEAR_ACT_BWD_DZ, AB_K_LINEAR_ACT_BWD_DW, AB_K_LINEAR_ACT_BWD_DX, AB_K_ADAM_STEP,
-  AB_K_EVAL, AB_K_PROB1, AB_K_FUSED_TRAIN, AB_K_FUSED_EVAL, AB_K_COUNT
+  AB_K_EVAL, AB_K_PROB1, AB_K_FUSED_TRAIN, AB_K_FUSED_EVAL, AB_K_DROPOUT, AB_K_COUNT
 };
 
 /* Rows per work-item of the GEMM kernels (passed to the build as -DAB_ROWS). */
@@ -98,6 +98,9 @@ int ab_cl_eval(ab_cl_ctx *c, cl_mem ploss, cl_mem pcorrect, int slot, int nslots
                cl_mem logits, cl_mem labels, int loff, int K, int B, int C, ab_err *e);
 int ab_cl_prob1(ab_cl_ctx *c, cl_mem prob, int poff, int pks, cl_mem logits, int K, int B,
                 ab_err *e);
+/* Y = X * mask (ab_ref_dropout); Y may be X; consts [K][AB_DROP_NC] uint32. */
+int ab_cl_dropout(ab_cl_ctx *c, cl_mem Y, cl_mem X, cl_mem consts, unsigned salt, int K, int B,
+                  int N, ab_err *e);
 /* Fused kernels (kernels/fused.cl), one work-group of wg work-items per model (and per
  * evaluation group); lbytes of local memory per group, of which rt ints of labels. */
 int ab_cl_fused_train_launch(ab_cl_ctx *c, cl_mem P, cl_mem M, cl_mem V, cl_mem S,

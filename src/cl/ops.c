@@ -183,6 +183,13 @@ int ab_cl_prob1(ab_cl_ctx *c, cl_mem prob, int poff, int pks, cl_mem logits, int
   return run(c, AB_K_PROB1, a, NARGS(a), 2, g, l, e);
 }
 
+int ab_cl_dropout(ab_cl_ctx *c, cl_mem Y, cl_mem X, cl_mem consts, unsigned salt, int K, int B,
+                  int N, ab_err *e) {
+  karg a[] = {MEM(Y), MEM(X), MEM(consts), {sizeof(cl_uint), &(cl_uint){salt}}, INT(K), INT(B),
+              INT(N)};
+  return run3(c, AB_K_DROPOUT, a, NARGS(a), N, B, K, e);
+}
+
 int ab_cl_fused_train_launch(ab_cl_ctx *c, cl_mem P, cl_mem M, cl_mem V, cl_mem S,
                              cl_mem bloss, int bstride, cl_mem x, cl_mem y, cl_mem order,
                              int ostride, cl_mem steps, cl_mem lr, cl_mem wd, float beta1,

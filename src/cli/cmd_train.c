@@ -48,6 +48,9 @@ static void train_help(void) {
          "  --lr X            Adam learning rate (default: %g; beta 0.9/0.999, eps 1e-8)\n"
          "  --batch N         batch size; the last partial batch is dropped (default: %d)\n"
          "  --wd X            AdamW decoupled weight decay, 0 = plain Adam (default: %g)\n"
+         "  --dropout P       inverted dropout on the hidden layers' outputs in training,\n"
+         "                    0 <= P < 1 (off at evaluation and prediction; with it every\n"
+         "                    batch runs the per-op step) (default: %g)\n"
          "  --epochs N        at most N epochs (default: %d)\n"
          "  --patience N      stop after N epochs without a better validation loss\n"
          "                    (default: %d; 0 = stop at the first that is not better)\n"
@@ -102,7 +105,8 @@ static void train_help(void) {
          "                    result equals the uninterrupted run's\n"
          "  -h, --help        this text\n",
          c.patience, AB_TRANSFORM_STR(p.transform), ab_balance_name(p.balance),
-         DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED, ab_cpu_count(), c.lr, c.batch, c.wd, c.epochs,
+         DEFAULT_DATA, AB_SYNTH_DEFAULT_SEED, ab_cpu_count(), c.lr, c.batch, c.wd,
+         (double)c.dropout, c.epochs,
          c.patience, c.min_epochs, ab_stop_name(c.stop),
          ab_order_name(c.order), AB_PLATEAU_WAIT, AB_PLATEAU_CUTS, ab_sched_name(c.sched),
          (unsigned long long)c.seed, ab_balance_name(p.balance), p.split[0], p.split[1],
@@ -116,7 +120,8 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
                                       "--balance", "--split", "--missing", "--gemm", "--out",
                                       "--report", "--threads", "--wd", "--transform", "--checkpoint",
                                       "--checkpoint-every", "--resume", "--batch-order",
-                                      "--lr-schedule", "--min-epochs", "--stop", "--ensemble"};
+                                      "--lr-schedule", "--min-epochs", "--stop", "--ensemble",
+                                      "--dropout"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     int m = cli_opt(argc, argv, i, names[k], &v);
@@ -150,6 +155,7 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
       case 23: bad = cli_int(&a->cfg.min_epochs, v, 0, 1000000); break;
       case 24: bad = ab_stop_parse(&a->cfg.stop, v); break;
       case 25: bad = cli_int(&a->ensemble, v, 1, AB_MODEL_MAX_NETS); break;
+      case 26: bad = cli_float(&a->cfg.dropout, v, 0, 0.99); break;
     }
     if (bad) return cli_usage_error("train", "%s: invalid value '%s'", names[k], v);
     return 0;

@@ -153,6 +153,13 @@ static int cpu_adam_op(ab_dev *d, ab_mem *p, ab_mem *m, ab_mem *v, const ab_mem 
   return AB_OK;
 }
 
+static int cpu_dropout(ab_dev *d, ab_mem *Y, const ab_mem *X, const ab_mem *c, uint32_t salt,
+                       int K, int B, int N, ab_err *e) {
+  (void)d; (void)e;
+  ab_cpu_dropout(F(Y), F(X), (const uint32_t *)c->h, salt, K, B, N);
+  return AB_OK;
+}
+
 static const char *cpu_path(const ab_dev *d) { return d->path; }
 
 const ab_ops ab_cpu_ops = {
@@ -161,5 +168,5 @@ const ab_ops ab_cpu_ops = {
     .write = ab_host_write, .read = ab_host_read, .copy = ab_host_copy, .zero = ab_host_zero,
     .linear_act_fwd = cpu_fwd, .softmax_xent = cpu_xent, .linear_act_bwd = cpu_bwd,
     .adam_step = cpu_adam_op, .eval = ab_host_eval, .eval_sum = ab_host_eval_sum,
-    .prob1 = ab_host_prob1, .plan = cpu_plan, .epoch = cpu_epoch, .path = cpu_path,
+    .prob1 = ab_host_prob1, .dropout = cpu_dropout, .plan = cpu_plan, .epoch = cpu_epoch, .path = cpu_path,
     .destroy = cpu_destroy};

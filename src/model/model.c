@@ -1,9 +1,10 @@
 /* The model struct and its .abm file: little-endian fields in a fixed order after a
  * 32-byte header (magic, format, CRC-32 of everything after the CRC field, length).
- * docs/model-format.md lists every field. Format 3 (this one) added the encoding section
- * (te, ple) and the batch order, stopping rule, schedule and minimum epochs; format 2
- * added the input transform and ensembles; formats 1 and 2 still load (no encoding; format
- * 1: no transform, one network). No timestamp is stored, so two identical trainings give
+ * docs/model-format.md lists every field. Format 4 (this one) added the dropout rate at
+ * the end of the training configuration (format 3 reads as 0). Format 3 added the
+ * encoding section (te, ple) and the batch order, stopping rule, schedule and minimum
+ * epochs; format 2 added the input transform and ensembles; formats 1 to 3 still load
+ * (1 and 2: no encoding; format 1: no transform, one network). No timestamp is stored, so two identical trainings give
  * byte-identical files. */
 #include "abgpu/model.h"
 #include <errno.h>
@@ -285,6 +286,7 @@ static void put_config(wbuf *b, const ab_model *m) {
   put_u32(b, (uint32_t)m->best_epoch);
   uint32_t w[4] = {(uint32_t)c->order, (uint32_t)c->stop, (uint32_t)c->sched, (uint32_t)c->min_epochs};
   for (int i = 0; i < 4; i++) put_u32(b, w[i]);
+  put_f32(b, c->dropout);
 }
 
 static void put_metrics(wbuf *b, const ab_metrics *t) {
@@ -564,6 +566,10 @@ static void get_config(rd *r, ab_model *m) {
   c->stop = (ab_stop)get_range(r, 0, AB_STOP_RISE, "stopping rule");
   c->sched = (ab_sched)get_range(r, 0, AB_SCHED_COSINE, "learning-rate schedule");
   c->min_epochs = (int)get_range(r, 0, 1u << 30, "minimum epochs");
+  if (r->format < 4) return;
+  c->dropout = get_f32(r, "dropout rate");
+  if (!r->bad && !(c->dropout >= 0.0f && c->dropout < 1.0f))
+    fail(r, "dropout rate %g, expected 0 <= p < 1", (double)c->dropout);
 }
 
 static void get_metrics(rd *r, ab_metrics *t) {

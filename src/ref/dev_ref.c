@@ -66,6 +66,13 @@ static int ref_adam(ab_dev *d, ab_mem *p, ab_mem *m, ab_mem *v, const ab_mem *g,
   return AB_OK;
 }
 
+static int ref_dropout(ab_dev *d, ab_mem *Y, const ab_mem *X, const ab_mem *c, uint32_t salt,
+                       int K, int B, int N, ab_err *e) {
+  (void)d; (void)e;
+  ab_ref_dropout(F(Y), F(X), (const uint32_t *)c->h, salt, K, B, N);
+  return AB_OK;
+}
+
 static const char *ref_path(const ab_dev *d) {
   (void)d;
   return "reference: the generic step and evaluation over the plain C ops";
@@ -77,4 +84,4 @@ const ab_ops ab_ref_ops = {
     .write = ab_host_write, .read = ab_host_read, .copy = ab_host_copy, .zero = ab_host_zero,
     .linear_act_fwd = ref_fwd, .softmax_xent = ref_xent, .linear_act_bwd = ref_bwd,
     .adam_step = ref_adam, .eval = ab_host_eval, .eval_sum = ab_host_eval_sum,
-    .prob1 = ab_host_prob1, .path = ref_path, .destroy = ref_destroy};
+    .prob1 = ab_host_prob1, .dropout = ref_dropout, .path = ref_path, .destroy = ref_destroy};

@@ -510,6 +510,7 @@ static void config_table(FILE *f, const ab_model *m) {
   if (m->kind == AB_MODEL_ENSEMBLE) members(f, m);
   kv(f, "network", "%s (%zu parameters)", arch, ab_arch_nparams(&c->arch));
   kv(f, "optimiser", "Adam, learning rate %g, weight decay %g, batch %d", c->lr, c->wd, c->batch);
+  kv(f, "dropout", "%g on the hidden layers' outputs in training", (double)c->dropout);
   kv(f, "epochs", "%d run of at most %d, patience %d; weights kept from epoch %d", m->epochs_run,
      c->epochs, c->patience, m->best_epoch);
   kv(f, "seed", "%llu", (unsigned long long)c->seed);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "abgpu/cl.h"
 #include "abgpu/cpu.h"
+#include "abgpu/ref.h"
 #include "pass.h"
 
 int ab_backend_open(ab_backend **out, const ab_ops *ops, ab_dev *dev, const char *name,
@@ -48,9 +49,10 @@ static int model_mems(ab_models *m, ab_mem **list) {
   int n = 0;
   for (int s = 0; s < AB_NSLOTS; s++) list[n++] = &m->slot[s];
   ab_mem *rest[] = {&m->grad, &m->lr, &m->wd, &m->dA, &m->dB, &m->loss, &m->order,
-                    &m->bloss, &m->eloss, &m->ecount, &m->prob};
+                    &m->bloss, &m->eloss, &m->ecount, &m->prob, &m->dropc};
   for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) list[n++] = rest[i];
   for (int l = 0; l <= AB_MAX_LAYERS; l++) list[n++] = &m->act[l];
+  for (int l = 0; l <= AB_MAX_LAYERS; l++) list[n++] = &m->drop[l];
   return n;
 }
 
@@ -189,6 +191,36 @@ static int check_models(const ab_backend *be, ab_err *e) {
   return AB_OK;
 }
 
+/* The dropout buffers (hidden activations after dropout, the constants), once. */
+static int alloc_dropout(ab_backend *be, ab_err *e) {
+  ab_models *m = &be->m;
+  size_t kb = (size_t)m->K * m->B * sizeof(float);
+  int rc = m->dropc.h ? AB_OK
+                      : be->ops->alloc(be->dev, &m->dropc, (size_t)m->K * AB_DROP_NC * 4, e);
+  for (int h = 1; h < m->a.nlayers && !rc; h++)
+    if (!m->drop[h].h) rc = be->ops->alloc(be->dev, &m->drop[h], kb * m->a.dims[h], e);
+  return rc;
+}
+
+int ab_backend_set_dropout(ab_backend *be, const float *p, const uint64_t *seed, ab_err *e) {
+  int rc = check_models(be, e), K = be->m.K, any = 0;
+  for (int k = 0; k < K && !rc; k++) {
+    if (!(p[k] >= 0.0f && p[k] < 1.0f))
+      return ab_err_set(e, AB_EUSAGE, "dropout %g: expected 0 <= p < 1", (double)p[k]);
+    any |= p[k] > 0.0f;
+  }
+  if (rc) return rc;
+  be->m.dropout = any;
+  if (!any) return AB_OK;
+  uint32_t *c = malloc((size_t)K * AB_DROP_NC * sizeof *c);
+  rc = c ? alloc_dropout(be, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < K && !rc; k++)
+    ab_dropout_consts(c + (size_t)k * AB_DROP_NC, p[k], seed[k]);
+  if (!rc) rc = be->ops->write(be->dev, &be->m.dropc, 0, c, (size_t)K * AB_DROP_NC * 4, e);
+  free(c);
+  return rc;
+}
+
 int ab_backend_set_hyper(ab_backend *be, const ab_hyper *hyper, ab_err *e) {
   int rc = check_models(be, e), K = be->m.K;
   float *h = rc ? NULL : malloc(2 * (size_t)K * sizeof *h);
@@ -234,7 +266,8 @@ int ab_backend_train_epoch(ab_backend *be, const int32_t *order, int nbatches,
   if (!rc) rc = check_order(be, order, nbatches, e);
   size_t bytes = (size_t)be->m.K * nbatches * be->m.B * sizeof(int32_t);
   if (!rc) rc = be->ops->write(be->dev, &be->m.order, 0, order, bytes, e);
-  if (!rc && be->ops->epoch) rc = be->ops->epoch(be->dev, &be->m, nbatches, &ran, e);
+  if (!rc && be->ops->epoch && !be->m.dropout)
+    rc = be->ops->epoch(be->dev, &be->m, nbatches, &ran, e);
   if (!rc && ran) be->m.t += nbatches;
   for (int b = 0; b < nbatches && !rc && !ran; b++) rc = ab_step(be, b, nbatches, e);
   return rc ? rc : read_losses(be, nbatches, loss_sum, e);
@@ -288,5 +321,8 @@ int64_t ab_backend_steps(const ab_backend *be) { return be->m.t; }
 void ab_backend_set_steps(ab_backend *be, int64_t t) { be->m.t = t; }
 
 const char *ab_backend_path(const ab_backend *be) {
+  if (be->m.dropout && be->ops->epoch)
+    return "per-op: dropout is on, so every batch runs the generic step (the whole-epoch "
+           "override does not apply dropout)";
   return be->ops->path ? be->ops->path(be->dev) : be->ops->name;
 }

@@ -11,7 +11,7 @@
 #include "run.h"
 
 #define CKPT_MAGIC "ABGPUCKP"
-#define CKPT_VERSION 2u /* 2: batch order, stopping rule, schedule, minimum epochs */
+#define CKPT_VERSION 3u /* 2: batch order, stopping rule, schedule, minimum epochs; 3: dropout */
 
 typedef struct wbuf { uint8_t *p; size_t n, cap; int bad; } wbuf;
 
@@ -57,6 +57,7 @@ static void put_cfg(wbuf *b, const ab_train_cfg *c) {
   put_u32(b, (uint32_t)c->stop);
   put_u32(b, (uint32_t)c->sched);
   put_u32(b, (uint32_t)c->min_epochs);
+  put(b, &c->dropout, 4);
 }
 
 static void put_track(wbuf *b, const ab_track *t) {

@@ -57,6 +57,8 @@ static int check_cfg(const ab_train_cfg *c, int K, const ab_splits *s, ab_err *e
     if (c[k].min_epochs < 0 || c[k].min_epochs > c[k].epochs)
       return ab_err_set(e, AB_EUSAGE, "--min-epochs %d: expected 0..--epochs (%d)",
                         c[k].min_epochs, c[k].epochs);
+    if (!(c[k].dropout >= 0.0f && c[k].dropout < 1.0f))
+      return ab_err_set(e, AB_EUSAGE, "--dropout %g: expected 0 <= p < 1", (double)c[k].dropout);
     if (c[k].batch != c[0].batch || memcmp(&c[k].arch, &c[0].arch, sizeof c[0].arch) != 0)
       return ab_err_set(e, AB_EUSAGE, "models trained together need the same layers and batch");
   }
@@ -227,6 +229,24 @@ static void bufs_free(loop_bufs *b) {
   free(b->correct); free(b->keep); free(b->active); free(b->cur); free(b->hyper);
 }
 
+/* Each model's dropout rate and mask seed (its own seed), when any has dropout. */
+static int start_dropout(ab_backend *be, const ab_train_cfg *cfg, int K, ab_err *e) {
+  int any = 0;
+  for (int k = 0; k < K; k++) any |= cfg[k].dropout > 0.0f;
+  if (!any) return AB_OK;
+  float *p = malloc((size_t)K * sizeof *p);
+  uint64_t *seed = malloc((size_t)K * sizeof *seed);
+  int rc = p && seed ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < K && !rc; k++) {
+    p[k] = cfg[k].dropout;
+    seed[k] = cfg[k].seed;
+  }
+  if (!rc) rc = ab_backend_set_dropout(be, p, seed, e);
+  free(p);
+  free(seed);
+  return rc;
+}
+
 /* Fresh start: every model's initial weights, then the backend's models. */
 static int start_models(ab_backend *be, const ab_train_cfg *cfg, const ab_run *run, ab_err *e) {
   float *p = malloc((size_t)run->K * run->P * sizeof *p);
@@ -238,6 +258,7 @@ static int start_models(ab_backend *be, const ab_train_cfg *cfg, const ab_run *r
     hp[k].wd = cfg[k].wd;
   }
   if (!rc) rc = ab_backend_init_models(be, &cfg[0].arch, run->K, cfg[0].batch, p, hp, e);
+  if (!rc) rc = start_dropout(be, cfg, run->K, e);
   free(p);
   free(hp);
   return rc;
