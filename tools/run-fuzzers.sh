@@ -2,7 +2,9 @@
 # Runs every fuzz target in BUILD_DIR for SECONDS each on a scratch copy of its seed
 # corpus (tests/fuzz/corpus/NAME). A crash stops with libFuzzer's report and the input
 # saved as BUILD_DIR/crash-*; turn it into a regression test (tests/data/bad/).
+# UBSan only prints and carries on by default; halt_on_error makes its report a crash.
 set -euo pipefail
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1"
 build=${1:?build dir}
 secs=${2:-60}
 cd "$(dirname "$0")/.."
