@@ -245,7 +245,7 @@ static const bad_case bad_cases[] = {
     {"inf", ROW1 "\n1177,2150,2150,5.34,inf,0,8.91,0,0,0,0,1\n", "inf.csv:2:21: expected a number"},
     {"target2", ROW1 "\n1177,2150,2150,5.34,5.34,0,8.91,0,0,0,0,2\n",
      "target2.csv:2:41: expected a target of 0 or 1 in column 12 (targets), found '2'"},
-    {"oneclass", ROW1 "\n" ROW3 "\n", "oneclass.csv:2:12: all 2 targets are 0"},
+    {"oneclass", ROW1 "\n" ROW3 "\n", "oneclass.csv:2:1: all 2 targets in column 12 (targets) are 0"},
     {"dupid", ROW1 "\n" ROW2 "\n995,1,1,1,1,0,8.91,0,0,0,0,1\n",
      "dupid.csv:3:1: duplicate customer id 995"},
     {"missing", ROW1 "\n1177,2150,2150,5.34,5.34,0,,0,0,0,0,1\n",
@@ -438,4 +438,11 @@ Test(csv, explicit_columns_and_header_modes) {
   cr_assert_eq(ab_csv_read(&t, file_with("d.csv", ROW1 "\n" ROW2 "\n" ROW3 "\n"), &o, &e), 0, "%s", e.msg);
   cr_assert_eq(t.n, 2, "the first line was taken as a header");
   ab_table_free(&t);
+  o.fmt.header = AB_HEADER_NO; /* one class, the target moved: its real column is named */
+  o.fmt.columns = "targets=1,id=2,book_length_overall=3,book_length_avg=4,price_overall=5,"
+                  "price_avg=6,review=7,review_10=8,completion=9,minutes_listened=10,"
+                  "support_requests=11,last_visited_minus_purchase=12";
+  const char *rows = "0,1,2,2,1,1,0,8,0,0,0,0\n0,2,2,2,1,1,0,8,0,0,0,0\n";
+  cr_assert_eq(ab_csv_read(&t, file_with("m.csv", rows), &o, &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "m.csv:2:1: all 2 targets in column 1 (targets) are 0"), "%s", e.msg);
 }

@@ -38,7 +38,7 @@ CSV = [  # name, bytes, message after "PATH", extra train flags
     ("trailing_comma_row2.csv", (ROW + "\n" + ROW0 + ",\n").encode(), ":2:1: expected 12 comma-separated columns, found 13", ""),
     ("empty.csv", b"", ":1:1: the file is empty", ""),
     ("blank_lines.csv", b"\n\n\r\n", ":1:1: the file is empty", ""),
-    ("one_class.csv", (ROW + "\n" + ROW.replace("7,", "9,", 1) + "\n").encode(), ":2:12: all 2 targets are 1", ""),
+    ("one_class.csv", (ROW + "\n" + ROW.replace("7,", "9,", 1) + "\n").encode(), ":2:1: all 2 targets in column 12 (targets) are 1", ""),
     ("duplicate_id.csv", (ROW + "\n" + ROW0 + "\n" + ROW + "\n").encode(), ":3:1: duplicate customer id 7 (first on line 1)", ""),
     ("duplicate_text_id.csv", ("C-7" + ROW[1:] + "\n\n" + ROW0 + '\n"C-7"' + ROW0[1:] + "\n").encode(), ":4:1: duplicate customer id C-7 (first on line 1)", ""),
     ("nan.csv", (ROW + "\n8,1300,1300,nan,9.5,0,8.91,0.25,325,1,3,0\n").encode(), ":2:13: expected a number in column 4", ""),

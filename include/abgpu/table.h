@@ -110,6 +110,8 @@ int ab_csv_reader_open_stream(ab_csv_reader **r, FILE *f, const char *name,
                               const ab_csv_format *fmt, int allow_missing, ab_err *e);
 /* 1 when the file has a target column. */
 int ab_csv_reader_has_target(const ab_csv_reader *r);
+/* The target's 1-based column in the file (after --columns and --ignore); 0 when none. */
+int ab_csv_reader_target_col(const ab_csv_reader *r);
 /* The separator in use (given or detected). */
 char ab_csv_reader_sep(const ab_csv_reader *r);
 /* Reads up to cap rows: ids appended to ids, features to x, targets to y (y may be NULL

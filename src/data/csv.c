@@ -604,6 +604,7 @@ uint64_t ab_csv_reader_row_line(const ab_csv_reader *r, uint64_t row) {
 }
 
 int ab_csv_reader_has_target(const ab_csv_reader *r) { return r->has_target; }
+int ab_csv_reader_target_col(const ab_csv_reader *r) { return r->has_target ? r->target_col + 1 : 0; }
 char ab_csv_reader_sep(const ab_csv_reader *r) { return r->sep; }
 uint64_t ab_csv_reader_bytes(const ab_csv_reader *r) { return r->consumed; }
 

@@ -162,9 +162,10 @@ static int check_classes(const ab_table *t, ab_csv_reader *r, ab_err *e) {
   size_t pos = 0;
   for (size_t i = 0; i < t->n; i++) pos += t->y[i];
   if (pos == 0 || pos == t->n)
-    return ab_err_set(e, AB_EINPUT, "%s:%llu:12: all %zu targets are %d; training needs "
-                      "customers of both classes (0 and 1)", ab_csv_reader_name(r),
-                      (unsigned long long)ab_csv_reader_line(r), t->n, pos ? 1 : 0);
+    return ab_err_set(e, AB_EINPUT, "%s:%llu:1: all %zu targets in column %d (%s) are %d; "
+                      "training needs customers of both classes (0 and 1)", ab_csv_reader_name(r),
+                      (unsigned long long)ab_csv_reader_line(r), t->n,
+                      ab_csv_reader_target_col(r), ab_target_name, pos ? 1 : 0);
   return AB_OK;
 }
 
