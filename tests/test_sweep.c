@@ -948,3 +948,31 @@ Test(sweep_cli, a_second_sweep_on_one_leaderboard_is_refused, .timeout = 120) {
   cr_assert_eq(lb.n, 8, "the first sweep keeps all its rows: %s", r.out);
   ab_lb_free(&lb);
 }
+
+/* The winner's train command carries the format flags the sweep read the file with, quoted
+ * for the shell: run as printed, it reads the same rows and gives the same validation figure. */
+Test(sweep_cli, winner_command_keeps_the_format_flags, .timeout = 60) {
+  const char *d = dir_for("formats");
+  write_space(d, "hidden = 8\nlr = 0.01\nepochs = 3\nbatch = 50\n");
+  tu_run r;
+  tu_sh(&r, "cd %s && %s synth --rows 2000 --out - | sed 's/,/;/g; s/\\./,/g; s/$/;x/; "
+            "1i customer id;b;c;d;e;f;g;h;i;j;k;l;m' > semi.csv", d, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  tu_sh(&r, "cd %s && %s sweep --data semi.csv --space space.txt --finalists 1 --sep ';' "
+            "--decimal , --header yes --ignore m --columns 'targets=l,id=customer id' "
+            "--missing median 2>&1", d, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  const char *want = "abgpu train --data semi.csv --header yes --sep ';' --decimal , "
+                     "--columns 'targets=l,id=customer id' --ignore m --missing median ";
+  const char *cmd = strstr(r.out, want);
+  cr_assert(cmd, "want '%s' in:\n%s", want, r.out);
+  char line[1024];
+  snprintf(line, sizeof line, "%.*s", (int)strcspn(cmd, "\n"), cmd);
+  ab_leaderboard lb;
+  load_lb(&lb, d, "sweep.csv");
+  static tu_run t;
+  tu_sh(&t, "cd %s && %s%s --quiet --json 2>/dev/null", d, ABGPU_BIN, line + strlen("abgpu"));
+  cr_assert_eq(t.status, 0, "%s: %s", line, t.out);
+  cr_assert_float_eq(tu_json_num(t.out, "val_accuracy"), lb.row[0].val_acc, 1e-6, "%s", t.out);
+  ab_lb_free(&lb);
+}

@@ -36,6 +36,12 @@ void cli_csv_init(struct ab_csv_format *f);
 int cli_csv_flag(int argc, char **argv, int *i, struct ab_csv_format *f, const char *cmd);
 /* The help lines of those flags. */
 const char *cli_csv_help(void);
+/* Appends to buf (NUL-terminated, n bytes) those flags as given in f, and --missing when it
+ * is not the default, each as " --flag VALUE" quoted for a POSIX shell: a command line
+ * that reads the file as f and m do. */
+void cli_csv_flags_text(char *buf, size_t n, const struct ab_csv_format *f, int missing);
+/* Appends s to buf as one POSIX shell word (single-quoted unless plainly safe). */
+void cli_shell_word(char *buf, size_t n, const char *s);
 
 /* Exit statuses (docs/manual.md, `abgpu --help`). */
 enum {

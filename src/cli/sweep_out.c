@@ -108,8 +108,11 @@ void sweep_train_command(char *buf, size_t n, const sweep_args *a, const ab_swee
   ab_sweep_flags(c, flags, sizeof flags);
   if (a->split[0] != 80 || a->split[1] != 10 || a->split[2] != 10)
     snprintf(split, sizeof split, " --split %d,%d,%d", a->split[0], a->split[1], a->split[2]);
-  snprintf(buf, n, "abgpu train --data %s %s%s --seed %llu", a->data, flags, split,
-           (unsigned long long)c->seed);
+  snprintf(buf, n, "abgpu train --data ");
+  cli_shell_word(buf, n, a->data);
+  cli_csv_flags_text(buf, n, &a->csv.fmt, a->csv.missing);
+  size_t k = strlen(buf);
+  snprintf(buf + k, n - k, " %s%s --seed %llu", flags, split, (unsigned long long)c->seed);
 }
 
 static void print_model_line(FILE *f, const char *what, const ab_model *m) {
