@@ -80,6 +80,10 @@ void ab_model_free(ab_model *m);
  * as 0xFF, length and bytes), 10 features (float32 bits) and target (as read,
  * after missing-value filling), all little-endian. */
 uint64_t ab_model_data_hash(const ab_table *t);
+/* The same over n rows given apart (x raw, [n][AB_NFEAT]; y may be NULL), an empty field
+ * (NaN) counted as fill[j] when fill is not NULL. */
+uint64_t ab_model_rows_hash(const ab_ids *ids, const float *x, const uint8_t *y, size_t n,
+                           const float *fill);
 /* Records the training table: hash, --data spec, missing policy and fill values: the
  * column medians for --missing median, zero for zero, else (mean, and error where
  * nothing was filled) the column means, so a new file with an empty field can always
@@ -136,6 +140,7 @@ typedef struct ab_scored {
   uint8_t *y;                 /* [n] or NULL when the file has no target column */
   float *prob;                /* [n] raw */
   uint64_t nfilled[AB_NFEAT]; /* empty fields filled with the model's values */
+  uint64_t data_hash;         /* ab_model_rows_hash of the rows as read, blanks as filled */
 } ab_scored;
 /* Reads path (in format fmt, NULL: detected) with the model's fills and scaler (never the
  * file's own statistics) and scores it with sc ({NULL}: the reference). need_target: a
@@ -233,14 +238,20 @@ typedef struct ab_importance {
   int rank[AB_NFEAT];                   /* feature indices, largest mean drop first */
 } ab_importance;
 /* How importance runs: repeats and seed of the shuffles, the scorer ({NULL}: the
- * reference), and progress (called after each feature; may be NULL). */
+ * reference), and progress (called after each feature, from the calling thread; may be
+ * NULL). With nscorers > 0, scorers[0..nscorers-1] replace scorer: one thread each
+ * (the caller's the first), so they must not share state; the result has the same bits
+ * for any number of them. */
 typedef struct ab_importance_opts {
   int repeats;
   uint64_t seed;
   ab_scorer scorer;
   void (*progress)(void *user, int done, int total, const char *feature);
   void *user;
+  const ab_scorer *scorers;
+  int nscorers;   /* 0 to AB_IMPORTANCE_MAX_SCORERS */
 } ab_importance_opts;
+#define AB_IMPORTANCE_MAX_SCORERS 256
 /* Shuffles one prepared column at a time (PCG32 seeded by seed) `repeats` times and
  * measures the drop in ROC AUC. xs: [n][AB_NFEAT] prepared, not modified. The repeats
  * of a feature are scored together, only the rows whose value the shuffle changed (a row

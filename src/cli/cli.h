@@ -27,6 +27,11 @@ int cmd_sweep(int argc, char **argv);
 struct ab_model;
 uint64_t cli_sum_filled(const uint64_t *nfilled);
 void cli_note_filled(const uint64_t *nfilled, const struct ab_model *m);
+/* One warning line on stderr when the scored file holds the very rows the model was
+ * trained on (its hash is the model's data hash): figures on them are optimistic. */
+struct ab_scored;
+void cli_warn_training_data(const struct ab_model *m, const struct ab_scored *s,
+                            const char *path);
 
 /* The input-format flags (csv_flags.c). cli_csv_init: all detected, notes printed on
  * stderr as "abgpu: note: ..." / "abgpu: warning: ...". cli_csv_flag: 1 when argv[*i] was
@@ -147,6 +152,17 @@ typedef struct cli_scoring {
 int cli_scoring_open(cli_scoring *s, const struct ab_model *m, const char *device,
                      const cli_backend_opts *o, ab_err *e);
 void cli_scoring_close(cli_scoring *s);
+/* Independent scorers for work that runs its own threads (importance): on the cpu device
+ * one single-threaded backend per thread (o->threads of them; 0: all cores), on any other
+ * device one backend. */
+typedef struct cli_scorers {
+  int n;
+  cli_scoring *s;     /* [n] */
+  struct ab_scorer *sc; /* [n] their predictors as scorers */
+} cli_scorers;
+int cli_scorers_open(cli_scorers *c, const struct ab_model *m, const char *device,
+                     const cli_backend_opts *o, ab_err *e);
+void cli_scorers_close(cli_scorers *c);
 /* The help lines of --device and --threads for the scoring commands. */
 #define CLI_DEVICE_HELP                                                                     \
   "  --device D        cpu (fast CPU path), ref (plain C reference) or an OpenCL\n"          \

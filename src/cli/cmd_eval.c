@@ -28,7 +28,8 @@ static void eval_help(void) {
          "Scores labelled customers with a saved model and reports how good it is: accuracy,\n"
          "precision, recall, F1, confusion matrix (at a threshold on the raw probability),\n"
          "ROC AUC, PR AUC, log loss and Brier score (raw and corrected to the real share of\n"
-         "buyers), and cumulative gains and lift by decile.\n\n"
+         "buyers), and cumulative gains and lift by decile. Warns when the file is the\n"
+         "model's training data (the same hash): figures on it are optimistic.\n\n"
          "  --model M           model file from `abgpu train --out` (required)\n"
          "  --data F            CSV with the target column (required)\n"
          "  --threshold T       contact customers with raw probability >= T (default: %g)\n"
@@ -126,7 +127,8 @@ static int report_importance(eval_out *o, uint64_t seed, ab_err *e) {
       memcpy(x + i * AB_NFEAT, o->s.x + (size_t)idx[i] * AB_NFEAT, AB_NFEAT * sizeof *x);
       y[i] = o->s.y[idx[i]];
     }
-    ab_importance_opts io = {REPORT_IMP_REPEATS, seed, ab_predictor_scorer(o->sc.p), NULL, NULL};
+    ab_importance_opts io = {REPORT_IMP_REPEATS, seed, ab_predictor_scorer(o->sc.p), NULL, NULL,
+                             NULL, 0};
     rc = ab_importance_run(&o->imp, &o->m, x, y, k, &io, e);
   }
   free(idx); free(x); free(y);
@@ -141,6 +143,7 @@ static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
     rc = ab_model_score_file(&o->s, &o->m, a->data, &a->fmt, 1, ab_predictor_scorer(o->sc.p), e);
   if (!rc) rc = check_classes(&o->s, a->data, e);
   if (rc) return rc;
+  cli_warn_training_data(&o->m, &o->s, a->data);
   o->prior = a->prior > 0 ? a->prior : o->m.prior;
   double rho = o->m.train_ratio;
   rc = ab_metrics_compute(&o->mt, o->s.prob, o->s.y, o->s.n, a->threshold, o->prior, rho, e);

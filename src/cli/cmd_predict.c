@@ -187,6 +187,13 @@ void cli_note_filled(const uint64_t *nfilled, const ab_model *m) {
   fputc('\n', stderr);
 }
 
+void cli_warn_training_data(const ab_model *m, const ab_scored *s, const char *path) {
+  if (s->data_hash != m->data_hash) return;
+  fprintf(stderr, "abgpu: warning: %s is the data this model was trained on (the same hash, "
+          "%016llx): its figures are optimistic; measure on customers it has not seen\n", path,
+          (unsigned long long)m->data_hash);
+}
+
 static void print_json(FILE *f, const predict_args *a, const sink *s, const uint64_t *nfilled) {
   char b[2][32];
   fprintf(f, "{\"model\": ");

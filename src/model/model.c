@@ -70,19 +70,26 @@ static uint64_t hash_id(uint64_t h, const char *s) {
   return fnv(h, s, strlen(s));
 }
 
-uint64_t ab_model_data_hash(const ab_table *t) {
-  uint64_t h = fnv_le(0xcbf29ce484222325ULL, t->n, 8);
-  for (size_t i = 0; i < t->n; i++) {
-    h = hash_id(h, ab_ids_get(&t->ids, i));
+uint64_t ab_model_rows_hash(const ab_ids *ids, const float *x, const uint8_t *y, size_t n,
+                           const float *fill) {
+  uint64_t h = fnv_le(0xcbf29ce484222325ULL, n, 8);
+  for (size_t i = 0; i < n; i++) {
+    h = hash_id(h, ab_ids_get(ids, i));
     for (int j = 0; j < AB_NFEAT; j++) {
+      float v = x[i * AB_NFEAT + j];
       uint32_t u;
-      memcpy(&u, &t->x[i * AB_NFEAT + j], 4);
+      if (fill && isnan(v)) v = fill[j];
+      memcpy(&u, &v, 4);
       h = fnv_le(h, u, 4);
     }
-    uint8_t y = t->y ? t->y[i] : 0xFF;
-    h = fnv(h, &y, 1);
+    uint8_t c = y ? y[i] : 0xFF;
+    h = fnv(h, &c, 1);
   }
   return h;
+}
+
+uint64_t ab_model_data_hash(const ab_table *t) {
+  return ab_model_rows_hash(&t->ids, t->x, t->y, t->n, NULL);
 }
 
 static int cmp_float(const void *a, const void *b) {

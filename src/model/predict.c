@@ -140,6 +140,7 @@ int ab_model_score_file(ab_scored *s, const ab_model *m, const char *path,
   if (!rc && s->n == 0)
     rc = ab_err_set(e, AB_EINPUT, "%s:%llu:1: no customer rows", path,
                     (unsigned long long)ab_csv_reader_line(r));
+  if (!rc) s->data_hash = ab_model_rows_hash(&s->ids, s->x, s->y, s->n, m->fill);
   if (!rc) ab_model_prepare(m, s->x, s->n, s->nfilled);
   if (!rc && !(s->prob = malloc(s->n * sizeof *s->prob)))
     rc = ab_err_set(e, AB_ENOMEM, "out of memory");
