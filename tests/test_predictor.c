@@ -212,7 +212,7 @@ Test(predictor, importance_scores_changed_rows_with_the_bits_of_all, .init = set
   cr_assert_eq(ab_model_load(&m, model, &e), 0, "%s", e.msg);
   read_ref(&s, &m);
   ab_importance got, want;
-  ab_importance_opts o = {3, 11, {0}, count_progress, NULL};
+  ab_importance_opts o = {3, 11, {0}, count_progress, NULL, NULL, 0};
   progress_calls = 0;
   cr_assert_eq(ab_importance_run(&got, &m, s.x, s.y, s.n, &o, &e), 0, "%s", e.msg);
   cr_assert_eq(progress_calls, AB_NFEAT);
@@ -223,6 +223,38 @@ Test(predictor, importance_scores_changed_rows_with_the_bits_of_all, .init = set
               "feature %d: mean drop %.17g, scoring every row %.17g", j, got.mean[j],
               want.mean[j]);
     cr_assert(memcmp(&got.sd[j], &want.sd[j], sizeof(double)) == 0, "feature %d sd", j);
+  }
+  ab_scored_free(&s);
+  ab_model_free(&m);
+}
+
+/* Three threads, each with its own reference backend: the bits of one thread. */
+Test(predictor, importance_on_threads_has_the_bits_of_one, .init = setup) {
+  ab_model m;
+  ab_scored s;
+  ab_err e = {0};
+  cr_assert_eq(ab_model_load(&m, model, &e), 0, "%s", e.msg);
+  read_ref(&s, &m);
+  ab_backend *be[3];
+  ab_predictor *p[3];
+  ab_scorer sc[3];
+  for (int t = 0; t < 3; t++) {
+    cr_assert_eq(ab_backend_ref_create(&be[t], &e), 0, "%s", e.msg);
+    cr_assert_eq(ab_predictor_open(&p[t], be[t], &m, &e), 0, "%s", e.msg);
+    sc[t] = ab_predictor_scorer(p[t]);
+  }
+  ab_importance one, three;
+  ab_importance_opts o = {3, 11, sc[0], NULL, NULL, NULL, 0};
+  cr_assert_eq(ab_importance_run(&one, &m, s.x, s.y, s.n, &o, &e), 0, "%s", e.msg);
+  o.scorers = sc;
+  o.nscorers = 3;
+  cr_assert_eq(ab_importance_run(&three, &m, s.x, s.y, s.n, &o, &e), 0, "%s", e.msg);
+  cr_assert(memcmp(&one, &three, sizeof one) == 0, "3 threads: other figures than 1");
+  o.nscorers = AB_IMPORTANCE_MAX_SCORERS + 1;
+  cr_assert_eq(ab_importance_run(&three, &m, s.x, s.y, s.n, &o, &e), AB_EUSAGE);
+  for (int t = 0; t < 3; t++) {
+    ab_predictor_free(p[t]);
+    ab_backend_free(be[t]);
   }
   ab_scored_free(&s);
   ab_model_free(&m);
@@ -309,6 +341,20 @@ Test(predictor, cli_predict_agrees_on_opencl, .init = setup) {
   cli_predict("0");
 }
 
+/* --threads: the same JSON from 1 and 3 threads, on a file of several chunks (32768 rows
+ * each), so that the threads share a feature's chunks. */
+Test(predictor, cli_importance_same_on_any_number_of_threads, .init = setup, .timeout = 120) {
+  static tu_run r, a, b;
+  tu_sh(&r, "%s synth --rows 70000 --seed 8 --out %s/mid.csv >/dev/null", ABGPU_BIN, dir);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  const char *cmd = "%s importance --model %s --data %s/mid.csv --repeats 2 --json --threads %d";
+  tu_sh(&a, cmd, ABGPU_BIN, model, dir, 1);
+  tu_sh(&b, cmd, ABGPU_BIN, model, dir, 3);
+  cr_assert_eq(a.status, 0, "%s", a.out);
+  cr_assert_eq(b.status, 0, "%s", b.out);
+  cr_assert_str_eq(a.out, b.out, "--threads 1 and 3 differ");
+}
+
 /* importance prints a line per feature on large files (or a terminal), none with --quiet. */
 Test(predictor, importance_shows_progress_on_large_files, .init = setup, .timeout = 120) {
   static tu_run r;
@@ -323,4 +369,26 @@ Test(predictor, importance_shows_progress_on_large_files, .init = setup, .timeou
         ABGPU_BIN, model, dir);
   cr_assert_eq(r.status, 0, "%s", r.out);
   cr_assert(!strstr(r.out, "features done"), "--quiet must print no progress: %s", r.out);
+}
+
+/* eval and importance warn when the file is the model's training data (its hash), and only
+ * then. */
+Test(predictor, warns_on_the_training_data, .init = setup, .timeout = 120) {
+  static tu_run r;
+  tu_sh(&r, "cd %s && %s synth --rows 3000 --seed 4 --out t.csv >/dev/null && "
+            "%s train --data t.csv --epochs 2 --quiet --out w.abm >/dev/null", dir, ABGPU_BIN,
+        ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  const char *warn = "t.csv is the data this model was trained on";
+  static const char *const cmds[] = {"eval", "importance --repeats 1"};
+  for (int k = 0; k < 2; k++) {
+    tu_sh(&r, "cd %s && %s %s --model w.abm --data t.csv 2>&1 >/dev/null", dir, ABGPU_BIN, cmds[k]);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(strstr(r.out, warn), "%s on the training data: no warning: %s", cmds[k], r.out);
+    tu_sh(&r, "cd %s && %s %s --model w.abm --data %s 2>&1 >/dev/null", dir, ABGPU_BIN, cmds[k],
+          csv);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    cr_assert(!strstr(r.out, "is the data this model was trained on"),
+              "%s on other data warns: %s", cmds[k], r.out);
+  }
 }

@@ -154,6 +154,40 @@ int cli_scoring_open(cli_scoring *s, const ab_model *m, const char *device,
   return rc;
 }
 
+static int is_cpu(const char *spec) {
+  if (!spec || !*spec) spec = getenv("ABGPU_DEVICE");
+  return !spec || !*spec || strcmp(spec, "cpu") == 0;
+}
+
+int cli_scorers_open(cli_scorers *c, const ab_model *m, const char *device,
+                     const cli_backend_opts *o, ab_err *e) {
+  int rc = cli_backend_flags_check(device, o, e);
+  if (rc) return rc;
+  int cpu = is_cpu(device), n = !cpu ? 1 : o && o->threads > 0 ? o->threads : ab_cpu_count();
+  if (n > AB_IMPORTANCE_MAX_SCORERS) n = AB_IMPORTANCE_MAX_SCORERS;
+  cli_backend_opts one = o ? *o : (cli_backend_opts){0};
+  if (cpu) one.threads = 1;
+  c->n = 0;
+  c->s = calloc((size_t)n, sizeof *c->s);
+  c->sc = calloc((size_t)n, sizeof *c->sc);
+  if (!c->s || !c->sc) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int t = 0; t < n && !rc; t++) {
+    rc = cli_scoring_open(&c->s[t], m, device, &one, e);
+    if (!rc) c->sc[c->n++] = ab_predictor_scorer(c->s[t].p);
+  }
+  if (rc) cli_scorers_close(c);
+  return rc;
+}
+
+void cli_scorers_close(cli_scorers *c) {
+  for (int t = 0; t < c->n; t++) cli_scoring_close(&c->s[t]);
+  free(c->s);
+  free(c->sc);
+  c->s = NULL;
+  c->sc = NULL;
+  c->n = 0;
+}
+
 void cli_scoring_close(cli_scoring *s) {
   ab_predictor_free(s->p);
   ab_backend_free(s->be);

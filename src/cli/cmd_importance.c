@@ -17,8 +17,10 @@ static void importance_help(void) {
          "Permutation importance on labelled customers the model has not seen: for each\n"
          "feature, shuffle its column R times and measure the drop in ROC AUC (mean and\n"
          "standard deviation), ranked from the most to the least important. The repeats of a\n"
-         "feature are scored together on the device; progress goes to stderr for large\n"
-         "files (%d rows or more) or a terminal.\n\n"
+         "feature are scored together on the device, in chunks that the --threads of the cpu\n"
+         "device share (the figures are the same for any number of them); progress goes to\n"
+         "stderr for large files (%d rows or more) or a terminal. Warns when the file is\n"
+         "the model's training data (the same hash).\n\n"
          "  --model M         model file from `abgpu train --out` (required)\n"
          "  --data F          CSV with the target column (required)\n"
          "  --repeats R       shuffles per feature (default: %d)\n"
@@ -93,20 +95,26 @@ static void on_feature(void *user, int done, int total, const char *feature) {
           feature, now_s() - p->t0);
 }
 
+/* The file scored on the device (all its threads), then the shuffles on one scorer per
+ * thread (cli_scorers). */
 static int run(const imp_args *a, ab_model *m, ab_scored *s, ab_importance *imp, ab_err *e) {
   cli_scoring sc;
+  cli_scorers many = {0};
   cli_backend_opts bo = {.threads = a->threads};
   progress pr = {now_s()};
   int rc = cli_scoring_open(&sc, m, a->device, &bo, e);
   if (!rc) rc = ab_model_score_file(s, m, a->data, &a->fmt, 1, ab_predictor_scorer(sc.p), e);
+  if (!rc) cli_warn_training_data(m, s, a->data);
+  if (!rc) rc = cli_scorers_open(&many, m, a->device, &bo, e);
   int show = !a->quiet && !rc && (s->n >= PROGRESS_ROWS || isatty(STDERR_FILENO));
-  ab_importance_opts o = {a->repeats, a->seed, rc ? (ab_scorer){0} : ab_predictor_scorer(sc.p),
-                          show ? on_feature : NULL, &pr};
   if (show)
-    fprintf(stderr, "abgpu: importance on %zu customers, %d repeats per feature, on %s\n",
-            s->n, a->repeats, sc.be->name);
-  if (!rc) rc = ab_importance_run(imp, m, s->x, s->y, s->n, &o, e);
+    fprintf(stderr, "abgpu: importance on %zu customers, %d repeats per feature, on %s, "
+            "%d thread%s\n", s->n, a->repeats, sc.be->name, many.n, many.n == 1 ? "" : "s");
   cli_scoring_close(&sc);
+  ab_importance_opts o = {a->repeats, a->seed, {0}, show ? on_feature : NULL, &pr,
+                          many.sc, many.n};
+  if (!rc) rc = ab_importance_run(imp, m, s->x, s->y, s->n, &o, e);
+  cli_scorers_close(&many);
   return rc;
 }
 

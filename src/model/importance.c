@@ -7,8 +7,11 @@
  * feature's repeats in turn); then a feature's repeats are scored together, chunk by
  * chunk, and only the rows whose value a shuffle changed go to the scorer: a row that
  * got its own value back keeps its unshuffled probability, which is what scoring it
- * again gives (rows are scored independently). */
+ * again gives (rows are scored independently). With several scorers, one thread each
+ * takes chunks (and then repeats, for their AUC) in turn; every chunk and repeat writes
+ * only its own results, so the figures do not depend on the number of threads. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/model.h"
@@ -16,15 +19,13 @@
 
 /* RNG stream of importance (train.c uses 1-2, prep.c 3-4). */
 enum { STREAM_IMPORTANCE = 7 };
-#define CHUNK_ROWS 131072 /* rows per chunk: the changed rows of all repeats are scored at once */
+#define CHUNK_ROWS 32768 /* rows per chunk: the changed rows of all repeats are scored at once */
+#define MAX_THREADS AB_IMPORTANCE_MAX_SCORERS
 
-typedef struct work {
-  int R;
-  size_t n;
-  float *base;       /* [n] unshuffled probabilities */
-  float *col;        /* [R][n] the shuffled column of each repeat */
-  float *prob;       /* [R][n] probabilities with the column shuffled */
-  uint32_t *perm;    /* [n] */
+/* One thread's scratch: a chunk's changed rows and their scores, and its scorer. */
+typedef struct scratch {
+  struct work *w;
+  ab_scorer sc;
   float *rows;       /* [R * CHUNK_ROWS][AB_NFEAT] changed rows of a chunk */
   float *rprob;      /* [R * CHUNK_ROWS] probabilities of the distinct rows */
   float *cprob;      /* [R * CHUNK_ROWS] probabilities of the changed rows */
@@ -32,34 +33,94 @@ typedef struct work {
   uint32_t *map;     /* [R * CHUNK_ROWS] each changed row's distinct row */
   uint32_t *table;   /* [tcap] hash table of distinct rows (UINT32_MAX: empty) */
   size_t tcap;
-  ab_scorepair *pairs;
+  ab_scorepair *pairs; /* [n] for the AUC */
+  int rc;
+  ab_err err;
+} scratch;
+
+typedef struct work {
+  int R, T;
+  size_t n;
+  const ab_model *m;
+  const float *xs;
+  const uint8_t *y;
+  int j;             /* the feature being shuffled */
+  float *base;       /* [n] unshuffled probabilities */
+  float *col;        /* [R][n] the shuffled column of each repeat */
+  float *prob;       /* [R][n] probabilities with the column shuffled */
+  double *auc;       /* [R] ROC AUC of each repeat */
+  uint32_t *perm;    /* [n] */
+  scratch *s;        /* [T] */
+  pthread_mutex_t mu;
+  size_t next, items; /* the next item to hand out, and how many there are */
+  int failed;
+  void (*item)(struct work *w, scratch *s, size_t i);
 } work;
 
-static void work_free(work *w) {
-  free(w->base); free(w->col); free(w->prob); free(w->perm); free(w->rows);
-  free(w->rprob); free(w->cprob); free(w->where); free(w->map); free(w->table);
-  free(w->pairs);
+static void scratch_free(scratch *s) {
+  free(s->rows); free(s->rprob); free(s->cprob); free(s->where); free(s->map);
+  free(s->table); free(s->pairs);
 }
 
-static int work_alloc(work *w, size_t n, int R) {
+static int scratch_alloc(scratch *s, size_t n, int R) {
   size_t m = n ? n : 1, c = (size_t)R * (n < CHUNK_ROWS ? m : CHUNK_ROWS);
+  s->rows = malloc(c * AB_NFEAT * sizeof *s->rows);
+  s->rprob = malloc(c * sizeof *s->rprob);
+  s->cprob = malloc(c * sizeof *s->cprob);
+  s->where = malloc(c * sizeof *s->where);
+  s->map = malloc(c * sizeof *s->map);
+  for (s->tcap = 1024; s->tcap < 2 * c; s->tcap *= 2) {}
+  s->table = malloc(s->tcap * sizeof *s->table);
+  s->pairs = malloc(m * sizeof *s->pairs);
+  return s->rows && s->rprob && s->cprob && s->where && s->map && s->table && s->pairs ? 0 : -1;
+}
+
+static void work_free(work *w) {
+  free(w->base); free(w->col); free(w->prob); free(w->auc); free(w->perm);
+  for (int t = 0; t < w->T && w->s; t++) scratch_free(&w->s[t]);
+  free(w->s);
+}
+
+static int work_alloc(work *w, size_t n, int R, const ab_scorer *sc, int T) {
+  size_t m = n ? n : 1;
   w->R = R;
   w->n = n;
   w->base = malloc(m * sizeof *w->base);
   w->col = malloc((size_t)R * m * sizeof *w->col);
   w->prob = malloc((size_t)R * m * sizeof *w->prob);
+  w->auc = malloc((size_t)R * sizeof *w->auc);
   w->perm = malloc(m * sizeof *w->perm);
-  w->rows = malloc(c * AB_NFEAT * sizeof *w->rows);
-  w->rprob = malloc(c * sizeof *w->rprob);
-  w->cprob = malloc(c * sizeof *w->cprob);
-  w->where = malloc(c * sizeof *w->where);
-  w->map = malloc(c * sizeof *w->map);
-  for (w->tcap = 1024; w->tcap < 2 * c; w->tcap *= 2) {}
-  w->table = malloc(w->tcap * sizeof *w->table);
-  w->pairs = malloc(m * sizeof *w->pairs);
-  return w->base && w->col && w->prob && w->perm && w->rows && w->rprob && w->cprob &&
-         w->where && w->map && w->table && w->pairs ? 0 : -1;
+  w->s = calloc((size_t)T, sizeof *w->s);
+  if (!w->base || !w->col || !w->prob || !w->auc || !w->perm || !w->s) return -1;
+  w->T = T;
+  for (int t = 0; t < T; t++) {
+    w->s[t].w = w;
+    w->s[t].sc = sc[t];
+    if (scratch_alloc(&w->s[t], n, R)) return -1;
+  }
+  return 0;
 }
+
+/* ---- items in parallel: T threads (the caller one of them) take items in turn ---- */
+
+static void *worker(void *arg) {
+  scratch *s = arg;
+  work *w = s->w;
+  for (;;) {
+    pthread_mutex_lock(&w->mu);
+    size_t i = w->failed ? w->items : w->next++;
+    pthread_mutex_unlock(&w->mu);
+    if (i >= w->items) return NULL;
+    w->item(w, s, i);
+    if (s->rc) {
+      pthread_mutex_lock(&w->mu);
+      w->failed = 1;
+      pthread_mutex_unlock(&w->mu);
+    }
+  }
+}
+
+/* ---- distinct rows: each scored once ---- */
 
 static uint64_t row_hash(const float *r) {
   uint64_t h = 0x9e3779b97f4a7c15u;
@@ -71,7 +132,7 @@ static uint64_t row_hash(const float *r) {
 
 /* Moves the distinct rows of rows [k] to its front (the first of equal rows, by bits)
  * and sets map[i] to row i's place there; returns how many there are. */
-static size_t distinct_rows(work *w, float *rows, size_t k) {
+static size_t distinct_rows(scratch *w, float *rows, size_t k) {
   size_t u = 0, mask = w->tcap - 1;
   memset(w->table, 0xff, w->tcap * sizeof *w->table);
   for (size_t i = 0; i < k; i++) {
@@ -90,54 +151,72 @@ static size_t distinct_rows(work *w, float *rows, size_t k) {
 }
 
 /* Scores k rows (rows is reordered) into out[k], each distinct row once. */
-static int score_rows(work *w, ab_scorer sc, const ab_model *m, float *rows, size_t k,
-                      float *out, ab_err *e) {
-  size_t u = distinct_rows(w, rows, k);
-  int rc = u ? ab_scorer_run(sc, m, rows, u, w->rprob, e) : AB_OK;
-  for (size_t i = 0; i < k && !rc; i++) out[i] = w->rprob[w->map[i]];
+static int score_rows(scratch *s, const ab_model *m, float *rows, size_t k, float *out) {
+  size_t u = distinct_rows(s, rows, k);
+  int rc = u ? ab_scorer_run(s->sc, m, rows, u, s->rprob, &s->err) : AB_OK;
+  for (size_t i = 0; i < k && !rc; i++) out[i] = s->rprob[s->map[i]];
   return rc;
 }
 
-/* The unshuffled probabilities, chunk by chunk. */
-static int score_base(work *w, ab_scorer sc, const ab_model *m, const float *xs, ab_err *e) {
-  size_t c = (size_t)w->R * CHUNK_ROWS;
-  int rc = AB_OK;
-  for (size_t i0 = 0; i0 < w->n && !rc; i0 += c) {
-    size_t k = w->n - i0 < c ? w->n - i0 : c;
-    memcpy(w->rows, xs + i0 * AB_NFEAT, k * AB_NFEAT * sizeof *w->rows);
-    rc = score_rows(w, sc, m, w->rows, k, w->base + i0, e);
-  }
-  return rc;
+/* Runs w->item on items 0..n-1 over the threads; the first failure (by thread) in e. */
+static int run_items(work *w, size_t n, void (*item)(work *, scratch *, size_t), ab_err *e) {
+  pthread_t th[MAX_THREADS];
+  int started = 0;
+  w->item = item;
+  w->next = 0;
+  w->items = n;
+  for (int t = 1; t < w->T; t++, started++)
+    if (pthread_create(&th[t], NULL, worker, &w->s[t])) break;
+  worker(&w->s[0]);
+  for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < w->T; t++)
+    if (w->s[t].rc) { *e = w->s[t].err; return w->s[t].rc; }
+  return AB_OK;
+}
+
+static size_t nchunks(const work *w) { return (w->n + CHUNK_ROWS - 1) / CHUNK_ROWS; }
+
+/* Item i of the unshuffled probabilities: rows of chunk i. */
+static void base_chunk(work *w, scratch *s, size_t i) {
+  size_t i0 = i * CHUNK_ROWS, k = w->n - i0 < CHUNK_ROWS ? w->n - i0 : CHUNK_ROWS;
+  memcpy(s->rows, w->xs + i0 * AB_NFEAT, k * AB_NFEAT * sizeof *s->rows);
+  s->rc = score_rows(s, w->m, s->rows, k, w->base + i0);
 }
 
 /* The R shuffled copies of column j, drawn in turn from rng. */
-static void shuffle_columns(work *w, const float *xs, int j, ab_rng *rng) {
+static void shuffle_columns(work *w, int j, ab_rng *rng) {
   for (int r = 0; r < w->R; r++) {
     for (uint32_t i = 0; i < w->n; i++) w->perm[i] = i;
     ab_rng_shuffle_u32(rng, w->perm, (uint32_t)w->n);
     float *col = w->col + (size_t)r * w->n;
-    for (size_t i = 0; i < w->n; i++) col[i] = xs[(size_t)w->perm[i] * AB_NFEAT + j];
+    for (size_t i = 0; i < w->n; i++) col[i] = w->xs[(size_t)w->perm[i] * AB_NFEAT + j];
   }
 }
 
 static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-/* Rows [i0, i1) of every repeat: changed rows scored in one call, the others copied. */
-static int score_chunk(work *w, ab_scorer sc, const ab_model *m, const float *xs, int j,
-                       size_t i0, size_t i1, ab_err *e) {
-  size_t k = 0;
+/* Item c of a feature: rows of chunk c in every repeat, the changed ones scored in one
+ * call, the others copied. */
+static void shuffled_chunk(work *w, scratch *s, size_t c) {
+  size_t i0 = c * CHUNK_ROWS, i1 = w->n - i0 < CHUNK_ROWS ? w->n : i0 + CHUNK_ROWS, k = 0;
+  const float *xs = w->xs;
+  int j = w->j;
   for (int r = 0; r < w->R; r++)
     for (size_t i = i0; i < i1; i++) {
       float v = w->col[(size_t)r * w->n + i];
       w->prob[(size_t)r * w->n + i] = w->base[i];
       if (same_bits(v, xs[i * AB_NFEAT + j])) continue;
-      memcpy(w->rows + k * AB_NFEAT, xs + i * AB_NFEAT, AB_NFEAT * sizeof *w->rows);
-      w->rows[k * AB_NFEAT + j] = v;
-      w->where[k++] = (size_t)r * w->n + i;
+      memcpy(s->rows + k * AB_NFEAT, xs + i * AB_NFEAT, AB_NFEAT * sizeof *s->rows);
+      s->rows[k * AB_NFEAT + j] = v;
+      s->where[k++] = (size_t)r * w->n + i;
     }
-  int rc = k ? score_rows(w, sc, m, w->rows, k, w->cprob, e) : AB_OK;
-  for (size_t q = 0; q < k && !rc; q++) w->prob[w->where[q]] = w->cprob[q];
-  return rc;
+  s->rc = k ? score_rows(s, w->m, s->rows, k, s->cprob) : AB_OK;
+  for (size_t q = 0; q < k && !s->rc; q++) w->prob[s->where[q]] = s->cprob[q];
+}
+
+/* Item r of a feature: the ROC AUC of repeat r. */
+static void repeat_auc(work *w, scratch *s, size_t r) {
+  w->auc[r] = ab_roc_auc(w->prob + r * w->n, w->y, w->n, s->pairs);
 }
 
 static void rank_features(ab_importance *imp) {
@@ -150,17 +229,14 @@ static void rank_features(ab_importance *imp) {
     }
 }
 
-static int feature_drop(ab_importance *imp, work *w, const ab_importance_opts *o,
-                        const ab_model *m, const float *xs, const uint8_t *y, int j,
-                        ab_rng *rng, ab_err *e) {
-  shuffle_columns(w, xs, j, rng);
-  int rc = AB_OK;
-  for (size_t i0 = 0; i0 < w->n && !rc; i0 += CHUNK_ROWS)
-    rc = score_chunk(w, o->scorer, m, xs, j, i0, w->n - i0 < CHUNK_ROWS ? w->n : i0 + CHUNK_ROWS,
-                     e);
+static int feature_drop(ab_importance *imp, work *w, int j, ab_rng *rng, ab_err *e) {
+  shuffle_columns(w, j, rng);
+  w->j = j;
+  int rc = run_items(w, nchunks(w), shuffled_chunk, e);
+  if (!rc) rc = run_items(w, (size_t)w->R, repeat_auc, e);
   double s = 0, ss = 0;
-  for (int r = 0; r < w->R && !rc; r++) {
-    double d = imp->base_auc - ab_roc_auc(w->prob + (size_t)r * w->n, y, w->n, w->pairs);
+  for (int r = 0; r < w->R && !rc; r++) { /* in repeat order: the same sums on any T */
+    double d = imp->base_auc - w->auc[r];
     s += d;
     ss += d * d;
   }
@@ -170,34 +246,54 @@ static int feature_drop(ab_importance *imp, work *w, const ab_importance_opts *o
   return rc;
 }
 
-int ab_importance_run(ab_importance *imp, const ab_model *m, const float *xs,
-                      const uint8_t *y, size_t n, const ab_importance_opts *o, ab_err *e) {
-  memset(imp, 0, sizeof *imp);
-  imp->repeats = o->repeats;
-  imp->seed = o->seed;
-  imp->rows = n;
+static int check_opts(const ab_importance_opts *o, size_t n, ab_err *e) {
   if (o->repeats < 1) return ab_err_set(e, AB_EUSAGE, "--repeats must be at least 1");
   if (n > UINT32_MAX) return ab_err_set(e, AB_EINPUT, "too many rows for importance: %zu", n);
-  work w = {0};
-  int rc = work_alloc(&w, n, o->repeats) ? ab_err_set(e, AB_ENOMEM, "out of memory") : AB_OK;
-  if (!rc) rc = score_base(&w, o->scorer, m, xs, e);
-  if (!rc) imp->base_auc = ab_roc_auc(w.base, y, n, w.pairs);
+  if (o->nscorers < 0 || o->nscorers > MAX_THREADS)
+    return ab_err_set(e, AB_EUSAGE, "importance takes 1 to %d scorers, not %d", MAX_THREADS,
+                      o->nscorers);
+  return AB_OK;
+}
+
+static int run_features(ab_importance *imp, work *w, const ab_importance_opts *o, ab_err *e) {
+  int rc = run_items(w, nchunks(w), base_chunk, e);
+  if (!rc) imp->base_auc = ab_roc_auc(w->base, w->y, w->n, w->s[0].pairs);
   if (!rc && isnan(imp->base_auc))
     rc = ab_err_set(e, AB_EINPUT, "importance needs customers of both classes (buyers and "
                     "non-buyers) in the data");
   ab_rng rng;
   ab_rng_seed(&rng, o->seed, STREAM_IMPORTANCE);
   for (int j = 0; j < AB_NFEAT && !rc; j++) {
-    rc = feature_drop(imp, &w, o, m, xs, y, j, &rng, e);
-    if (!rc && o->progress) o->progress(o->user, j + 1, AB_NFEAT, m->feature_names[j]);
+    rc = feature_drop(imp, w, j, &rng, e);
+    if (!rc && o->progress) o->progress(o->user, j + 1, AB_NFEAT, w->m->feature_names[j]);
   }
   if (!rc) rank_features(imp);
+  return rc;
+}
+
+int ab_importance_run(ab_importance *imp, const ab_model *m, const float *xs,
+                      const uint8_t *y, size_t n, const ab_importance_opts *o, ab_err *e) {
+  memset(imp, 0, sizeof *imp);
+  imp->repeats = o->repeats;
+  imp->seed = o->seed;
+  imp->rows = n;
+  int rc = check_opts(o, n, e);
+  if (rc) return rc;
+  work w = {.m = m, .xs = xs, .y = y};
+  const ab_scorer *sc = o->nscorers ? o->scorers : &o->scorer;
+  if (work_alloc(&w, n, o->repeats, sc, o->nscorers ? o->nscorers : 1)) {
+    work_free(&w);
+    return ab_err_set(e, AB_ENOMEM, "out of memory");
+  }
+  pthread_mutex_init(&w.mu, NULL);
+  rc = run_features(imp, &w, o, e);
+  pthread_mutex_destroy(&w.mu);
   work_free(&w);
   return rc;
 }
 
 int ab_importance_compute(ab_importance *imp, const ab_model *m, const float *xs,
                           const uint8_t *y, size_t n, int repeats, uint64_t seed, ab_err *e) {
-  ab_importance_opts o = {repeats, seed, {NULL, NULL}, NULL, NULL};
+  ab_importance_opts o = {repeats, seed, {NULL, NULL}, NULL, NULL, NULL, 0};
   return ab_importance_run(imp, m, xs, y, n, &o, e);
 }
