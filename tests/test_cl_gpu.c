@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "cl/engine.h"
 #include "testutil.h"
 
 #ifndef ABGPU_FAKEGPU_SO
@@ -87,4 +88,116 @@ Test(cl_gpu, sweep_launches_all_fused_48k) {
   launches ft = trace_of(trace, "ab_fused_train"), fw = trace_of(trace, "ab_linear_act_fwd");
   cr_assert_geq(ft.n, 6, "2 epochs x (2 launches + the finalist), plus warm-ups: %d", ft.n);
   cr_assert_eq(fw.n, 0, "per-op forward launches in the trace: %d", fw.n);
+}
+
+/* A launch's __local bytes as the trace reports them: the largest of a kernel's. */
+static long max_localmem(const char *trace, const char *kernel) {
+  FILE *f = fopen(trace, "r");
+  long most = -1;
+  char line[512], name[128];
+  while (f && fgets(line, sizeof line, f)) {
+    const char *m = strstr(line, " localmem=");
+    if (sscanf(line, "%127s", name) == 1 && strcmp(name, kernel) == 0 && m && atol(m + 10) > most)
+      most = atol(m + 10);
+  }
+  if (f) fclose(f);
+  return most;
+}
+
+/* Issue 13, finding 6: a buffer larger than the device's largest allocation used to fail
+ * in clCreateBuffer with a bare CL_INVALID_BUFFER_SIZE (exit 3). It is refused before it
+ * is created: exit 2, one line naming the size and what to lower. */
+Test(cl_gpu, oversize_buffer_exits_2_with_one_line) {
+  int dev = tu_cl_device_or_skip("GPU-limit tests");
+  const char *d = tu_tmpdir();
+  char env[1024], trace[512];
+  snprintf(trace, sizeof trace, "%s/alloc.trace", d);
+  shim_env(env, sizeof env, 48 * 1024, 256, trace, "FAKE_ALLOC=100000");
+  static tu_run r;
+  tu_sh(&r, "cd %s && rm -f %s && %s %s train --data synth:3000 --epochs 1 --device %d --quiet",
+        d, trace, env, ABGPU_BIN, dev);
+  cr_assert_eq(r.status, 2, "a buffer over FAKE_ALLOC must exit 2:\n%s", r.out);
+  cr_assert_eq(count_lines(r.out, "\n"), 1, "one line expected:\n%s", r.out);
+  cr_expect(strstr(r.out, "bytes) exceeds") && strstr(r.out, "CL_DEVICE_MAX_MEM_ALLOC_SIZE"),
+            "the line must name the size and the limit:\n%s", r.out);
+  cr_expect(strstr(r.out, "lower --batch"), "the line must say what to lower:\n%s", r.out);
+  tu_sh(&r, "grep FAKE_ALLOC %s", trace);
+  cr_expect_neq(r.status, 0, "the refused buffer reached clCreateBuffer:\n%s", r.out);
+}
+
+/* 1 KB of local memory: the fused kernels do not fit (per-op training), and evaluation,
+ * which used to fail with CL_OUT_OF_RESOURCES (ab_eval's work-group of 256 needed 2 KB),
+ * runs with a smaller group: train, eval and predict all succeed within 1 KB. */
+Test(cl_gpu, local_1k_trains_evaluates_predicts) {
+  int dev = tu_cl_device_or_skip("GPU-limit tests");
+  const char *d = tu_tmpdir();
+  char env[1024], trace[512];
+  snprintf(trace, sizeof trace, "%s/l1k.trace", d);
+  shim_env(env, sizeof env, 1024, 256, trace, NULL);
+  static tu_run r;
+  tu_sh(&r, "cd %s && rm -f %s && %s %s train --data synth:2000 --epochs 2 --device %d "
+        "--verbose --out m.abm && %s synth --rows 300 --out s.csv", d, trace, env, ABGPU_BIN,
+        dev, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "training with 1 KB of local memory:\n%s", r.out);
+  cr_expect(strstr(r.out, "training path per-op"), "the fused kernels cannot fit 1 KB:\n%s",
+            r.out);
+  tu_sh(&r, "cd %s && %s %s eval --model m.abm --data s.csv --device %d", d, env, ABGPU_BIN,
+        dev);
+  cr_assert_eq(r.status, 0, "eval with 1 KB of local memory:\n%s", r.out);
+  tu_sh(&r, "cd %s && %s %s predict --model m.abm --data s.csv --device %d --out p.csv", d,
+        env, ABGPU_BIN, dev);
+  cr_assert_eq(r.status, 0, "predict with 1 KB of local memory:\n%s", r.out);
+  long most = max_localmem(trace, "ab_eval");
+  cr_expect(most > 0 && most <= 1024, "ab_eval's __local bytes: %ld (at most 1024)", most);
+}
+
+/* Launches are capped by their estimated run time, not only by rows (a display GPU's
+ * watchdog kills a long launch): a 1024,1024 net's batch of 200 (1.4 GFLOP in one
+ * work-group) is too long for one fused launch, so AUTO trains it per-op; a 256,256
+ * net's epoch is split into several fused launches though its rows are far below the
+ * rows cap. */
+Test(cl_gpu, launches_capped_by_estimated_time) {
+  int dev = tu_cl_device_or_skip("GPU-limit tests");
+  const char *d = tu_tmpdir();
+  char env[1024], trace[512];
+  snprintf(trace, sizeof trace, "%s/time.trace", d);
+  shim_env(env, sizeof env, 48 * 1024, 256, trace, NULL);
+  static tu_run r;
+  tu_sh(&r, "cd %s && %s %s train --data synth:300 --hidden 1024,1024 --batch 200 "
+        "--epochs 1 --device %d --verbose --quiet", d, env, ABGPU_BIN, dev);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_expect(strstr(r.out, "training path per-op") && strstr(r.out, "s in one launch"),
+            "a 1.4 GFLOP batch must not run in one fused launch:\n%s", r.out);
+  tu_sh(&r, "cd %s && rm -f %s && %s %s train --data synth:5000 --hidden 256,256 "
+        "--epochs 1 --device %d --verbose --quiet", d, trace, env, ABGPU_BIN, dev);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_expect(strstr(r.out, "launches per epoch") && strstr(r.out, "s estimated"),
+            "the epoch must be split by its estimated time:\n%s", r.out);
+  launches ft = trace_of(trace, "ab_fused_train");
+  cr_expect_geq(ft.n, 3, "1 epoch in several launches, plus the warm-up: %d", ft.n);
+}
+
+/* The global-memory check: a buffer that fits the largest allocation but not what is
+ * left of global memory is refused before clCreateBuffer (the limit raised here, since
+ * real devices allow at most a quarter or so of their memory in one buffer). */
+Test(cl_gpu, buffer_over_free_global_memory_refused) {
+  int dev = tu_cl_device_or_skip("GPU-limit tests");
+  ab_err e;
+  ab_cl_ctx *c = NULL;
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}};
+  cr_assert_eq(ab_cl_ctx_open(&c, dev, &o, &e), AB_OK, "opening device %d: %s", dev, e.msg);
+  c->max_alloc = (cl_ulong)-1;
+  cl_mem a = NULL, b = NULL;
+  size_t mb = 1 << 20, total = (size_t)c->info.global_mem;
+  cr_assert_eq(ab_cl_buffer(c, &a, CL_MEM_READ_WRITE, mb, NULL, &e), AB_OK, "%s", e.msg);
+  cr_expect_eq(ab_cl_in_use(c), mb, "1 MiB in use: %zu", ab_cl_in_use(c));
+  cr_expect_eq(ab_cl_buffer(c, &b, CL_MEM_READ_WRITE, total - mb / 2, NULL, &e), AB_EUSAGE,
+               "global memory less 0.5 MiB with 1 MiB in use must be refused");
+  cr_expect(strstr(e.msg, "in use") && strstr(e.msg, "lower --batch"), "%s", e.msg);
+  cr_expect_null(b, "no buffer made");
+  clReleaseMemObject(a);
+  cr_expect_eq(ab_cl_in_use(c), 0, "released: %zu in use", ab_cl_in_use(c));
+  cr_expect_eq(ab_cl_buffer(c, &b, CL_MEM_READ_WRITE, total + 1, NULL, &e), AB_EUSAGE,
+               "more than global memory must be refused");
+  ab_cl_ctx_free(c);
 }

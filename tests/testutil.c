@@ -100,6 +100,26 @@ int tu_cl_device_or_skip(const char *what) {
   return env && *env >= '0' && *env <= '9' ? atoi(env) : 0;
 }
 
+/* 1 when CLBlast can run on device dev. On a device whose work-groups are smaller than
+ * CLBlast's kernels need (the fakegpu shim's FAKE_WG=64), the backend must refuse
+ * --gemm clblast when it is created, saying what to use instead: that is checked, and 0
+ * returned. */
+int tu_clblast_runs(int dev) {
+  ab_cl_devices d;
+  ab_err e;
+  cr_assert_eq(ab_cl_devices_list(&d, &e), 0, "%s", e.msg);
+  size_t wg = d.dev[dev].max_wg;
+  ab_cl_devices_free(&d);
+  if (wg >= 256) return 1;
+  ab_backend *be = NULL;
+  ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL, {0}};
+  cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), AB_EUSAGE,
+               "CLBlast on a device of %zu work-items per group must be refused", wg);
+  cr_assert(strstr(e.msg, "use --gemm own"), "the refusal must say what to use: %s", e.msg);
+  cr_log_info("CLBlast refused on a device of %zu work-items per group: %s", wg, e.msg);
+  return 0;
+}
+
 void tu_learnable_splits(struct ab_splits *s, size_t n) {
   ab_table t;
   ab_err e;

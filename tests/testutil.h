@@ -33,6 +33,9 @@ double tu_json_num(const char *json, const char *key);
  * tests must run on PoCL in CI). */
 struct ab_splits;
 int tu_cl_device_or_skip(const char *what);
+/* 1 when CLBlast can run on OpenCL device dev; else checks that --gemm clblast is refused
+ * there with a message saying what to use instead, and returns 0. */
+int tu_clblast_runs(int dev);
 
 /* n customers with unscaled random features and a target a model can learn (a noisy
  * threshold on a fixed mix of the features), prepared unbalanced with prep seed 7. */

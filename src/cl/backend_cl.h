@@ -22,6 +22,8 @@ typedef struct ab_cl_fplan {
   int pp, ss;               /* padded W+b floats, training scratch floats, per model */
   size_t lbytes, elbytes;   /* local memory per work-group: training, evaluation */
   int egroups, eslots;      /* evaluation work-groups per model; chunks of the largest split */
+  size_t eval_max;          /* rows of the largest split one fused evaluation launch takes
+                             * (AUTO: by estimated run time); longer ones run per-op */
   cl_mem meta, emeta;       /* the arch tables (int) for training and evaluation */
   cl_mem scratch, escratch; /* [K][ss], [K][egroups][pp] */
   cl_mem steps;             /* [maxbatches][2] Adam's c1, c2 per batch of the epoch */

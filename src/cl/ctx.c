@@ -17,6 +17,7 @@ void ab_cl_ctx_free(ab_cl_ctx *c) {
   if (c->program) clReleaseProgram(c->program);
   if (c->queue) clReleaseCommandQueue(c->queue);
   if (c->context) clReleaseContext(c->context);
+  ab_cl_usage_close(c);
   free(c);
 }
 
@@ -172,6 +173,7 @@ int ab_cl_ctx_open(ab_cl_ctx **out, int index, const ab_cl_opts *o, ab_err *e) {
   ab_cl_ctx *c = calloc(1, sizeof *c);
   if (!c) return ab_err_set(e, AB_ENOMEM, "out of memory");
   int rc = open_queue(c, index, e);
+  if (!rc) rc = ab_cl_usage_open(c, e);
   if (!rc) rc = build_program(c, o, e);
   if (!rc) rc = create_kernels(c, e);
   if (rc) { ab_cl_ctx_free(c); return rc; }

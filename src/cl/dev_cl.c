@@ -9,16 +9,19 @@
 #include "cl/backend_cl.h"
 
 #define EVAL_ROWS 1024  /* rows per evaluation chunk (at least the batch) */
+/* Work-items per group of CLBlast's kernels in their default tuning (a device that
+ * allows fewer fails in CLBlast with CL_INVALID_WORK_GROUP_SIZE). */
+#define CLBLAST_WG 256
 
 static ab_cl_backend *dev(ab_dev *d) { return d; }
 
 /* ---- memory ---- */
 
 static int cl_alloc(ab_dev *d, ab_mem *m, size_t bytes, ab_err *e) {
-  cl_int err;
-  cl_mem b = clCreateBuffer(dev(d)->ctx->context, CL_MEM_READ_WRITE,
-                            bytes < sizeof(float) ? sizeof(float) : bytes, NULL, &err);
-  AB_CL_CHECK_ERR(e, err, "clCreateBuffer");
+  cl_mem b;
+  int rc = ab_cl_buffer(dev(d)->ctx, &b, CL_MEM_READ_WRITE,
+                        bytes < sizeof(float) ? sizeof(float) : bytes, NULL, e);
+  if (rc) return rc;
   m->h = b;
   m->bytes = bytes;
   return AB_OK;
@@ -26,10 +29,10 @@ static int cl_alloc(ab_dev *d, ab_mem *m, size_t bytes, ab_err *e) {
 
 static int cl_upload(ab_dev *d, ab_mem *m, const void *host, size_t bytes, ab_err *e) {
   if (!bytes) return cl_alloc(d, m, 0, e);
-  cl_int err;
-  cl_mem b = clCreateBuffer(dev(d)->ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                            bytes, (void *)host, &err);
-  AB_CL_CHECK_ERR(e, err, "clCreateBuffer");
+  cl_mem b;
+  int rc = ab_cl_buffer(dev(d)->ctx, &b, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes, host,
+                        e);
+  if (rc) return rc;
   m->h = b;
   m->bytes = bytes;
   return AB_OK;
@@ -89,13 +92,11 @@ static int iota(ab_cl_backend *cb, size_t n, ab_err *e) {
   if (!h) return ab_err_set(e, AB_ENOMEM, "out of memory");
   for (size_t i = 0; i < n; i++) h[i] = (int32_t)i;
   if (cb->iota) clReleaseMemObject(cb->iota);
-  cl_int err;
-  cb->iota = clCreateBuffer(cb->ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                            n * sizeof *h, h, &err);
+  int rc = ab_cl_buffer(cb->ctx, &cb->iota, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                        n * sizeof *h, h, e);
   free(h);
-  cb->niota = err == CL_SUCCESS ? n : 0;
-  AB_CL_CHECK_ERR(e, err, "clCreateBuffer");
-  return AB_OK;
+  cb->niota = rc ? 0 : n;
+  return rc;
 }
 
 /* The kernels' form of rows R of K models of B: dense [K][B][..] when they are, else
@@ -311,7 +312,7 @@ static int cl_eval_split(ab_dev *d, ab_models *m, int split, double *loss_sum,
                          int64_t *correct, int prob, int *ran, ab_err *e) {
   (void)m;
   ab_cl_backend *cb = dev(d);
-  *ran = cb->f.mode != AB_CL_FUSED_OFF;
+  *ran = cb->f.mode != AB_CL_FUSED_OFF && cb->n[split] <= cb->f.eval_max;
   if (!*ran) return AB_OK;
   return prob ? ab_cl_fused_eval(cb, split, 1, e) : fused_evaluate(cb, split, loss_sum, correct, e);
 }
@@ -380,6 +381,10 @@ int ab_cl_dev_create(ab_dev **out, int device, const ab_cl_opts *o, char *name, 
   cb->log_user = o ? o->log_user : NULL;
   int rc = fused_want(&cb->f, o, e);
   if (!rc) rc = ab_cl_ctx_open(&cb->ctx, device, o, e);
+  if (!rc && cb->gemm == AB_CL_GEMM_CLBLAST && cb->ctx->info.max_wg < CLBLAST_WG)
+    rc = ab_err_set(e, AB_EUSAGE, "--gemm clblast: CLBlast's kernels use work-groups of %d "
+                    "work-items, %s allows %zu: use --gemm own", CLBLAST_WG,
+                    cb->ctx->info.name, cb->ctx->info.max_wg);
   if (rc) { cl_destroy(cb); return rc; }
   if (name)
     snprintf(name, n, "opencl:%d %.96s%s", device, cb->ctx->info.name,

@@ -21,6 +21,9 @@ enum {
 #define AB_CL_FROWS 6
 #define AB_CL_FVECS 2
 
+/* Bytes held by a context's buffers (mem.c). */
+typedef struct ab_cl_usage ab_cl_usage;
+
 /* Owns everything but buffers: context, queue, program, kernels. */
 typedef struct ab_cl_ctx {
   cl_device_id device;
@@ -36,6 +39,9 @@ typedef struct ab_cl_ctx {
   int is_cpu;               /* CL_DEVICE_TYPE_CPU: shapes work-groups for vector lanes */
   int vec;                  /* AB_VEC: floats per work-item in the GEMM kernels */
   char options[512];        /* the build options used */
+  cl_ulong max_alloc;       /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+  cl_ulong local_mem;       /* CL_DEVICE_LOCAL_MEM_SIZE */
+  ab_cl_usage *usage;       /* bytes of the live buffers made by ab_cl_buffer */
 } ab_cl_ctx;
 
 /* The device with global index `index` and its description (device.c). */
@@ -47,6 +53,17 @@ int ab_cl_ctx_open(ab_cl_ctx **ctx, int index, const ab_cl_opts *o, ab_err *e);
 void ab_cl_ctx_free(ab_cl_ctx *ctx);
 /* Blocks until the queue is empty. */
 int ab_cl_finish(ab_cl_ctx *c, ab_err *e);
+
+/* Device buffers (mem.c). ab_cl_buffer checks `bytes` against the device's largest
+ * allocation and its global memory less the bytes of the live buffers, and fails with
+ * AB_EUSAGE and one line naming the size and what to lower; else it creates the buffer
+ * (clCreateBuffer's flags and host pointer) and counts it until it is released. */
+int ab_cl_buffer(ab_cl_ctx *c, cl_mem *out, cl_mem_flags flags, size_t bytes, const void *host,
+                 ab_err *e);
+int ab_cl_usage_open(ab_cl_ctx *c, ab_err *e);
+void ab_cl_usage_close(ab_cl_ctx *c);
+/* Bytes of the live buffers. */
+size_t ab_cl_in_use(const ab_cl_ctx *c);
 
 /* Fills e with "WHAT failed: CL_NAME (code) [file:line]"; returns AB_EDEVICE. */
 int ab_cl_fail(ab_err *e, cl_int err, const char *what, const char *file, int line);

@@ -14,6 +14,16 @@
  * runs in several launches of whole batches (down to one batch per launch, fused-step),
  * so that no launch runs long (a GPU driver's watchdog, and Ctrl-C, wait for it). */
 #define LAUNCH_MAX_ROWS (1 << 18)
+/* AUTO also keeps a launch's estimated run time under a limit: FLOPs counted from the
+ * net's shape, at a rate per work-group with at most one work-group per compute unit at
+ * a time. On a GPU the limit is 0.25 s at 4 GFLOP/s per work-group, a rate set low on
+ * purpose, so that a launch stays well under a second on a display GPU, whose driver
+ * kills a longer one. A CPU has no watchdog, only Ctrl-C waiting for the launch: 1 s at
+ * 20 GFLOP/s per core (PoCL's fused epoch runs ~45 GFLOP/s on one core). */
+typedef struct launch_limit {
+  double seconds, group_flops;
+} launch_limit;
+static const launch_limit LIMIT_GPU = {0.25, 4e9}, LIMIT_CPU = {1.0, 20e9};
 /* Work-items per group. A CPU device runs a work-group on one core, work-item after
  * work-item; one work-item with vector tiles is its fastest form. A GPU spreads tiles
  * over its lanes. */
@@ -161,18 +171,60 @@ static int fit_scratch(ab_cl_backend *cb, char *why, size_t n) {
   return -1;
 }
 
+/* Multiply-adds of one row's forward pass. */
+static double row_macs(const ab_arch *a) {
+  double m = 0;
+  for (int l = 0; l < a->nlayers; l++) m += (double)a->dims[l] * a->dims[l + 1];
+  return m;
+}
+
+static launch_limit limit_of(const ab_cl_backend *cb) {
+  return cb->ctx->is_cpu ? LIMIT_CPU : LIMIT_GPU;
+}
+
+/* Estimated seconds of a launch of `flops` over `groups` work-groups. */
+static double launch_seconds(const ab_cl_backend *cb, double flops, size_t groups) {
+  size_t cu = cb->ctx->info.compute_units ? cb->ctx->info.compute_units : 1;
+  return flops / (limit_of(cb).group_flops * (double)(groups < cu ? groups : cu));
+}
+
+/* FLOPs of one training batch of all models: forward, dX and dW (2 each per
+ * multiply-add), and Adam (about 12 per parameter). */
+static double batch_flops(const ab_cl_backend *cb) {
+  return (double)cb->K * (6.0 * cb->B * row_macs(&cb->a) + 12.0 * cb->P);
+}
+
+/* AUTO: one batch must fit a launch's time; the largest split a fused evaluation
+ * launch may take (longer splits are evaluated per-op, in chunks). */
+static int fit_time(ab_cl_backend *cb, char *why, size_t n) {
+  ab_cl_fplan *f = &cb->f;
+  f->eval_max = (size_t)-1;
+  if (f->want != AB_CL_FUSED_AUTO) return 0;
+  launch_limit lim = limit_of(cb);
+  double t = launch_seconds(cb, batch_flops(cb), (size_t)cb->K);
+  if (t > lim.seconds) {
+    snprintf(why, n, "one batch is estimated at %.2g s in one launch (%.0f GFLOP/s per "
+             "work-group), over the %.2g s a launch may take", t, lim.group_flops / 1e9,
+             lim.seconds);
+    return -1;
+  }
+  double row = 2.0 * row_macs(&cb->a) * cb->K;
+  double per_row = launch_seconds(cb, row, (size_t)cb->K * f->egroups);
+  f->eval_max = (size_t)(lim.seconds / per_row);
+  return 0;
+}
+
 /* Checks the preconditions and sizes the plan; returns 0, or fills why and returns -1. */
 static int fit(ab_cl_backend *cb, char *why, size_t n) {
-  if (fit_local(cb, why, n) || fit_wg(cb, why, n) || fit_scratch(cb, why, n)) return -1;
+  if (fit_local(cb, why, n) || fit_wg(cb, why, n) || fit_scratch(cb, why, n) ||
+      fit_time(cb, why, n))
+    return -1;
   return 0;
 }
 
 static int create(cl_mem *out, ab_cl_ctx *c, size_t bytes, const void *host, ab_err *e) {
-  cl_int err;
   cl_mem_flags fl = host ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE;
-  *out = clCreateBuffer(c->context, fl, bytes < 8 ? 8 : bytes, (void *)host, &err);
-  AB_CL_CHECK_ERR(e, err, "clCreateBuffer");
-  return AB_OK;
+  return ab_cl_buffer(c, out, fl, bytes < 8 ? 8 : bytes, host, e);
 }
 
 static int create_bufs(ab_cl_backend *cb, ab_err *e) {
@@ -204,22 +256,29 @@ static void describe(ab_cl_backend *cb, size_t rows, size_t budget) {
   else
     snprintf(how, sizeof how, "%d launches per epoch (%d batch%s each)%s", nl, f->seg,
              f->seg > 1 ? "es" : "", f->want != AB_CL_FUSED_AUTO ? " as asked" : "");
+  char ev[96] = "evaluation 1 launch";
+  if (cb->maxn > f->eval_max)
+    snprintf(ev, sizeof ev, "evaluation 1 launch up to %zu rows, per-op beyond", f->eval_max);
   int n = snprintf(f->why, sizeof f->why, "%s: %s for %d model%s of %zu rows per epoch; "
                    "row tile %d of %d rows in %zu of %zu bytes of local memory; %zu "
-                   "work-item%s per group; evaluation 1 launch", ab_cl_fused_name(f->mode),
+                   "work-item%s per group; %s", ab_cl_fused_name(f->mode),
                    how, cb->K, cb->K > 1 ? "s" : "", rows / cb->K, f->rt, cb->B, f->lbytes,
-                   budget, f->wg, f->wg > 1 ? "s" : "");
+                   budget, f->wg, f->wg > 1 ? "s" : "", ev);
   if (nl > 1 && f->want == AB_CL_FUSED_AUTO && n > 0 && (size_t)n < sizeof f->why)
-    snprintf(f->why + n, sizeof f->why - n, " (the epoch's %zu model-rows exceed %zu for "
-             "one launch)", rows, f->launch_rows ? f->launch_rows : LAUNCH_MAX_ROWS);
+    snprintf(f->why + n, sizeof f->why - n, " (a launch takes at most %zu model-rows or "
+             "%.2g s estimated)", f->launch_rows ? f->launch_rows : LAUNCH_MAX_ROWS,
+             limit_of(cb).seconds);
 }
 
 /* Batches per launch: one (STEP) or all (EPOCH) when asked; AUTO: as many as keep a
- * launch within LAUNCH_MAX_ROWS, which is fused-step when that is one batch. */
+ * launch within LAUNCH_MAX_ROWS and the time limit, which is fused-step when that is one
+ * batch. */
 static void plan_launches(ab_cl_backend *cb) {
   ab_cl_fplan *f = &cb->f;
   int nb = cb->maxbatches;
   size_t fit = (f->launch_rows ? f->launch_rows : LAUNCH_MAX_ROWS) / ((size_t)cb->K * cb->B);
+  double by_time = limit_of(cb).seconds / launch_seconds(cb, batch_flops(cb), (size_t)cb->K);
+  if (by_time < (double)fit) fit = (size_t)by_time;
   if (f->want == AB_CL_FUSED_STEP) f->seg = 1;
   else if (f->want == AB_CL_FUSED_EPOCH || fit >= (size_t)nb) f->seg = nb;
   else f->seg = fit < 1 ? 1 : (int)fit;

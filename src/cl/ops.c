@@ -167,7 +167,8 @@ int ab_cl_adam_step(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem
 
 int ab_cl_eval(ab_cl_ctx *c, cl_mem ploss, cl_mem pcorrect, int slot, int nslots,
                cl_mem logits, cl_mem labels, int loff, int K, int B, int C, ab_err *e) {
-  size_t L = group_size(c, AB_K_EVAL);
+  size_t L = group_size(c, AB_K_EVAL), per = sizeof(cl_float) + sizeof(cl_int);
+  while (L > 1 && L * per + c->klocal[AB_K_EVAL] > c->local_mem) L /= 2; /* 1 KB devices */
   karg a[] = {MEM(ploss),  MEM(pcorrect), INT(slot), INT(nslots),
               MEM(logits), MEM(labels),   INT(loff), INT(K),
               INT(B),      INT(C),        LOCAL(L * sizeof(cl_float)),
