@@ -3,7 +3,8 @@
  * and the kept values one float multiply, exact on every IEEE device), with sentinel and
  * canary as in test_op_linear_act_fwd.c; the mask's rate and independence; the gradient
  * of a training step with dropout against finite differences; and training with dropout
- * on every backend (the whole-epoch overrides stand aside), evaluation without it. */
+ * on every backend (the whole-epoch overrides stand aside), evaluation without it; the
+ * sweep's dropout dimension. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "abgpu/cpu.h"
 #include "abgpu/ref.h"
 #include "abgpu/rng.h"
+#include "abgpu/sweep.h"
 #include "abgpu/train.h"
 #include "testbuf.h"
 #include "testop.h"
@@ -312,4 +314,51 @@ Test(dropout_train, opencl_and_reference_agree) {
   train_against_ref("opencl", bd, &s);
   ab_backend_free(bd);
   ab_splits_free(&s);
+}
+
+/* ---- the sweep's dropout dimension ---- */
+
+Test(dropout_sweep, dimension_keys_flags_and_train_config) {
+  ab_space sp;
+  ab_space_init(&sp);
+  ab_err e;
+  const char *text = "hidden = 8\ndropout = 0 0.20 .2 0.5\n";
+  cr_assert_eq(ab_space_parse(&sp, text, strlen(text), "sp.txt", &e), 0, "%s", e.msg);
+  cr_assert_eq(sp.nval[AB_DIM_DROPOUT], 3, "0.20 and .2 are one value");
+  cr_assert(strstr(sp.note, "dropout: '.2' is 0.2 again"), "%s", sp.note);
+  ab_sweep_cfg *c;
+  size_t n;
+  cr_assert_eq(ab_space_expand(&c, &n, &sp, 0, 1, &e), 0, "%s", e.msg);
+  cr_assert_eq(n, 3);
+  char key[AB_SWEEP_KEY_LEN], flags[1024];
+  ab_sweep_key(&c[1], key, sizeof key);
+  cr_assert(strstr(key, " dropout=0.2 seed=1"), "%s", key);
+  ab_sweep_flags(&c[1], flags, sizeof flags);
+  cr_assert(strstr(flags, " --dropout 0.2"), "%s", flags);
+  ab_sweep_flags(&c[0], flags, sizeof flags);
+  cr_assert(!strstr(flags, "--dropout"), "no flag for train's default: %s", flags);
+  ab_train_cfg t;
+  cr_assert_eq(ab_sweep_train_cfg(&t, &c[2], &e), 0, "%s", e.msg);
+  cr_assert_eq(t.dropout, 0.5f);
+  cr_assert(ab_sweep_same_launch(&c[0], &c[2]), "rates may share a launch");
+  text = "dropout = 1\n";
+  cr_assert_eq(ab_space_parse(&sp, text, strlen(text), "sp.txt", &e), AB_EINPUT);
+  cr_assert(strstr(e.msg, "dropout: '1' is not a dropout rate in [0, 0.99]"), "%s", e.msg);
+  free(c);
+  ab_space_free(&sp);
+}
+
+/* Rates 0 and 0.3 in one launch: both train, the leaderboard keeps them apart (the
+ * dropout column), and a resume finds both already there. */
+Test(dropout_sweep, trains_in_one_launch_and_round_trips) {
+  static tu_run r;
+  const char *d = tu_tmpdir();
+  const char *sets = "--set hidden=8 --set act=relu --set epochs=3 --set dropout=0,0.3 "
+                     "--finalists 2 --device ref";
+  tu_sh(&r, "cd %s && %s sweep --data synth:1500:3 %s --leaderboard sw.csv --json-out sw.json "
+            "--quiet && %s sweep --data synth:1500:3 %s --leaderboard sw.csv --resume && "
+            "grep -c ',none,0,0.3,1,ok,' sw.csv", d, ABGPU_BIN, sets, ABGPU_BIN, sets);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "0 to train here (2 already in sw.csv)"), "%s", r.out);
+  cr_assert(strstr(r.out, "\n1\n"), "one row with dropout 0.3: %s", r.out);
 }

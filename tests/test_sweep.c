@@ -319,12 +319,12 @@ Test(leaderboard, csv_round_trip_sort_and_errors) {
   cr_assert(strstr(E.msg, "b.csv:1: not an abgpu sweep leaderboard"), "%s", E.msg);
   ab_lb_free(&bad);
   FILE *f = fopen(path, "a");
-  fprintf(f, "5,\"8\",\"relu\",0.001,100,0,100,0,none,random,shuffle,none,0,1,ok,0.3,0,nope,0,"
+  fprintf(f, "5,\"8\",\"relu\",0.001,100,0,100,0,none,random,shuffle,none,0,0,1,ok,0.3,0,nope,0,"
              "0.9,0,3,2,3,\"80,10,10\",9,feedbeef12345678,1,0.1,\"cpu\"\n");
   fclose(f);
   ab_lb_init(&bad);
   cr_assert_eq(ab_lb_read_csv(&bad, path, &E), AB_EINPUT);
-  cr_assert(strstr(E.msg, "lb.csv:6: column 18 (val_acc) is not valid"), "%s", E.msg);
+  cr_assert(strstr(E.msg, "lb.csv:6: column 19 (val_acc) is not valid"), "%s", E.msg);
   ab_lb_free(&bad);
   ab_lb_free(&lb);
   ab_lb_free(&back);

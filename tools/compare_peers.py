@@ -24,7 +24,7 @@ validation rows where they can, and only the picked configuration is scored:
 Development only (docs/quality.md); needs a venv with numpy<2, scikit-learn, lightgbm,
 xgboost, catboost and PyTorch (docs/quality.md says how).
 
-Usage: tools/compare_peers.py [--data CSV] [--seeds-a 1-10] [--seeds-b 1-5]
+Usage: tools/compare_peers.py [--data CSV] [--seeds-a 1-10|none] [--seeds-b 1-5|none]
                               [--winner "TRAIN FLAGS"] [--abgpu build/abgpu] [--skip NAME,...]
 """
 import argparse
@@ -46,6 +46,8 @@ TE_COLS = [1, 3, 5, 8, 9]       # the repeating columns abgpu's te encodes
 
 
 def seeds(text):
+    if text == "none":  # leave the protocol out
+        return []
     lo, hi = (int(v) for v in text.split("-"))
     return list(range(lo, hi + 1))
 
@@ -233,6 +235,8 @@ def figures(p, split):
 def run_peer(fit, grid, splits):
     """The configuration with the best mean validation AUC over splits, and its scores."""
     import numpy as np
+    if not splits:
+        return None, float("nan"), []
     best = None
     for cfg in grid:
         preds = [fit(cfg, tr, va) for tr, va, _ in splits]
@@ -305,7 +309,8 @@ def main():
                 continue
             ca, va, ta = run_peer(fit, grid, splits["A"])
             cb, vb, tb = run_peer(fit, grid, splits["B"])
-            pick = "%s; %s" % (cfg_text(ca), cfg_text(cb)) if ca != cb else cfg_text(ca)
+            picks = [cfg_text(c) for c in (ca, cb) if c is not None]
+            pick = "; ".join(picks) if len(set(picks)) > 1 else "".join(picks[:1])
             print("| %s | %s | %.4f | %.2f%% | %.4f | %.4f | %.4f |" % (
                 name, pick, va, 100 * np.mean([t[0] for t in ta]), np.mean([t[1] for t in ta]),
                 vb, np.mean([t[1] for t in tb])), flush=True)

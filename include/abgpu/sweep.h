@@ -28,7 +28,7 @@
 typedef enum {
   AB_DIM_HIDDEN = 0, AB_DIM_ACT, AB_DIM_LR, AB_DIM_BATCH, AB_DIM_WD, AB_DIM_EPOCHS,
   AB_DIM_PATIENCE, AB_DIM_TRANSFORM, AB_DIM_BALANCE, AB_DIM_ORDER, AB_DIM_SCHED,
-  AB_DIM_MIN_EPOCHS, AB_DIM_SEED, AB_NDIM
+  AB_DIM_MIN_EPOCHS, AB_DIM_DROPOUT, AB_DIM_SEED, AB_NDIM
 } ab_dim;
 const char *ab_dim_name(ab_dim d);
 
@@ -70,12 +70,13 @@ typedef struct ab_sweep_cfg {
   ab_order order;
   ab_sched sched;
   int min_epochs;
+  float dropout;
   uint64_t seed;
 } ab_sweep_cfg;
 
 /* Train's defaults (ab_recipe_default: hidden 100,100, act relu,sigmoid, lr 0.001, batch
  * 100, wd 0, epochs 100, patience 20, transform log1p,ple:32,te, balance none, batch
- * order shuffle, no schedule, min epochs 0, seed 1). */
+ * order shuffle, no schedule, min epochs 0, dropout 0, seed 1). */
 ab_sweep_cfg ab_sweep_cfg_default(void);
 /* Every configuration of the grid (random_n == 0), or random_n distinct ones drawn with
  * the seeded generator (all of them when random_n >= the grid), in grid order. A hidden
@@ -84,7 +85,7 @@ ab_sweep_cfg ab_sweep_cfg_default(void);
 int ab_space_expand(ab_sweep_cfg **out, size_t *n, const ab_space *sp, size_t random_n,
                     uint64_t seed, ab_err *e);
 /* "hidden=100,100 act=relu lr=0.001 batch=100 wd=0 epochs=100 patience=10
- * transform=log1p balance=first batch_order=shuffle lr_schedule=none min_epochs=0 seed=1":
+ * transform=log1p balance=first batch_order=shuffle lr_schedule=none min_epochs=0 dropout=0 seed=1":
  * identifies a configuration. */
 void ab_sweep_key(const ab_sweep_cfg *c, char *buf, size_t n);
 /* train's flags for c, without --seed: "--hidden 100,100 --act relu ...". */

@@ -27,7 +27,7 @@ static void sweep_help(void) {
          "  --data F          CSV export, or synth:N[:SEED] (required)\n"
          "  --space FILE      search space: one `name = values` per line; names hidden, act,\n"
          "                    lr, batch, wd, epochs, patience, transform, balance,\n"
-         "                    batch_order, lr_schedule, min_epochs, seed\n"
+         "                    batch_order, lr_schedule, min_epochs, dropout, seed\n"
          "  --set N=VALUES    one dimension on the command line, e.g. --set lr=0.001,0.003 or\n"
          "                    --set 'hidden=100,100 200' (repeatable; replaces the file's)\n"
          "  --grid            every combination (the default)\n"

@@ -14,7 +14,7 @@ enum { STREAM_SAMPLE = 11 };
 
 static const char *const dim_names[AB_NDIM] = {"hidden", "act", "lr", "batch", "wd", "epochs",
                                                 "patience", "transform", "balance", "batch_order",
-                                                "lr_schedule", "min_epochs", "seed"};
+                                                "lr_schedule", "min_epochs", "dropout", "seed"};
 
 const char *ab_dim_name(ab_dim d) { return (unsigned)d < AB_NDIM ? dim_names[d] : "?"; }
 
@@ -117,6 +117,7 @@ int ab_sweep_canon(ab_dim d, char *out, const char *tok, const char **why) {
     case AB_DIM_ORDER: *why = "shuffle or fixed"; return canon_name(out, tok, !ab_order_parse(&o, tok));
     case AB_DIM_SCHED: *why = "none, plateau or cosine"; return canon_name(out, tok, !ab_sched_parse(&s, tok));
     case AB_DIM_MIN_EPOCHS: *why = "an epoch count 0..1000000"; return canon_int(out, tok, 0, 1000000);
+    case AB_DIM_DROPOUT: *why = "a dropout rate in [0, 0.99]"; return canon_float(out, tok, 0, 0.99);
     case AB_DIM_SEED: *why = "a seed 0..18446744073709551615"; return canon_u64(out, tok);
     default: *why = "?"; return -1;
   }
@@ -190,7 +191,7 @@ static int parse_line(ab_space *sp, char *line, const char *at, int *dim, ab_err
   if (d < 0)
     return ab_err_set(e, AB_EINPUT, "%sunknown dimension '%.40s' (expected hidden, act, lr, batch, "
                       "wd, epochs, patience, transform, balance, batch_order, lr_schedule, "
-                      "min_epochs or seed)", at, name);
+                      "min_epochs, dropout or seed)", at, name);
   *dim = (int)d;
   return set_values(sp, (ab_dim)d, eq + 1, at, e);
 }
@@ -268,6 +269,7 @@ ab_sweep_cfg ab_sweep_cfg_default(void) {
   c.order = t.order;
   c.sched = t.sched;
   c.min_epochs = t.min_epochs;
+  c.dropout = t.dropout;
   c.seed = t.seed;
   return c;
 }
@@ -286,6 +288,7 @@ void ab_sweep_cfg_set(ab_sweep_cfg *c, ab_dim d, const char *v) {
     case AB_DIM_ORDER: ab_order_parse(&c->order, v); break;
     case AB_DIM_SCHED: ab_sched_parse(&c->sched, v); break;
     case AB_DIM_MIN_EPOCHS: c->min_epochs = atoi(v); break;
+    case AB_DIM_DROPOUT: c->dropout = strtof(v, NULL); break;
     case AB_DIM_SEED: c->seed = strtoull(v, NULL, 10); break;
     default: break;
   }
@@ -307,6 +310,7 @@ int ab_sweep_train_cfg(ab_train_cfg *out, const ab_sweep_cfg *c, ab_err *e) {
   out->order = c->order;
   out->sched = c->sched;
   out->min_epochs = c->min_epochs > c->epochs ? c->epochs : c->min_epochs;
+  out->dropout = c->dropout;
   return AB_OK;
 }
 
@@ -448,18 +452,20 @@ int ab_space_expand(ab_sweep_cfg **out, size_t *n, const ab_space *sp, size_t ra
 
 void ab_sweep_key(const ab_sweep_cfg *c, char *buf, size_t n) {
   snprintf(buf, n, "hidden=%s act=%s lr=%g batch=%d wd=%g epochs=%d patience=%d transform=%s "
-           "balance=%s batch_order=%s lr_schedule=%s min_epochs=%d seed=%llu", c->hidden, c->act,
-           (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
+           "balance=%s batch_order=%s lr_schedule=%s min_epochs=%d dropout=%g seed=%llu", c->hidden,
+           c->act, (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
            AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), ab_order_name(c->order),
-           ab_sched_name(c->sched), c->min_epochs, (unsigned long long)c->seed);
+           ab_sched_name(c->sched), c->min_epochs, (double)c->dropout, (unsigned long long)c->seed);
 }
 
 void ab_sweep_flags(const ab_sweep_cfg *c, char *buf, size_t n) {
+  char drop[48] = ""; /* only when set: train's default is none */
+  if (c->dropout > 0) snprintf(drop, sizeof drop, " --dropout %g", (double)c->dropout);
   snprintf(buf, n, "--hidden %s --act %s --lr %g --batch %d --wd %g --epochs %d --patience %d "
-           "--transform %s --balance %s --batch-order %s --lr-schedule %s --min-epochs %d",
+           "--transform %s --balance %s --batch-order %s --lr-schedule %s --min-epochs %d%s",
            c->hidden, c->act, (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
            AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), ab_order_name(c->order),
-           ab_sched_name(c->sched), c->min_epochs > c->epochs ? c->epochs : c->min_epochs);
+           ab_sched_name(c->sched), c->min_epochs > c->epochs ? c->epochs : c->min_epochs, drop);
 }
 
 int ab_sweep_same_data(const ab_sweep_cfg *a, const ab_sweep_cfg *b) {

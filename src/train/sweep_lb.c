@@ -19,7 +19,7 @@
 #define NCOLS (COL_SWEEP + 7)
 static const char *const HEADER =
     "rank,hidden,act,lr,batch,wd,epochs,patience,transform,balance,batch_order,lr_schedule,"
-    "min_epochs,seed,status,"
+    "min_epochs,dropout,seed,status,"
     "val_loss,val_loss_sd,val_acc,val_acc_sd,val_auc,val_auc_sd,epochs_run,best_epoch,"
     "folds,split,split_seed,data_hash,launch_models,seconds,device";
 
@@ -178,10 +178,10 @@ void ab_lb_sort(ab_leaderboard *lb, ab_rank_by by) {
 
 static void put_row(FILE *f, size_t rank, const ab_lb_row *r) {
   const ab_sweep_cfg *c = &r->cfg;
-  fprintf(f, "%zu,\"%s\",\"%s\",%g,%d,%g,%d,%d,\"%s\",%s,%s,%s,%d,%llu,%s,", rank, c->hidden,
-          c->act, (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
+  fprintf(f, "%zu,\"%s\",\"%s\",%g,%d,%g,%d,%d,\"%s\",%s,%s,%s,%d,%g,%llu,%s,", rank,
+          c->hidden, c->act, (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
           AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), ab_order_name(c->order),
-          ab_sched_name(c->sched), c->min_epochs, (unsigned long long)c->seed,
+          ab_sched_name(c->sched), c->min_epochs, (double)c->dropout, (unsigned long long)c->seed,
           r->status == AB_ROW_OK ? "ok" : "diverged");
   fprintf(f, "%.8g,%.8g,%.8g,%.8g,%.8g,%.8g,%.8g,%.8g,", r->val_loss, r->val_loss_sd, r->val_acc,
           r->val_acc_sd, r->val_auc, r->val_auc_sd, r->epochs_run, r->best_epoch);
@@ -453,10 +453,10 @@ void ab_sweep_json_cfg(FILE *f, const ab_sweep_cfg *c) {
   ab_json_str(f, c->act);
   fprintf(f, ", \"lr\": %g, \"batch\": %d, \"wd\": %g, \"epochs\": %d, \"patience\": %d, "
           "\"transform\": \"%s\", \"balance\": \"%s\", \"batch_order\": \"%s\", "
-          "\"lr_schedule\": \"%s\", \"min_epochs\": %d, \"seed\": %llu}", (double)c->lr, c->batch,
-          (double)c->wd, c->epochs, c->patience, AB_TRANSFORM_STR(c->transform),
-          ab_balance_name(c->balance), ab_order_name(c->order), ab_sched_name(c->sched),
-          c->min_epochs, (unsigned long long)c->seed);
+          "\"lr_schedule\": \"%s\", \"min_epochs\": %d, \"dropout\": %g, \"seed\": %llu}",
+          (double)c->lr, c->batch, (double)c->wd, c->epochs, c->patience,
+          AB_TRANSFORM_STR(c->transform), ab_balance_name(c->balance), ab_order_name(c->order),
+          ab_sched_name(c->sched), c->min_epochs, (double)c->dropout, (unsigned long long)c->seed);
 }
 
 static void json_row(FILE *f, size_t rank, const ab_lb_row *r) {
