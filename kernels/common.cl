@@ -26,11 +26,29 @@
 #define AB_ROWS 4
 #endif
 
-/* a * b + c; b and c may be vectors and a a scalar. */
+/* The split kernels' tiles (options AB_TM, AB_TN, AB_TK): a work-group of AB_TN x AB_TL
+ * = 64 work-items computes AB_TM x AB_TN outputs, AB_TR rows per work-item, over steps
+ * of AB_TK terms staged in local memory. */
+#ifndef AB_TM
+#define AB_TM 8
+#endif
+#ifndef AB_TN
+#define AB_TN 16
+#endif
+#ifndef AB_TK
+#define AB_TK 16
+#endif
+#define AB_TL 4
+#define AB_TR (AB_TM / AB_TL)
+#define AB_TG (AB_TN * AB_TL)
+
+/* a * b + c; b and c may be vectors and a a scalar (AB_MAC1: all three scalars). */
 #if AB_FMA
 #define AB_MAC(a, b, c) fma((vfloat)(a), (b), (c))
+#define AB_MAC1(a, b, c) fma((a), (b), (c))
 #else
 #define AB_MAC(a, b, c) ((a) * (b) + (c))
+#define AB_MAC1(a, b, c) ((a) * (b) + (c))
 #endif
 
 /* vfloat: AB_VEC floats; vload/vstore of a whole vector, and of its first n lanes. */

@@ -54,7 +54,9 @@ static void log_capture(void *user, const char *text) {
 static ab_backend *open_cl(int dev, const variant *v, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 1, v ? v->vec : 0, log_capture, NULL, {0}};
+  /* the ordered per-op kernels: the fused kernels' summation order on every device */
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 1, v ? v->vec : 0, log_capture, NULL, {0},
+                  AB_CL_SPLIT_ORDERED};
   if (v) o.fused = v->o;
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
   cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
@@ -265,7 +267,7 @@ Test(cl_fused, off_and_clblast_run_per_op) {
   cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_OFF, "%s", why);
   ab_backend_free(be);
   if (ab_cl_have_clblast() && tu_clblast_runs(dev)) {
-    ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL, {0}};
+    ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL, {0}, AB_CL_SPLIT_AUTO};
     cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
     cr_assert_eq(ab_backend_load_data(be, &s, &e), 0, "%s", e.msg);
     cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_OFF, "%s", why);
@@ -286,7 +288,7 @@ Test(cl_fused, env_selects_the_path) {
   cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_STEP, "%s", why);
   ab_backend_free(be);
   setenv("ABGPU_CL_FUSED", "fast", 1);
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}, AB_CL_SPLIT_AUTO};
   cr_expect_eq(ab_backend_cl_create(&be, dev, &o, &e), AB_EUSAGE, "a bad value must fail");
   cr_expect(strstr(e.msg, "ABGPU_CL_FUSED=fast"), "%s", e.msg);
   ab_splits_free(&s);

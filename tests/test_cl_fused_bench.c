@@ -96,7 +96,7 @@ static void teardown(ab_splits *s, models *m, const char *msg) {
 static ab_backend *open_path(int dev, ab_cl_fused path, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {path, 0, 0, 0}};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {path, 0, 0, 0}, AB_CL_SPLIT_AUTO};
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
   cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
   return be;

@@ -60,6 +60,26 @@ static launches trace_of(const char *trace, const char *kernel) {
   return l;
 }
 
+/* One kernel's launches whose first global size is at least `min0` (a tiled GEMM's
+ * output columns rounded up to its tile): how many, and the fewest work-groups. */
+static launches trace_wide(const char *trace, const char *kernel, long min0) {
+  launches l = {0, 0, 0};
+  FILE *f = fopen(trace, "r");
+  if (!f) return l;
+  char line[512], name[128];
+  while (fgets(line, sizeof line, f)) {
+    const char *g = strstr(line, " groups="), *gl = strstr(line, " global=");
+    if (sscanf(line, "%127s", name) != 1 || strcmp(name, kernel) != 0 || !g || !gl) continue;
+    if (atol(gl + 8) < min0) continue;
+    long groups = atol(g + 8);
+    if (l.n == 0 || groups < l.min_groups) l.min_groups = groups;
+    if (l.n == 0 || groups > l.max_groups) l.max_groups = groups;
+    l.n++;
+  }
+  fclose(f);
+  return l;
+}
+
 /* Lines of `out` that contain `what`. */
 static int count_lines(const char *out, const char *what) {
   int n = 0;
@@ -184,7 +204,7 @@ Test(cl_gpu, buffer_over_free_global_memory_refused) {
   int dev = tu_cl_device_or_skip("GPU-limit tests");
   ab_err e;
   ab_cl_ctx *c = NULL;
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}, AB_CL_SPLIT_AUTO};
   cr_assert_eq(ab_cl_ctx_open(&c, dev, &o, &e), AB_OK, "opening device %d: %s", dev, e.msg);
   c->max_alloc = (cl_ulong)-1;
   cl_mem a = NULL, b = NULL;
@@ -200,4 +220,38 @@ Test(cl_gpu, buffer_over_free_global_memory_refused) {
   cr_expect_eq(ab_cl_buffer(c, &b, CL_MEM_READ_WRITE, total + 1, NULL, &e), AB_EUSAGE,
                "more than global memory must be refused");
   ab_cl_ctx_free(c);
+}
+
+/* Issue 13, finding 2: one model used a handful of work-groups per step. A K = 1 training
+ * run on the per-op path of a 132-unit GPU (48 KB, 256) must spread every GEMM-sized
+ * step of a batch of 100 over at least 64 work-groups: the forward of each 100-wide layer,
+ * every dX, every dW and db (small layers take chunks of the batch); the batch loss runs
+ * over ceil(100 / 64) = 2 groups with its second stage, never the one-group kernel. (The
+ * output layer's forward, 100 rows x 2 columns, is 13 groups of 8 x 16 outputs.) */
+Test(cl_gpu, k1_per_op_steps_spread_over_64_groups) {
+  int dev = tu_cl_device_or_skip("GPU-limit tests");
+  const char *d = tu_tmpdir();
+  char env[1024], trace[512];
+  snprintf(trace, sizeof trace, "%s/k1.trace", d);
+  shim_env(env, sizeof env, 48 * 1024, 256, trace, "FAKE_CU=132 ABGPU_CL_FUSED=off");
+  static tu_run r;
+  tu_sh(&r, "cd %s && rm -f %s && %s %s train --data synth:1500 --batch 100 --epochs 1 "
+        "--device %d --verbose", d, trace, env, ABGPU_BIN, dev);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  static const char *const gemm[] = {"ab_linear_act_bwd_dw_tiled", "ab_linear_act_bwd_dx_tiled"};
+  for (int i = 0; i < 2; i++) {
+    launches l = trace_wide(trace, gemm[i], 0);
+    cr_assert_geq(l.n, 12, "%s: %d launches (12 batches)", gemm[i], l.n);
+    cr_expect_geq(l.min_groups, 64, "%s: a launch of %ld work-groups", gemm[i], l.min_groups);
+  }
+  launches fw = trace_wide(trace, "ab_linear_act_fwd_tiled", 64);
+  cr_assert_geq(fw.n, 24, "forward launches of 100-wide layers: %d", fw.n);
+  cr_expect_geq(fw.min_groups, 64, "a 100-wide forward of %ld work-groups", fw.min_groups);
+  launches xs = trace_of(trace, "ab_softmax_xent_split");
+  cr_expect(xs.n >= 12 && xs.min_groups == 2, "batch loss: %d launches, %ld groups", xs.n,
+            xs.min_groups);
+  static const char *const old[] = {"ab_linear_act_fwd", "ab_linear_act_bwd_dw",
+                                    "ab_linear_act_bwd_dx", "ab_softmax_xent"};
+  for (int i = 0; i < 4; i++)
+    cr_expect_eq(trace_of(trace, old[i]).n, 0, "%s (the ordered form) ran", old[i]);
 }

@@ -16,58 +16,62 @@
 
 #define NROWS 2000
 
-static ab_backend *open_cl(int dev, ab_cl_gemm gemm, const ab_splits *s) {
+static ab_backend *open_cl(int dev, ab_cl_gemm gemm, ab_cl_split split, const ab_splits *s) {
   ab_backend *be;
   ab_err e;
   ab_cl_fused_opts per_op = {AB_CL_FUSED_OFF, 0, 0, 0}; /* the fused paths: test_cl_fused.c */
-  ab_cl_opts o = {gemm, 0, 0, NULL, NULL, per_op};
+  ab_cl_opts o = {gemm, 0, 0, NULL, NULL, per_op, split};
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
   cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
   return be;
 }
 
 /* ab_train on the device and on the reference: same seed, 5 epochs, no early stop. */
-static void train_parity(ab_cl_gemm gemm) {
+static void train_parity(ab_cl_gemm gemm, ab_cl_split split) {
   int dev = tu_cl_device_or_skip("OpenCL training tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
-  ab_backend *bd = open_cl(dev, gemm, &s), *br = tu_open_ref(&s);
+  ab_backend *bd = open_cl(dev, gemm, split, &s), *br = tu_open_ref(&s);
   tu_train_parity("cl_train", bd->name, bd, br, &s);
   ab_backend_free(bd);
   ab_backend_free(br);
   ab_splits_free(&s);
 }
 
-Test(cl_train, parity_own_kernels) { train_parity(AB_CL_GEMM_OWN); }
+Test(cl_train, parity_own_kernels) { train_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_AUTO); }
+/* The split per-op kernels (the GPU form) on any device: tiles, two-stage dW/db and
+ * batch-loss sums, so within the training bound rather than bit for bit. */
+Test(cl_train, parity_split_kernels) { train_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_ON); }
 
 Test(cl_train, parity_clblast) {
   if (!ab_cl_have_clblast()) cr_skip_test("this build has no CLBlast");
   if (tu_clblast_runs(tu_cl_device_or_skip("OpenCL training tests")))
-    train_parity(AB_CL_GEMM_CLBLAST);
+    train_parity(AB_CL_GEMM_CLBLAST, AB_CL_SPLIT_AUTO);
 }
 
 /* ---- every vtable operation, K = 3 models with their own hyperparameters ---- */
 
 enum { KM = TU_PAIR_K, BATCH = 50 };
 
-static void vtable_parity(ab_cl_gemm gemm) {
+static void vtable_parity(ab_cl_gemm gemm, ab_cl_split split) {
   int dev = tu_cl_device_or_skip("OpenCL training tests");
   ab_splits s;
   tu_learnable_splits(&s, NROWS);
   tu_pair p;
-  ab_backend *bd = open_cl(dev, gemm, &s);
+  ab_backend *bd = open_cl(dev, gemm, split, &s);
   tu_pair_init(&p, bd->name, bd, &s, "20,7", "tanh,sigmoid", BATCH);
   tu_pair_vtable_parity(&p, &s);
   tu_pair_free(&p);
   ab_splits_free(&s);
 }
 
-Test(cl_train, vtable_k3_own_kernels) { vtable_parity(AB_CL_GEMM_OWN); }
+Test(cl_train, vtable_k3_own_kernels) { vtable_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_AUTO); }
+Test(cl_train, vtable_k3_split_kernels) { vtable_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_ON); }
 
 Test(cl_train, vtable_k3_clblast) {
   if (!ab_cl_have_clblast()) cr_skip_test("this build has no CLBlast");
   if (tu_clblast_runs(tu_cl_device_or_skip("OpenCL training tests")))
-    vtable_parity(AB_CL_GEMM_CLBLAST);
+    vtable_parity(AB_CL_GEMM_CLBLAST, AB_CL_SPLIT_AUTO);
 }
 
 /* ---- CLI ---- */

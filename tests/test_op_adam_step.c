@@ -73,8 +73,9 @@ Test(adam_step, cpu_is_bit_identical) {
 
 /* ---- OpenCL ---- */
 
-static void cl_adam_all(int vec) {
+static void cl_adam_all(int vec, int split) {
   ab_cl_ctx *c = to_cl_open(vec);
+  c->split = split;
   to_stats st = {"ab_adam", 0, 0, 0, 0, 0};
   ab_rng_seed(&rng, 17, 1);
   static const int NS[] = {1, 3, 10, 100, 129, 11402};
@@ -121,5 +122,7 @@ static void cl_adam_all(int vec) {
   ab_cl_ctx_free(c);
 }
 
-Test(adam_step, opencl) { cl_adam_all(0); }
-Test(adam_step, opencl_vec1) { cl_adam_all(1); }
+Test(adam_step, opencl) { cl_adam_all(0, 0); }
+Test(adam_step, opencl_vec1) { cl_adam_all(1, 0); }
+/* the split per-op form: the same kernel in groups of 64 */
+Test(adam_step, opencl_split) { cl_adam_all(1, 1); }

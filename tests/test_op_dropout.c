@@ -308,7 +308,7 @@ Test(dropout_train, opencl_and_reference_agree) {
   tu_learnable_splits(&s, 2000);
   ab_backend *bd;
   ab_err e;
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {AB_CL_FUSED_EPOCH, 0, 0, 0}};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {AB_CL_FUSED_EPOCH, 0, 0, 0}, AB_CL_SPLIT_AUTO};
   cr_assert_eq(ab_backend_cl_create(&bd, dev, &o, &e), 0, "%s", e.msg);
   cr_assert_eq(ab_backend_load_data(bd, &s, &e), 0, "%s", e.msg);
   train_against_ref("opencl", bd, &s);

@@ -237,8 +237,9 @@ static void cl_bwd_run(ab_cl_ctx *c, to_stats *st, cl_bwd_io *io, const char *sh
   to_cl_release_all();
 }
 
-static void cl_bwd_all(int vec) {
+static void cl_bwd_all(int vec, int split) {
   ab_cl_ctx *c = to_cl_open(vec);
+  c->split = split;
   to_stats st = {"backward", 0, 0, 0, 0, 0};
   ab_rng_seed(&rng, 16, 1);
   for (int ri = 0; ri < TO_NROWS; ri++)
@@ -270,5 +271,9 @@ static void cl_bwd_all(int vec) {
   ab_cl_ctx_free(c);
 }
 
-Test(linear_act_bwd, opencl) { cl_bwd_all(0); }
-Test(linear_act_bwd, opencl_vec1) { cl_bwd_all(1); }
+Test(linear_act_bwd, opencl) { cl_bwd_all(0, 0); }
+Test(linear_act_bwd, opencl_vec1) { cl_bwd_all(1, 0); }
+/* The split forms GPUs run: ab_linear_act_bwd_dw_tiled (chunks of the batch for small
+ * layers, then ab_linear_act_bwd_dw_sum: a different summation order, within
+ * AB_TOL_DOT) and ab_linear_act_bwd_dx_tiled (the reference's order). */
+Test(linear_act_bwd, opencl_split) { cl_bwd_all(1, 1); }

@@ -128,8 +128,9 @@ static void cl_fwd_case(ab_cl_ctx *c, to_stats *st, int K, int B, int IN, int OU
   to_cl_release_all();
 }
 
-static void cl_fwd_all(int vec) {
+static void cl_fwd_all(int vec, int split) {
   ab_cl_ctx *c = to_cl_open(vec);
+  c->split = split;
   to_stats st = {"ab_linear_act_fwd", 0, 0, 0, 0, 0};
   ab_rng_seed(&rng, 12, 1);
   for (int ri = 0; ri < TO_NROWS; ri++)
@@ -144,8 +145,10 @@ static void cl_fwd_all(int vec) {
   ab_cl_ctx_free(c);
 }
 
-Test(linear_act_fwd, opencl) { cl_fwd_all(0); }
-Test(linear_act_fwd, opencl_vec1) { cl_fwd_all(1); }
+Test(linear_act_fwd, opencl) { cl_fwd_all(0, 0); }
+Test(linear_act_fwd, opencl_vec1) { cl_fwd_all(1, 0); }
+/* ab_linear_act_fwd_tiled, the split form GPUs run */
+Test(linear_act_fwd, opencl_split) { cl_fwd_all(1, 1); }
 
 Test(linear_act_fwd, opencl_bias_after_clblast) {
   ab_cl_ctx *c = to_cl_open(0);

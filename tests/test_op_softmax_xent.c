@@ -131,9 +131,10 @@ static void cl_xent_case(ab_cl_ctx *c, to_stats *st, int K, int B, int C) {
   to_cl_release_all();
 }
 
-Test(softmax_xent, opencl) {
+static void cl_xent_all(int split) {
   ab_cl_ctx *c = to_cl_open(0);
-  to_stats st = {"ab_softmax_xent", 0, 0, 0, 0, 0};
+  c->split = split;
+  to_stats st = {split ? "ab_softmax_xent_split" : "ab_softmax_xent", 0, 0, 0, 0, 0};
   ab_rng_seed(&rng, 14, 1);
   static const int CS[] = {1, 2, 3, 10};
   for (int ri = 0; ri < TO_NROWS; ri++)
@@ -142,3 +143,8 @@ Test(softmax_xent, opencl) {
   to_stats_print("cl", &st);
   ab_cl_ctx_free(c);
 }
+
+Test(softmax_xent, opencl) { cl_xent_all(0); }
+/* ab_softmax_xent_split and _sum, the GPU form: rows over many groups, the batch loss
+ * summed in a tree per group then over groups (AB_TOL_EVAL covers any order) */
+Test(softmax_xent, opencl_split) { cl_xent_all(1); }

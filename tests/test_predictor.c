@@ -129,7 +129,7 @@ static void cl_close(const char *path) {
   ab_err e = {0};
   cr_assert_eq(ab_model_load(&m, path, &e), 0, "%s", e.msg);
   read_ref(&s, &m);
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}, AB_CL_SPLIT_AUTO};
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
   float *p = score_on(be, &m, &s);
   expect_close(be->name, p, s.prob, s.n);

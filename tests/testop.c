@@ -95,7 +95,7 @@ ab_cl_ctx *to_cl_open(int vec) {
   int dev = tu_cl_device_or_skip("OpenCL kernel tests");
   ab_err e;
   ab_cl_ctx *c = NULL;
-  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, vec, NULL, NULL, {0}};
+  ab_cl_opts o = {AB_CL_GEMM_OWN, 0, vec, NULL, NULL, {0}, AB_CL_SPLIT_AUTO};
   cr_assert_eq(ab_cl_ctx_open(&c, dev, &o, &e), AB_OK, "opening device %d: %s", dev, e.msg);
   fprintf(stderr, "cl AB_VEC=%d\n", c->vec);
   return c;

@@ -112,7 +112,7 @@ int tu_clblast_runs(int dev) {
   ab_cl_devices_free(&d);
   if (wg >= 256) return 1;
   ab_backend *be = NULL;
-  ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL, {0}};
+  ab_cl_opts o = {AB_CL_GEMM_CLBLAST, 0, 0, NULL, NULL, {0}, AB_CL_SPLIT_AUTO};
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), AB_EUSAGE,
                "CLBlast on a device of %zu work-items per group must be refused", wg);
   cr_assert(strstr(e.msg, "use --gemm own"), "the refusal must say what to use: %s", e.msg);

@@ -81,6 +81,13 @@ typedef struct ab_cl_fused_opts {
                             * takes several launches; 0: 262,144 */
 } ab_cl_fused_opts;
 
+/* The per-op kernels (docs/opencl.md): SPLIT spreads each batch over many work-groups
+ * (local-memory tiles, two-stage sums of dW, db and the batch loss: within the
+ * tolerances of the reference, not bit-identical); ORDERED sums every output in the
+ * reference's order in few work-groups. AUTO: $ABGPU_CL_SPLIT (0 or 1) when set, else
+ * SPLIT on GPUs and ORDERED on CPU devices. */
+typedef enum { AB_CL_SPLIT_AUTO = 0, AB_CL_SPLIT_ORDERED = 1, AB_CL_SPLIT_ON = 2 } ab_cl_split;
+
 typedef struct ab_cl_opts {
   ab_cl_gemm gemm;
   int verbose;             /* 1: report build options and the training path through log */
@@ -89,6 +96,7 @@ typedef struct ab_cl_opts {
   ab_cl_log_fn log;        /* may be NULL */
   void *log_user;
   ab_cl_fused_opts fused;  /* the training path; zero: AUTO or $ABGPU_CL_FUSED */
+  ab_cl_split split;       /* the per-op kernels; zero: AUTO */
 } ab_cl_opts;
 
 /* The OpenCL backend over device `device` (global index): the OpenCL device's op table

@@ -8,10 +8,14 @@
 static const char *const kernel_names[AB_K_COUNT] = {
     "ab_gather", "ab_linear_act_fwd", "ab_linear_act_fwd_bias", "ab_softmax_xent",
     "ab_linear_act_bwd_dz", "ab_linear_act_bwd_dw", "ab_linear_act_bwd_dx", "ab_adam_step",
-    "ab_eval", "ab_prob1", "ab_fused_train", "ab_fused_eval", "ab_dropout"};
+    "ab_eval", "ab_prob1", "ab_fused_train", "ab_fused_eval", "ab_dropout",
+    "ab_linear_act_fwd_tiled", "ab_linear_act_bwd_dw_tiled", "ab_linear_act_bwd_dw_sum",
+    "ab_linear_act_bwd_dx_tiled", "ab_softmax_xent_split", "ab_softmax_xent_sum"};
 
 void ab_cl_ctx_free(ab_cl_ctx *c) {
   if (!c) return;
+  for (int i = 0; i < 2; i++)
+    if (c->part[i]) clReleaseMemObject(c->part[i]);
   for (int i = AB_K_COUNT - 1; i >= 0; i--)
     if (c->k[i]) clReleaseKernel(c->k[i]);
   if (c->program) clReleaseProgram(c->program);
@@ -92,8 +96,10 @@ static void build_options(ab_cl_ctx *c, const ab_cl_opts *o) {
   int cl11 = strstr(c->info.c_version, "OpenCL C 1.1") != NULL;
   c->vec = vector_width(c, o);
   snprintf(c->options, sizeof c->options,
-           "-cl-std=%s -DAB_VEC=%d -DAB_ROWS=%d -DAB_FR=%d -DAB_FN=%d -DAB_FMA=%d%s",
-           cl11 ? "CL1.1" : "CL1.2", c->vec, AB_CL_ROWS, AB_CL_FROWS, AB_CL_FVECS,
+           "-cl-std=%s -DAB_VEC=%d -DAB_ROWS=%d -DAB_FR=%d -DAB_FN=%d -DAB_TM=%d -DAB_TN=%d "
+           "-DAB_TK=%d -DAB_FMA=%d%s",
+           cl11 ? "CL1.1" : "CL1.2", c->vec, AB_CL_ROWS, AB_CL_FROWS, AB_CL_FVECS, AB_CL_TM,
+           AB_CL_TN, AB_CL_TK,
            getenv("ABGPU_CL_FMA") ? atoi(getenv("ABGPU_CL_FMA")) : (fp & CL_FP_FMA) != 0,
            (fp & CL_FP_CORRECTLY_ROUNDED_DIVIDE_SQRT) ? " -cl-fp32-correctly-rounded-divide-sqrt"
                                                         : "");
@@ -169,11 +175,29 @@ static int open_queue(ab_cl_ctx *c, int index, ab_err *e) {
   return AB_OK;
 }
 
+/* Split or ordered per-op kernels: asked for, else $ABGPU_CL_SPLIT, else split on GPUs. */
+static int choose_split(ab_cl_ctx *c, const ab_cl_opts *o, ab_err *e) {
+  ab_cl_split s = o ? o->split : AB_CL_SPLIT_AUTO;
+  const char *env = getenv("ABGPU_CL_SPLIT");
+  if (s < AB_CL_SPLIT_AUTO || s > AB_CL_SPLIT_ON)
+    return ab_err_set(e, AB_EUSAGE, "unknown per-op kernel form %d", (int)s);
+  if (s == AB_CL_SPLIT_AUTO && env && *env) {
+    if (strcmp(env, "0") && strcmp(env, "1"))
+      return ab_err_set(e, AB_EUSAGE, "ABGPU_CL_SPLIT=%s: expected 0 or 1", env);
+    s = env[0] == '1' ? AB_CL_SPLIT_ON : AB_CL_SPLIT_ORDERED;
+  }
+  c->split = s == AB_CL_SPLIT_AUTO ? !c->is_cpu : s == AB_CL_SPLIT_ON;
+  unsigned two = 2 * c->info.compute_units;
+  c->groups = two > AB_CL_MIN_GROUPS ? (int)two : AB_CL_MIN_GROUPS;
+  return AB_OK;
+}
+
 int ab_cl_ctx_open(ab_cl_ctx **out, int index, const ab_cl_opts *o, ab_err *e) {
   ab_cl_ctx *c = calloc(1, sizeof *c);
   if (!c) return ab_err_set(e, AB_ENOMEM, "out of memory");
   int rc = open_queue(c, index, e);
   if (!rc) rc = ab_cl_usage_open(c, e);
+  if (!rc) rc = choose_split(c, o, e);
   if (!rc) rc = build_program(c, o, e);
   if (!rc) rc = create_kernels(c, e);
   if (rc) { ab_cl_ctx_free(c); return rc; }

@@ -11,7 +11,9 @@
 enum {
   AB_K_GATHER, AB_K_LINEAR_ACT_FWD, AB_K_LINEAR_ACT_FWD_BIAS, AB_K_SOFTMAX_XENT,
   AB_K_LINEAR_ACT_BWD_DZ, AB_K_LINEAR_ACT_BWD_DW, AB_K_LINEAR_ACT_BWD_DX, AB_K_ADAM_STEP,
-  AB_K_EVAL, AB_K_PROB1, AB_K_FUSED_TRAIN, AB_K_FUSED_EVAL, AB_K_DROPOUT, AB_K_COUNT
+  AB_K_EVAL, AB_K_PROB1, AB_K_FUSED_TRAIN, AB_K_FUSED_EVAL, AB_K_DROPOUT,
+  AB_K_LINEAR_ACT_FWD_TILED, AB_K_LINEAR_ACT_BWD_DW_TILED, AB_K_LINEAR_ACT_BWD_DW_SUM,
+  AB_K_LINEAR_ACT_BWD_DX_TILED, AB_K_SOFTMAX_XENT_SPLIT, AB_K_SOFTMAX_XENT_SUM, AB_K_COUNT
 };
 
 /* Rows per work-item of the GEMM kernels (passed to the build as -DAB_ROWS). */
@@ -24,7 +26,19 @@ enum {
 /* Bytes held by a context's buffers (mem.c). */
 typedef struct ab_cl_usage ab_cl_usage;
 
-/* Owns everything but buffers: context, queue, program, kernels. */
+/* The split kernels' tile (-DAB_TM, -DAB_TN, -DAB_TK; kernels/common.cl): work-groups of
+ * AB_CL_TN x 4 = 64 work-items, each tile AB_CL_TM rows x AB_CL_TN columns, AB_CL_TK
+ * terms per step through local memory. */
+#define AB_CL_TM 8
+#define AB_CL_TN 16
+#define AB_CL_TK 16
+#define AB_CL_TG 64
+/* The split kernels aim at this many work-groups per launch at least (and two per
+ * compute unit): dW takes chunks of the batch until it has them. */
+#define AB_CL_MIN_GROUPS 64
+
+/* Owns the OpenCL objects: context, queue, program, kernels, and the split kernels'
+ * scratch for partial sums. */
 typedef struct ab_cl_ctx {
   cl_device_id device;
   cl_context context;
@@ -38,6 +52,11 @@ typedef struct ab_cl_ctx {
   ab_cl_device_info info;
   int is_cpu;               /* CL_DEVICE_TYPE_CPU: shapes work-groups for vector lanes */
   int vec;                  /* AB_VEC: floats per work-item in the GEMM kernels */
+  int split;                /* 1: the per-op wrappers run the split kernels (a batch over
+                             * many work-groups, two-stage sums); 0: the ordered ones */
+  int groups;               /* work-groups a split launch aims at (dW's chunks) */
+  cl_mem part[2];           /* partial sums of dW and of the batch loss, grown on demand */
+  size_t npart[2];          /* their sizes in floats */
   char options[512];        /* the build options used */
   cl_ulong max_alloc;       /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
   cl_ulong local_mem;       /* CL_DEVICE_LOCAL_MEM_SIZE */
@@ -47,7 +66,8 @@ typedef struct ab_cl_ctx {
 /* The device with global index `index` and its description (device.c). */
 int ab_cl_device_find(cl_device_id *dev, ab_cl_device_info *info, int index, ab_err *e);
 /* Opens device `index` and builds every kernel once (options and, on failure, the full
- * build log go to o->log). */
+ * build log go to o->log). The split kernels are used as o->split says (AUTO: on GPUs,
+ * or as $ABGPU_CL_SPLIT says). */
 int ab_cl_ctx_open(ab_cl_ctx **ctx, int index, const ab_cl_opts *o, ab_err *e);
 /* Releases in reverse order of creation; safe on a half-built context and on NULL. */
 void ab_cl_ctx_free(ab_cl_ctx *ctx);

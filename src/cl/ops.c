@@ -93,6 +93,74 @@ static int run3(ab_cl_ctx *c, int kid, const karg *a, int na, size_t g0, size_t 
   return run(c, kid, a, na, 3, g, l, e);
 }
 
+/* ---- the split kernels: tiles of AB_CL_TM x AB_CL_TN outputs, 64 work-items ---- */
+
+/* Launches a tiled kernel over (cols x rows) outputs for each of nz slices (models, or
+ * models x chunks). */
+static int run_tiles(ab_cl_ctx *c, int kid, const karg *a, int na, int cols, int rows,
+                     size_t nz, ab_err *e) {
+  size_t g[3] = {blocks(cols, AB_CL_TN) * AB_CL_TN,
+                 blocks(rows, AB_CL_TM) * (AB_CL_TG / AB_CL_TN), nz};
+  size_t l[3] = {AB_CL_TN, AB_CL_TG / AB_CL_TN, 1};
+  return run(c, kid, a, na, 3, g, l, e);
+}
+
+/* Scratch `which` of the context, at least n floats. */
+static int part_buf(ab_cl_ctx *c, int which, size_t n, ab_err *e) {
+  if (n <= c->npart[which]) return AB_OK;
+  if (c->part[which]) clReleaseMemObject(c->part[which]);
+  c->npart[which] = 0;
+  int rc = ab_cl_buffer(c, &c->part[which], CL_MEM_READ_WRITE, n * sizeof(float), NULL, e);
+  if (!rc) c->npart[which] = n;
+  return rc;
+}
+
+/* dW's chunks of the batch: as many as bring a launch of `tiles` groups per chunk to
+ * c->groups, each at least AB_CL_TK rows; *chunk gets the rows per chunk (a multiple of
+ * AB_CL_TK, or B). */
+static int dw_chunks(const ab_cl_ctx *c, size_t tiles, int B, int *chunk) {
+  size_t want = (c->groups + tiles - 1) / tiles, most = blocks(B, AB_CL_TK);
+  size_t n = want < most ? want : most;
+  if (n <= 1) { *chunk = B; return 1; }
+  *chunk = (int)(blocks(B, (int)n * AB_CL_TK) * AB_CL_TK);
+  return (int)blocks(B, *chunk);
+}
+
+static int dw_split(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem dZ, ab_cl_rows X,
+                    cl_mem idx, int c0, int K, int B, int IN, int OUT, int pstride, ab_err *e) {
+  int nc = IN + 1 - c0, chunk;
+  size_t tiles = blocks(OUT, AB_CL_TN) * blocks(nc, AB_CL_TM) * (size_t)K;
+  int nq = dw_chunks(c, tiles, B, &chunk);
+  int rc = part_buf(c, 0, nq > 1 ? (size_t)K * nq * nc * OUT : 1, e);
+  if (rc) return rc;
+  karg a[] = {MEM(G),    INT(woff),     INT(boff), MEM(c->part[0]), INT(nq),  INT(chunk),
+              MEM(dZ),   MEM(X.x),      MEM(idx),  INT(X.idx != NULL), INT(X.off),
+              INT(X.kstride), INT(c0),  INT(K),    INT(B),    INT(IN),  INT(OUT),  INT(pstride)};
+  rc = run_tiles(c, AB_K_LINEAR_ACT_BWD_DW_TILED, a, NARGS(a), OUT, nc, (size_t)K * nq, e);
+  if (rc || nq == 1) return rc;
+  karg s[] = {MEM(G), INT(woff), INT(boff), MEM(c->part[0]), INT(nq), INT(c0), INT(K),
+              INT(IN), INT(OUT), INT(pstride)};
+  size_t l[2] = {AB_CL_TG, 1}, g[2] = {(size_t)nc * OUT, (size_t)K};
+  return run(c, AB_K_LINEAR_ACT_BWD_DW_SUM, s, NARGS(s), 2, g, l, e);
+}
+
+static int xent_split(ab_cl_ctx *c, cl_mem loss, cl_mem dlogits, cl_mem bloss, int bslot,
+                      int bstride, cl_mem logits, cl_mem labels, ab_cl_rows lab, int K, int B,
+                      int C, ab_err *e) {
+  int ng = (int)blocks(B, AB_CL_TG);
+  int rc = part_buf(c, 1, (size_t)K * ng, e);
+  if (rc) return rc;
+  karg a[] = {MEM(loss), MEM(dlogits), MEM(c->part[1]), MEM(logits), MEM(labels),
+              MEM(lab.idx), INT(lab.off), INT(lab.kstride), INT(K), INT(B), INT(C)};
+  size_t l[2] = {AB_CL_TG, 1}, g[2] = {(size_t)ng * AB_CL_TG, (size_t)K};
+  rc = run(c, AB_K_SOFTMAX_XENT_SPLIT, a, NARGS(a), 2, g, l, e);
+  if (rc) return rc;
+  karg s[] = {MEM(bloss), INT(bslot), INT(bstride), MEM(c->part[1]), INT(ng), INT(K), INT(B)};
+  size_t l1 = group_size(c, AB_K_SOFTMAX_XENT_SUM), g1 = (size_t)K;
+  if (l1 > g1) l1 = g1;
+  return run(c, AB_K_SOFTMAX_XENT_SUM, s, NARGS(s), 1, &g1, &l1, e);
+}
+
 int ab_cl_gather(ab_cl_ctx *c, cl_mem X, cl_mem Y, cl_mem labels, ab_cl_rows rows, int K,
                  int B, int IN, ab_err *e) {
   cl_mem y = Y ? Y : X, lab = labels ? labels : rows.x;
@@ -107,6 +175,8 @@ int ab_cl_linear_act_fwd(ab_cl_ctx *c, cl_mem Y, ab_cl_rows X, cl_mem P, int wof
   karg a[] = {MEM(Y),    MEM(X.x),    MEM(idx), INT(X.idx != NULL), INT(X.off),
               INT(X.kstride), MEM(P), INT(woff), INT(boff),  INT(act),
               INT(K),    INT(B),      INT(IN),  INT(OUT),    INT(pstride)};
+  if (c->split)
+    return run_tiles(c, AB_K_LINEAR_ACT_FWD_TILED, a, NARGS(a), OUT, B, (size_t)K, e);
   return run3(c, AB_K_LINEAR_ACT_FWD, a, NARGS(a), blocks(OUT, c->vec), blocks(B, AB_CL_ROWS),
               K, e);
 }
@@ -120,6 +190,8 @@ int ab_cl_linear_act_fwd_bias(ab_cl_ctx *c, cl_mem Y, cl_mem P, int boff, int ac
 int ab_cl_softmax_xent(ab_cl_ctx *c, cl_mem loss, cl_mem dlogits, cl_mem bloss, int bslot,
                        int bstride, cl_mem logits, cl_mem labels, ab_cl_rows lab, int K,
                        int B, int C, ab_err *e) {
+  if (c->split)
+    return xent_split(c, loss, dlogits, bloss, bslot, bstride, logits, labels, lab, K, B, C, e);
   karg a[] = {MEM(loss),   MEM(dlogits), MEM(bloss),  INT(bslot), INT(bstride),
               MEM(logits), MEM(labels),  MEM(lab.idx), INT(lab.off), INT(lab.kstride),
               INT(K),      INT(B),       INT(C)};
@@ -139,6 +211,7 @@ int ab_cl_linear_act_bwd_dw(ab_cl_ctx *c, cl_mem G, int woff, int boff, cl_mem d
                             ab_err *e) {
   cl_mem idx = X.idx ? X.idx : X.x;
   int c0 = dbonly ? IN : 0;
+  if (c->split) return dw_split(c, G, woff, boff, dZ, X, idx, c0, K, B, IN, OUT, pstride, e);
   karg a[] = {MEM(G),    INT(woff), INT(boff), MEM(dZ), MEM(X.x),       MEM(idx),
               INT(X.idx != NULL),   INT(X.off), INT(X.kstride), INT(c0), INT(K),
               INT(B),    INT(IN),   INT(OUT),  INT(pstride)};
@@ -151,6 +224,8 @@ int ab_cl_linear_act_bwd_dx(ab_cl_ctx *c, cl_mem dX, cl_mem dZ, cl_mem P, int wo
   cl_mem xin = Xin ? Xin : dX;
   karg a[] = {MEM(dX), MEM(dZ), MEM(P),  INT(woff), MEM(xin), INT(Xin ? act_in : 0),
               INT(K),  INT(B),  INT(IN), INT(OUT),  INT(pstride)};
+  if (c->split)
+    return run_tiles(c, AB_K_LINEAR_ACT_BWD_DX_TILED, a, NARGS(a), IN, B, (size_t)K, e);
   return run3(c, AB_K_LINEAR_ACT_BWD_DX, a, NARGS(a), blocks(IN, c->vec), blocks(B, AB_CL_ROWS),
               K, e);
 }
@@ -161,7 +236,8 @@ int ab_cl_adam_step(ab_cl_ctx *c, cl_mem p, cl_mem m, cl_mem v, cl_mem g, cl_mem
   float c1 = 1.0f - powf(beta1, (float)t), c2 = 1.0f - powf(beta2, (float)t);
   karg a[] = {MEM(p),     MEM(m),     MEM(v),   MEM(g),   MEM(lr), MEM(wd), FLT(beta1),
               FLT(beta2), FLT(eps),   FLT(c1),  FLT(c2),  INT(K),  INT(n)};
-  size_t l[2] = {group_size(c, AB_K_ADAM_STEP), 1}, gs[2] = {blocks(n, c->vec), (size_t)K};
+  size_t l[2] = {c->split ? AB_CL_TG : group_size(c, AB_K_ADAM_STEP), 1};
+  size_t gs[2] = {blocks(n, c->vec), (size_t)K}; /* split: groups of 64 over P/64 groups */
   return run(c, AB_K_ADAM_STEP, a, NARGS(a), 2, gs, l, e);
 }
 

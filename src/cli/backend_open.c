@@ -136,7 +136,7 @@ int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *
   if (cli_int(&index, spec, 0, 1 << 20) != 0)
     return ab_err_set(e, AB_EUSAGE, "--device %s: expected cpu, ref, gpu or an OpenCL device "
                       "index (see abgpu devices)", spec);
-  ab_cl_opts co = {AB_CL_GEMM_OWN, o ? o->verbose : 0, 0, log_stderr, NULL, {0}};
+  ab_cl_opts co = {AB_CL_GEMM_OWN, o ? o->verbose : 0, 0, log_stderr, NULL, {0}, AB_CL_SPLIT_AUTO};
   rc = parse_gemm(&co.gemm, o ? o->gemm : NULL, e);
   if (!rc) rc = check_index(index, e);
   if (!rc) rc = ab_backend_cl_create(be, index, &co, e);
