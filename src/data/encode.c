@@ -81,13 +81,16 @@ static int ple_edges(ab_encoder *enc, int j, float *col, const float *x, size_t 
  * below its edge and the last above (Gorishniy et al. 2022, eq. 3). */
 static float *ple_value(float *out, const float *ed, int nedges, float v) {
   int T = nedges - 1;
-  for (int t = 0; t < T; t++) {
+  for (int t = 0; t < T; t++) { /* every bin clamped to [0, 1]: a loop the compiler vectorizes */
     float z = (v - ed[t]) / (ed[t + 1] - ed[t]);
-    if (t > 0 && z < 0) z = 0;
-    if (t < T - 1 && z > 1) z = 1;
-    *out++ = z;
+    z = z < 0 ? 0 : z;
+    out[t] = z > 1 ? 1 : z;
   }
-  return out;
+  /* then the ends: the first bin has no lower bound, the last no upper one */
+  float first = (v - ed[0]) / (ed[1] - ed[0]), last = (v - ed[T - 1]) / (ed[T] - ed[T - 1]);
+  out[0] = T > 1 && first > 1 ? 1 : first;
+  if (T > 1) out[T - 1] = last < 0 ? 0 : last;
+  return out + T;
 }
 
 /* ---- target encoding ---- */
