@@ -133,6 +133,62 @@ Test(predict, sort_and_top, .init = setup) {
   }
 }
 
+/* --budget N is --top N, and both are the first N of all customers sorted by score (the
+ * reference's probabilities, ties in file order); --threshold is on the raw probability
+ * whether or not --prior corrects the written one, so will_buy does not change with it. */
+static const float *by_score_prob;
+static int by_score(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  float p = by_score_prob[x], q = by_score_prob[y];
+  return p != q ? (p > q ? -1 : 1) : (x > y) - (x < y);
+}
+
+Test(predict, budget_top_and_one_threshold, .init = setup, .timeout = 60) {
+  static tu_run r, top;
+  char data[600];
+  snprintf(data, sizeof data, "%s/b.csv", dir);
+  tu_sh(&r, "%s synth --rows 6000 --seed 12 --out %s", ABGPU_BIN, data);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  tu_sh(&r, "%s predict --model %s --data %s --budget 2000 --device ref | cut -d, -f1",
+        ABGPU_BIN, model, data);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  tu_sh(&top, "%s predict --model %s --data %s --top 2000 --device ref | cut -d, -f1",
+        ABGPU_BIN, model, data);
+  cr_assert_str_eq(r.out, top.out, "--budget 2000 and --top 2000 differ");
+  ab_model m;
+  ab_scored sc;
+  ab_err e = {0};
+  cr_assert_eq(ab_model_load(&m, model, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_model_score_file(&sc, &m, data, NULL, 0, (ab_scorer){0}, &e), 0, "%s", e.msg);
+  uint32_t *idx = malloc(sc.n * sizeof *idx);
+  for (uint32_t i = 0; i < sc.n; i++) idx[i] = i;
+  by_score_prob = sc.prob;
+  qsort(idx, sc.n, sizeof *idx, by_score);
+  const char *line = strchr(r.out, '\n') + 1; /* after the header */
+  for (int k = 0; k < 2000; k++) {
+    const char *id = ab_ids_get(&sc.ids, idx[k]);
+    cr_assert(!strncmp(line, id, strlen(id)) && line[strlen(id)] == '\n',
+              "customer %d by score is %s, --budget wrote %.20s", k + 1, id, line);
+    line = strchr(line, '\n') + 1;
+  }
+  cr_assert_eq(*line, 0, "more than 2000 customers written");
+  free(idx);
+  ab_scored_free(&sc);
+  ab_model_free(&m);
+  tu_sh(&r, "cd %s && %s predict --model %s --data b.csv --out all.csv && "
+            "%s predict --model %s --data b.csv --prior 0.05 --out prior.csv && "
+            "cut -d, -f1,3 all.csv > a && cut -d, -f1,3 prior.csv | cmp - a && "
+            "cut -d, -f2 all.csv > a && cut -d, -f2 prior.csv | cmp -s - a || echo corrected",
+        dir, ABGPU_BIN, model, ABGPU_BIN, model);
+  cr_assert_eq(r.status, 0, "will_buy changed with --prior: %s", r.out);
+  cr_assert(strstr(r.out, "corrected"), "--prior 0.05 wrote the raw probabilities: %s", r.out);
+  static const char *const bad[] = {"--budget 10%", "--budget 5 --top 5", "--budget 0"};
+  for (int i = 0; i < 3; i++) {
+    tu_sh(&r, "cd %s && %s predict --model %s --data b.csv %s", dir, ABGPU_BIN, model, bad[i]);
+    cr_expect_eq(r.status, 2, "%s: %s", bad[i], r.out);
+  }
+}
+
 Test(predict, streams_across_chunks_and_writes_atomically, .init = setup, .timeout = 60) {
   static tu_run r;
   tu_sh(&r, "cd %s && %s synth --rows 150000 --seed 3 --out big.csv >/dev/null && "

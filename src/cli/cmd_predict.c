@@ -21,6 +21,7 @@ typedef struct predict_args {
   int sort, prior_model;
   double top;         /* rows (top_pct 0) or percent (top_pct 1); 0 = all */
   int top_pct;
+  const char *top_flag; /* --top or --budget, whichever was given (one of them) */
   cli_json json;
 } predict_args;
 
@@ -33,12 +34,15 @@ static void predict_help(void) {
          "  --model M         model file from `abgpu train --out` (required)\n"
          "  --data F          CSV of customers, with or without target; - for stdin (required)\n"
          "  --out FILE        output CSV, written atomically; - for stdout (default: -)\n"
-         "  --threshold T     will_buy = 1 when probability >= T (default: %g)\n"
+         "  --threshold T     will_buy = 1 when the raw probability (the network's output, as\n"
+         "                    in eval) >= T, also when --prior corrects the one written\n"
+         "                    (default: %g)\n"
          "  --sort            most likely buyers first (ties in file order)\n"
          "  --top N|P%%        only the N (or P percent, rounded up) most likely; implies --sort\n"
+         "  --budget N        contact N customers: the same as --top N\n"
          "  --prior P|model   write probabilities corrected to a real share of buyers P, or\n"
          "                    the training file's share with `model` (default: raw, the\n"
-         "                    network's output at its balanced training ratio)\n"
+         "                    network's output at its training ratio)\n"
          "  --json            one JSON object on stdout: what was scored and written (needs\n"
          "                    --out FILE, since the scores would share stdout)\n"
          "  --json-out F      the same object into file F\n"
@@ -47,10 +51,13 @@ static void predict_help(void) {
          "  -h, --help        this text\n", DEFAULT_THRESHOLD, cli_csv_help());
 }
 
-static int parse_top(predict_args *a, const char *v) {
+static int parse_top(predict_args *a, const char *flag, const char *v) {
+  if (a->top_flag) return -3; /* --top and --budget are one setting */
+  a->top_flag = flag;
   char *end;
   double x = strtod(v, &end);
   a->top_pct = *end == '%';
+  if (a->top_pct && !strcmp(flag, "--budget")) return -1;
   if (end == v || (*end && strcmp(end, "%") != 0) || !(x > 0)) return -1;
   if (a->top_pct ? x > 100 : x != (double)(uint64_t)x) return -1;
   a->top = x;
@@ -65,7 +72,7 @@ static int predict_value(predict_args *a, const char *name, const char *v) {
   else if (!strcmp(name, "--device")) a->device = v;
   else if (!strcmp(name, "--threads")) return cli_int(&a->threads, v, 1, 4096);
   else if (!strcmp(name, "--threshold")) return cli_float(&a->threshold, v, 0, 1);
-  else if (!strcmp(name, "--top")) return parse_top(a, v);
+  else if (!strcmp(name, "--top") || !strcmp(name, "--budget")) return parse_top(a, name, v);
   else if (!strcmp(name, "--prior")) {
     a->prior_model = !strcmp(v, "model");
     return a->prior_model ? 0 : cli_float(&a->prior, v, 1e-6, 1 - 1e-6);
@@ -75,15 +82,17 @@ static int predict_value(predict_args *a, const char *name, const char *v) {
 
 static int predict_parse(predict_args *a, int argc, char **argv) {
   static const char *const names[] = {"--model", "--data", "--out", "--threshold", "--top",
-                                      "--prior", "--device", "--threads"};
+                                      "--budget", "--prior", "--device", "--threads"};
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
-    int m = cli_csv_flag(argc, argv, &i, &a->fmt, "predict");
+    int bad = 0, m = cli_csv_flag(argc, argv, &i, &a->fmt, "predict");
     if (m == 2) return 2;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
         return cli_usage_error("predict", "%s needs a value", names[k]);
-      else if (m && predict_value(a, names[k], v))
+      else if (m && (bad = predict_value(a, names[k], v)) == -3)
+        return cli_usage_error("predict", "--top and --budget set the same thing: give one");
+      else if (m && bad)
         return cli_usage_error("predict", "%s: invalid value '%s'", names[k], v);
     if (m) continue;
     if ((m = cli_json_flag(&a->json, argc, argv, &i)) < 0)
@@ -117,10 +126,11 @@ static double out_prob(const sink *s, float p) {
   return s->prior > 0 ? ab_prior_correct(p, s->prior, s->m->train_ratio) : p;
 }
 
-/* The id as the file gave it (quoted when it holds a comma, quote or line break). */
-static void write_row(sink *s, const char *id, double p) {
+/* The id as the file gave it (quoted when it holds a comma, quote or line break), the
+ * probability written (raw or corrected) and will_buy from the raw one. */
+static void write_row(sink *s, const char *id, float raw) {
   ab_csv_put_field(s->f, id);
-  fprintf(s->f, ",%.6f,%d\n", p, p >= s->threshold);
+  fprintf(s->f, ",%.6f,%d\n", out_prob(s, raw), raw >= s->threshold);
   s->written++;
 }
 
@@ -144,7 +154,7 @@ static int keep_rows(sink *s, const ab_ids *ids, const float *prob, size_t n, ab
 static int on_chunk(void *user, const ab_ids *ids, const float *prob, size_t n, ab_err *e) {
   sink *s = user;
   if (s->keep) return keep_rows(s, ids, prob, n, e);
-  for (size_t i = 0; i < n; i++) write_row(s, ab_ids_get(ids, i), out_prob(s, prob[i]));
+  for (size_t i = 0; i < n; i++) write_row(s, ab_ids_get(ids, i), prob[i]);
   if (ferror(s->f)) /* stop at the first failure (a full disk), naming the file */
     return ab_err_set(e, AB_EOUTPUT, "%s: write failed: %s", strcmp(s->path, "-") ? s->path
                       : "stdout", strerror(errno));
@@ -167,7 +177,7 @@ static void write_sorted(sink *s, const predict_args *a) {
     k = w < k ? w : k;
   }
   for (size_t i = 0; i < k; i++)
-    write_row(s, ab_ids_get(&s->ids, s->pairs[i].seq), out_prob(s, s->pairs[i].p));
+    write_row(s, ab_ids_get(&s->ids, s->pairs[i].seq), s->pairs[i].p);
 }
 
 /* ---- shared with eval and importance ---- */
@@ -203,6 +213,7 @@ static void print_json(FILE *f, const predict_args *a, const sink *s, const uint
   fprintf(f, ", \"out\": ");
   ab_json_str(f, a->out);
   fprintf(f, ", \"customers\": %zu, \"written\": %llu, \"sorted\": %s, \"threshold\": %s, "
+          "\"threshold_on\": \"raw\", "
           "\"prior\": %s, \"filled_fields\": %llu}\n", s->keep ? s->n : (size_t)s->written,
           (unsigned long long)s->written, s->keep ? "true" : "false",
           ab_json_num(b[0], s->threshold), s->prior > 0 ? ab_json_num(b[1], s->prior) : "null",
