@@ -294,8 +294,8 @@ static uint8_t *read_model(size_t *n) {
 static void expect_refused(const char *path, const char *what) {
   tu_run r;
   const char *cmds[] = {"eval --model %s --data synth-none.csv", "predict --model %s --data -",
-                        "export --model %s --out /dev/null"};
-  for (int i = 0; i < 3; i++) {
+                        "export --model %s --out /dev/null", "info %s"};
+  for (int i = 0; i < 4; i++) {
     char sub[1024];
     snprintf(sub, sizeof sub, cmds[i], path);
     tu_sh(&r, "%s %s 2>&1 >/dev/null </dev/null", ABGPU_BIN, sub);
@@ -381,4 +381,47 @@ Test(model_cli, save_is_atomic_and_leaves_no_temp_file) {
   tu_sh(&r, "%s train --data synth:1500:4 --epochs 1 --quiet --out /nonexistent/dir/m.abm",
         ABGPU_BIN);
   cr_assert_eq(r.status, 4, "an output that cannot be written exits 4: %s", r.out);
+}
+
+/* The JSON object after "key": in text (no nested braces inside it), into buf. */
+static const char *object_after(const char *text, const char *key, char *buf, size_t n) {
+  const char *s = strstr(text, key);
+  cr_assert(s, "no %s in %s", key, text);
+  s += strlen(key);
+  const char *end = strchr(s, '}');
+  cr_assert(end);
+  snprintf(buf, n, "%.*s", (int)(end + 1 - s), s);
+  return buf;
+}
+
+/* info --json gives back what train --json printed: its "config" (every flag that made the
+ * model, the data and its hash, the version) and its metrics, the same text; the text
+ * form names them too. */
+Test(model_cli, info_round_trips_train_json, .timeout = 60) {
+  static tu_run t, i;
+  char path[600];
+  snprintf(path, sizeof path, "%s/info.abm", tu_tmpdir());
+  static const char *const flags[] = {
+      "--lr 0.003 --batch 50 --wd 0.0001 --patience 3 --split 70,15,15 --transform log1p "
+      "--balance random --seed 9 --epochs 4",
+      "--ensemble 2 --epochs 2 --dropout 0.1 --lr-schedule cosine --batch-order fixed"};
+  for (int k = 0; k < 2; k++) {
+    tu_sh(&t, "%s train --data synth:2000:5 %s --quiet --json --out %s", ABGPU_BIN, flags[k], path);
+    cr_assert_eq(t.status, 0, "%s", t.out);
+    tu_sh(&i, "%s info %s --json", ABGPU_BIN, path);
+    cr_assert_eq(i.status, 0, "%s", i.out);
+    char a[4096], b[4096];
+    static const char *const keys[] = {"\"config\": ", "\"test_metrics\": {", "\"val_metrics\": {"};
+    for (int q = 0; q < 3; q++)
+      cr_assert_str_eq(object_after(i.out, keys[q], a, sizeof a),
+                       object_after(t.out, keys[q], b, sizeof b), "%s after train %s", keys[q],
+                       flags[k]);
+    cr_assert(strstr(a, "\"version\": \"") || strstr(i.out, "\"version\": \""), "%s", i.out);
+  }
+  cr_assert(strstr(i.out, "\"kind\": \"ensemble\", \"networks\": 2"), "%s", i.out);
+  cr_assert(strstr(i.out, "\"dropout\": 0.1"), "%s", i.out);
+  tu_sh(&i, "%s info --model %s", ABGPU_BIN, path);
+  cr_assert_eq(i.status, 0, "%s", i.out);
+  cr_assert(strstr(i.out, "an ensemble of 2 networks") && strstr(i.out, "schedule cosine"),
+            "%s", i.out);
 }

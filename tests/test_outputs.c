@@ -288,6 +288,7 @@ static const cli_case CASES[] = {
     {"eval --json-out", "eval --model {M} --data {D} --json-out {O}", "D"},
     {"importance --json-out", "importance --model {M} --data {D} --json-out {O}", "D"},
     {"export --out", "export --model {M} --out {O}", "M"},
+    {"info --json-out", "info {M} --json-out {O}", "M"},
     {"prep --out", "prep --data {PD} --out {P}", "P"},
     {"synth --out", "synth --rows 100 --out {O}", NULL},
     {"sweep --out", "sweep --data {D} --set hidden=8 --set epochs=1 --leaderboard {T}/s.csv "
@@ -441,6 +442,7 @@ Test(outputs_cli, every_commands_json_parses_with_hostile_paths, .timeout = 120)
       {"predict", "predict --model \"$PWD\"/'m\"\\.abm' --data \"$PWD\"/'d\"\\a.csv' --out \"$PWD\"/'p\"\\.csv' --json"},
       {"importance", "importance --model \"$PWD\"/'m\"\\.abm' --data \"$PWD\"/'d\"\\a.csv' --repeats 1 --json"},
       {"export", "export --model \"$PWD\"/'m\"\\.abm' --out \"$PWD\"/'w\"\\.npz' --json"},
+      {"info", "info --model \"$PWD\"/'m\"\\.abm' --json"},
       {"prep", "prep --data \"$PWD\"/'d\"\\a.csv' --out \"$PWD\" --json"},
       {"synth", "synth --rows 10 --out \"$PWD\"/'s\"\\.csv' --json"},
       {"devices", "devices --json"},

@@ -35,6 +35,10 @@ int ab_report_print(FILE *f, const ab_report *r, ab_err *e);
 
 /* "rows": .., "buyers": .., "threshold": .., "accuracy": .., ... (no braces). */
 void ab_json_metrics(FILE *f, const ab_metrics *m);
+/* {"version": .., "arch": .., "transform": .., "lr": .., "batch": .., ...}: how the model
+ * was made (preparation, training configuration, data and its hash, the splits' sizes),
+ * from the model file: train --json's "config" and info --json's, the same text. */
+void ab_json_model_config(FILE *f, const ab_model *m);
 /* [{"decile": 1, "contacted": .., ...}, ...] */
 void ab_json_gains(FILE *f, const ab_gains *g);
 /* {"repeats": .., "seed": .., "rows": .., "base_roc_auc": .., "features": [...]} in rank

@@ -278,7 +278,8 @@ static void print_json(FILE *f, const train_args *a, const ab_backend *be, const
   ab_json_str(f, arch);
   fprintf(f, ", \"balance\": ");
   ab_json_str(f, ab_balance_name(a->compat ? AB_BALANCE_FIRST : a->prep.balance));
-  fprintf(f, ", \"seed_compat\": %s", a->compat ? "true" : "false");
+  fprintf(f, ", \"seed_compat\": %s, \"config\": ", a->compat ? "true" : "false");
+  ab_json_model_config(f, &x->m);
   print_json_history(f, r);
   if (K > 1) print_json_members(f, r, K);
   print_json_extra(f, a, x);

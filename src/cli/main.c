@@ -20,6 +20,7 @@ static const command commands[] = {
     {"predict", cmd_predict, "score customers with a saved model (streams files of any size)"},
     {"importance", cmd_importance, "rank the features that bring customers back (permutation)"},
     {"export", cmd_export, "write a model's weights and scaler as NumPy arrays (.npz)"},
+    {"info", cmd_info, "show what a model file holds: network, preparation, configuration"},
     {"sweep", cmd_sweep, "search hyperparameters: many models per launch, ranked on validation"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -28,6 +28,66 @@ void ab_json_metrics(FILE *f, const ab_metrics *m) {
   for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) jnum(f, k[i], v[i], 1);
 }
 
+static void jstr(FILE *f, const char *key, const char *v) {
+  fprintf(f, ", \"%s\": ", key);
+  ab_json_str(f, v);
+}
+
+static void jint(FILE *f, const char *key, long long v) { fprintf(f, ", \"%s\": %lld", key, v); }
+
+/* Preparation: the recipe before the network. */
+static void json_prep(FILE *f, const ab_model *m) {
+  const ab_prep_opts *p = &m->prep;
+  jstr(f, "transform", AB_TRANSFORM_STR(p->transform));
+  jstr(f, "balance", ab_balance_name(p->balance));
+  fprintf(f, ", \"seed_compat\": %s, \"split\": [%d, %d, %d]", p->compat ? "true" : "false",
+          p->split[0], p->split[1], p->split[2]);
+  jint(f, "prep_seed", (long long)p->seed);
+  jint(f, "folds", p->folds);
+  jint(f, "fold", p->fold);
+  jstr(f, "missing", ab_missing_name(m->missing));
+}
+
+/* The training configuration. */
+static void json_cfg(FILE *f, const ab_train_cfg *c) {
+  jint(f, "batch", c->batch);
+  jint(f, "epochs", c->epochs);
+  jint(f, "patience", c->patience);
+  jnum(f, "lr", c->lr, 1);
+  jnum(f, "wd", c->wd, 1);
+  jnum(f, "dropout", c->dropout, 1);
+  jint(f, "seed", (long long)c->seed);
+  jstr(f, "batch_order", ab_order_name(c->order));
+  jstr(f, "stop", ab_stop_name(c->stop));
+  jstr(f, "lr_schedule", ab_sched_name(c->sched));
+  jint(f, "min_epochs", c->min_epochs);
+  fprintf(f, ", \"keep_last\": %s", c->keep_last ? "true" : "false");
+}
+
+void ab_json_model_config(FILE *f, const ab_model *m) {
+  char arch[128];
+  ab_arch_describe(&m->cfg.arch, arch, sizeof arch);
+  fprintf(f, "{\"version\": ");
+  ab_json_str(f, m->version);
+  jstr(f, "kind", m->kind == AB_MODEL_ENSEMBLE ? "ensemble" : "single");
+  jint(f, "networks", m->nnets);
+  jstr(f, "arch", arch);
+  jint(f, "inputs", m->nnets ? m->nets[0].arch.dims[0] : 0);
+  json_prep(f, m);
+  json_cfg(f, &m->cfg);
+  jint(f, "epochs_run", m->epochs_run);
+  jint(f, "best_epoch", m->best_epoch);
+  jstr(f, "device", m->device);
+  jstr(f, "data", m->data);
+  fprintf(f, ", \"data_hash\": \"%016llx\"", (unsigned long long)m->data_hash);
+  const char *k[] = {"rows", "buyers", "balanced_rows", "train_rows", "val_rows", "test_rows"};
+  uint64_t v[] = {m->n_total, m->n_pos_total, m->n_balanced, m->n_train, m->n_val, m->n_test};
+  for (int i = 0; i < 6; i++) jint(f, k[i], (long long)v[i]);
+  jnum(f, "prior", m->prior, 1);
+  jnum(f, "train_ratio", m->train_ratio, 1);
+  fprintf(f, "}");
+}
+
 void ab_json_gains(FILE *f, const ab_gains *g) {
   fputc('[', f);
   for (int d = 0; d < 10; d++) {
