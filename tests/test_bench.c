@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "abgpu/cl.h"
+#include "abgpu/cpu.h"
 #include "testutil.h"
 
 /* The n-th (0-based) value of "key" in json, or NAN. */
@@ -44,6 +45,50 @@ Test(bench, every_backend_ends_at_the_reference_loss, .timeout = 120) {
   cr_expect_geq(n, 2);
   cr_expect_gt(tu_json_num(r.out, "csv_mb_per_s"), 0, "%s", r.out);
   cr_expect_gt(nth_num(r.out, "ms_per_epoch", 1), 0, "%s", r.out);
+}
+
+/* The peak and the fraction of it; the cpu rows with exactly 1 and 2 threads beside the
+ * chosen one (two cores or more). */
+Test(bench, peak_fraction_and_thread_rows, .timeout = 120) {
+  static tu_run r;
+  tu_sh(&r, "%s bench --rows 2000 --epochs 1 --backends cpu --json 2>/dev/null", ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_expect(strstr(r.out, "\"peak_gflops\": {\""), "%s", r.out);
+  double f = tu_json_num(r.out, "peak_fraction");
+  cr_expect(f > 0 && f < 4, "fraction of one core's peak %g: %s", f, r.out);
+  cr_expect_gt(tu_json_num(r.out, "epoch_mflop"), 0, "%s", r.out);
+  if (ab_cpu_count() >= 2) {
+    cr_expect(strstr(r.out, "\"backend\": \"cpu:t1\"") && strstr(r.out, "\"backend\": \"cpu:t2\""),
+              "%s", r.out);
+    cr_expect(strstr(r.out, "cpu (") && strstr(r.out, "2 threads"), "%s", r.out);
+  }
+  tu_sh(&r, "%s bench --rows 2000 --epochs 1 --backends cpu 2>/dev/null", ABGPU_BIN);
+  cr_expect(strstr(r.out, "cpu threads: threaded-epoch:"), "%s", r.out);
+  cr_expect(strstr(r.out, "%peak"), "%s", r.out);
+}
+
+/* Every ISA this CPU runs ends at the reference's loss (the bound of the test above). */
+Test(bench, every_isa_ends_at_the_reference_loss, .timeout = 120) {
+  static const ab_cpu_isa isas[3] = {AB_CPU_ISA_GENERIC, AB_CPU_ISA_AVX2, AB_CPU_ISA_AVX512};
+  for (int i = 0; i < 3; i++) {
+    const char *name = ab_cpu_isa_name(isas[i]);
+    static tu_run r;
+    tu_sh(&r, "ABGPU_CPU_ISA=%s %s bench --rows 3000 --epochs 2 --backends ref,cpu --json "
+          "2>&1", name, ABGPU_BIN);
+    if (ab_cpu_isa_resolve(isas[i]) != isas[i]) {
+      cr_expect_eq(r.status, 2, "%s", r.out);
+      cr_expect(strstr(r.out, "cannot run"), "%s", r.out);
+      fprintf(stderr, "bench: SKIPPED %s (this CPU lacks it; its refusal checked)\n", name);
+      continue;
+    }
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    char want[64];
+    snprintf(want, sizeof want, "cpu (%s, ", name);
+    cr_expect(strstr(r.out, want), "%s: %s", name, r.out);
+    double ref = nth_num(r.out, "final_loss", 0), cpu = nth_num(r.out, "final_loss", 1);
+    cr_expect_leq(fabs(cpu / ref - 1), 1e-3, "%s: final loss %.8f, reference %.8f", name, cpu,
+                  ref);
+  }
 }
 
 Test(bench, text_output_names_each_backend_and_the_reader) {

@@ -93,7 +93,7 @@ Test(checkpoint, resume_is_bit_identical_on_the_reference, .init = setup, .fini 
 }
 
 static int open_cpu(ab_backend **be, ab_err *e) {
-  ab_cpu_opts o = {2, AB_CPU_ISA_AUTO, 0};
+  ab_cpu_opts o = {2, AB_CPU_ISA_AUTO, 0, 0};
   return ab_backend_cpu_create(be, &o, e);
 }
 

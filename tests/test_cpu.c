@@ -45,6 +45,7 @@ typedef struct bout {
   float *ps, *ms, *vs;       /* set_state(p0, 0, 0, 0) then the first step again */
   float *prob;               /* [K][val.n] after three steps */
   int64_t t;
+  char path[256];            /* the backend's path after training */
 } bout;
 
 static ab_backend *open_backend(const bcfg *c, const ab_splits *s) {
@@ -52,7 +53,8 @@ static ab_backend *open_backend(const bcfg *c, const ab_splits *s) {
   ab_err e;
   if (c->threads == 0) cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
   else {
-    ab_cpu_opts o = {c->threads, c->isa, c->per_op};
+    /* threads < 0: -threads at most, the backend choosing how many pay */
+    ab_cpu_opts o = {abs(c->threads), c->isa, c->per_op, c->threads > 0};
     cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
   }
   cr_assert_eq(ab_backend_load_data(be, s, &e), 0, "%s", e.msg);
@@ -147,6 +149,7 @@ static void run_backend(const bcfg *c, const ab_splits *s, bout *o) {
   eval_val(be, o->eloss, o->corr);
   cr_assert_eq(ab_backend_predict(be, AB_SPLIT_VAL, o->prob, &e), 0, "%s", e.msg);
   get_state(be, o->p, o->m, o->v, &o->t);
+  snprintf(o->path, sizeof o->path, "%s", ab_backend_path(be));
   if (c->K == 3) snapshot_restore(be, c, s, o);
   reset_and_step(be, c, s, o);
   ab_backend_free(be);
@@ -323,6 +326,32 @@ Test(cpu_backend, thread_counts_give_identical_results) {
   ab_splits_free(&s);
 }
 
+/* Threads chosen by the backend (exact 0): whole models per thread for K = 3; for one
+ * model one thread when a step is small (B = 7), else a measured choice, which epochs
+ * of one or two batches are too short for (cpu_train below measures); the path says
+ * which, and the bits are those of exactly one thread. */
+Test(cpu_backend, chosen_splits_give_one_threads_bits) {
+  ab_splits s;
+  tu_learnable_splits(&s, NDATA);
+  static const struct { int B, K; const char *split; } cases[] = {
+      {100, 3, "whole models per thread"}, {100, 1, "to be measured"}, {7, 1, "under"}};
+  for (int i = 0; i < 3; i++) {
+    bcfg c = {"100,100", "relu,sigmoid", cases[i].B, cases[i].K, 1, AB_CPU_ISA_AUTO, 0};
+    bout one = {0}, chosen = {0};
+    run_backend(&c, &s, &one);
+    c.threads = -2; /* run_backend: 2 threads, chosen */
+    run_backend(&c, &s, &chosen);
+    char cfg[96];
+    snprintf(cfg, sizeof cfg, "B=%d K=%d, 2 threads chosen vs 1", c.B, c.K);
+    expect_same(&chosen, &one, &c, s.val.n, cfg);
+    cr_assert(strstr(chosen.path, cases[i].split), "%s: path %s", cfg, chosen.path);
+    fprintf(stderr, "cpu %s: %s\n", cfg, chosen.path);
+    bout_free(&one);
+    bout_free(&chosen);
+  }
+  ab_splits_free(&s);
+}
+
 /* The threaded epoch is a whole-epoch override of the generic step (ops.h): over the CPU
  * device's own ops the generic step computes the same bits, on every instruction set. */
 Test(cpu_backend, the_threaded_epoch_gives_the_generic_steps_bits) {
@@ -353,7 +382,7 @@ Test(cpu_backend, rejects_an_isa_this_cpu_lacks_and_calls_out_of_order) {
   ab_err e;
   static const ab_cpu_isa fast[2] = {AB_CPU_ISA_AVX2, AB_CPU_ISA_AVX512};
   for (int i = 0; i < 2; i++) {
-    ab_cpu_opts o = {1, fast[i], 0};
+    ab_cpu_opts o = {1, fast[i], 0, 0};
     if (ab_cpu_isa_resolve(fast[i]) == fast[i]) {
       cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
       cr_assert(strstr(be->name, ab_cpu_isa_name(fast[i])), "%s", be->name);
@@ -364,7 +393,7 @@ Test(cpu_backend, rejects_an_isa_this_cpu_lacks_and_calls_out_of_order) {
     cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), AB_EUSAGE);
     cr_assert(strstr(e.msg, ab_cpu_isa_name(fast[i])), "%s", e.msg);
   }
-  ab_cpu_opts o = {1, AB_CPU_ISA_AUTO, 0};
+  ab_cpu_opts o = {1, AB_CPU_ISA_AUTO, 0, 0};
   cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
   double loss;
   int64_t corr;
@@ -435,6 +464,32 @@ Test(cpu_train, parity_with_the_reference) {
   for (int i = 0; i < 4; i++) ab_train_result_free(all[i]);
   ab_backend *bes[] = {br, b1, b2, bg};
   for (int i = 0; i < 4; i++) ab_backend_free(bes[i]);
+  ab_splits_free(&s);
+}
+
+/* One model, 2 threads at most: the backend measures the split against one thread in
+ * the first epoch, and either way trains one thread's bits. */
+Test(cpu_train, a_measured_choice_of_threads_keeps_the_bits) {
+  ab_splits s;
+  tu_learnable_splits(&s, NDATA);
+  ab_train_cfg dc = ab_train_cfg_default();
+  size_t P = ab_arch_nparams(&dc.arch);
+  ab_backend *b1 = cpu_backend(&s, 1, AB_CPU_ISA_AUTO), *b2;
+  ab_cpu_opts o = {2, AB_CPU_ISA_AUTO, 0, 0};
+  ab_err e;
+  cr_assert_eq(ab_backend_cpu_create(&b2, &o, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_backend_load_data(b2, &s, &e), 0, "%s", e.msg);
+  ab_train_result r1, r2;
+  train_on(&r1, b1, &s, 4);
+  train_on(&r2, b2, &s, 4);
+  expect_same_training(&r2, &r1, P, "2 threads chosen vs 1");
+  const char *path = ab_backend_path(b2);
+  cr_assert(strstr(path, "measured: 2 threads"), "%s", path);
+  fprintf(stderr, "cpu train, 2 threads at most: %s\n", path);
+  ab_train_result_free(&r1);
+  ab_train_result_free(&r2);
+  ab_backend_free(b1);
+  ab_backend_free(b2);
   ab_splits_free(&s);
 }
 

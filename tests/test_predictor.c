@@ -99,13 +99,13 @@ static void cpu_close(const char *path) {
   cr_assert_eq(ab_model_load(&m, path, &e), 0, "%s", e.msg);
   read_ref(&s, &m);
   for (int t = 1; t <= 2; t++) {
-    ab_cpu_opts o = {t, AB_CPU_ISA_AUTO, 0};
+    ab_cpu_opts o = {t, AB_CPU_ISA_AUTO, 0, 0};
     cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
     float *p = score_on(be, &m, &s);
     expect_close(be->name, p, s.prob, s.n);
     if (t == 1) { /* and the thread count changes nothing */
       ab_backend *b2;
-      ab_cpu_opts o2 = {2, AB_CPU_ISA_AUTO, 0};
+      ab_cpu_opts o2 = {2, AB_CPU_ISA_AUTO, 0, 0};
       cr_assert_eq(ab_backend_cpu_create(&b2, &o2, &e), 0, "%s", e.msg);
       float *p2 = score_on(b2, &m, &s);
       cr_assert(memcmp(p, p2, s.n * sizeof *p) == 0, "1 and 2 threads differ");

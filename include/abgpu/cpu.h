@@ -39,6 +39,8 @@ typedef struct ab_cpu_opts {
   int threads;     /* worker threads including the caller; <= 0: all online cores */
   ab_cpu_isa isa;  /* AB_CPU_ISA_AUTO unless testing */
   int per_op;      /* 1: no whole-epoch override, the generic step over the ops (tests) */
+  int exact;       /* 0: up to `threads` threads, as many as pay (docs/cpu.md); 1: all of
+                    * them (tests, bench's side-by-side rows) */
 } ab_cpu_opts;
 
 /* The fast CPU backend: the CPU device's op table (ab_cpu_ops) with its threaded
@@ -47,6 +49,12 @@ typedef struct ab_cpu_opts {
 int ab_backend_cpu_create(ab_backend **be, const ab_cpu_opts *o, ab_err *e);
 /* The device alone; name gets "cpu (ISA, N threads)". */
 int ab_cpu_dev_create(ab_dev **d, const ab_cpu_opts *o, char *name, size_t n, ab_err *e);
+
+/* One core's multiply-add peak with the kernels of isa, in GFLOP/s: a loop of
+ * independent multiply-adds in registers (fma on AVX2 and AVX-512, a multiply and an add
+ * in plain C for the generic kernels), timed in the calling thread's CPU time (so that
+ * another process sharing the core does not lower it), best of five runs of ~10 ms. */
+double ab_cpu_fma_peak(ab_cpu_isa isa);
 
 /* Online cores (at least 1). */
 int ab_cpu_count(void);

@@ -126,7 +126,7 @@ int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *
   }
   if (spec && strcmp(spec, "ref") == 0) return ab_backend_ref_create(be, e);
   if (!spec || !*spec || strcmp(spec, "cpu") == 0) {
-    ab_cpu_opts c = {o ? o->threads : 0, AB_CPU_ISA_AUTO, 0};
+    ab_cpu_opts c = {o ? o->threads : 0, AB_CPU_ISA_AUTO, 0, o ? o->exact_threads : 0};
     int rc = cli_cpu_isa(&c.isa, e);
     if (!rc) rc = ab_backend_cpu_create(be, &c, e);
     if (!rc && o && o->verbose) fprintf(stderr, "abgpu: backend %s\n", (*be)->name);

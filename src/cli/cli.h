@@ -84,9 +84,10 @@ int cli_u64(uint64_t *out, const char *s);
 typedef struct cli_backend_opts {
   int verbose;        /* print program build options etc. on stderr */
   const char *gemm;   /* "own" (default) or "clblast" */
-  int threads;        /* threads of the cpu backend; 0 = all cores */
+  int threads;        /* threads of the cpu backend, at most; 0 = all cores */
   int have_local_rank, local_rank; /* the rank on this node for "gpu" (unset: from
                                     * the environment, cli_local_rank) */
+  int exact_threads;  /* 1: the cpu backend uses all of them (bench's side-by-side rows) */
 } cli_backend_opts;
 
 /* Refuses flags that do not apply to the device spec names (NULL: $ABGPU_DEVICE, else

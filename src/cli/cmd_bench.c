@@ -25,7 +25,7 @@ typedef struct bench_args {
 } bench_args;
 
 typedef struct bench_row {
-  char spec[32], name[160], error[256];
+  char spec[32], name[160], error[256], path[256];
   double setup_ms, upload_ms, epoch_ms, train_ms, eval_ms, final_loss;
 } bench_row;
 
@@ -39,18 +39,22 @@ static void bench_help(void) {
   printf("usage: abgpu bench [FLAGS]\n\n"
          "Trains the seed network (10-100-100-2, batch 100) from the same initial weights and\n"
          "batch order on every backend, and prints per backend: ms/epoch (median; an epoch is\n"
-         "the training steps plus the validation pass, as in train), samples/s, GFLOP/s,\n"
-         "setup (program build, warm-up) and upload times, the final training loss, and the\n"
-         "speed ratio to the cpu backend. Then the CSV reader's MB/s (the median of repeated\n"
-         "whole reads of the file, or of a synthetic CSV of --rows customers), plain and\n"
-         "with every field of the same file in quotes.\n\n"
+         "the training steps plus the validation pass, as in train), samples/s, GFLOP/s\n"
+         "of the training steps and their fraction of one core's FMA peak (measured first,\n"
+         "per instruction set; %%peak is of the set the cpu backend runs, $ABGPU_CPU_ISA to\n"
+         "force one), setup (program build, warm-up) and upload times, the final training\n"
+         "loss, and the speed ratio to the cpu backend. Then the CSV reader's MB/s (the median\n"
+         "of repeated whole reads of the file, or of a synthetic CSV of --rows customers),\n"
+         "plain and with every field of the same file in quotes.\n\n"
          "  --data F          CSV export (default: synthetic customers, see --rows)\n"
          "  --rows N          synthetic customers when no --data (default: 14084)\n"
          "  --epochs N        timed epochs per backend, after one warm-up epoch (default: 5)\n"
          "  --backends L      comma list of ref, cpu, N (OpenCL device), N:clblast\n"
          "                    (default: all available; one that cannot be opened is\n"
          "                    listed as unavailable)\n"
-         "  --threads N       threads of the cpu backend (default: all cores)\n"
+         "  --threads N       threads of the cpu backend, at most (default: all cores, and\n"
+         "                    rows cpu:t1 and cpu:t2 with exactly 1 and 2 beside it; the\n"
+         "                    line \"cpu threads\" says how many the cpu row chose)\n"
          "  --seed S          data preparation, initial weights, batch order (default: 1)\n"
          "  --json            one JSON object on stdout (progress stays on stderr)\n"
          "  --json-out F      the same object into file F\n"
@@ -129,6 +133,20 @@ static int list_specs(char specs[][32], int cap, const char *list) {
   return n;
 }
 
+/* After "cpu" (its threads chosen by the backend), rows with exactly 1 and 2 threads,
+ * when --threads is not given and there are two cores: the choice beside both. */
+static int add_thread_rows(char specs[][32], int n, int cap, const bench_args *a) {
+  if (a->threads || ab_cpu_count() < 2 || n + 2 > cap) return n;
+  for (int i = 0; i < n; i++)
+    if (strcmp(specs[i], "cpu") == 0) {
+      memmove(specs[i + 3], specs[i + 1], (size_t)(n - i - 1) * sizeof specs[0]);
+      snprintf(specs[i + 1], 32, "cpu:t1");
+      snprintf(specs[i + 2], 32, "cpu:t2");
+      return n + 2;
+    }
+  return n;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
@@ -144,6 +162,11 @@ static int bench_open(ab_backend **be, const char *spec, const bench_args *a, ab
   o.gemm = colon ? colon + 1 : NULL;
   if (colon) *colon = '\0';
   o.threads = strcmp(dev, "cpu") == 0 ? a->threads : 0; /* --threads is the cpu backend's */
+  if (colon && colon[1] == 't') { /* cpu:tN: exactly N threads */
+    o.threads = atoi(colon + 2);
+    o.exact_threads = 1;
+    o.gemm = NULL;
+  }
   return cli_backend_open(be, dev, &o, e);
 }
 
@@ -154,6 +177,8 @@ typedef struct bench_ctx {
   float *init;       /* [P] the same initial weights for every backend */
   int32_t *orders;   /* [epochs + 1][ntrain] the same batch orders for every backend */
   int nbatches;
+  ab_cpu_isa isa;    /* the cpu backend's kernels */
+  double peak[4];    /* one core's FMA peak in GFLOP/s, per ISA (0: not measured) */
 } bench_ctx;
 
 static int bench_epochs(bench_row *r, ab_backend *be, const bench_ctx *c, ab_err *e) {
@@ -195,6 +220,7 @@ static void bench_backend(bench_row *r, const bench_ctx *c) {
   r->upload_ms = t2 - t1;
   if (!rc) rc = bench_epochs(r, be, c, &e);
   if (be) snprintf(r->name, sizeof r->name, "%s", be->name);
+  if (be) snprintf(r->path, sizeof r->path, "%s", ab_backend_path(be));
   if (rc) snprintf(r->error, sizeof r->error, "%.250s", e.msg);
   ab_backend_free(be);
 }
@@ -222,6 +248,14 @@ static int bench_ctx_init(bench_ctx *c, const ab_splits *s, const bench_args *a,
   free(perm);
   return AB_OK;
 }
+
+/* One core's peak for every ISA this CPU runs (the cpu backend's first). */
+static void bench_peaks(bench_ctx *c) {
+  static const ab_cpu_isa all[3] = {AB_CPU_ISA_GENERIC, AB_CPU_ISA_AVX2, AB_CPU_ISA_AVX512};
+  for (int i = 0; i < 3; i++)
+    if (ab_cpu_isa_resolve(all[i]) == all[i]) c->peak[all[i]] = ab_cpu_fma_peak(all[i]);
+}
+
 
 /* CSV reader speed: reads path whole, again and again for at least 300 ms (and at least
  * 3 times, at most 1000); MB/s of the median read, as epochs are timed. */
@@ -309,22 +343,37 @@ static double ratio_base(const bench_row *rows, int n) {
   return 0;
 }
 
+static void print_peaks(const bench_ctx *c, double flops, double samples) {
+  printf("one core's FMA peak (bench's loop, thread CPU time):");
+  for (int i = 3; i >= 1; i--)
+    if (c->peak[i] > 0) printf(" %s %.1f GFLOP/s", ab_cpu_isa_name((ab_cpu_isa)i), c->peak[i]);
+  printf("\nan epoch's training steps: %.1f MFLOP (%.0f flops a row: 6 per weight); %%peak is "
+         "GFLOP/s over one core's %s peak\n", flops * samples / 1e6, flops,
+         ab_cpu_isa_name(c->isa));
+}
+
 static void print_text(const bench_row *rows, int n, const bench_ctx *c, double csv,
                        double quoted) {
   double base = ratio_base(rows, n), flops = ab_arch_train_flops(&c->cfg.arch);
-  double samples = (double)c->nbatches * c->cfg.batch;
+  double samples = (double)c->nbatches * c->cfg.batch, peak = c->peak[c->isa];
   printf("data %s: %zu training rows, %d batches of %d; %d timed epochs (median)\n",
          c->a->data, c->s->train.n, c->nbatches, c->cfg.batch, c->a->epochs);
-  printf("%-12s %10s %10s %12s %9s %10s %10s %11s %8s  %s\n", "backend", "ms/epoch", "train ms",
-         "samples/s", "GFLOP/s", "setup ms", "upload ms", "final loss", "vs cpu", "name");
+  print_peaks(c, flops, samples);
+  printf("%-12s %10s %10s %12s %9s %6s %10s %10s %11s %8s  %s\n", "backend", "ms/epoch",
+         "train ms", "samples/s", "GFLOP/s", "%peak", "setup ms", "upload ms", "final loss",
+         "vs cpu", "name");
   for (int i = 0; i < n; i++) {
     const bench_row *r = &rows[i];
     if (r->error[0]) { printf("%-12s unavailable: %s\n", r->spec, r->error); continue; }
-    double sps = samples / (r->train_ms / 1e3);
-    printf("%-12s %10.2f %10.2f %12.0f %9.2f %10.1f %10.2f %11.6f %7.2fx  %s\n", r->spec,
-           r->epoch_ms, r->train_ms, sps, sps * flops / 1e9, r->setup_ms, r->upload_ms,
-           r->final_loss, base > 0 ? base / r->epoch_ms : 0.0, r->name);
+    double sps = samples / (r->train_ms / 1e3), gf = sps * flops / 1e9;
+    printf("%-12s %10.2f %10.2f %12.0f %9.2f %5.1f%% %10.1f %10.2f %11.6f %7.2fx  %s\n",
+           r->spec, r->epoch_ms, r->train_ms, sps, gf, peak > 0 ? 100 * gf / peak : 0.0,
+           r->setup_ms, r->upload_ms, r->final_loss, base > 0 ? base / r->epoch_ms : 0.0,
+           r->name);
   }
+  for (int i = 0; i < n; i++)
+    if (!rows[i].error[0] && strcmp(rows[i].spec, "cpu") == 0)
+      printf("cpu threads: %s\n", rows[i].path);
   if (csv > 0) printf("csv reader: %.1f MB/s\n", csv);
   if (quoted > 0) printf("csv reader, every field quoted: %.1f MB/s\n", quoted);
   else if (csv > 0) printf("csv reader, every field quoted: not measured (the quoted copy could "
@@ -334,13 +383,19 @@ static void print_text(const bench_row *rows, int n, const bench_ctx *c, double 
 static void print_json(FILE *f, const bench_row *rows, int n, const bench_ctx *c, double csv,
                        double quoted) {
   double base = ratio_base(rows, n), flops = ab_arch_train_flops(&c->cfg.arch);
-  double samples = (double)c->nbatches * c->cfg.batch;
-  char b[9][32];
+  double samples = (double)c->nbatches * c->cfg.batch, peak = c->peak[c->isa];
+  char b[10][32];
   fprintf(f, "{\"data\": ");
   ab_json_str(f, c->a->data);
   fprintf(f, ", \"train_rows\": %zu, \"epochs\": %d, \"csv_mb_per_s\": %s, "
-          "\"csv_quoted_mb_per_s\": %s, \"backends\": [", c->s->train.n, c->a->epochs,
-          ab_json_fixed(b[0], csv, 2), ab_json_fixed(b[1], quoted, 2));
+          "\"csv_quoted_mb_per_s\": %s, \"epoch_mflop\": %s, \"peak_gflops\": {",
+          c->s->train.n, c->a->epochs, ab_json_fixed(b[0], csv, 2),
+          ab_json_fixed(b[1], quoted, 2), ab_json_fixed(b[2], flops * samples / 1e6, 3));
+  for (int i = 3, k = 0; i >= 1; i--)
+    if (c->peak[i] > 0)
+      fprintf(f, "%s\"%s\": %s", k++ ? ", " : "", ab_cpu_isa_name((ab_cpu_isa)i),
+              ab_json_fixed(b[0], c->peak[i], 2));
+  fprintf(f, "}, \"backends\": [");
   for (int i = 0; i < n; i++) {
     const bench_row *r = &rows[i];
     fprintf(f, "%s{\"backend\": ", i ? ", " : "");
@@ -351,14 +406,17 @@ static void print_json(FILE *f, const bench_row *rows, int n, const bench_ctx *c
       fprintf(f, "}");
       continue;
     }
-    double sps = samples / (r->train_ms / 1e3);
+    double sps = samples / (r->train_ms / 1e3), gf = sps * flops / 1e9;
     fprintf(f, ", \"name\": ");
     ab_json_str(f, r->name);
+    fprintf(f, ", \"path\": ");
+    ab_json_str(f, r->path);
     fprintf(f, ", \"ms_per_epoch\": %s, \"train_ms_per_epoch\": %s, \"eval_ms\": %s, "
-            "\"samples_per_s\": %s, \"gflops\": %s, \"setup_ms\": %s, \"upload_ms\": %s, "
-            "\"final_loss\": %s, \"speed_vs_cpu\": %s}", ab_json_fixed(b[0], r->epoch_ms, 4),
-            ab_json_fixed(b[1], r->train_ms, 4), ab_json_fixed(b[2], r->eval_ms, 4),
-            ab_json_fixed(b[3], sps, 1), ab_json_fixed(b[4], sps * flops / 1e9, 3),
+            "\"samples_per_s\": %s, \"gflops\": %s, \"peak_fraction\": %s, \"setup_ms\": %s, "
+            "\"upload_ms\": %s, \"final_loss\": %s, \"speed_vs_cpu\": %s}",
+            ab_json_fixed(b[0], r->epoch_ms, 4), ab_json_fixed(b[1], r->train_ms, 4),
+            ab_json_fixed(b[2], r->eval_ms, 4), ab_json_fixed(b[3], sps, 1),
+            ab_json_fixed(b[4], gf, 3), ab_json_fixed(b[9], peak > 0 ? gf / peak : 0.0, 4),
             ab_json_fixed(b[5], r->setup_ms, 2), ab_json_fixed(b[6], r->upload_ms, 3),
             ab_json_fixed(b[7], r->final_loss, 8),
             ab_json_fixed(b[8], base > 0 ? base / r->epoch_ms : 0.0, 4));
@@ -381,8 +439,10 @@ static int bench_run(bench_args *a) {
   bench_ctx c;
   static bench_row rows[MAX_BACKENDS];
   char specs[MAX_BACKENDS][32];
-  int n = list_specs(specs, MAX_BACKENDS, a->backends);
-  if (!(rc = bench_ctx_init(&c, &s, a, &e))) {
+  int n = add_thread_rows(specs, list_specs(specs, MAX_BACKENDS, a->backends), MAX_BACKENDS, a);
+  if (!(rc = bench_ctx_init(&c, &s, a, &e)) && !(rc = cli_cpu_isa(&c.isa, &e))) {
+    c.isa = ab_cpu_isa_resolve(c.isa);
+    bench_peaks(&c);
     for (int i = 0; i < n; i++) {
       memset(&rows[i], 0, sizeof rows[i]);
       snprintf(rows[i].spec, sizeof rows[i].spec, "%.31s", specs[i]);

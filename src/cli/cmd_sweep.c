@@ -534,7 +534,7 @@ static void final_free(sweep_final *fin) {
 /* Opens this rank's backend; *cl_index gets its OpenCL device (-1: cpu or ref). */
 static int open_backend(ab_backend **be, int *cl_index, const sweep_args *a,
                         const sweep_mpi *mpi, ab_err *e) {
-  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 1, mpi->local_rank};
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 1, mpi->local_rank, 0};
   const char *dev = a->device ? a->device : getenv("ABGPU_DEVICE");
   char spec[32];
   int rc = AB_OK;
@@ -834,7 +834,7 @@ static const char *json_name(char *buf, size_t n, const char *csv) {
  * only --resume (continue it) or --force (replace it) may touch. */
 static int sweep_check(const sweep_args *a) {
   ab_err e = {0};
-  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0};
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0, 0};
   if (cli_backend_flags_check(a->device, &bo, &e)) return cli_usage_error("sweep", "%s", e.msg);
   if (is_stdout(a->leaderboard))
     return cli_usage_error("sweep", "--leaderboard -: the leaderboard is rewritten after every "

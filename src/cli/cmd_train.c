@@ -439,7 +439,7 @@ static int train_run(train_args *a, FILE *info) {
   if (rc) { free(r); free(cfg); return cli_fail(&e); }
   a->cfg.arch.dims[0] = s.train.d; /* the network's inputs: 10 features, or their encoding */
   for (int k = 0; k < a->ensemble; k++) cfg[k].arch = a->cfg.arch;
-  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0};
+  cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0, 0};
   if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = ab_backend_load_data(be, &s, &e)))
     rc = train_loop(a, be, &s, r, cfg, info, &e);
   if (!rc) {
@@ -573,7 +573,7 @@ int cmd_train(int argc, char **argv) {
   ab_err e = {0};
   if (ab_arch_parse(&a.cfg.arch, AB_NFEAT, a.hidden, a.act, &e))
     return cli_usage_error("train", "%s", e.msg);
-  cli_backend_opts bo = {a.verbose, a.gemm, a.threads, 0, 0};
+  cli_backend_opts bo = {a.verbose, a.gemm, a.threads, 0, 0, 0};
   if (cli_backend_flags_check(a.device, &bo, &e)) return cli_usage_error("train", "%s", e.msg);
   if ((rc = check_outputs(&a, named_ckpt))) return rc;
   a.prep.seed = a.cfg.seed;

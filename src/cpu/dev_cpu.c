@@ -17,7 +17,7 @@ int cpu_pool_get(cpu_impl *r, ab_err *e) {
 }
 
 int ab_cpu_dev_create(ab_dev **out, const ab_cpu_opts *o, char *name, size_t n, ab_err *e) {
-  ab_cpu_opts opts = o ? *o : (ab_cpu_opts){0, AB_CPU_ISA_AUTO, 0};
+  ab_cpu_opts opts = o ? *o : (ab_cpu_opts){0, AB_CPU_ISA_AUTO, 0, 0};
   ab_cpu_isa isa = ab_cpu_isa_resolve(opts.isa);
   if (opts.isa != AB_CPU_ISA_AUTO && isa != opts.isa)
     return ab_err_set(e, AB_EUSAGE, "this CPU cannot run the %s kernels",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "impl.h"
 
 static int round8(int n) { return (n + 7) / 8 * 8; }
@@ -25,8 +26,8 @@ void cpu_plan_free(cpu_impl *r) {
     r->act[l] = NULL;
     if (l < AB_MAX_LAYERS) { free(r->dz[l]); r->dz[l] = NULL; }
   }
-  free(r->adam); free(r->lab); free(r->units); free(r->ubeg);
-  r->adam = NULL; r->lab = NULL; r->units = NULL; r->ubeg = NULL;
+  free(r->adam); free(r->lab); free(r->units); free(r->ubeg); free(r->kbeg);
+  r->adam = NULL; r->lab = NULL; r->units = NULL; r->ubeg = NULL; r->kbeg = NULL;
   r->K = 0;
 }
 
@@ -60,8 +61,10 @@ static int plan_units(cpu_impl *r) {
   for (int l = 0; l < r->L; l++) n += (r->lay[l].in + CPU_UNIT_ROWS - 1) / CPU_UNIT_ROWS + 1;
   r->units = malloc((size_t)n * r->K * sizeof *r->units);
   r->ubeg = malloc((size_t)(r->T + 1) * sizeof *r->ubeg);
-  if (!r->units || !r->ubeg) return 0;
+  r->kbeg = malloc((size_t)(r->K + 1) * sizeof *r->kbeg);
+  if (!r->units || !r->ubeg || !r->kbeg) return 0;
   r->nunits = 0;
+  for (int k = 0; k <= r->K; k++) r->kbeg[k] = k * n;
   for (int k = 0; k < r->K; k++)
     for (int l = r->L - 1; l >= 0; l--) {
       int in = r->lay[l].in;
@@ -101,6 +104,48 @@ static int alloc_bufs(cpu_impl *r) {
   return ok && plan_units(r);
 }
 
+static int split_threads(const cpu_impl *r, cpu_split sp) {
+  return sp == CPU_SPLIT_ONE ? 1 : sp == CPU_SPLIT_MODELS && r->K < r->T ? r->K : r->T;
+}
+
+static const char *const SPLIT_NAMES[] = {"one thread", "whole models per thread",
+                                           "rows and units per thread"};
+
+static void set_path(cpu_impl *r) {
+  snprintf(r->path, sizeof r->path, "threaded-epoch: %s kernels, %d of %d thread%s (%s: %s), "
+           "%d unit%s per step", ab_cpu_isa_name(r->kt->isa), r->nt, r->T, r->T == 1 ? "" : "s",
+           SPLIT_NAMES[r->split], r->why, r->nunits, r->nunits == 1 ? "" : "s");
+}
+
+/* How the threads share the epoch (impl.h): whole models when there are several (no
+ * barriers); for one model, rows when asked for exactly or when a step is big enough
+ * to be worth measuring (cpu_epoch then measures), else one thread. */
+static void plan_split(cpu_impl *r) {
+  double flops = ab_arch_train_flops(&r->a) * r->B * r->K;
+  r->rows_ok = 0;
+  r->probe_in = 0;
+  r->probe_every = CPU_SPLIT_PROBE_EPOCHS / 2;
+  if (r->T == 1) {
+    r->split = CPU_SPLIT_ONE;
+    snprintf(r->why, sizeof r->why, "one thread given");
+  } else if (r->K >= 2 && (!r->o.exact || r->K >= r->T)) {
+    r->split = CPU_SPLIT_MODELS;
+    snprintf(r->why, sizeof r->why, "%d models", r->K);
+  } else if (r->o.exact) {
+    r->split = CPU_SPLIT_ROWS;
+    snprintf(r->why, sizeof r->why, "%d threads asked for exactly", r->T);
+  } else if (flops < CPU_SPLIT_MIN_FLOPS) {
+    r->split = CPU_SPLIT_ONE;
+    snprintf(r->why, sizeof r->why, "%.2g flops a step, under %.2g", flops, CPU_SPLIT_MIN_FLOPS);
+  } else {
+    r->rows_ok = 1;
+    r->rows_won = 0;
+    r->split = CPU_SPLIT_ONE; /* until measured */
+    snprintf(r->why, sizeof r->why, "%d threads to be measured", r->T);
+  }
+  r->nt = split_threads(r, r->split);
+}
+
 int cpu_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e) {
   cpu_impl *r = d;
   cpu_plan_free(r);
@@ -119,9 +164,8 @@ int cpu_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e) {
     cpu_plan_free(r);
     return ab_err_set(e, AB_ENOMEM, "out of memory for %d models", m->K);
   }
-  snprintf(r->path, sizeof r->path, "threaded-epoch: %s kernels, %d thread%s, %d unit%s per step",
-           ab_cpu_isa_name(r->kt->isa), r->T, r->T == 1 ? "" : "s", r->nunits,
-           r->nunits == 1 ? "" : "s");
+  plan_split(r);
+  set_path(r);
   return AB_OK;
 }
 
@@ -146,6 +190,47 @@ static void unpad_params(const cpu_impl *r, float *dst, const float *src) {
   }
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Batches [b0, b1) split as sp; returns the seconds they took. */
+static double run_batches(cpu_impl *r, cpu_split sp, int b0, int b1) {
+  if (b0 >= b1) return 0;
+  r->split = sp;
+  r->nt = split_threads(r, sp);
+  r->job.b0 = b0;
+  r->job.b1 = b1;
+  double t0 = now_s();
+  if (sp == CPU_SPLIT_ONE) cpu_train_job(r, 0);
+  else cpu_pool_run(r->pool, cpu_train_job, r);
+  return now_s() - t0;
+}
+
+/* The epoch's first batches measure ROWS against ONE: n (<= 4) with one thread (which also
+ * warms the caches), n split, n with one thread again; the split is kept only when it
+ * was at least 10% faster than the second one-thread run. Returns the batches run. */
+static int probe(cpu_impl *r) {
+  int n = r->job.nbatches / 4 < 4 ? r->job.nbatches / 4 : 4;
+  if (n < 2) return 0;
+  run_batches(r, CPU_SPLIT_ONE, 0, n);
+  double rows = run_batches(r, CPU_SPLIT_ROWS, n, 2 * n);
+  double one = run_batches(r, CPU_SPLIT_ONE, 2 * n, 3 * n);
+  r->rows_won = rows < 0.9 * one;
+  r->probe_every = r->rows_won ? CPU_SPLIT_PROBE_EPOCHS
+                   : r->probe_every * 2 > CPU_SPLIT_PROBE_MAX ? CPU_SPLIT_PROBE_MAX
+                                                              : r->probe_every * 2;
+  r->probe_in = r->probe_every - 1;
+  snprintf(r->why, sizeof r->why, "measured: %d threads %.0f us a batch, one %.0f", r->T,
+           rows / n * 1e6, one / n * 1e6);
+  r->split = r->rows_won ? CPU_SPLIT_ROWS : CPU_SPLIT_ONE;
+  r->nt = split_threads(r, r->split);
+  set_path(r);
+  return 3 * n;
+}
+
 int cpu_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e) {
   (void)e;
   cpu_impl *r = d;
@@ -159,8 +244,10 @@ int cpu_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e) {
     cpu_refresh_wt(r, k);
   }
   r->t = m->t;
-  r->job = (cpu_job){m->order.h, nbatches, m->bloss.h, m->maxbatches};
-  cpu_pool_run(r->pool, cpu_train_job, r);
+  r->job = (cpu_job){m->order.h, nbatches, m->bloss.h, m->maxbatches, 0, nbatches};
+  int b = r->rows_ok && r->probe_in-- <= 0 ? probe(r) : 0;
+  if (r->rows_ok) r->split = r->rows_won ? CPU_SPLIT_ROWS : CPU_SPLIT_ONE;
+  run_batches(r, r->split, b, nbatches);
   for (int k = 0; k < r->K; k++)
     for (int s = 0; s < 3; s++) unpad_params(r, slot[s] + k * r->P, pad[s] + k * r->PP);
   return AB_OK;

@@ -72,6 +72,11 @@ static void rows_step(cpu_impl *r, int k, int i0, int i1, int b) {
   backward_rows(r, k, act, row0, i1 - i0);
 }
 
+static void adam_init(cpu_impl *r, int k, int b) {
+  cpu_adam_init(&r->adam[k], r->lr[k], r->wd[k], AB_ADAM_BETA1, AB_ADAM_BETA2, AB_ADAM_EPS,
+                (int)(r->t + b + 1));
+}
+
 static void phase_rows(cpu_impl *r, int tid, int b) {
   size_t lo, hi;
   share((size_t)r->K * r->B, r->T, tid, &lo, &hi);
@@ -81,9 +86,7 @@ static void phase_rows(cpu_impl *r, int tid, int b) {
       rows_step(r, k, (int)((lo > a ? lo : a) - a), (int)((hi < z ? hi : z) - a), b);
   }
   if (tid == 0)
-    for (int k = 0; k < r->K; k++)
-      cpu_adam_init(&r->adam[k], r->lr[k], r->wd[k], AB_ADAM_BETA1, AB_ADAM_BETA2, AB_ADAM_EPS,
-                    (int)(r->t + b + 1));
+    for (int k = 0; k < r->K; k++) adam_init(r, k, b);
 }
 
 /* Phase 2: the gradient of one unit's rows, applied by Adam, then wt refreshed. */
@@ -103,24 +106,41 @@ static void unit_step(cpu_impl *r, const cpu_unit *u) {
                      ly->out);
 }
 
-/* Batch b's mean loss of every model: the row losses in order, in float, over B. */
-static void batch_means(cpu_impl *r, int b) {
-  for (int k = 0; k < r->K; k++) {
-    float s = 0.0f;
-    for (int i = 0; i < r->B; i++) s += r->loss[(size_t)k * r->B + i];
-    r->job.bloss[(size_t)k * r->job.bstride + b] = s / (float)r->B;
+/* Batch b's mean loss of model k: the row losses in order, in float, over B. */
+static void batch_mean(cpu_impl *r, int k, int b) {
+  float s = 0.0f;
+  for (int i = 0; i < r->B; i++) s += r->loss[(size_t)k * r->B + i];
+  r->job.bloss[(size_t)k * r->job.bstride + b] = s / (float)r->B;
+}
+
+/* ROWS: every thread in every step, a barrier after each phase. */
+static void job_rows(cpu_impl *r, int tid) {
+  for (int b = r->job.b0; b < r->job.b1; b++) {
+    phase_rows(r, tid, b);
+    cpu_pool_barrier(r->pool, tid);
+    if (tid == 0)
+      for (int k = 0; k < r->K; k++) batch_mean(r, k, b);
+    for (int u = r->ubeg[tid]; u < r->ubeg[tid + 1]; u++) unit_step(r, &r->units[u]);
+    cpu_pool_barrier(r->pool, tid);
   }
+}
+
+/* ONE and MODELS: thread tid of nt trains its run of whole models alone. */
+static void job_models(cpu_impl *r, int tid) {
+  int k0 = r->K * tid / r->nt, k1 = r->K * (tid + 1) / r->nt;
+  for (int b = r->job.b0; b < r->job.b1; b++)
+    for (int k = k0; k < k1; k++) {
+      rows_step(r, k, 0, r->B, b);
+      adam_init(r, k, b);
+      batch_mean(r, k, b);
+      for (int u = r->kbeg[k]; u < r->kbeg[k + 1]; u++) unit_step(r, &r->units[u]);
+    }
 }
 
 void cpu_train_job(void *impl, int tid) {
   cpu_impl *r = impl;
-  for (int b = 0; b < r->job.nbatches; b++) {
-    phase_rows(r, tid, b);
-    cpu_pool_barrier(r->pool, tid);
-    if (tid == 0) batch_means(r, b);
-    for (int u = r->ubeg[tid]; u < r->ubeg[tid + 1]; u++) unit_step(r, &r->units[u]);
-    cpu_pool_barrier(r->pool, tid);
-  }
+  if (r->split == CPU_SPLIT_ROWS) job_rows(r, tid);
+  else if (tid < r->nt) job_models(r, tid);
 }
 
 void cpu_refresh_wt(cpu_impl *r, int k) {

@@ -8,13 +8,17 @@
  * and v share it. wt holds W transposed ([out][ldwt]) for layers l >= 1, for dX = dZ W^T;
  * it is refreshed after every update. Activations and gradients are [K][B][ld[l]].
  *
- * A training step is two phases with a barrier after each:
+ * How the threads share an epoch (cpu_split, chosen in plan):
+ *   ONE: the calling thread runs every step of every model;
+ *   MODELS: each of nt threads takes a contiguous run of whole models and trains them
+ *      through the epoch alone (no barrier until the epoch ends);
+ *   ROWS: every step is two phases with a barrier after each:
  *   1. rows: each thread takes a contiguous share of the K*B batch rows and runs them
  *      through gather, forward, loss and backward to every dZ (rows are independent);
  *   2. units: each thread takes a contiguous run of (model, layer, block of W rows)
  *      units, sums their gradient over the batch and applies Adam in place.
  * Each output element is computed by the same instruction sequence whichever thread
- * gets it, so results do not depend on the thread count. */
+ * gets it, so results do not depend on the thread count or the split. */
 #ifndef ABGPU_CPU_IMPL_H
 #define ABGPU_CPU_IMPL_H
 #include "abgpu/ops.h"
@@ -39,7 +43,21 @@ typedef struct cpu_job {
   int nbatches;
   float *bloss;  /* [K][bstride] batch mean losses */
   int bstride;
+  int b0, b1;    /* the batches this run of the job trains */
 } cpu_job;
+
+typedef enum { CPU_SPLIT_ONE, CPU_SPLIT_MODELS, CPU_SPLIT_ROWS } cpu_split;
+
+/* A step's work (K*B rows) below which ROWS is not tried: about 30 us of one core's
+ * work at the ~70 GFLOP/s the kernels reach on the 2-vCPU VM, where the split's two
+ * barriers and wake-up (~2-5 us quiet, far more when the other vCPU is busy) would eat
+ * the gain. Above it the epoch measures both (cpu_epoch). */
+#define CPU_SPLIT_MIN_FLOPS 2e6
+/* ROWS is measured against ONE again after this many epochs (the machine's load
+ * changes), twice as many after each loss of ROWS, up to the cap: a probe that loses
+ * costs its split batches (under load, milliseconds). */
+#define CPU_SPLIT_PROBE_EPOCHS 8
+#define CPU_SPLIT_PROBE_MAX 512
 
 typedef struct ab_dev cpu_impl;
 struct ab_dev {
@@ -51,7 +69,7 @@ struct ab_dev {
   float *gx, *work;
   int32_t *gy;
   size_t cap, capy, capw;
-  char path[160];
+  char path[256];
   /* the epoch override's plan (epoch.c) for the models of plan() */
   const ab_data *data;
   const float *tx;           /* training inputs [n][td] */
@@ -74,6 +92,14 @@ struct ab_dev {
   cpu_unit *units;
   int nunits;
   int *ubeg;                 /* [T+1]: thread t runs units ubeg[t] .. ubeg[t+1]-1 */
+  int *kbeg;                 /* [K+1]: model k's units are kbeg[k] .. kbeg[k+1]-1 */
+  cpu_split split;           /* how the epoch is shared (above) */
+  int nt;                    /* threads it uses: 1 (ONE), up to T (MODELS), T (ROWS) */
+  int rows_ok;               /* ROWS may be used: K == 1 and the step is big enough */
+  int rows_won;              /* the last measurement picked ROWS */
+  int probe_in;              /* epochs until ROWS and ONE are measured again */
+  int probe_every;           /* the current interval */
+  char why[96];              /* the last choice, for the path */
   cpu_job job;
 };
 
@@ -85,7 +111,7 @@ int cpu_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e);
 int cpu_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e);
 void cpu_plan_free(cpu_impl *r);
 
-/* Pool job (epoch_job.c): the epoch's training steps. */
+/* Pool job (epoch_job.c): batches job.b0 .. job.b1-1 of the epoch, as r->split says. */
 void cpu_train_job(void *impl, int tid);
 /* wt of model k from its padded parameters. */
 void cpu_refresh_wt(cpu_impl *r, int k);

@@ -60,6 +60,9 @@ typedef struct cpu_kern {
                     int cols);
   /* y[i] = y[i] * act'(x[i]) elementwise, act' from the output as in ref.h. */
   void (*dact)(float *dz, const float *dy, const float *y, ab_act act, size_t n);
+  /* n rounds of independent multiply-adds in registers, as many as fill the FMA units;
+   * returns the flops done (2 a multiply-add). *sink gets a result, so none is dropped. */
+  double (*fma_loop)(long n, float *sink);
 } cpu_kern;
 
 extern const cpu_kern ab_cpu_kern_generic;

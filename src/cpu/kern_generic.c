@@ -64,5 +64,17 @@ static void gen_dact(float *dz, const float *dy, const float *y, ab_act act, siz
   for (size_t i = 0; i < n; i++) dz[i] = dy[i] * ab_act_grad_from_y(act, y[i]);
 }
 
+/* The generic kernels' arithmetic (a multiply, then an add) on 16 independent chains,
+ * in whatever vectors the compiler makes of it. */
+static double gen_fma_loop(long n, float *sink) {
+  float c[GW], x = 0.999f, y = 1e-3f;
+  for (int i = 0; i < GW; i++) c[i] = (float)i;
+  for (long k = 0; k < n; k++)
+    for (int i = 0; i < GW; i++) c[i] = c[i] * x + y;
+  for (int i = 1; i < GW; i++) c[0] += c[i];
+  *sink = c[0];
+  return 2.0 * GW * (double)n;
+}
+
 const cpu_kern ab_cpu_kern_generic = {AB_CPU_ISA_GENERIC, gen_mm, gen_adam, gen_transpose,
-                                      gen_dact};
+                                      gen_dact, gen_fma_loop};

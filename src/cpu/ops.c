@@ -2,6 +2,7 @@
  * per-row softmax pieces shared with the backend. */
 #include <math.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "abgpu/ref.h"
 #include "kern.h"
@@ -67,6 +68,29 @@ const cpu_kern *cpu_kern_get(ab_cpu_isa isa) {
 #endif
     default: return &ab_cpu_kern_generic;
   }
+}
+
+static double thread_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double ab_cpu_fma_peak(ab_cpu_isa isa) {
+  const cpu_kern *kt = cpu_kern_get(isa);
+  float sink;
+  long n = 1 << 12;
+  double best = 0;
+  while (n < (1L << 30)) { /* grow the loop until it runs 10 ms */
+    double t0 = thread_s(), f = kt->fma_loop(n, &sink), t = thread_s() - t0;
+    if (t >= 0.01) { best = f / t; break; }
+    n *= 2;
+  }
+  for (int i = 0; i < 4; i++) { /* the best of five: another process may share the core */
+    double t0 = thread_s(), f = kt->fma_loop(n, &sink), t = thread_s() - t0;
+    if (t > 0 && f / t > best) best = f / t;
+  }
+  return best / 1e9;
 }
 
 int ab_cpu_count(void) {
