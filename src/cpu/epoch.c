@@ -8,7 +8,12 @@
 #include <time.h>
 #include "impl.h"
 
-static int round8(int n) { return (n + 7) / 8 * 8; }
+/* n rounded up to whole vectors of the kernels (8 floats, 16 for AVX-512), so that
+ * every padded row starts on a vector boundary (and, for AVX-512, a cache line). */
+static int round_v(const cpu_impl *r, int n) {
+  int v = r->kt->isa == AB_CPU_ISA_AVX512 ? 16 : 8;
+  return (n + v - 1) / v * v;
+}
 
 /* Zeroed floats, 64-byte aligned. */
 static float *falloc(size_t n) {
@@ -38,8 +43,8 @@ static void plan_layout(cpu_impl *r) {
     ly->in = r->a.dims[l];
     ly->out = r->a.dims[l + 1];
     ly->act = r->a.act[l];
-    ly->ldw = round8(ly->out);
-    ly->ldwt = round8(ly->in);
+    ly->ldw = round_v(r, ly->out);
+    ly->ldwt = round_v(r, ly->in);
     ly->w_off = off;
     ly->wt_off = wt;
     off += (size_t)(ly->in + 1) * ly->ldw;
@@ -47,7 +52,7 @@ static void plan_layout(cpu_impl *r) {
   }
   r->PP = off;
   r->WTN = wt ? wt : 1;
-  for (int l = 0; l <= r->L; l++) r->ld[l] = round8(r->a.dims[l]);
+  for (int l = 0; l <= r->L; l++) r->ld[l] = round_v(r, r->a.dims[l]);
 }
 
 static double unit_cost(const cpu_impl *r, const cpu_unit *u) {

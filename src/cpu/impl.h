@@ -4,7 +4,8 @@
  * The models' slots are kept in the flat layout of arch.h like every device's; the epoch
  * override copies parameters and Adam state into a padded layout at the start of an epoch
  * and back at its end. Padded layout: layer l is (in+1) rows of ldw floats (rows 0..in-1
- * are W, row in is b; ldw = out rounded up to 8, so rows are 32-byte aligned); Adam's m
+ * are W, row in is b; ldw = out rounded up to 8 (16 for AVX-512), so rows are 32-byte
+ * (64-byte) aligned); Adam's m
  * and v share it. wt holds W transposed ([out][ldwt]) for layers l >= 1, for dX = dZ W^T;
  * it is refreshed after every update. Activations and gradients are [K][B][ld[l]].
  *
