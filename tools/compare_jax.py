@@ -13,6 +13,10 @@ taken, and the medians over rounds are compared:
 
     ratio JAX / abgpu-cpu  and  PoCL / abgpu-cpu  (ms per epoch; > 1: abgpu cpu faster)
 
+On a shared machine wall times swing with the other work, so the CPU time an epoch
+takes is reported too: JAX's per epoch (process time, median after warm-up), abgpu's as
+the CPU time of a run less that of a 2-epoch run, over the difference in epochs.
+
 Usage: tools/compare_jax.py [--data CSV | --synth-rows N] [--epochs N] [--rounds R]
                             [--abgpu build/abgpu] [--seed S] [--no-pocl] [--json]
 --data defaults to $ABGPU_REAL_DATA; --synth-rows writes N synthetic customers with
@@ -129,30 +133,42 @@ def jax_trainer(jax, splits, seed):
 
     def run(epochs):
         state = (params, zeros, zeros, jnp.float32(0))
-        times, tl, vl = [], 0.0, 0.0
+        times, cpu, tl, vl = [], [], 0.0, 0.0
         for _ in range(epochs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             state, tl = epoch(state)
             vl, corr = validate(state[0])
             jax.block_until_ready((tl, vl, corr))
             times.append(time.perf_counter() - t0)
-        return times, float(tl), float(vl)
+            cpu.append(time.process_time() - c0)
+        return times, float(tl), float(vl), statistics.median(cpu[WARM:])
 
     return run, nb
 
 
-def abgpu_run(args, data, device):
-    """Epoch wall times (s) and the last losses of one `abgpu train` run."""
+def abgpu_train(args, data, device, epochs):
+    """One `abgpu train` run: its JSON and the CPU seconds it used."""
     cmd = [args.abgpu, "train", "--data", data, "--device", device, "--epochs",
-           str(args.epochs), "--patience", str(args.epochs), "--seed", str(args.seed),
+           str(epochs), "--patience", str(epochs), "--seed", str(args.seed),
            "--batch-order", "fixed", "--quiet", "--json"] + RECIPE
     if device == "cpu":
         cmd[cmd.index("--epochs"):cmd.index("--epochs")] = ["--threads", "1"]
+    c0 = os.times()
     r = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    j = json.loads(r.stdout)
+    c1 = os.times()
+    return json.loads(r.stdout), (c1.children_user + c1.children_system -
+                                  c0.children_user - c0.children_system)
+
+
+def abgpu_run(args, data, device):
+    """Epoch wall times (s), the last losses and the CPU seconds an epoch of one run:
+    the CPU time of a run of --epochs less that of a run of WARM epochs, over the
+    difference (so loading and preparing the data cancel out)."""
+    j, cpu = abgpu_train(args, data, device, args.epochs)
+    _, cpu0 = abgpu_train(args, data, device, WARM)
     hist = j["history"]
     return ([h["ms"] / 1000.0 for h in hist], hist[-1]["train_loss"], hist[-1]["val_loss"],
-            j["device"])
+            j["device"], (cpu - cpu0) / (args.epochs - WARM))
 
 
 def median_after_warmup(times):
@@ -171,30 +187,36 @@ def measure(args, data, jax, splits):
     run, nb = jax_trainer(jax, splits, args.seed)
     systems = ["jax", "cpu"] + ([] if args.no_pocl else ["pocl"])
     med = {s: [] for s in systems}
+    cpu = {s: [] for s in systems}
     info = {}
     loads = [load_text()]
     for _ in range(args.rounds):
         for s in systems:
             if s == "jax":
-                t, tl, vl = run(args.epochs)
+                t, tl, vl, c = run(args.epochs)
                 info[s] = ("JAX %s (XLA CPU, 1 thread)" % jax.__version__, tl, vl)
             else:
-                t, tl, vl, dev = abgpu_run(args, data, "cpu" if s == "cpu" else "0")
+                t, tl, vl, dev, c = abgpu_run(args, data, "cpu" if s == "cpu" else "0")
                 info[s] = (dev, tl, vl)
             med[s].append(median_after_warmup(t))
+            cpu[s].append(c)
         loads.append(load_text())
-    return med, info, loads, nb
+    return med, cpu, info, loads, nb
 
 
-def report(args, data, ntrain, nb, med, info, loads):
+def report(args, data, ntrain, nb, med, cpu, info, loads):
     ms = {s: statistics.median(v) * 1e3 for s, v in med.items()}
+    cms = {s: statistics.median(v) * 1e3 for s, v in cpu.items()}
     res = {"data": data, "train_rows": ntrain, "batches": nb, "epochs": args.epochs,
            "rounds": args.rounds, "load_before_and_after_each_round": loads,
-           "ms_per_epoch": ms, "names": {s: info[s][0] for s in info},
+           "ms_per_epoch": ms, "cpu_ms_per_epoch": cms,
+           "names": {s: info[s][0] for s in info},
            "final_losses": {s: info[s][1:] for s in info},
            "ratio_jax_to_abgpu_cpu": ms["jax"] / ms["cpu"],
-           "round_ratios_jax": [j / c for j, c in zip(med["jax"], med["cpu"])]}
+           "round_ratios_jax": [j / c for j, c in zip(med["jax"], med["cpu"])],
+           "cpu_time_ratio_jax_to_abgpu_cpu": cms["jax"] / cms["cpu"]}
     if "pocl" in ms:
+        res["cpu_time_ratio_pocl_to_abgpu_cpu"] = cms["pocl"] / cms["cpu"]
         res["ratio_pocl_to_abgpu_cpu"] = ms["pocl"] / ms["cpu"]
         res["round_ratios_pocl"] = [p / c for p, c in zip(med["pocl"], med["cpu"])]
     if args.json:
@@ -205,14 +227,18 @@ def report(args, data, ntrain, nb, med, info, loads):
               data, ntrain, nb, BATCH, args.epochs, WARM, args.rounds))
     for s in med:
         name, tl, vl = info[s]
-        print("  %-42s %9.2f ms/epoch  per round: %s  (final train/val loss %.4f / %.4f)" % (
-            name, ms[s], ", ".join("%.2f" % (x * 1e3) for x in med[s]), tl, vl))
+        print("  %-34.34s %8.2f ms/epoch  per round: %s;  CPU %.2f ms/epoch  (final "
+              "train/val loss %.4f / %.4f)" % (name, ms[s], ", ".join(
+                  "%.2f" % (x * 1e3) for x in med[s]), cms[s], tl, vl))
     print("  ratio JAX / abgpu cpu: %.2fx  (per round: %s)" % (
         res["ratio_jax_to_abgpu_cpu"], ", ".join("%.2f" % x for x in res["round_ratios_jax"])))
     if "pocl" in ms:
         print("  ratio PoCL / abgpu cpu: %.2fx  (per round: %s)" % (
             res["ratio_pocl_to_abgpu_cpu"],
             ", ".join("%.2f" % x for x in res["round_ratios_pocl"])))
+    print("  CPU time per epoch, JAX / abgpu cpu: %.2fx%s" % (
+        res["cpu_time_ratio_jax_to_abgpu_cpu"], "; PoCL / abgpu cpu: %.2fx" %
+        res["cpu_time_ratio_pocl_to_abgpu_cpu"] if "pocl" in ms else ""))
     print("  load average (1, 5, 15 min) before and after each round: %s" % "; ".join(loads))
 
 
@@ -239,9 +265,9 @@ def main():
                   file=sys.stderr)
             return 2
         splits = prep_splits(args, data, tmp)
-        med, info, loads, nb = measure(args, data, jax, splits)
+        med, cpu, info, loads, nb = measure(args, data, jax, splits)
         shown = "synth %d rows" % args.synth_rows if args.synth_rows else data
-        report(args, shown, splits["train"][0].shape[0], nb, med, info, loads)
+        report(args, shown, splits["train"][0].shape[0], nb, med, cpu, info, loads)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
