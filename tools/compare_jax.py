@@ -115,15 +115,17 @@ def jax_trainer(jax, splits, seed):
             lambda w, a, b: w - lr / c1 * a / (jnp.sqrt(b / c2) + eps), p, m, v)
         return (p, m, v, t), loss
 
+    # The data are arguments, not constants: XLA would otherwise fold the batch gather
+    # into the program at compile time.
     @jax.jit
-    def epoch(state):
+    def epoch(state, x, y, order):
         xb = x[order].reshape(nb, BATCH, x.shape[1])
         yb = y[order].reshape(nb, BATCH)
         state, losses = lax.scan(step, state, (xb, yb))
         return state, jnp.mean(losses)
 
     @jax.jit
-    def validate(p):
+    def validate(p, xv, yv):
         logits = forward(p, xv)
         loss = jnp.mean(jax.nn.logsumexp(logits, axis=1) -
                         jnp.take_along_axis(logits, yv[:, None], axis=1)[:, 0])
@@ -136,8 +138,8 @@ def jax_trainer(jax, splits, seed):
         times, cpu, tl, vl = [], [], 0.0, 0.0
         for _ in range(epochs):
             t0, c0 = time.perf_counter(), time.process_time()
-            state, tl = epoch(state)
-            vl, corr = validate(state[0])
+            state, tl = epoch(state, x, y, order)
+            vl, corr = validate(state[0], xv, yv)
             jax.block_until_ready((tl, vl, corr))
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)

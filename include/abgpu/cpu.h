@@ -47,7 +47,8 @@ typedef struct ab_cpu_opts {
  * whole-epoch override. Threads start on first use and live until ab_backend_free.
  * Fails with AB_EUSAGE when o->isa names kernels this CPU cannot run. */
 int ab_backend_cpu_create(ab_backend **be, const ab_cpu_opts *o, ab_err *e);
-/* The device alone; name gets "cpu (ISA, N threads)". */
+/* The device alone; name gets "cpu (ISA, N threads)", or "cpu (ISA, up to N threads)"
+ * when the backend chooses how many of them to use (exact 0). */
 int ab_cpu_dev_create(ab_dev **d, const ab_cpu_opts *o, char *name, size_t n, ab_err *e);
 
 /* One core's multiply-add peak with the kernels of isa, in GFLOP/s: a loop of

@@ -41,7 +41,8 @@ static void train_help(void) {
          "  --device D        cpu (fast CPU path), ref (plain C reference), gpu (this node's\n"
          "                    GPU for its local rank) or an OpenCL device index from\n"
          "                    `abgpu devices` (default: $ABGPU_DEVICE, else cpu)\n"
-         "  --threads N       threads of the cpu device (default: all cores, %d here)\n"
+         "  --threads N       threads of the cpu device, at most (default: all cores, %d\n"
+         "                    here; it uses as many as pay, docs/cpu.md)\n"
          "  --gemm G          OpenCL GEMM path: own or clblast (default: own)\n"
          "  --hidden W,W      hidden layer widths (default: 100,100)\n"
          "  --act A,A         hidden activations: relu, sigmoid, tanh (default: relu,sigmoid)\n"
@@ -87,7 +88,8 @@ static void train_help(void) {
          "  --json            one JSON object with the results on stdout at the end (the\n"
          "                    other lines go to stderr)\n"
          "  --json-out F      the same object into file F\n"
-         "  --verbose         backend details (e.g. OpenCL build options) on stderr\n"
+         "  --verbose         backend details (OpenCL build options, the cpu device's\n"
+         "                    kernels and threads) on stderr\n"
          "  --out FILE        save the model (.abm: weights, scaler, fills, config,\n"
          "                    metrics) for eval, predict, importance, export; - for stdout,\n"
          "                    the other lines then go to stderr (default: none)\n"
@@ -442,6 +444,7 @@ static int train_run(train_args *a, FILE *info) {
   cli_backend_opts bo = {a->verbose, a->gemm, a->threads, 0, 0, 0};
   if (!(rc = cli_backend_open(&be, a->device, &bo, &e)) && !(rc = ab_backend_load_data(be, &s, &e)))
     rc = train_loop(a, be, &s, r, cfg, info, &e);
+  if (be && a->verbose) fprintf(stderr, "abgpu: training path: %s\n", ab_backend_path(be));
   if (!rc) {
     print_summary(info, &s, r, a->ensemble);
     if (a->out || a->report || a->json.to_stdout || a->json.path || a->ensemble > 1)

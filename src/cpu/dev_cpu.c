@@ -29,7 +29,8 @@ int ab_cpu_dev_create(ab_dev **out, const ab_cpu_opts *o, char *name, size_t n, 
   r->kt = cpu_kern_get(isa);
   snprintf(r->path, sizeof r->path, "threaded-epoch: no models yet");
   if (name)
-    snprintf(name, n, "cpu (%s, %d thread%s)", ab_cpu_isa_name(isa), r->T, r->T == 1 ? "" : "s");
+    snprintf(name, n, "cpu (%s, %s%d thread%s)", ab_cpu_isa_name(isa),
+             r->T > 1 && !opts.exact ? "up to " : "", r->T, r->T == 1 ? "" : "s");
   *out = r;
   return AB_OK;
 }
