@@ -344,7 +344,8 @@ Test(formats, predict_writes_text_ids_back_unchanged) {
 Test(formats, every_reading_command_takes_the_format_flags, .timeout = 120) {
   load_plain();
   static tu_run r;
-  static const char *const cmds[] = {"train", "eval", "predict", "importance", "prep", "sweep", "bench"};
+  static const char *const cmds[] = {"train", "eval", "predict", "importance", "prep", "sweep",
+                                     "bench", "split"};
   for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
     tu_sh(&r, "%s %s --help", ABGPU_BIN, cmds[i]);
     cr_assert_eq(r.status, 0, "%s", r.out);
@@ -371,6 +372,16 @@ Test(formats, every_reading_command_takes_the_format_flags, .timeout = 120) {
     tu_sh(&r, "%s %s --data %s", ABGPU_BIN, cmd, path); /* without them: the mapping is missing */
     cr_expect_eq(r.status, 2, "%s without the flags: %s", cmd, r.out);
   }
+  /* split copies the export's lines: the header in both parts, every row in one */
+  tu_sh(&r, "cd %s && %s split --data %s %s --out-train fa.csv --out-test fb.csv && "
+            "echo $(( $(wc -l < fa.csv) + $(wc -l < fb.csv) - $(wc -l < %s) ))", tu_tmpdir(),
+        ABGPU_BIN, path, v->flags, path);
+  cr_expect_eq(r.status, 0, "split: %s", r.out);
+  cr_expect(strstr(r.out, "\n1\n"), "split: the parts' lines are not the header twice and "
+            "every row once: %s", r.out);
+  tu_sh(&r, "cd %s && %s split --data %s --out-train fa.csv --out-test fb.csv", tu_tmpdir(),
+        ABGPU_BIN, path);
+  cr_expect_eq(r.status, 2, "split without the flags: %s", r.out);
   tu_sh(&r, "cd %s && %s sweep --data %s %s --set epochs=1 --set hidden=8 --finalists 1 --quiet "
         "--leaderboard sw.csv", tu_tmpdir(), ABGPU_BIN, path, v->flags);
   cr_expect_eq(r.status, 0, "sweep: %s", r.out);

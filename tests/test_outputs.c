@@ -289,6 +289,8 @@ static const cli_case CASES[] = {
     {"importance --json-out", "importance --model {M} --data {D} --json-out {O}", "D"},
     {"export --out", "export --model {M} --out {O}", "M"},
     {"info --json-out", "info {M} --json-out {O}", "M"},
+    {"split --out-train", "split --data {D} --out-train {O} --out-test {T}/sb.csv", "D"},
+    {"split --out-test", "split --data {D} --out-train {T}/sa.csv --out-test {O}", "D"},
     {"prep --out", "prep --data {PD} --out {P}", "P"},
     {"synth --out", "synth --rows 100 --out {O}", NULL},
     {"sweep --out", "sweep --data {D} --set hidden=8 --set epochs=1 --leaderboard {T}/s.csv "
@@ -443,6 +445,8 @@ Test(outputs_cli, every_commands_json_parses_with_hostile_paths, .timeout = 120)
       {"importance", "importance --model \"$PWD\"/'m\"\\.abm' --data \"$PWD\"/'d\"\\a.csv' --repeats 1 --json"},
       {"export", "export --model \"$PWD\"/'m\"\\.abm' --out \"$PWD\"/'w\"\\.npz' --json"},
       {"info", "info --model \"$PWD\"/'m\"\\.abm' --json"},
+      {"split", "split --data \"$PWD\"/'d\"\\a.csv' --out-train \"$PWD\"/'sa\"\\.csv' --out-test "
+                "\"$PWD\"/'sb\"\\.csv' --json"},
       {"prep", "prep --data \"$PWD\"/'d\"\\a.csv' --out \"$PWD\" --json"},
       {"synth", "synth --rows 10 --out \"$PWD\"/'s\"\\.csv' --json"},
       {"devices", "devices --json"},

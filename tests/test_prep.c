@@ -194,3 +194,65 @@ Test(prep, npz_files_load_with_numpy_as_the_notebook_reads_them) {
   ab_splits_free(&s);
   ab_table_free(&t);
 }
+
+/* ---- abgpu split ---- */
+
+/* A stratified hold-out: both parts keep the header and the input's lines byte for byte
+ * (quoted text ids with commas, CRLF endings, a last line without one), every row goes to
+ * exactly one part, in file order, and each class is held out at the share asked for. */
+Test(split, stratified_byte_for_byte_and_reproducible, .timeout = 60) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/split_in.csv", tu_tmpdir());
+  static char text[20000];
+  size_t k = (size_t)snprintf(text, sizeof text, "id,book_length_overall,book_length_avg,"
+                              "price_overall,price_avg,review,review_10,completion,"
+                              "minutes_listened,support_requests,last_visited_minus_purchase,"
+                              "targets\r\n");
+  for (int i = 0; i < 100; i++)
+    k += (size_t)snprintf(text + k, sizeof text - k, "\"C,%03d\",%d,%d,5.33,5.33,0,8.91,0,%d,0,%d,%d%s",
+                          i, 1000 + i, 1000 + i, i * 3, i % 7, i % 10 < 3, i < 99 ? "\r\n" : "");
+  cr_assert_eq(tu_write(path, text), 0);
+  static tu_run r, again, other;
+  const char *cmd = "cd %s && %s split --data split_in.csv --holdout 20%% --seed %d "
+                    "--out-train a%d.csv --out-test b%d.csv --json";
+  tu_sh(&r, cmd, tu_tmpdir(), ABGPU_BIN, 3, 1, 1);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "\"train\": {\"path\": \"a1.csv\", \"customers\": 80, \"buyers\": 24}"), "%s", r.out);
+  cr_assert(strstr(r.out, "\"test\": {\"path\": \"b1.csv\", \"customers\": 20, \"buyers\": 6}"), "%s", r.out);
+  /* every input line in exactly one part, after the header in both, in file order */
+  tu_sh(&r, "cd %s && head -1 split_in.csv > h && head -1 a1.csv | cmp - h && head -1 b1.csv | "
+            "cmp - h && (tail -n +2 a1.csv; tail -n +2 b1.csv) | tr -d '\\r' | sort > got && "
+            "(tail -n +2 split_in.csv; echo) | tr -d '\\r' | sort > want && cmp got want && "
+            "tail -n +2 a1.csv | cut -c4-6 | sort -c -n && tail -n +2 b1.csv | cut -c4-6 | "
+            "sort -c -n && grep -c \"$(printf '\\r')$\" b1.csv", tu_tmpdir());
+  cr_assert_eq(r.status, 0, "the parts are not the input's lines: %s", r.out);
+  cr_assert(strstr(r.out, "21"), "CRLF endings lost (header and 20 rows): %s", r.out);
+  tu_sh(&again, cmd, tu_tmpdir(), ABGPU_BIN, 3, 2, 2);
+  tu_sh(&other, cmd, tu_tmpdir(), ABGPU_BIN, 4, 3, 3);
+  tu_sh(&r, "cd %s && cmp a1.csv a2.csv && cmp b1.csv b2.csv && ! cmp -s b1.csv b3.csv && echo ok",
+        tu_tmpdir());
+  cr_assert(strstr(r.out, "ok"), "the same seed must give the same parts, another seed others: %s",
+            r.out);
+  static const char *const bad[] = {"--holdout 0", "--holdout 100%", "--holdout x",
+                                    "--data synth:100"};
+  for (int i = 0; i < 4; i++) {
+    tu_sh(&r, "cd %s && %s split --data split_in.csv --out-train x.csv --out-test y.csv %s",
+          tu_tmpdir(), ABGPU_BIN, bad[i]);
+    cr_expect_eq(r.status, 2, "%s: %s", bad[i], r.out);
+  }
+}
+
+/* Train on the rest, evaluate on the held-out part: eval warns on the training part only. */
+Test(split, eval_warns_on_the_training_part_only, .timeout = 120) {
+  static tu_run r;
+  tu_sh(&r, "cd %s && %s synth --rows 3000 --seed 2 --out s.csv >/dev/null && %s split --data "
+            "s.csv --out-train rest.csv --out-test held.csv >/dev/null && %s train --data rest.csv "
+            "--epochs 2 --quiet --out m.abm >/dev/null", tu_tmpdir(), ABGPU_BIN, ABGPU_BIN,
+        ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  tu_sh(&r, "cd %s && %s eval --model m.abm --data rest.csv 2>&1 >/dev/null", tu_tmpdir(), ABGPU_BIN);
+  cr_assert(strstr(r.out, "rest.csv is the data this model was trained on"), "%s", r.out);
+  tu_sh(&r, "cd %s && %s eval --model m.abm --data held.csv 2>&1 >/dev/null", tu_tmpdir(), ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(!strstr(r.out, "trained on"), "the held-out part warns: %s", r.out);
+}

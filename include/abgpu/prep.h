@@ -79,6 +79,12 @@ typedef struct ab_splits {
 int ab_prep(ab_splits *s, const ab_table *t, const ab_prep_opts *o, ab_err *e);
 void ab_splits_free(ab_splits *s);
 
+/* A stratified hold-out (abgpu split): of each class of y[n], a seeded shuffle's first
+ * round(frac * count) rows get test[i] = 1, the others 0, so both parts keep the share of
+ * buyers. 0 < frac < 1. Returns how many rows were held out, or SIZE_MAX when out of
+ * memory. */
+size_t ab_holdout_pick(uint8_t *test, const uint8_t *y, size_t n, double frac, uint64_t seed);
+
 /* Standardises n rows in place with the given scaler. */
 void ab_scale_rows(float *x, size_t n, const float *mean, const float *std);
 

@@ -22,6 +22,7 @@ int cmd_importance(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 
 /* Empty fields that eval/predict/importance filled with the model's values (cmd_predict.c):
  * the total, and a one-line note on stderr when there were any. */

@@ -12,6 +12,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"train", cmd_train, "train a model on a CSV file (or synthetic data) and report test accuracy"},
+    {"split", cmd_split, "hold out a stratified share of an export as two CSV files (train, test)"},
     {"prep", cmd_prep, "balance, shuffle, split and standardise a CSV into the notebook's .npz files"},
     {"synth", cmd_synth, "write synthetic customers calibrated from the real data's statistics"},
     {"bench", cmd_bench, "train the same network on every backend side by side; CSV reader speed"},

@@ -5,12 +5,13 @@
  * k folds the train and validation rows are re-dealt into stratified folds. */
 #include "abgpu/prep.h"
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/rng.h"
 
 /* RNG streams of prep (train.c uses 1 and 2). */
-enum { STREAM_BALANCE = 3, STREAM_SHUFFLE = 4 };
+enum { STREAM_BALANCE = 3, STREAM_SHUFFLE = 4, STREAM_HOLDOUT = 12 };
 
 static const char *const balance_names[] = {"random", "first", "none"};
 
@@ -313,4 +314,28 @@ void ab_splits_free(ab_splits *s) {
   split_free(&s->val);
   split_free(&s->test);
   ab_encoder_free(&s->enc);
+}
+
+/* One class's rows (y[i] == c) shuffled; the first round(frac * count) are held out. */
+static size_t pick_class(uint8_t *test, uint32_t *idx, const uint8_t *y, size_t n, int c,
+                         double frac, ab_rng *rng) {
+  uint32_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if ((y[i] != 0) == c) idx[k++] = (uint32_t)i;
+  ab_rng_shuffle_u32(rng, idx, k);
+  size_t take = (size_t)llround(frac * k);
+  for (size_t i = 0; i < take; i++) test[idx[i]] = 1;
+  return take;
+}
+
+size_t ab_holdout_pick(uint8_t *test, const uint8_t *y, size_t n, double frac, uint64_t seed) {
+  uint32_t *idx = malloc((n ? n : 1) * sizeof *idx);
+  if (!idx) return SIZE_MAX;
+  memset(test, 0, n);
+  ab_rng rng;
+  ab_rng_seed(&rng, seed, STREAM_HOLDOUT);
+  size_t k = pick_class(test, idx, y, n, 0, frac, &rng);
+  k += pick_class(test, idx, y, n, 1, frac, &rng);
+  free(idx);
+  return k;
 }
