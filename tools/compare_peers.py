@@ -134,7 +134,8 @@ def fit_cat(cfg, tr, va):
     import catboost as cb
     m = cb.CatBoostClassifier(iterations=3000, learning_rate=cfg["lr"], depth=cfg["depth"],
                               l2_leaf_reg=cfg["l2"], thread_count=1, random_seed=0, verbose=False,
-                              od_type="Iter", od_wait=100, use_best_model=True)
+                              od_type="Iter", od_wait=100, use_best_model=True,
+                              allow_writing_files=False)  # no catboost_info/ in the cwd
     m.fit(tr[0], tr[1], eval_set=va)
     return lambda x: m.predict_proba(x)[:, 1]
 
