@@ -147,6 +147,38 @@ Test(report, eval_report_numbers_equal_the_json) {
   free(html);
 }
 
+/* The eval report names the version, the run's date and both data hashes, and warns when
+ * the evaluated file is the training data; a held-out file gets no warning. */
+Test(report, eval_report_names_hashes_and_warns_on_training_data, .timeout = 60) {
+  static tu_run r;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "cd %s && %s synth --rows 3000 --seed 6 --out all.csv >/dev/null && %s split --data "
+            "all.csv --out-train tr.csv --out-test te.csv >/dev/null && %s train --data tr.csv "
+            "--epochs 2 --quiet --out w.abm >/dev/null && %s eval --model w.abm --data tr.csv "
+            "--report on_train.html >/dev/null 2>&1 && %s eval --model w.abm --data te.csv "
+            "--report on_test.html >/dev/null 2>&1 && %s info w.abm --json", d, ABGPU_BIN,
+        ABGPU_BIN, ABGPU_BIN, ABGPU_BIN, ABGPU_BIN, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  char hash[40], want[80], path[700];
+  const char *h = strstr(r.out, "\"data_hash\": \"");
+  cr_assert(h, "%s", r.out);
+  snprintf(hash, sizeof hash, "%.16s", h + strlen("\"data_hash\": \""));
+  snprintf(path, sizeof path, "%s/on_train.html", d);
+  char *html = slurp(path);
+  snprintf(want, sizeof want, "evaluated data hash %s", hash);
+  cr_expect(strstr(html, want), "no '%s' in the report on the training data", want);
+  cr_expect(strstr(html, "class=\"warn\"") && strstr(html, "data the model was trained on"),
+            "no warning on the training data");
+  cr_expect(strstr(html, " UTC") && strstr(html, "<br>abgpu "), "no version or run date");
+  free(html);
+  snprintf(path, sizeof path, "%s/on_test.html", d);
+  html = slurp(path);
+  snprintf(want, sizeof want, "training data hash %s, evaluated data hash", hash);
+  cr_expect(strstr(html, want), "no '%s' in the report on held-out data", want);
+  cr_expect(!strstr(html, "class=\"warn\""), "the held-out report warns");
+  free(html);
+}
+
 Test(report, renders_in_headless_chromium, .timeout = 120) {
   static tu_run r;
   if (tu_sh(&r, "command -v chromium") != 0)

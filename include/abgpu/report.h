@@ -24,6 +24,10 @@ typedef struct ab_report {
   const float *prob;           /* [n] raw probabilities, for the ROC curve */
   const uint8_t *y;            /* [n] */
   size_t n;
+  const char *when;            /* the run's date and time (UTC), or NULL */
+  int has_data_hash;           /* 1: data_hash is the evaluated file's (ab_scored) */
+  uint64_t data_hash;          /* equal to the model's: a warning that the figures were
+                                * measured on the training data */
 } ab_report;
 
 /* Writes the report atomically (temp file + rename). */

@@ -43,6 +43,8 @@ void cli_csv_init(struct ab_csv_format *f);
 int cli_csv_flag(int argc, char **argv, int *i, struct ab_csv_format *f, const char *cmd);
 /* The help lines of those flags. */
 const char *cli_csv_help(void);
+/* "YYYY-MM-DD HH:MM UTC" of now into buf; returns buf. */
+const char *cli_now_utc(char *buf, size_t n);
 /* Appends to buf (NUL-terminated, n bytes) those flags as given in f, and --missing when it
  * is not the default, each as " --flag VALUE" quoted for a POSIX shell: a command line
  * that reads the file as f and m do. */

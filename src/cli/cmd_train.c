@@ -331,9 +331,12 @@ static int extra_metrics(train_extra *x, const ab_splits *s, uint64_t seed, ab_e
 /* The model, the report and --json-out's file, committed together: all land or none. */
 static int train_outputs(train_extra *x, train_args *a, const ab_splits *s,
                          const ab_train_result *r, FILE *info, ab_err *e) {
-  ab_report rep = {"Training report", "the test split (balanced)", a->out, &x->m, r->hist,
-                   r->epochs, &x->m.test, &x->g, x->have_imp ? &x->imp : NULL, NULL, x->prob,
-                   x->y, s->test.n};
+  char when[32];
+  int balanced = x->m.prep.compat || x->m.prep.balance != AB_BALANCE_NONE;
+  ab_report rep = {"Training report", balanced ? "the test split (balanced)" : "the test split "
+                   "(at the file's share of buyers)", a->out, &x->m, r->hist, r->epochs,
+                   &x->m.test, &x->g, x->have_imp ? &x->imp : NULL, NULL, x->prob, x->y,
+                   s->test.n, cli_now_utc(when, sizeof when), 0, 0};
   ab_outfile o[2];
   ab_outfile *all[2];
   int n = 0, rc = AB_OK;

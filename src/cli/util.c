@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "abgpu/cpu.h"
 #include "cli.h"
@@ -167,4 +168,11 @@ void cli_json_free(cli_json *j) {
   j->mem = NULL;
   free(j->buf);
   j->buf = NULL;
+}
+
+const char *cli_now_utc(char *buf, size_t n) {
+  time_t t = time(NULL);
+  struct tm tm;
+  if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%d %H:%M UTC", &tm)) snprintf(buf, n, "?");
+  return buf;
 }

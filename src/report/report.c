@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/fileio.h"
+#include "abgpu/version.h"
 
 /* ---- JSON ---- */
 
@@ -170,6 +171,7 @@ static const char *const CSS =
     ".grid{display:grid;grid-template-columns:1fr 1fr;gap:16px;margin-bottom:16px}"
     ".panel{background:#fff;border-radius:8px;padding:14px 16px;box-shadow:0 1px 3px #0002}"
     ".note{color:#52606d;font-size:12px;margin-top:6px}"
+    ".warn{background:#fff4e5;border:1px solid #f0a14a;padding:8px 12px;margin-bottom:14px}"
     "svg.chart{width:100%;height:auto;display:block}"
     "svg text{font-size:11px;fill:#3e4c59}svg .t{font-size:12px;fill:#1f2933}"
     ".ax{stroke:#3e4c59;stroke-width:1}.gr{stroke:#e4e7eb;stroke-width:1}"
@@ -286,7 +288,18 @@ static void header(FILE *f, const ab_report *r) {
     esc(f, r->model_path);
     fputc('.', f);
   }
-  fprintf(f, "</div>\n");
+  fprintf(f, "<br>abgpu %s", ab_version());
+  if (r->when) {
+    fprintf(f, ", run ");
+    esc(f, r->when);
+  }
+  fprintf(f, "; training data hash %016llx", (unsigned long long)m->data_hash);
+  if (r->has_data_hash) fprintf(f, ", evaluated data hash %016llx", (unsigned long long)r->data_hash);
+  fprintf(f, ".</div>\n");
+  if (r->has_data_hash && r->data_hash == m->data_hash)
+    fprintf(f, "<div class=\"warn\"><b>Warning:</b> these customers are the data the model "
+            "was trained on (the same hash): the figures are optimistic. Measure on customers "
+            "it has not seen (abgpu split).</div>\n");
 }
 
 static void card(FILE *f, const char *key, double v, const char *fmt, double shown,
