@@ -271,10 +271,16 @@ __kernel void ab_fused_train(__global float *P, __global float *M, __global floa
                              __global const int *order, int ostride,
                              __global const float *steps, __global const float *lr,
                              __global const float *wd, float beta1, float beta2, float eps,
-                             __global const int *meta, int b0, int nb, int B, int K,
-                             int pstride, __local float *lm, __local int *lab) {
+                             __global const int *meta, __global const int *active, int b0,
+                             int nb, int B, int K, int pstride, __local float *lm,
+                             __local int *lab) {
   int k = get_group_id(1);
   if (k >= K) return; /* the whole work-group */
+  if (!active[k]) { /* an early-stopped model: its state stays, its losses read 0 */
+    for (int b = b0 + get_local_id(0); b < b0 + nb; b += get_local_size(0))
+      bloss[k * bstride + b] = 0.0f;
+    return;
+  }
   int PP = meta[AB_META_PP], RT = meta[AB_META_RT], L = meta[AB_META_L];
   ab_flayer top = ab_fl(meta, L - 1), bottom = ab_fl(meta, 0);
   __global float *s = S + (size_t)k * meta[AB_META_SS];

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "abgpu/cl.h"
 #include "abgpu/prep.h"
 #include "abgpu/rng.h"
@@ -195,6 +196,43 @@ static void expect_bits_as_per_op(const variant *v) {
 Test(cl_fused, epoch_bit_identical_to_per_op) { expect_bits_as_per_op(&EPOCH); }
 Test(cl_fused, tiled_bit_identical_to_per_op) { expect_bits_as_per_op(&TILED8); }
 
+/* A model that stopped leaves the fused launch: its parameters and Adam state stay as
+ * they were, its batch losses read 0, and the other models train bit for bit as they
+ * do with every model active. */
+Test(cl_fused, stopped_models_leave_the_launch) {
+  int dev = tu_cl_device_or_skip("fused-path tests");
+  ab_splits s;
+  tu_learnable_splits(&s, NROWS);
+  tu_pair a, b;
+  pair_init(&a, &EPOCH, dev, &s);
+  pair_init(&b, &EPOCH, dev, &s);
+  size_t n = 3 * KM * a.P, P = a.P;
+  float *sa = malloc(n * sizeof(float)), *sb = malloc(n * sizeof(float));
+  float *s0 = malloc(n * sizeof(float));
+  double la[2 * KM], lb[2 * KM];
+  ab_err e;
+  cr_assert_eq(tu_get_state(b.d, s0, s0 + n / 3, s0 + 2 * n / 3, NULL, &e), 0, "%s", e.msg);
+  uint8_t active[KM];
+  for (int k = 0; k < KM; k++) active[k] = k != 1;
+  cr_assert_eq(ab_backend_set_active(b.d, active, &e), 0, "%s", e.msg);
+  run_two_epochs(a.d, &a, &s, la, sa);
+  run_two_epochs(b.d, &b, &s, lb, sb);
+  for (int ep = 0; ep < 2; ep++)
+    for (int k = 0; k < KM; k++)
+      cr_expect_eq(lb[ep * KM + k], k == 1 ? 0.0 : la[ep * KM + k], "epoch %d model %d: %.17g",
+                   ep + 1, k, lb[ep * KM + k]);
+  for (int q = 0; q < 3; q++) /* params, m, v */
+    for (int k = 0; k < KM; k++) {
+      const float *want = (k == 1 ? s0 : sa) + (q * KM + k) * P, *got = sb + (q * KM + k) * P;
+      cr_expect(memcmp(want, got, P * sizeof(float)) == 0, "state %d of model %d %s", q, k,
+                k == 1 ? "changed while stopped" : "differs from the unmasked run");
+    }
+  free(sa); free(sb); free(s0);
+  tu_pair_free(&a);
+  tu_pair_free(&b);
+  ab_splits_free(&s);
+}
+
 /* ---- the automatic choice, its fallbacks, its report ---- */
 
 /* Sets up the seed net (K = 1, batch 100) and returns init_models' status. */
@@ -305,4 +343,86 @@ Test(cl_fused, cli_verbose_reports_the_path) {
         ABGPU_BIN);
   cr_assert_eq(r.status, 0, "abgpu train exited %d:\n%s", r.status, r.out);
   cr_expect(strstr(r.out, "training path per-op: the fused path is turned off"), "%s", r.out);
+}
+
+/* ---- the automatic choice by measurement, cached per device ---- */
+
+/* The one cache file under dir/abgpu (the test's own folder), or "" when none. */
+static const char *cache_file_in(const char *dir) {
+  static char path[1024];
+  char cmd[1200];
+  snprintf(cmd, sizeof cmd, "ls %s/abgpu/opencl-*.paths 2>/dev/null | head -1", dir);
+  path[0] = '\0';
+  FILE *p = popen(cmd, "r");
+  if (p && fgets(path, sizeof path, p)) path[strcspn(path, "\n")] = '\0';
+  if (p) pclose(p);
+  return path;
+}
+
+/* Rewrites every line of the cache with these fits (seconds per epoch = a + b*batches). */
+static void cache_set(const char *file, double op_a, double op_b, double fu_a, double fu_b) {
+  char lines[4096] = "", line[512], key[384];
+  FILE *f = fopen(file, "r");
+  cr_assert(f, "%s", file);
+  while (fgets(line, sizeof line, f) && sscanf(line, "%383s", key) == 1) {
+    size_t n = strlen(lines);
+    snprintf(lines + n, sizeof lines - n, "%s %g %g %g %g\n", key, op_a, op_b, fu_a, fu_b);
+  }
+  fclose(f);
+  cr_assert_eq(tu_write(file, lines), 0);
+}
+
+/* The first set-up of a shape times both paths and caches the fits; the next reads them
+ * back; the cached estimates decide (a per-op estimate below the fused one picks per-op,
+ * as for a wide net on a GPU, and the other way round). */
+Test(cl_fused, auto_measures_caches_and_follows_the_estimates) {
+  int dev = tu_cl_device_or_skip("fused-path tests");
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s/xdg", tu_tmpdir());
+  setenv("XDG_CACHE_HOME", dir, 1);
+  ab_splits s;
+  tu_learnable_splits(&s, NROWS);
+  ab_backend *be = open_cl(dev, NULL, &s);
+  const char *why;
+  chosen_path(be, &why);
+  cr_expect(strstr(why, "measured on epochs of 1 and 3 batches; cached in"), "%s", why);
+  cr_log_info("measured: %s", why);
+  ab_backend_free(be);
+  const char *file = cache_file_in(dir);
+  cr_assert(*file, "no cache file under %s/abgpu", dir);
+  be = open_cl(dev, NULL, &s);
+  chosen_path(be, &why);
+  cr_expect(strstr(why, "from the cache"), "the second set-up must read the cache: %s", why);
+  ab_backend_free(be);
+  cache_set(file, 0.0, 1e-4, 0.0, 1e-2); /* per-op estimated 100x faster */
+  be = open_cl(dev, NULL, &s);
+  cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_OFF, "%s", why);
+  cr_expect(strstr(why, "per-op: the ordered kernels are estimated at ") &&
+                strstr(why, "for fused-epoch (from the cache"), "%s", why);
+  ab_backend_free(be);
+  cache_set(file, 0.0, 1e-2, 0.0, 1e-4);
+  be = open_cl(dev, NULL, &s);
+  cr_expect_eq(chosen_path(be, &why), AB_CL_FUSED_EPOCH, "%s", why);
+  ab_backend_free(be);
+  ab_splits_free(&s);
+}
+
+/* Without XDG_CACHE_HOME the cache is ~/.cache/abgpu. */
+Test(cl_fused, cache_falls_back_to_home) {
+  int dev = tu_cl_device_or_skip("fused-path tests");
+  char home[600];
+  snprintf(home, sizeof home, "%s/home", tu_tmpdir());
+  cr_assert_eq(mkdir(home, 0755), 0);
+  unsetenv("XDG_CACHE_HOME");
+  setenv("HOME", home, 1);
+  ab_splits s;
+  tu_learnable_splits(&s, NROWS);
+  ab_backend *be = open_cl(dev, NULL, &s);
+  const char *why;
+  chosen_path(be, &why);
+  char dot[700];
+  snprintf(dot, sizeof dot, "%s/.cache", home);
+  cr_expect(*cache_file_in(dot), "no cache under %s/abgpu: %s", dot, why);
+  ab_backend_free(be);
+  ab_splits_free(&s);
 }

@@ -255,3 +255,23 @@ Test(cl_gpu, k1_per_op_steps_spread_over_64_groups) {
   for (int i = 0; i < 4; i++)
     cr_expect_eq(trace_of(trace, old[i]).n, 0, "%s (the ordered form) ran", old[i]);
 }
+
+/* Issue 13, finding 3: the automatic choice took the fused path whenever one row fit
+ * local memory, even for a 1024,2048 net, whose fused kernel re-reads 2.3 M weights per
+ * row tile (1 row in 48 KB). Both paths are now timed in init_models' warm-up and the
+ * faster taken: per-op here, with the figures and the cache file named on --verbose. */
+Test(cl_gpu, wide_net_takes_per_op_when_measured_faster) {
+  int dev = tu_cl_device_or_skip("GPU-limit tests");
+  const char *d = tu_tmpdir();
+  char env[1024], trace[512];
+  snprintf(trace, sizeof trace, "%s/wide.trace", d);
+  shim_env(env, sizeof env, 48 * 1024, 256, trace, "FAKE_CU=132");
+  static tu_run r;
+  tu_sh(&r, "cd %s && %s %s train --data synth:120 --hidden 1024,2048 --batch 8 --epochs 1 "
+        "--device %d --verbose", d, env, ABGPU_BIN, dev);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_expect(strstr(r.out, "training path per-op: the split kernels are estimated at") &&
+                strstr(r.out, "(measured on epochs of 1 and 3 batches; cached in "),
+            "the wide net must train per-op, by measurement:\n%s", r.out);
+  cr_expect_geq(trace_of(trace, "ab_fused_train").n, 1, "the fused path was not timed");
+}

@@ -28,6 +28,7 @@ typedef struct ab_backend {
   int loaded;              /* load_data done */
   ab_data data;
   ab_models m;             /* m.K == 0: no models yet */
+  int pending;             /* batches of the epoch started and not yet finished */
 } ab_backend;
 
 /* A backend over a device of `ops` (takes dev: ab_backend_free destroys it). */
@@ -57,6 +58,15 @@ int ab_backend_set_dropout(ab_backend *be, const float *p, const uint64_t *seed,
  * loss_sum[k] = sum of the per-batch mean losses (before each step's update). */
 int ab_backend_train_epoch(ab_backend *be, const int32_t *order, int nbatches,
                            double *loss_sum, ab_err *e);
+/* Tells the device which models still train (active[k] != 0); it may leave the others
+ * out of its launches (docs/opencl.md): their parameters, Adam state and batch losses
+ * are then not updated. Every model trains again after init_models. */
+int ab_backend_set_active(ab_backend *be, const uint8_t *active, ab_err *e);
+/* train_epoch in two halves, for a host with other work meanwhile: start checks the
+ * order, sends it without waiting (the caller keeps it unchanged until finish) and
+ * queues the steps; finish waits for them and reads loss_sum back. */
+int ab_backend_train_start(ab_backend *be, const int32_t *order, int nbatches, ab_err *e);
+int ab_backend_train_finish(ab_backend *be, double *loss_sum, ab_err *e);
 /* Loss sum and correct count of every model over a whole split, with the params slot. */
 int ab_backend_evaluate(ab_backend *be, ab_split_id split, double *loss_sum,
                         int64_t *correct, ab_err *e);

@@ -96,6 +96,10 @@ typedef struct ab_ops {
   /* Frees m (a zeroed ab_mem is nothing to free) and zeroes it. */
   void (*release)(ab_dev *d, ab_mem *m);
   int (*write)(ab_dev *d, ab_mem *m, size_t off, const void *src, size_t bytes, ab_err *e);
+  /* As write, but may return before the copy is done: src stays unchanged until the next
+   * read (which waits for everything queued before it). NULL: write is used. */
+  int (*write_async)(ab_dev *d, ab_mem *m, size_t off, const void *src, size_t bytes,
+                     ab_err *e);
   int (*read)(ab_dev *d, const ab_mem *m, size_t off, void *dst, size_t bytes, ab_err *e);
   int (*copy)(ab_dev *d, ab_mem *dst, size_t doff, const ab_mem *src, size_t soff,
               size_t bytes, ab_err *e);
@@ -154,6 +158,16 @@ typedef struct ab_ops {
                     int prob, int *ran, ab_err *e);
   /* How the current models train, in words ("fused-epoch: ...", "per-op: ..."). */
   const char *(*path)(const ab_dev *d);
+  /* Training paths the plan left to a measurement on the real shapes (0 or NULL: none).
+   * init_models' warm-up then runs each candidate i after path_use(d, i, NULL, e): one
+   * untimed batch, then epochs of 1 and of 3 batches, whose seconds go to sec[2i] and
+   * sec[2i + 1]; path_use(d, -1, sec, e) chooses from them. */
+  int (*paths)(const ab_dev *d);
+  /* Models with active[k] == 0 have stopped: a device may leave them out of its epochs
+   * from now on (their state then stays as it is and their batch losses read 0). All
+   * models are active after plan. NULL: every model keeps training. */
+  int (*mask)(ab_dev *d, const uint8_t *active, int K, ab_err *e);
+  int (*path_use)(ab_dev *d, int i, const double *sec, ab_err *e);
 
   /* Frees the device and everything its plan made. */
   void (*destroy)(ab_dev *d);

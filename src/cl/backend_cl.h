@@ -13,6 +13,8 @@
 typedef struct ab_cl_fplan {
   ab_cl_fused want;         /* asked for: auto, off, step, epoch */
   ab_cl_fused mode;         /* chosen by the plan: off (per-op), step, epoch */
+  ab_cl_fused fused_mode;   /* AUTO: the fused mode that competes with per-op */
+  int measure;              /* AUTO: 1 until the warm-up has timed both paths */
   int seg;                  /* batches per launch (epoch: all, unless the epoch is long) */
   size_t local_cap;         /* local memory the fused kernels may use (0: the device's) */
   size_t wg_want;           /* work-items per group asked for (0: the device's choice) */
@@ -28,8 +30,9 @@ typedef struct ab_cl_fplan {
   cl_mem scratch, escratch; /* [K][ss], [K][egroups][pp] */
   cl_mem steps;             /* [maxbatches][2] Adam's c1, c2 per batch of the epoch */
   cl_mem part;              /* [K][eslots][2] evaluation loss sums and correct counts */
+  cl_mem active;            /* [K] int: 0 for a model whose training stopped (masked) */
   float *hsteps;            /* host staging for steps */
-  char why[384];            /* the reason for mode, in words */
+  char why[1536];           /* the reason for mode, in words */
 } ab_cl_fplan;
 
 typedef struct ab_dev ab_cl_backend;
@@ -66,6 +69,14 @@ int ab_cl_fused_train(ab_cl_backend *cb, int ostride, int b0, int nb, ab_err *e)
 int ab_cl_fused_steps(ab_cl_backend *cb, int nb, ab_err *e);
 /* Evaluation (part) or, predict != 0, class-1 probabilities (m->prob) of split id. */
 int ab_cl_fused_eval(ab_cl_backend *cb, int id, int predict, ab_err *e);
+
+/* The automatic choice (choice.c). start: after an AUTO plan that fits the fused path,
+ * decides from the device's cache, else leaves both paths to be timed (paths: 2);
+ * use: i >= 0 runs candidate i (0 per-op, 1 fused) next, i = -1 decides from sec (as
+ * ops.h path_use) and caches the fit; returns 1 when it decided. */
+void ab_cl_choice_start(ab_cl_backend *cb);
+int ab_cl_choice_paths(const ab_cl_backend *cb);
+int ab_cl_choice_use(ab_cl_backend *cb, int i, const double *sec);
 
 /* CLBlast GEMMs (clblast.c); without CLBlast they return AB_EDEVICE. Y = act(X W + b)
  * with X [K][B][IN] dense; dX = dZ W^T; G's dW = X^T dZ (db: the own kernel). */

@@ -53,6 +53,15 @@ static int cl_write(ab_dev *d, ab_mem *m, size_t off, const void *src, size_t by
   return AB_OK;
 }
 
+/* The batch order's upload: queued, not waited for (the caller keeps src until a read). */
+static int cl_write_async(ab_dev *d, ab_mem *m, size_t off, const void *src, size_t bytes,
+                          ab_err *e) {
+  if (!bytes) return AB_OK;
+  AB_CL_CHECK(e, clEnqueueWriteBuffer(dev(d)->ctx->queue, AB_CLM(m), CL_FALSE, off, bytes, src,
+                                      0, NULL, NULL));
+  return AB_OK;
+}
+
 static int cl_read(ab_dev *d, const ab_mem *m, size_t off, void *dst, size_t bytes, ab_err *e) {
   if (!bytes) return AB_OK;
   AB_CL_CHECK(e, clEnqueueReadBuffer(dev(d)->ctx->queue, AB_CLM(m), CL_TRUE, off, bytes, dst, 0,
@@ -253,6 +262,14 @@ static int cl_dropout(ab_dev *d, ab_mem *Y, const ab_mem *X, const ab_mem *c, ui
 
 /* ---- the plan and the fused overrides ---- */
 
+/* The training path and why, on --verbose. */
+static void log_path(ab_cl_backend *cb) {
+  if (!cb->verbose || !cb->log) return;
+  char msg[1600];
+  snprintf(msg, sizeof msg, "opencl: training path %s", cb->f.why);
+  cb->log(cb->log_user, msg);
+}
+
 static int cl_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e) {
   ab_cl_backend *cb = dev(d);
   cb->m = (ab_models *)m; /* the overrides update the models' slots through it */
@@ -265,12 +282,30 @@ static int cl_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e
   for (int i = 0; i < 3; i++) cb->n[i] = data->n[i];
   cb->maxn = data->maxn;
   int rc = ab_cl_fused_plan(cb, e);
-  if (!rc && cb->verbose && cb->log) {
-    char msg[512];
-    snprintf(msg, sizeof msg, "opencl: training path %s", cb->f.why);
-    cb->log(cb->log_user, msg);
-  }
+  if (!rc && !cb->f.measure) log_path(cb); /* else once the warm-up has timed the paths */
   return rc;
+}
+
+/* Early-stopped models leave the fused launches (the per-op kernels run all K). */
+static int cl_mask(ab_dev *d, const uint8_t *active, int K, ab_err *e) {
+  ab_cl_backend *cb = dev(d);
+  if (!cb->f.active) return AB_OK;
+  cl_int *a = malloc((size_t)K * sizeof *a);
+  if (!a) return ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < K; k++) a[k] = active[k] != 0;
+  cl_int err = clEnqueueWriteBuffer(cb->ctx->queue, cb->f.active, CL_TRUE, 0,
+                                    (size_t)K * sizeof *a, a, 0, NULL, NULL);
+  free(a);
+  AB_CL_CHECK(e, err);
+  return AB_OK;
+}
+
+static int cl_paths(const ab_dev *d) { return ab_cl_choice_paths(d); }
+
+static int cl_path_use(ab_dev *d, int i, const double *sec, ab_err *e) {
+  (void)e;
+  if (ab_cl_choice_use(dev(d), i, sec)) log_path(dev(d));
+  return AB_OK;
 }
 
 static int cl_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e) {
@@ -333,10 +368,12 @@ static void cl_destroy(ab_dev *d) {
 const ab_ops ab_cl_ops = {
     .name = "opencl", .eval_rows = EVAL_ROWS, .warm_up = 1,
     .alloc = cl_alloc, .upload = cl_upload, .release = cl_release, .write = cl_write,
+    .write_async = cl_write_async,
     .read = cl_read, .copy = cl_copy, .zero = cl_zero,
     .linear_act_fwd = cl_fwd, .softmax_xent = cl_xent, .linear_act_bwd = cl_bwd,
     .adam_step = cl_adam, .eval = cl_eval, .eval_sum = cl_eval_sum, .prob1 = cl_prob1,
-    .dropout = cl_dropout, .plan = cl_plan, .epoch = cl_epoch, .eval_split = cl_eval_split, .path = cl_path,
+    .dropout = cl_dropout, .plan = cl_plan, .epoch = cl_epoch, .eval_split = cl_eval_split,
+    .path = cl_path, .paths = cl_paths, .path_use = cl_path_use, .mask = cl_mask,
     .destroy = cl_destroy};
 
 /* ---- creation ---- */

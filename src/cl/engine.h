@@ -143,8 +143,9 @@ int ab_cl_dropout(ab_cl_ctx *c, cl_mem Y, cl_mem X, cl_mem consts, unsigned salt
 int ab_cl_fused_train_launch(ab_cl_ctx *c, cl_mem P, cl_mem M, cl_mem V, cl_mem S,
                              cl_mem bloss, int bstride, cl_mem x, cl_mem y, cl_mem order,
                              int ostride, cl_mem steps, cl_mem lr, cl_mem wd, float beta1,
-                             float beta2, float eps, cl_mem meta, int b0, int nb, int B, int K,
-                             int pstride, size_t wg, size_t lbytes, int rt, ab_err *e);
+                             float beta2, float eps, cl_mem meta, cl_mem active, int b0, int nb,
+                             int B, int K, int pstride, size_t wg, size_t lbytes, int rt,
+                             ab_err *e);
 int ab_cl_fused_eval_launch(ab_cl_ctx *c, cl_mem part, int nslots, cl_mem prob, int pks,
                             int predict, cl_mem P, cl_mem S, cl_mem x, cl_mem y, int n,
                             cl_mem meta, int K, int pstride, size_t wg, int groups,

@@ -51,11 +51,13 @@ static void release(cl_mem *m) {
 }
 
 void ab_cl_fused_free(ab_cl_fplan *f) {
-  cl_mem *list[] = {&f->meta, &f->emeta, &f->scratch, &f->escratch, &f->steps, &f->part};
+  cl_mem *list[] = {&f->meta, &f->emeta, &f->scratch, &f->escratch, &f->steps, &f->part,
+                    &f->active};
   for (size_t i = 0; i < sizeof list / sizeof list[0]; i++) release(list[i]);
   free(f->hsteps);
   f->hsteps = NULL;
   f->mode = AB_CL_FUSED_OFF;
+  f->measure = 0;
 }
 
 /* Padded width of d: whole vectors, with room for the ones column at index d. */
@@ -243,6 +245,12 @@ static int create_bufs(ab_cl_backend *cb, ab_err *e) {
   if (!rc) rc = create(&f->escratch, c, K * f->egroups * f->pp * fl, NULL, e);
   if (!rc) rc = create(&f->steps, c, 2 * (size_t)cb->maxbatches * fl, NULL, e);
   if (!rc) rc = create(&f->part, c, 2 * K * f->eslots * fl, NULL, e);
+  size_t na = K < 2 ? 2 : K; /* create() makes at least 8 bytes */
+  int *ones = rc ? NULL : malloc(na * sizeof *ones);
+  if (!rc && !ones) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (size_t k = 0; k < na && !rc; k++) ones[k] = 1;
+  if (!rc) rc = create(&f->active, c, K * sizeof(cl_int), ones, e); /* all train */
+  free(ones);
   return rc;
 }
 
@@ -310,6 +318,7 @@ int ab_cl_fused_plan(ab_cl_backend *cb, ab_err *e) {
   describe(cb, rows, local_budget(cb));
   int rc = create_bufs(cb, e);
   if (rc) ab_cl_fused_free(f);
+  else if (f->want == AB_CL_FUSED_AUTO) ab_cl_choice_start(cb);
   return rc;
 }
 
@@ -320,7 +329,8 @@ int ab_cl_fused_steps(ab_cl_backend *cb, int nb, ab_err *e) {
     h[2 * b] = 1.0f - powf(AB_ADAM_BETA1, t);
     h[2 * b + 1] = 1.0f - powf(AB_ADAM_BETA2, t);
   }
-  AB_CL_CHECK(e, clEnqueueWriteBuffer(cb->ctx->queue, cb->f.steps, CL_TRUE, 0,
+  /* not waited for: hsteps stays unchanged until the epoch's losses are read */
+  AB_CL_CHECK(e, clEnqueueWriteBuffer(cb->ctx->queue, cb->f.steps, CL_FALSE, 0,
                                       2 * (size_t)nb * sizeof(float), h, 0, NULL, NULL));
   return AB_OK;
 }
@@ -333,8 +343,8 @@ int ab_cl_fused_train(ab_cl_backend *cb, int ostride, int b0, int nb, ab_err *e)
       cb->ctx, AB_CLM(&m->slot[AB_SLOT_PARAMS]), AB_CLM(&m->slot[AB_SLOT_ADAM_M]),
       AB_CLM(&m->slot[AB_SLOT_ADAM_V]), f->scratch, AB_CLM(&m->bloss), cb->maxbatches,
       AB_CLM(&d->x[0]), AB_CLM(&d->y[0]), AB_CLM(&m->order), ostride, f->steps,
-      AB_CLM(&m->lr), AB_CLM(&m->wd), AB_ADAM_BETA1, AB_ADAM_BETA2, AB_ADAM_EPS, f->meta, b0,
-      nb, cb->B, cb->K, cb->P, f->wg, f->lbytes, f->rt, e);
+      AB_CLM(&m->lr), AB_CLM(&m->wd), AB_ADAM_BETA1, AB_ADAM_BETA2, AB_ADAM_EPS, f->meta,
+      f->active, b0, nb, cb->B, cb->K, cb->P, f->wg, f->lbytes, f->rt, e);
 }
 
 int ab_cl_fused_eval(ab_cl_backend *cb, int id, int predict, ab_err *e) {

@@ -270,12 +270,14 @@ int ab_cl_dropout(ab_cl_ctx *c, cl_mem Y, cl_mem X, cl_mem consts, unsigned salt
 int ab_cl_fused_train_launch(ab_cl_ctx *c, cl_mem P, cl_mem M, cl_mem V, cl_mem S,
                              cl_mem bloss, int bstride, cl_mem x, cl_mem y, cl_mem order,
                              int ostride, cl_mem steps, cl_mem lr, cl_mem wd, float beta1,
-                             float beta2, float eps, cl_mem meta, int b0, int nb, int B, int K,
-                             int pstride, size_t wg, size_t lbytes, int rt, ab_err *e) {
+                             float beta2, float eps, cl_mem meta, cl_mem active, int b0, int nb,
+                             int B, int K, int pstride, size_t wg, size_t lbytes, int rt,
+                             ab_err *e) {
   size_t lab = (size_t)rt * sizeof(cl_int);
   karg a[] = {MEM(P),      MEM(M),          MEM(V),     MEM(S),     MEM(bloss), INT(bstride),
               MEM(x),      MEM(y),          MEM(order), INT(ostride), MEM(steps), MEM(lr),
-              MEM(wd),     FLT(beta1),      FLT(beta2), FLT(eps),   MEM(meta),  INT(b0),
+              MEM(wd),     FLT(beta1),      FLT(beta2), FLT(eps),   MEM(meta),  MEM(active),
+              INT(b0),
               INT(nb),     INT(B),          INT(K),     INT(pstride), LOCAL(lbytes - lab),
               LOCAL(lab)};
   size_t l[2] = {wg, 1}, g[2] = {wg, (size_t)K};

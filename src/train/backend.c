@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "abgpu/cl.h"
 #include "abgpu/cpu.h"
 #include "abgpu/ref.h"
@@ -149,16 +150,65 @@ static int reset_state(ab_backend *be, const float *params, ab_err *e) {
   return rc;
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Epoch seconds of path i: 1 and n3 batches, each the best of its runs so far. */
+static int time_path(ab_backend *be, int i, const int32_t *order, double *loss, int n3,
+                     double *sec, ab_err *e) {
+  int rc = be->ops->path_use(be->dev, i, NULL, e);
+  for (int j = 0; j < 2 && !rc; j++) {
+    double t0 = now_s();
+    rc = ab_backend_train_epoch(be, order, j == 0 ? 1 : n3, loss, e);
+    double t = now_s() - t0;
+    if (t < sec[j]) sec[j] = t;
+  }
+  return rc;
+}
+
+/* Times the device's candidate paths (ops->paths): each one batch untimed (a runtime's
+ * compilation), then, twice in turn (the best of two, against a busy machine), epochs of
+ * 1 and of min(3, maxbatches) batches (train_epoch ends by reading the losses back, so
+ * it waits for the device); a candidate whose batch is slower than two of the first's
+ * 3-batch epochs is timed no more. The device chooses; the state is reset after. */
+static int measure_paths(ab_backend *be, const int32_t *order, double *loss, ab_err *e) {
+  int np = be->ops->paths ? be->ops->paths(be->dev) : 0, rc = AB_OK;
+  int n3 = be->m.maxbatches < 3 ? be->m.maxbatches : 3, slow[4] = {0};
+  double sec[8];
+  if (np < 2) return AB_OK;
+  if (np > 4) np = 4;
+  for (int i = 0; i < 8; i++) sec[i] = 1e30;
+  for (int i = 0; i < np && !rc; i++) {
+    rc = be->ops->path_use(be->dev, i, NULL, e);
+    if (!rc) rc = ab_backend_train_epoch(be, order, 1, loss, e);
+  }
+  for (int rep = 0; rep < 2 && !rc; rep++)
+    for (int i = 0; i < np && !rc; i++) {
+      if (slow[i]) continue;
+      rc = time_path(be, i, order, loss, n3, sec + 2 * i, e);
+      if (i > 0 && sec[2 * i] > 2.0 * sec[1]) { /* 3 of its batches stand for its epoch */
+        slow[i] = 1;
+        sec[2 * i + 1] = sec[2 * i] * n3;
+      }
+    }
+  return rc ? rc : be->ops->path_use(be->dev, -1, sec, e);
+}
+
 /* One batch and one evaluation with the real shapes (ops->warm_up), before the state is
- * reset: a runtime compiling per launch shape does it here, not in a timed epoch. */
+ * reset: a runtime compiling per launch shape does it here, not in a timed epoch; and
+ * the timing of the device's candidate paths, when its plan asks for one. */
 static int warm_up(ab_backend *be, ab_err *e) {
   if (!be->ops->warm_up || be->data.n[AB_SPLIT_TRAIN] < (size_t)be->m.B) return AB_OK;
-  size_t n = (size_t)be->m.K * be->m.B;
+  size_t n = 3 * (size_t)be->m.K * be->m.B; /* room for the 3-batch timing epoch */
   int32_t *order = malloc(n * sizeof *order);
-  double *loss = malloc(3 * (size_t)be->m.K * sizeof *loss);
+  double *loss = malloc(3 * (size_t)be->m.K * sizeof *loss); /* K per epoch */
   int64_t *correct = malloc((size_t)be->m.K * sizeof *correct);
   int rc = order && loss && correct ? AB_OK : ab_err_set(e, AB_ENOMEM, "out of memory");
   for (size_t i = 0; i < n && !rc; i++) order[i] = (int32_t)(i % (size_t)be->m.B);
+  if (!rc) rc = measure_paths(be, order, loss, e);
   if (!rc) rc = ab_backend_train_epoch(be, order, 1, loss, e);
   if (!rc && be->data.n[AB_SPLIT_VAL]) rc = ab_backend_evaluate(be, AB_SPLIT_VAL, loss, correct, e);
   free(order);
@@ -260,17 +310,38 @@ static int read_losses(ab_backend *be, int nbatches, double *loss_sum, ab_err *e
   return rc;
 }
 
-int ab_backend_train_epoch(ab_backend *be, const int32_t *order, int nbatches,
-                           double *loss_sum, ab_err *e) {
+int ab_backend_train_start(ab_backend *be, const int32_t *order, int nbatches, ab_err *e) {
   int rc = check_models(be, e), ran = 0;
+  if (!rc && be->pending) rc = ab_err_set(e, AB_EUSAGE, "train_start: an epoch is running");
   if (!rc) rc = check_order(be, order, nbatches, e);
   size_t bytes = (size_t)be->m.K * nbatches * be->m.B * sizeof(int32_t);
-  if (!rc) rc = be->ops->write(be->dev, &be->m.order, 0, order, bytes, e);
+  int (*send)(ab_dev *, ab_mem *, size_t, const void *, size_t, ab_err *) =
+      be->ops->write_async ? be->ops->write_async : be->ops->write;
+  if (!rc) rc = send(be->dev, &be->m.order, 0, order, bytes, e);
   if (!rc && be->ops->epoch && !be->m.dropout)
     rc = be->ops->epoch(be->dev, &be->m, nbatches, &ran, e);
   if (!rc && ran) be->m.t += nbatches;
   for (int b = 0; b < nbatches && !rc && !ran; b++) rc = ab_step(be, b, nbatches, e);
-  return rc ? rc : read_losses(be, nbatches, loss_sum, e);
+  if (!rc) be->pending = nbatches;
+  return rc;
+}
+
+int ab_backend_set_active(ab_backend *be, const uint8_t *active, ab_err *e) {
+  int rc = check_models(be, e);
+  return rc || !be->ops->mask ? rc : be->ops->mask(be->dev, active, be->m.K, e);
+}
+
+int ab_backend_train_finish(ab_backend *be, double *loss_sum, ab_err *e) {
+  int nb = be->pending;
+  if (!nb) return ab_err_set(e, AB_EUSAGE, "train_finish: no epoch was started");
+  be->pending = 0;
+  return read_losses(be, nb, loss_sum, e);
+}
+
+int ab_backend_train_epoch(ab_backend *be, const int32_t *order, int nbatches,
+                           double *loss_sum, ab_err *e) {
+  int rc = ab_backend_train_start(be, order, nbatches, e);
+  return rc ? rc : ab_backend_train_finish(be, loss_sum, e);
 }
 
 int ab_backend_evaluate(ab_backend *be, ab_split_id split, double *loss_sum,

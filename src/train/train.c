@@ -76,18 +76,20 @@ static int check_cfg(const ab_train_cfg *c, int K, const ab_splits *s, ab_err *e
 
 /* Each model's next batch order: a fresh permutation, of which nb*batch rows are used;
  * or, for a fixed order, the training rows as they are (the split is already shuffled). */
-static void next_orders(int32_t *order, uint32_t *perm, ab_run *run, const ab_train_cfg *cfg,
-                        size_t n, size_t used) {
-  for (int k = 0; k < run->K; k++) {
+static void next_orders(int32_t *order, uint32_t *perm, ab_rng *rng, int K,
+                        const ab_train_cfg *cfg, size_t n, size_t used) {
+  for (int k = 0; k < K; k++) {
     for (uint32_t i = 0; i < n; i++) perm[i] = i;
-    if (cfg[k].order == AB_ORDER_SHUFFLE)
-    ab_rng_shuffle_u32(&run->track[k].rng, perm, (uint32_t)n);
+    if (cfg[k].order == AB_ORDER_SHUFFLE) ab_rng_shuffle_u32(&rng[k], perm, (uint32_t)n);
     for (size_t i = 0; i < used; i++) order[(size_t)k * used + i] = (int32_t)perm[i];
   }
 }
 
 typedef struct loop_bufs {
-  int32_t *order;   /* [K][nbatches*batch] */
+  int32_t *order[2]; /* [K][nbatches*batch]: the epoch's, and the next one made meanwhile */
+  int side, ready;   /* order[side] goes up; ready: order[1 - side] holds the next epoch's */
+  int nsent;         /* models the device was last told are active */
+  ab_rng *seen, *next; /* [K] the order streams the next orders started from, and ended at */
   uint32_t *perm;   /* [ntrain] */
   double *loss, *vloss;
   int64_t *correct;
@@ -96,11 +98,43 @@ typedef struct loop_bufs {
   ab_hyper *hyper;     /* [K] this epoch's learning rates */
 } loop_bufs;
 
+/* The orders made while the last epoch ran, when the models' streams are still where
+ * they were then (a resume or anything else that moved them makes them stale). */
+static int take_next(ab_run *run, loop_bufs *b) {
+  int ok = b->ready;
+  b->ready = 0;
+  for (int k = 0; k < run->K && ok; k++)
+    ok = memcmp(&run->track[k].rng, &b->seen[k], sizeof b->seen[k]) == 0;
+  if (!ok) return 0;
+  for (int k = 0; k < run->K; k++) run->track[k].rng = b->next[k];
+  b->side = 1 - b->side;
+  return 1;
+}
+
+/* The next epoch's orders into order[1 - side] from copies of the streams, which move
+ * only when take_next uses them: a checkpoint after this epoch saves the streams as
+ * they are, and a resumed run makes the same orders. */
+static void make_next(ab_run *run, loop_bufs *b, const ab_train_cfg *cfg, size_t n,
+                      size_t used) {
+  for (int k = 0; k < run->K; k++) b->seen[k] = b->next[k] = run->track[k].rng;
+  next_orders(b->order[1 - b->side], b->perm, b->next, run->K, cfg, n, used);
+  b->ready = 1;
+}
+
+/* An epoch: its orders go up and its steps are queued, the next epoch's orders are made
+ * on the host while the device runs, then the losses come back and validation runs. */
 static int run_epoch(ab_run *run, ab_backend *be, loop_bufs *b, const ab_splits *s, int nb,
                      const ab_train_cfg *cfg, ab_err *e) {
   double t0 = now_ms();
-  next_orders(b->order, b->perm, run, cfg, s->train.n, (size_t)nb * cfg[0].batch);
-  int rc = ab_backend_train_epoch(be, b->order, nb, b->loss, e);
+  size_t used = (size_t)nb * cfg[0].batch;
+  if (!take_next(run, b)) {
+    for (int k = 0; k < run->K; k++) b->next[k] = run->track[k].rng;
+    next_orders(b->order[b->side], b->perm, b->next, run->K, cfg, s->train.n, used);
+    for (int k = 0; k < run->K; k++) run->track[k].rng = b->next[k];
+  }
+  int rc = ab_backend_train_start(be, b->order[b->side], nb, e);
+  if (!rc) make_next(run, b, cfg, s->train.n, used);
+  if (!rc) rc = ab_backend_train_finish(be, b->loss, e);
   if (!rc) rc = ab_backend_evaluate(be, AB_SPLIT_VAL, b->vloss, b->correct, e);
   if (rc) return rc;
   double ms = now_ms() - t0;
@@ -182,10 +216,18 @@ static int apply_sched(ab_backend *be, const ab_run *run, const ab_train_cfg *cf
   return any ? ab_backend_set_hyper(be, hp, e) : AB_OK;
 }
 
-static int any_active(const ab_run *run, uint8_t *active) {
-  int any = 0;
-  for (int k = 0; k < run->K; k++) any |= (active[k] = (uint8_t)run->track[k].active);
-  return any;
+static int count_active(const ab_run *run, uint8_t *active) {
+  int n = 0;
+  for (int k = 0; k < run->K; k++) n += (active[k] = (uint8_t)run->track[k].active);
+  return n;
+}
+
+/* Models that stopped leave the device's launches: told when the count changes (models
+ * only stop; init_models starts with all of them). */
+static int mask_stopped(ab_backend *be, loop_bufs *b, int n, ab_err *e) {
+  if (n == b->nsent) return AB_OK;
+  b->nsent = n;
+  return ab_backend_set_active(be, b->active, e);
 }
 
 static int run_alloc(ab_run *run, const ab_train_cfg *cfg, int K) {
@@ -211,7 +253,9 @@ static void run_free(ab_run *run) {
 }
 
 static int bufs_alloc(loop_bufs *b, int K, size_t ntrain, size_t used) {
-  b->order = malloc((size_t)K * used * sizeof *b->order);
+  for (int i = 0; i < 2; i++) b->order[i] = malloc((size_t)K * used * sizeof *b->order[i]);
+  b->seen = malloc((size_t)K * sizeof *b->seen);
+  b->next = malloc((size_t)K * sizeof *b->next);
   b->perm = malloc(ntrain * sizeof *b->perm);
   b->loss = calloc((size_t)K, sizeof *b->loss);
   b->vloss = calloc((size_t)K, sizeof *b->vloss);
@@ -220,12 +264,14 @@ static int bufs_alloc(loop_bufs *b, int K, size_t ntrain, size_t used) {
   b->active = calloc((size_t)K, 1);
   b->cur = calloc((size_t)K, sizeof *b->cur);
   b->hyper = calloc((size_t)K, sizeof *b->hyper);
-  return b->order && b->perm && b->loss && b->vloss && b->correct && b->keep && b->active &&
+  return b->order[0] && b->order[1] && b->seen && b->next && b->perm && b->loss &&
+         b->vloss && b->correct && b->keep && b->active &&
          b->cur && b->hyper ? 0 : -1;
 }
 
 static void bufs_free(loop_bufs *b) {
-  free(b->order); free(b->perm); free(b->loss); free(b->vloss);
+  free(b->order[0]); free(b->order[1]); free(b->seen); free(b->next);
+  free(b->perm); free(b->loss); free(b->vloss);
   free(b->correct); free(b->keep); free(b->active); free(b->cur); free(b->hyper);
 }
 
@@ -313,7 +359,10 @@ static int save(const loop_ctx *c, const ab_run *run, ab_err *e) {
 static int loop(const loop_ctx *c, ab_run *run, loop_bufs *b, ab_err *e) {
   int nb = (int)(c->s->train.n / (size_t)c->cfg[0].batch), rc = AB_OK;
   int every = c->ck && c->ck->path ? c->ck->every : 0;
-  while (!rc && any_active(run, b->active)) {
+  int n;
+  b->nsent = run->K;
+  while (!rc && (n = count_active(run, b->active)) > 0) {
+    if ((rc = mask_stopped(c->be, b, n, e))) break;
     if ((rc = apply_sched(c->be, run, c->cfg, b->hyper, e))) break;
     if ((rc = run_epoch(run, c->be, b, c->s, nb, c->cfg, e))) break;
     early_stop(run, c->cfg, b->keep);
