@@ -13,7 +13,7 @@ fail() { echo "install test: $*" >&2; exit 1; }
 cmake --install "$build" --prefix "$prefix" > "$tmp/install.log" || { cat "$tmp/install.log"; fail "cmake --install failed"; }
 for f in bin/abgpu lib/libabgpu.so lib/libabgpu.a include/abgpu/abgpu.h include/abgpu/version.h \
          include/abgpu/model.h include/abgpu/ops.h lib/pkgconfig/abgpu.pc \
-         lib/cmake/abgpu/abgpuConfig.cmake lib/cmake/abgpu/abgpuTargets.cmake; do
+         lib/cmake/abgpu/abgpuConfig.cmake lib/cmake/abgpu/abgpuTargets.cmake share/man/man1/abgpu.1; do
   [ -e "$prefix/$f" ] || fail "$f is not installed"
 done
 soname=$(readelf -d "$prefix/lib/libabgpu.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')

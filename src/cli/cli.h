@@ -23,6 +23,15 @@ int cmd_export(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_split(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
+
+/* The command table (main.c): name, entry point, one-line summary. */
+typedef struct cli_command {
+  const char *name;
+  int (*run)(int argc, char **argv);
+  const char *summary;
+} cli_command;
+const cli_command *cli_commands(size_t *n);
 
 /* Empty fields that eval/predict/importance filled with the model's values (cmd_predict.c):
  * the total, and a one-line note on stderr when there were any. */

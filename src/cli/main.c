@@ -4,13 +4,7 @@
 #include "abgpu/version.h"
 #include "cli.h"
 
-typedef struct command {
-  const char *name;
-  int (*run)(int argc, char **argv);
-  const char *summary;
-} command;
-
-static const command commands[] = {
+static const cli_command commands[] = {
     {"train", cmd_train, "train a model on a CSV file (or synthetic data) and report test accuracy"},
     {"split", cmd_split, "hold out a stratified share of an export as two CSV files (train, test)"},
     {"prep", cmd_prep, "balance, shuffle, split and standardise a CSV into the notebook's .npz files"},
@@ -23,8 +17,14 @@ static const command commands[] = {
     {"export", cmd_export, "write a model's weights and scaler as NumPy arrays (.npz)"},
     {"info", cmd_info, "show what a model file holds: network, preparation, configuration"},
     {"sweep", cmd_sweep, "search hyperparameters: many models per launch, ranked on validation"},
+    {"completion", cmd_completion, "print a bash completion script (abgpu completion bash)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+const cli_command *cli_commands(size_t *n) {
+  *n = NCOMMANDS;
+  return commands;
+}
 
 static void usage(FILE *f) {
   fprintf(f, "abgpu %s - which audiobook customers will buy again\n\n"
