@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "abgpu/cpu.h"
 #include "abgpu/prep.h"
 #include "abgpu/ref.h"
 #include "abgpu/rng.h"
 #include "abgpu/train.h"
+#include "cpu/pool.h"
 #include "testbuf.h"
 #include "testop.h"
 #include "testutil.h"
@@ -292,6 +294,30 @@ static void backend_case(const ab_splits *s, const arch_case *ac, int B, int K) 
   }
   if (avx2.p) bout_free(&avx2);
   bout_free(&ref);
+}
+
+/* A job whose workers finish long after the caller (as with 2 of 3 models on one thread):
+ * cpu_pool_run must return only after every thread's writes, each thread run once. */
+typedef struct { int runs[3]; } pool_job;
+
+static void slow_workers(void *arg, int tid) {
+  pool_job *j = arg;
+  struct timespec ts = {0, 5000000L * tid};
+  if (tid) nanosleep(&ts, NULL);
+  j->runs[tid]++;
+}
+
+Test(cpu_pool, run_returns_after_the_slowest_thread) {
+  cpu_pool *p = NULL;
+  ab_err e = {0};
+  cr_assert_eq(cpu_pool_create(&p, 3, &e), AB_OK, "%s", e.msg);
+  pool_job j = {{0}};
+  for (int i = 1; i <= 10; i++) {
+    cpu_pool_run(p, slow_workers, &j);
+    for (int t = 0; t < 3; t++)
+      cr_assert_eq(j.runs[t], i, "thread %d ran %d times of %d", t, j.runs[t], i);
+  }
+  cpu_pool_free(p);
 }
 
 Test(cpu_backend, every_operation_against_the_reference, .timeout = 600) {

@@ -1,5 +1,6 @@
 /* The thread pool: workers wait for a new job generation (spinning briefly, then on a
- * condition variable), run it, and count themselves out. The barrier is a
+ * condition variable), run it, and count themselves out; the caller waits for the last
+ * one the same way (a short spin, then a condition variable). The barrier is a
  * sense-reversing counter; waiters spin with pause and yield the core after a while, so
  * that an oversubscribed machine still makes progress. */
 #include "pool.h"
@@ -27,6 +28,7 @@ struct cpu_pool {
   pool_slot *slot;
   pthread_mutex_t mu;
   pthread_cond_t cv;
+  pthread_cond_t done_cv; /* signalled when pending reaches 0 */
   alignas(64) atomic_uint gen;  /* job generation */
   atomic_int quit;
   alignas(64) atomic_int pending; /* workers still running the job */
@@ -84,7 +86,11 @@ static void *worker(void *arg) {
     seen = wait_job(p, seen);
     if (atomic_load(&p->quit)) break;
     p->fn(p->arg, s->tid);
-    atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel);
+    if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&p->mu);
+      pthread_cond_signal(&p->done_cv);
+      pthread_mutex_unlock(&p->mu);
+    }
   }
   return NULL;
 }
@@ -99,10 +105,14 @@ void cpu_pool_run(cpu_pool *p, void (*fn)(void *, int), void *arg) {
   pthread_cond_broadcast(&p->cv);
   pthread_mutex_unlock(&p->mu);
   fn(arg, 0);
-  for (unsigned i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
-    if (i < SPIN_BEFORE_YIELD) cpu_relax();
-    else sched_yield();
+  for (unsigned i = 0; i < SPIN_BEFORE_YIELD; i++) {
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+    cpu_relax();
   }
+  /* A worker still has a share (e.g. 2 of 3 models): sleep rather than spin. */
+  pthread_mutex_lock(&p->mu);
+  while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->done_cv, &p->mu);
+  pthread_mutex_unlock(&p->mu);
 }
 
 int cpu_pool_size(const cpu_pool *p) { return p->n; }
@@ -120,6 +130,7 @@ int cpu_pool_create(cpu_pool **out, int n, ab_err *e) {
   if (!p) return ab_err_set(e, AB_ENOMEM, "out of memory");
   pthread_mutex_init(&p->mu, NULL);
   pthread_cond_init(&p->cv, NULL);
+  pthread_cond_init(&p->done_cv, NULL);
   p->n = n < 1 ? 1 : n;
   p->th = calloc((size_t)p->n, sizeof *p->th);
   p->slot = aligned_alloc(64, (size_t)p->n * sizeof *p->slot);
@@ -149,6 +160,7 @@ void cpu_pool_free(cpu_pool *p) {
   if (p->n > 1) pool_stop(p, p->n - 1);
   pthread_mutex_destroy(&p->mu);
   pthread_cond_destroy(&p->cv);
+  pthread_cond_destroy(&p->done_cv);
   free(p->th);
   free(p->slot);
   free(p);
