@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build test train clean fuzz test-sanitize
+.PHONY: all deps configure build test train clean fuzz test-sanitize device-check
 
 all: build
 
@@ -41,6 +41,11 @@ fuzz: deps
 	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DABGPU_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build build-fuzz -j $(JOBS) --target $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 	@bash tools/run-fuzzers.sh build-fuzz $(FUZZ_SECONDS)
+
+# The device check (tools/device-check.sh; docs/opencl.md): uses or builds a build itself
+# and installs nothing, for a GPU machine without network. QUICK=1: every size shrunk.
+device-check:
+	@bash tools/device-check.sh $(DEVICE_CHECK_OUT)
 
 clean:
 	rm -rf $(BUILD) build-fuzz build-sanitize
