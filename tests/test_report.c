@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "abgpu/report.h"
 #include "abgpu/table.h"
 #include "testutil.h"
 
@@ -93,6 +94,45 @@ static void self_contained(const char *html) {
   cr_expect(strstr(html, "</html>"), "not complete");
 }
 
+/* How many times the text occurs in the page. */
+static int count_of(const char *html, const char *text) {
+  int n = 0;
+  for (const char *p = strstr(html, text); p; p = strstr(p + 1, text)) n++;
+  return n;
+}
+
+/* The confusion matrix at the operating point equals the JSON's, with a mark on the ROC
+ * and the gains charts. */
+static void same_op_point(const char *json, const char *scope, const char *html) {
+  const char *k[] = {"tp", "fp", "tn", "fn", "threshold"};
+  for (int i = 0; i < 5; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "operating_point.%s", k[i]);
+    double j = json_in(json, scope, k[i]), h = html_num(html, key);
+    cr_assert(!isnan(j) && !isnan(h), "%s: JSON %g, HTML %g", key, j, h);
+    cr_expect_eq(j, h, "%s: JSON %.9g != HTML %.9g", key, j, h);
+  }
+  cr_expect_eq(count_of(html, "data-mark=\"operating-point\""), 2, "ROC and gains marks");
+  cr_expect_eq(count_of(html, ">operating point: "), 2, "the marks' labels");
+}
+
+Test(report, op_sentence_says_share_customers_reach_and_precision) {
+  ab_metrics m = {.n = 14085, .npos = 2222, .tp = 1578, .fp = 1239, .threshold = 0.5};
+  ab_op_point o = ab_op_point_of(&m, NULL);
+  char s[200];
+  ab_op_sentence(s, sizeof s, &o);
+  cr_expect_str_eq(s, "Contact the top 20% (2,817 customers) to reach 71% of the buyers; "
+                      "precision 56%.");
+  cr_expect_eq(o.tn, 14085 - 2222 - 1239);
+  cr_expect_eq(o.fn, 2222 - 1578);
+  ab_choice c = {AB_CHOOSE_BUDGET, 50, 0.9, 50, 45, 0.9, 45.0 / 2222};
+  o = ab_op_point_of(&m, &c);
+  ab_op_sentence(s, sizeof s, &o);
+  cr_expect_str_eq(s, "Contact the top 0.4% (50 customers) to reach 2.0% of the buyers; "
+                      "precision 90%.");
+  cr_expect(o.chosen && o.fp == 5 && o.fn == 2222 - 45 && o.tn == 14085 - 2222 - 5);
+}
+
 static char train_html[600], model[600];
 static tu_run train_json;
 
@@ -112,6 +152,14 @@ Test(report, train_report_numbers_equal_the_json) {
   same_metrics(train_json.out, "test_metrics", html);
   same_gains(train_json.out, "test_gains", html);
   same_importance(train_json.out, html);
+  /* no chooser in train: the operating point is the threshold's */
+  const char *k[] = {"tp", "fp", "tn", "fn"};
+  for (int i = 0; i < 4; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "operating_point.%s", k[i]);
+    cr_expect_eq(json_in(train_json.out, "test_metrics", k[i]), html_num(html, key), "%s", key);
+  }
+  cr_expect_eq(count_of(html, "data-mark=\"operating-point\""), 2, "ROC and gains marks");
   /* the trainer's own test accuracy agrees with the model's metrics on the CPU path */
   cr_expect_float_eq(tu_json_num(train_json.out, "test_accuracy"),
                      json_in(train_json.out, "test_metrics", "accuracy"), 1e-9);
@@ -144,6 +192,12 @@ Test(report, eval_report_numbers_equal_the_json) {
     cr_expect_eq(json_in(r.out, "choice", choice[i]), html_num(html, key), "%s", key);
   }
   cr_expect(!strstr(html, "Loss per epoch"), "eval has no training curves");
+  /* the operating point is the budget's: 400 contacted, the chooser's buyers reached */
+  same_op_point(r.out, "operating_point", html);
+  cr_expect_eq(json_in(r.out, "operating_point", "contacted"), 400);
+  cr_expect_eq(json_in(r.out, "operating_point", "tp"), json_in(r.out, "choice", "buyers_reached"));
+  cr_expect(strstr(html, "(400 customers) to reach "), "no operating-point sentence");
+  cr_expect(strstr(html, "operating point: top 400 (--budget)"), "the mark is not labelled");
   free(html);
 }
 

@@ -30,6 +30,18 @@ typedef struct ab_report {
                                 * measured on the training data */
 } ab_report;
 
+/* The operating point: the chooser's top customers when there is a choice, else those at or
+ * above the metrics' threshold; the confusion matrix there. */
+typedef struct ab_op_point {
+  int chosen;                  /* 1: from the chooser (--budget, --target-recall) */
+  double threshold;            /* raw probability */
+  uint64_t n, npos, contacted, tp, fp, tn, fn;
+  double contacted_share, precision, recall;
+} ab_op_point;
+ab_op_point ab_op_point_of(const ab_metrics *m, const ab_choice *c);
+/* "Contact the top 20% (2,817 customers) to reach 71% of the buyers; precision 56%." */
+void ab_op_sentence(char *buf, size_t len, const ab_op_point *o);
+
 /* Writes the report atomically (temp file + rename). */
 int ab_report_write(const char *path, const ab_report *r, ab_err *e);
 /* Writes the report's HTML to f (the caller commits the file, e.g. with others). */
@@ -51,5 +63,7 @@ void ab_json_importance(FILE *f, const ab_importance *imp, const ab_model *m);
 /* {"mode": "target_recall"|"budget", "target": .., "threshold": .., ...}; the
  * threshold also as prior-corrected probability. */
 void ab_json_choice(FILE *f, const ab_choice *c, const ab_model *m, double prior);
+/* {"threshold": .., "contacted": .., "contacted_share": .., "tp": .., ..., "sentence": ..} */
+void ab_json_op_point(FILE *f, const ab_op_point *o);
 
 #endif

@@ -26,10 +26,12 @@ typedef struct eval_args {
 static void eval_help(void) {
   printf("usage: abgpu eval --model M --data F [FLAGS]\n\n"
          "Scores labelled customers with a saved model and reports how good it is: accuracy,\n"
-         "precision, recall, F1, confusion matrix (at a threshold on the raw probability),\n"
-         "ROC AUC, PR AUC, log loss and Brier score (raw and corrected to the real share of\n"
-         "buyers), and cumulative gains and lift by decile. Warns when the file is the\n"
-         "model's training data (the same hash): figures on it are optimistic.\n\n"
+         "precision, recall, F1 (at a threshold on the raw probability), ROC AUC, PR AUC,\n"
+         "log loss and Brier score (raw and corrected to the real share of buyers), and\n"
+         "cumulative gains and lift by decile. The operating point (--budget, --target-recall,\n"
+         "else --threshold) in a sentence, with the confusion matrix there; the report marks\n"
+         "it on the ROC and gains charts. Warns when the file is the model's training data\n"
+         "(the same hash): figures on it are optimistic.\n\n"
          "  --model M           model file from `abgpu train --out` (required)\n"
          "  --data F            CSV with the target column (required)\n"
          "  --threshold T       contact customers with raw probability >= T (default: %g)\n"
@@ -172,6 +174,9 @@ static void print_json(FILE *f, const eval_out *o, const eval_args *a) {
     fprintf(f, ", \"choice\": ");
     ab_json_choice(f, &o->c, &o->m, o->prior);
   }
+  ab_op_point op = ab_op_point_of(&o->mt, a->mode >= 0 ? &o->c : NULL);
+  fprintf(f, ", \"operating_point\": ");
+  ab_json_op_point(f, &op);
   if (a->report) {
     fprintf(f, ", \"importance\": ");
     ab_json_importance(f, &o->imp, &o->m);
@@ -179,7 +184,7 @@ static void print_json(FILE *f, const eval_out *o, const eval_args *a) {
   fprintf(f, "}\n");
 }
 
-static void print_confusion(FILE *f, const ab_metrics *m) {
+static void print_confusion(FILE *f, const ab_op_point *m) {
   fprintf(f, "  confusion matrix     predicted buy  predicted not\n"
          "    actual buy    %15llu %14llu\n    actual not    %15llu %14llu\n",
          (unsigned long long)m->tp, (unsigned long long)m->fn, (unsigned long long)m->fp,
@@ -220,11 +225,17 @@ static void print_text(FILE *f, const eval_out *o, const eval_args *a) {
          "precision %.2f%%, recall %.2f%%, F1 %.4f\n", m->threshold,
          ab_prior_correct(m->threshold, o->prior, o->m.train_ratio), 100 * m->accuracy,
          100 * m->precision, 100 * m->recall, m->f1);
-  print_confusion(f, m);
   fprintf(f, "log loss %.4f raw, %.4f corrected; Brier score %.4f raw, %.4f corrected\n",
          m->log_loss, m->log_loss_corrected, m->brier, m->brier_corrected);
   print_gains(f, &o->g);
   if (a->mode >= 0) print_choice(f, o);
+  ab_op_point op = ab_op_point_of(m, a->mode >= 0 ? &o->c : NULL);
+  char sent[200];
+  ab_op_sentence(sent, sizeof sent, &op);
+  fprintf(f, "operating point (%s, raw probability >= %.4f): %s\n",
+          a->mode < 0 ? "--threshold" : a->mode == AB_CHOOSE_BUDGET ? "--budget" : "--target-recall",
+          op.threshold, sent);
+  print_confusion(f, &op);
 }
 
 static int write_outputs(eval_out *o, eval_args *a, ab_err *e) {

@@ -133,6 +133,58 @@ void ab_json_choice(FILE *f, const ab_choice *c, const ab_model *m, double prior
   fputc('}', f);
 }
 
+static double share(uint64_t a, uint64_t b) { return b ? (double)a / (double)b : NAN; }
+
+ab_op_point ab_op_point_of(const ab_metrics *m, const ab_choice *c) {
+  ab_op_point o = {0, m->threshold, m->n, m->npos, m->tp + m->fp, m->tp, 0, 0, 0, 0, 0, 0};
+  if (c) o.chosen = 1, o.threshold = c->threshold, o.contacted = c->contacted, o.tp = c->tp;
+  o.fp = o.contacted - o.tp;
+  o.fn = o.npos - o.tp;
+  o.tn = o.n - o.npos - o.fp;
+  o.contacted_share = share(o.contacted, o.n);
+  o.precision = share(o.tp, o.contacted);
+  o.recall = share(o.tp, o.npos);
+  return o;
+}
+
+/* v with commas between thousands: 2817 -> "2,817". */
+static const char *thousands(char *b, size_t len, uint64_t v) {
+  char d[24];
+  int n = snprintf(d, sizeof d, "%llu", (unsigned long long)v), k = 0;
+  for (int i = 0; i < n && (size_t)k + 2 < len; i++) {
+    if (i && (n - i) % 3 == 0) b[k++] = ',';
+    b[k++] = d[i];
+  }
+  b[k] = 0;
+  return b;
+}
+
+/* A percentage with no decimals, one below 10%. */
+static int pct_digits(double v) { return v < 0.1 ? 1 : 0; }
+
+void ab_op_sentence(char *buf, size_t len, const ab_op_point *o) {
+  char c[32];
+  double s = o->contacted_share, r = o->recall, p = o->precision;
+  snprintf(buf, len, "Contact the top %.*f%% (%s customers) to reach %.*f%% of the buyers; "
+           "precision %.*f%%.", pct_digits(s), 100 * s, thousands(c, sizeof c, o->contacted),
+           pct_digits(r), 100 * r, pct_digits(p), 100 * p);
+}
+
+void ab_json_op_point(FILE *f, const ab_op_point *o) {
+  char s[200];
+  fprintf(f, "{\"source\": \"%s\"", o->chosen ? "choice" : "threshold");
+  jnum(f, "threshold", o->threshold, 1);
+  const char *k[] = {"contacted", "tp", "fp", "tn", "fn"};
+  uint64_t v[] = {o->contacted, o->tp, o->fp, o->tn, o->fn};
+  for (int i = 0; i < 5; i++) jint(f, k[i], (long long)v[i]);
+  jnum(f, "contacted_share", o->contacted_share, 1);
+  jnum(f, "precision", o->precision, 1);
+  jnum(f, "recall", o->recall, 1);
+  ab_op_sentence(s, sizeof s, o);
+  jstr(f, "sentence", s);
+  fputc('}', f);
+}
+
 /* ---- HTML helpers ---- */
 
 static void esc(FILE *f, const char *s) {
@@ -183,7 +235,10 @@ static const char *const CSS =
     "border-bottom:1px solid #e4e7eb}th{background:#f0f2f5}td:first-child,th:first-child{text-align:left}"
     "table.cm td,table.cm th{text-align:center;padding:14px 10px;font-size:15px}"
     "table.cm td.ok{background:#dbeafe}table.cm td.bad{background:#fde8d8}"
-    "table.kv td{text-align:left}";
+    "table.kv td{text-align:left}"
+    ".op{fill:#dc2626;stroke:#fff;stroke-width:1.5}.opl{stroke:#dc2626;stroke-width:1;"
+    "stroke-dasharray:3 3}svg text.opt{fill:#b91c1c;font-weight:bold;paint-order:stroke;stroke:#fff;stroke-width:3px}"
+    "p.ops{font-size:15px;font-weight:bold;color:#1f2933;margin:4px 0 10px}";
 
 /* ---- SVG charts ---- */
 
@@ -266,6 +321,29 @@ static void legend(const plot *p, const char *const *cls, const char *const *tex
 static void unit_diagonal(const plot *p) {
   double d[2] = {0, 1};
   plot_line(p, d, d, 2, "l3");
+}
+
+/* What the operating point is, in a few words: "threshold 0.500" or "top 400 (budget)". */
+static void op_name(char *b, size_t len, const ab_report *r, const ab_op_point *o) {
+  const ab_choice *c = r->choice;
+  if (!c) snprintf(b, len, "threshold %.3f", o->threshold);
+  else if (c->mode == AB_CHOOSE_BUDGET) snprintf(b, len, "top %llu (--budget)", (unsigned long long)o->contacted);
+  else snprintf(b, len, "recall %.0f%% (--target-recall)", 100 * c->target);
+}
+
+/* The operating point on a chart at (x, y): guides to the axes, a dot and its label. */
+static void op_mark(const plot *p, const ab_report *r, const ab_op_point *o, double x, double y) {
+  char name[80];
+  op_name(name, sizeof name, r, o);
+  double X = sx(p, x), Y = sy(p, y);
+  fprintf(p->f, "<g data-mark=\"operating-point\"><line class=\"opl\" x1=\"%.1f\" y1=\"%.1f\" "
+          "x2=\"%.1f\" y2=\"%d\"/><line class=\"opl\" x1=\"%d\" y1=\"%.1f\" x2=\"%.1f\" "
+          "y2=\"%.1f\"/><circle class=\"op\" cx=\"%.1f\" cy=\"%.1f\" r=\"6\"/>", X, Y, X,
+          p->h - MB, ML, Y, X, Y, X, Y);
+  int left = x > 0.55;
+  fprintf(p->f, "<text class=\"opt\" x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">"
+          "operating point: %s</text></g>", X + (left ? -10 : 10), Y + (y > 0.9 ? 18 : -10),
+          left ? "end" : "start", name);
 }
 
 /* ---- sections ---- */
@@ -399,6 +477,8 @@ static int roc_chart(FILE *f, const ab_report *r) {
                "true positive rate (buyers reached)");
     unit_diagonal(&p);
     plot_line(&p, fpr, tpr, k, "l1");
+    ab_op_point o = ab_op_point_of(r->metrics, r->choice);
+    op_mark(&p, r, &o, share(o.fp, o.n - o.npos), o.recall);
     const char *cls[] = {"l1", "l3"}, *txt[] = {"model", "random order"};
     legend(&p, cls, txt, 2, 0);
     fprintf(f, "</svg></div>\n");
@@ -424,6 +504,8 @@ static void gains_chart(FILE *f, const ab_report *r) {
   plot_line(&p, x, y, 11, "l1");
   for (int d = 1; d <= 10; d++)
     fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1d4ed8\"/>", sx(&p, x[d]), sy(&p, y[d]));
+  ab_op_point o = ab_op_point_of(r->metrics, r->choice);
+  op_mark(&p, r, &o, o.contacted_share, o.recall);
   const char *cls[] = {"l1", "l4", "l3"}, *txt[] = {"model", "perfect order", "random order"};
   legend(&p, cls, txt, 3, 0);
   fprintf(f, "</svg></div>\n");
@@ -431,22 +513,38 @@ static void gains_chart(FILE *f, const ab_report *r) {
 
 static void confusion(FILE *f, const ab_report *r) {
   const ab_metrics *m = r->metrics;
-  fprintf(f, "<div class=\"panel\"><h2>Confusion matrix at threshold %.2f</h2>"
-             "<table class=\"cm\"><tr><th></th><th>predicted: buys again</th>"
-             "<th>predicted: does not</th></tr><tr><th>actual: buys again</th><td class=\"ok\">",
-          m->threshold);
-  figu(f, "tp", m->tp);
+  ab_op_point o = ab_op_point_of(m, r->choice);
+  char name[80], sent[200];
+  op_name(name, sizeof name, r, &o);
+  ab_op_sentence(sent, sizeof sent, &o);
+  fprintf(f, "<div class=\"panel\"><h2>Confusion matrix at the operating point: %s</h2><p class=\"ops\" "
+             "data-key=\"operating_point.sentence\">%s</p><table class=\"cm\"><tr><th></th>"
+             "<th>predicted: buys again</th><th>predicted: does not</th></tr><tr>"
+             "<th>actual: buys again</th><td class=\"ok\">", name, sent);
+  figu(f, "operating_point.tp", o.tp);
   fprintf(f, "<br><small>reached</small></td><td class=\"bad\">");
-  figu(f, "fn", m->fn);
+  figu(f, "operating_point.fn", o.fn);
   fprintf(f, "<br><small>missed</small></td></tr><tr><th>actual: does not</th><td class=\"bad\">");
-  figu(f, "fp", m->fp);
+  figu(f, "operating_point.fp", o.fp);
   fprintf(f, "<br><small>contacted in vain</small></td><td class=\"ok\">");
+  figu(f, "operating_point.tn", o.tn);
+  fprintf(f, "<br><small>left alone</small></td></tr></table><div class=\"note\">Contacted: "
+             "customers with raw probability (the network's output, trained on balanced data) "
+             "&ge; ");
+  fig(f, "operating_point.threshold", o.threshold, "%.4f", o.threshold);
+  if (o.chosen)
+    fprintf(f, ", the top %llu by score", (unsigned long long)o.contacted);
+  fprintf(f, "; marked on the ROC and gains charts. At threshold ");
+  fig(f, "threshold", m->threshold, "%.2f", m->threshold);
+  fprintf(f, ": ");
+  figu(f, "tp", m->tp);
+  fprintf(f, " reached, ");
+  figu(f, "fn", m->fn);
+  fprintf(f, " missed, ");
+  figu(f, "fp", m->fp);
+  fprintf(f, " contacted in vain, ");
   figu(f, "tn", m->tn);
-  fprintf(f, "<br><small>left alone</small></td></tr></table><div class=\"note\">The threshold "
-             "applies to the raw probability (the network's output, trained on balanced data). "
-             "Threshold figure: ");
-  fig(f, "threshold", m->threshold, "%.4f", m->threshold);
-  fprintf(f, "; customers: ");
+  fprintf(f, " left alone. Customers: ");
   figu(f, "rows", m->n);
   fprintf(f, ", buyers: ");
   figu(f, "buyers", m->npos);
