@@ -206,6 +206,38 @@ Test(metrics, permutation_importance_finds_the_one_feature) {
   ab_model_free(&m);
 }
 
+/* Partial dependence: the buy probability rises with feature 0 (logit 5 * x0) and does
+ * not move with the others; the points are the column's values at 1/20, 3/20, ... */
+Test(metrics, partial_dependence_rises_with_the_feature_that_raises_the_target) {
+  ab_model m;
+  one_feature_model(&m);
+  size_t n = 400;
+  float *x = malloc(n * AB_NFEAT * sizeof *x);
+  uint8_t *y = malloc(n);
+  for (size_t i = 0; i < n; i++) {
+    for (int j = 0; j < AB_NFEAT; j++) x[i * AB_NFEAT + j] = (float)((i * 37 + j * 11) % 17) - 8;
+    y[i] = x[i * AB_NFEAT] + (float)(i % 5) - 2 > 0;
+  }
+  ab_importance a;
+  ab_err e = {0};
+  cr_assert_eq(ab_importance_compute(&a, &m, x, y, n, 1, 3, &e), 0, "%s", e.msg);
+  cr_assert_eq(a.pd_rows, n);
+  for (int k = 1; k < AB_PD_POINTS; k++) {
+    cr_assert_geq(a.pd_value[0][k], a.pd_value[0][k - 1]);
+    cr_assert_geq(a.pd_prob[0][k], a.pd_prob[0][k - 1], "point %d", k);
+  }
+  /* x0 runs over -8..8: the 1/20 and 19/20 points are near the ends, far apart */
+  cr_assert_lt(a.pd_value[0][0], -5);
+  cr_assert_gt(a.pd_value[0][AB_PD_POINTS - 1], 5);
+  cr_assert_gt(a.pd_prob[0][AB_PD_POINTS - 1] - a.pd_prob[0][0], 0.5);
+  for (int j = 1; j < AB_NFEAT; j++)
+    for (int k = 1; k < AB_PD_POINTS; k++)
+      cr_assert_eq(a.pd_prob[j][k], a.pd_prob[j][0], "feature %d point %d", j, k);
+  free(x);
+  free(y);
+  ab_model_free(&m);
+}
+
 /* ---- the real data (ABGPU_REAL_DATA): a held-out fifth, as the issue measures it ---- */
 
 #include "abgpu/rng.h"

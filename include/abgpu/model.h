@@ -229,6 +229,9 @@ int ab_choose_threshold(ab_choice *c, const float *prob, const uint8_t *y, size_
 
 /* ---- permutation importance (importance.c) ---- */
 
+#define AB_PD_POINTS 10   /* partial dependence: one point per tenth of the column */
+#define AB_PD_ROWS 2000   /* rows averaged at each point (all when fewer) */
+
 typedef struct ab_importance {
   int repeats;
   uint64_t seed;
@@ -236,6 +239,13 @@ typedef struct ab_importance {
   double base_auc;                      /* ROC AUC with no column shuffled */
   double mean[AB_NFEAT], sd[AB_NFEAT];  /* drop in ROC AUC; sd over repeats (n-1) */
   int rank[AB_NFEAT];                   /* feature indices, largest mean drop first */
+  /* Partial dependence (direction of effect): feature j set to pd_value[j][k] in every
+   * row (k-th point: the value at quantile (2k+1)/20 of the column, in the file's units,
+   * to 6 significant digits), the mean predicted probability at the natural ratio
+   * (prior-corrected; raw when the model has no prior), over at most AB_PD_ROWS rows
+   * evenly spaced through the data. */
+  double pd_value[AB_NFEAT][AB_PD_POINTS], pd_prob[AB_NFEAT][AB_PD_POINTS];
+  size_t pd_rows;
 } ab_importance;
 /* How importance runs: repeats and seed of the shuffles, the scorer ({NULL}: the
  * reference), and progress (called after each feature, from the calling thread; may be

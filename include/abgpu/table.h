@@ -10,6 +10,9 @@
 
 /* Feature names in column order (index 0..9), and the id and target names. */
 extern const char *const ab_feature_names[AB_NFEAT];
+/* The plain label of a feature name ("Minutes listened" for minutes_listened) for text
+ * and reports; a name that is not one of ab_feature_names is its own label. */
+const char *ab_feature_label(const char *name);
 extern const char *const ab_id_name;
 extern const char *const ab_target_name;
 

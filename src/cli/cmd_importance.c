@@ -1,5 +1,6 @@
 /* abgpu importance: which features bring customers back, by permutation importance
  * (the drop in ROC AUC when one feature is shuffled) on labelled held-out data. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -20,7 +21,10 @@ static void importance_help(void) {
          "feature are scored together on the device, in chunks that the --threads of the cpu\n"
          "device share (the figures are the same for any number of them); progress goes to\n"
          "stderr for large files (%d rows or more) or a terminal. Warns when the file is\n"
-         "the model's training data (the same hash).\n\n"
+         "the model's training data (the same hash). Then the direction of effect (partial\n"
+         "dependence): each feature set to the middle of each tenth of its values in every\n"
+         "customer (up to %d, evenly spaced), the mean predicted probability of buying at\n"
+         "the real buyer share (in --json: pd_values and pd_probability, ten each).\n\n"
          "  --model M         model file from `abgpu train --out` (required)\n"
          "  --data F          CSV with the target column (required)\n"
          "  --repeats R       shuffles per feature (default: %d)\n"
@@ -30,7 +34,7 @@ static void importance_help(void) {
          "  --json            one JSON object on stdout instead of text\n"
          "  --json-out F      the same object into file F (the text still on stdout)\n"
          "%s"
-         "  -h, --help        this text\n", PROGRESS_ROWS, DEFAULT_REPEATS, DEFAULT_SEED,
+         "  -h, --help        this text\n", PROGRESS_ROWS, AB_PD_ROWS, DEFAULT_REPEATS, DEFAULT_SEED,
          cli_csv_help());
 }
 
@@ -69,6 +73,27 @@ static int imp_parse(imp_args *a, int argc, char **argv) {
   return 0;
 }
 
+#define PD_FLAT 0.005 /* a change in mean probability below this is "little change" */
+
+/* One line per feature, in rank order: the mean probability at its lowest and highest
+ * point, those points, and what that says. */
+static void print_direction(const ab_importance *imp, const ab_model *m) {
+  printf("direction of effect (partial dependence on %zu customers): the mean probability of\n"
+         "buying%s with the feature set to the middle of its lowest tenth -> highest tenth:\n",
+         imp->pd_rows, m->prior > 0 && m->prior < 1 ? " at the real buyer share" : "");
+  for (int r = 0; r < AB_NFEAT; r++) {
+    int j = imp->rank[r];
+    const char *label = ab_feature_label(m->feature_names[j]);
+    double lo = imp->pd_prob[j][0], hi = imp->pd_prob[j][AB_PD_POINTS - 1];
+    char at[64];
+    snprintf(at, sizeof at, "(%.4g to %.4g)", imp->pd_value[j][0],
+             imp->pd_value[j][AB_PD_POINTS - 1]);
+    printf("  %-32s %5.1f%% -> %5.1f%%  %-20s ", label, 100 * lo, 100 * hi, at);
+    if (fabs(hi - lo) < PD_FLAT) printf("little change with %s\n", label);
+    else printf("more %s: %s likely to buy\n", label, hi > lo ? "more" : "less");
+  }
+}
+
 static void print_text(const ab_importance *imp, const ab_model *m, const imp_args *a) {
   printf("permutation importance on %s (%zu customers, %d repeats, seed %llu): drop in ROC AUC "
          "from %.4f when the feature is shuffled\n", a->data, imp->rows, imp->repeats,
@@ -76,8 +101,10 @@ static void print_text(const ab_importance *imp, const ab_model *m, const imp_ar
   printf("  rank  feature                          mean drop        sd\n");
   for (int r = 0; r < AB_NFEAT; r++) {
     int j = imp->rank[r];
-    printf("  %4d  %-30s %+11.4f %9.4f\n", r + 1, m->feature_names[j], imp->mean[j], imp->sd[j]);
+    printf("  %4d  %-32s %+9.4f %9.4f\n", r + 1, ab_feature_label(m->feature_names[j]),
+           imp->mean[j], imp->sd[j]);
   }
+  print_direction(imp, m);
 }
 
 /* Progress on stderr: one line per feature, with the time so far. */

@@ -11,6 +11,18 @@ const char *const ab_feature_names[AB_NFEAT] = {
     "book_length_overall", "book_length_avg",  "price_overall",    "price_avg",
     "review",              "review_10",        "completion",       "minutes_listened",
     "support_requests",    "last_visited_minus_purchase"};
+static const char *const feature_labels[AB_NFEAT] = {
+    "Book length (min, total)", "Book length (min, average)", "Price (total)",
+    "Price (average)",          "Left a review",              "Review score (of 10)",
+    "Completion (share listened)", "Minutes listened",        "Support requests",
+    "Days to last visit"};
+
+const char *ab_feature_label(const char *name) {
+  for (int j = 0; j < AB_NFEAT; j++)
+    if (strcmp(name, ab_feature_names[j]) == 0) return feature_labels[j];
+  return name;
+}
+
 const char *const ab_id_name = "id";
 const char *const ab_target_name = "targets";
 

@@ -9,9 +9,14 @@
  * got its own value back keeps its unshuffled probability, which is what scoring it
  * again gives (rows are scored independently). With several scorers, one thread each
  * takes chunks (and then repeats, for their AUC) in turn; every chunk and repeat writes
- * only its own results, so the figures do not depend on the number of threads. */
+ * only its own results, so the figures do not depend on the number of threads.
+ *
+ * Partial dependence (Friedman 2001) then sets one column to each of ten values in every
+ * sampled row and averages the prior-corrected probabilities: one item per feature and
+ * value, each summed in row order, so these too are the same on any number of threads. */
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/model.h"
@@ -21,6 +26,7 @@
 enum { STREAM_IMPORTANCE = 7 };
 #define CHUNK_ROWS 32768 /* rows per chunk: the changed rows of all repeats are scored at once */
 #define MAX_THREADS AB_IMPORTANCE_MAX_SCORERS
+_Static_assert(AB_PD_ROWS <= CHUNK_ROWS, "a partial-dependence point fits in one chunk");
 
 /* One thread's scratch: a chunk's changed rows and their scores, and its scorer. */
 typedef struct scratch {
@@ -51,6 +57,9 @@ typedef struct work {
   double *auc;       /* [R] ROC AUC of each repeat */
   uint32_t *perm;    /* [n] */
   scratch *s;        /* [T] */
+  float pdx[AB_NFEAT][AB_PD_POINTS]; /* partial-dependence points, prepared */
+  size_t pd_rows;    /* rows averaged at each point */
+  double *pd_prob;   /* [AB_NFEAT * AB_PD_POINTS] the results */
   pthread_mutex_t mu;
   size_t next, items; /* the next item to hand out, and how many there are */
   int failed;
@@ -246,6 +255,59 @@ static int feature_drop(ab_importance *imp, work *w, int j, ab_rng *rng, ab_err 
   return rc;
 }
 
+/* ---- partial dependence ---- */
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Each column's prepared value at quantiles 1/20, 3/20, ..., 19/20 into w->pdx. */
+static void pd_grid(work *w) {
+  for (int j = 0; j < AB_NFEAT; j++) {
+    for (size_t i = 0; i < w->n; i++) w->col[i] = w->xs[i * AB_NFEAT + j];
+    qsort(w->col, w->n, sizeof *w->col, cmp_float);
+    for (int k = 0; k < AB_PD_POINTS; k++)
+      w->pdx[j][k] = w->col[(2 * (size_t)k + 1) * w->n / (2 * AB_PD_POINTS)];
+  }
+}
+
+/* A prepared value of feature j back in the file's units (scaler and log1p undone), to
+ * the 6 significant digits a float holds; what scaling left of a zero is zero. */
+static double raw_value(const ab_model *m, int j, float v) {
+  double x = (double)v * m->std[j] + m->mean[j];
+  if (fabs(x) < 1e-6 * (fabs(m->mean[j]) + m->std[j])) return 0;
+  if (ab_transform_applies(m->prep.transform, j)) x = x < 0 ? -expm1(-x) : expm1(x);
+  char b[32];
+  snprintf(b, sizeof b, "%.6g", x);
+  return strtod(b, NULL);
+}
+
+/* Item i: feature i / AB_PD_POINTS set to its point i % AB_PD_POINTS in every sampled
+ * row (rows evenly spaced through the data), the mean prior-corrected probability. */
+static void pd_point(work *w, scratch *s, size_t i) {
+  int j = (int)(i / AB_PD_POINTS), k = (int)(i % AB_PD_POINTS);
+  size_t rows = w->pd_rows;
+  for (size_t q = 0; q < rows; q++) {
+    memcpy(s->rows + q * AB_NFEAT, w->xs + q * w->n / rows * AB_NFEAT, AB_NFEAT * sizeof *s->rows);
+    s->rows[q * AB_NFEAT + j] = w->pdx[j][k];
+  }
+  s->rc = score_rows(s, w->m, s->rows, rows, s->cprob);
+  double sum = 0;
+  for (size_t q = 0; q < rows && !s->rc; q++)
+    sum += ab_prior_correct(s->cprob[q], w->m->prior, w->m->train_ratio);
+  w->pd_prob[i] = sum / (double)rows;
+}
+
+static int partial_dependence(ab_importance *imp, work *w, ab_err *e) {
+  pd_grid(w);
+  for (int j = 0; j < AB_NFEAT; j++)
+    for (int k = 0; k < AB_PD_POINTS; k++) imp->pd_value[j][k] = raw_value(w->m, j, w->pdx[j][k]);
+  w->pd_rows = imp->pd_rows = w->n < AB_PD_ROWS ? w->n : AB_PD_ROWS;
+  w->pd_prob = &imp->pd_prob[0][0];
+  return run_items(w, (size_t)AB_NFEAT * AB_PD_POINTS, pd_point, e);
+}
+
 static int check_opts(const ab_importance_opts *o, size_t n, ab_err *e) {
   if (o->repeats < 1) return ab_err_set(e, AB_EUSAGE, "--repeats must be at least 1");
   if (n > UINT32_MAX) return ab_err_set(e, AB_EINPUT, "too many rows for importance: %zu", n);
@@ -268,6 +330,7 @@ static int run_features(ab_importance *imp, work *w, const ab_importance_opts *o
     if (!rc && o->progress) o->progress(o->user, j + 1, AB_NFEAT, w->m->feature_names[j]);
   }
   if (!rc) rank_features(imp);
+  if (!rc) rc = partial_dependence(imp, w, e);
   return rc;
 }
 

@@ -105,6 +105,17 @@ void ab_json_gains(FILE *f, const ab_gains *g) {
   fputc(']', f);
 }
 
+/* ", key: [v0, v1, ...]" */
+static void jarray(FILE *f, const char *key, const double *v, int n) {
+  char b[32];
+  fprintf(f, ", \"%s\": [", key);
+  for (int k = 0; k < n; k++) fprintf(f, "%s%s", k ? ", " : "", ab_json_num(b, v[k]));
+  fputc(']', f);
+}
+
+/* 1 when importance's partial dependence is at the natural ratio (the model has a prior). */
+static int pd_natural(const ab_model *m) { return m->prior > 0 && m->prior < 1; }
+
 void ab_json_importance(FILE *f, const ab_importance *imp, const ab_model *m) {
   fprintf(f, "{\"metric\": \"drop in ROC AUC\", \"repeats\": %d, \"seed\": %llu, \"rows\": %zu",
           imp->repeats, (unsigned long long)imp->seed, imp->rows);
@@ -116,9 +127,14 @@ void ab_json_importance(FILE *f, const ab_importance *imp, const ab_model *m) {
     ab_json_str(f, m->feature_names[j]);
     jnum(f, "mean", imp->mean[j], 1);
     jnum(f, "sd", imp->sd[j], 1);
-    fprintf(f, ", \"rank\": %d}", r + 1);
+    fprintf(f, ", \"rank\": %d, \"label\": ", r + 1);
+    ab_json_str(f, ab_feature_label(m->feature_names[j]));
+    jarray(f, "pd_values", imp->pd_value[j], AB_PD_POINTS);
+    jarray(f, "pd_probability", imp->pd_prob[j], AB_PD_POINTS);
+    fputc('}', f);
   }
-  fprintf(f, "]}");
+  fprintf(f, "], \"pd_rows\": %zu, \"pd_natural_ratio\": %s}", imp->pd_rows,
+          pd_natural(m) ? "true" : "false");
 }
 
 void ab_json_choice(FILE *f, const ab_choice *c, const ab_model *m, double prior) {
@@ -238,7 +254,8 @@ static const char *const CSS =
     "table.kv td{text-align:left}"
     ".op{fill:#dc2626;stroke:#fff;stroke-width:1.5}.opl{stroke:#dc2626;stroke-width:1;"
     "stroke-dasharray:3 3}svg text.opt{fill:#b91c1c;font-weight:bold;paint-order:stroke;stroke:#fff;stroke-width:3px}"
-    "p.ops{font-size:15px;font-weight:bold;color:#1f2933;margin:4px 0 10px}";
+    "p.ops{font-size:15px;font-weight:bold;color:#1f2933;margin:4px 0 10px}"
+    ".pd{display:grid;grid-template-columns:repeat(5,1fr);gap:10px}";
 
 /* ---- SVG charts ---- */
 
@@ -560,8 +577,9 @@ static void imp_bar(FILE *f, const ab_report *r, int rank, double lo, double hi)
   int j = imp->rank[rank], y = 8 + 30 * rank;
   double mu = imp->mean[j], sd = imp->sd[j], k = IMP_W / (hi - lo);
   double x0 = IMP_L + (0 - lo) * k, x1 = IMP_L + (mu - lo) * k;
-  fprintf(f, "<text class=\"t\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%s</text>", IMP_L - 8,
-          y + 15, name);
+  fprintf(f, "<text class=\"t\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", IMP_L - 8, y + 15);
+  esc(f, ab_feature_label(name));
+  fputs("</text>", f);
   fprintf(f, "<rect class=\"bar%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"20\"/>",
           mu < 0 ? " neg" : "", fmin(x0, x1), y + 2, fabs(x1 - x0));
   fprintf(f, "<line class=\"wh\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>",
@@ -595,6 +613,45 @@ static void importance(FILE *f, const ab_report *r) {
           imp->rows);
   fig(f, "importance.base_roc_auc", imp->base_auc, "%.4f", imp->base_auc);
   fprintf(f, ". A long bar: the model leans on that feature to tell buyers apart.</div></div>\n");
+}
+
+/* One small chart: feature j's partial dependence over its ten points, y from 0 to top. */
+static void pd_chart(FILE *f, const ab_report *r, int j, double top) {
+  const ab_importance *imp = r->imp;
+  const char *name = r->model->feature_names[j];
+  double x[AB_PD_POINTS], y[AB_PD_POINTS];
+  for (int k = 0; k < AB_PD_POINTS; k++) { x[k] = k + 1; y[k] = 100 * imp->pd_prob[j][k]; }
+  plot p = {f, 260, 180, 1, AB_PD_POINTS, 0, top, 1};
+  fprintf(f, "<div><div class=\"t\"><b>");
+  esc(f, ab_feature_label(name));
+  fprintf(f, "</b></div>");
+  plot_begin(&p, "partial dependence", "tenth of its values", "buy %");
+  plot_line(&p, x, y, AB_PD_POINTS, "l1");
+  fprintf(f, "</svg><div class=\"note\">");
+  char key[128];
+  snprintf(key, sizeof key, "importance.%s.pd_probability.0", name);
+  fig(f, key, imp->pd_prob[j][0], "%.1f%%", 100 * imp->pd_prob[j][0]);
+  fprintf(f, " at %.4g to ", imp->pd_value[j][0]);
+  snprintf(key, sizeof key, "importance.%s.pd_probability.%d", name, AB_PD_POINTS - 1);
+  fig(f, key, imp->pd_prob[j][AB_PD_POINTS - 1], "%.1f%%", 100 * imp->pd_prob[j][AB_PD_POINTS - 1]);
+  fprintf(f, " at %.4g</div></div>", imp->pd_value[j][AB_PD_POINTS - 1]);
+}
+
+/* Direction of effect: one partial-dependence chart per feature, on one scale, by rank. */
+static void direction(FILE *f, const ab_report *r) {
+  const ab_importance *imp = r->imp;
+  double hi = 0;
+  for (int j = 0; j < AB_NFEAT; j++)
+    for (int k = 0; k < AB_PD_POINTS; k++) hi = fmax(hi, 100 * imp->pd_prob[j][k]);
+  hi = hi > 0 ? hi * 1.1 : 1;
+  fprintf(f, "<div class=\"panel\" style=\"margin-bottom:16px\"><h2>Direction of effect: partial "
+             "dependence</h2><div class=\"pd\">");
+  for (int k = 0; k < AB_NFEAT; k++) pd_chart(f, r, imp->rank[k], hi);
+  fprintf(f, "</div><div class=\"note\">Mean predicted probability of buying%s with the "
+             "feature set to the middle of each tenth of its values (1: its lowest tenth) in "
+             "every customer (%zu, the others' values as they are). A rising line: more of it, "
+             "more likely to buy.</div></div>\n",
+          pd_natural(r->model) ? " (at the real buyer share)" : "", imp->pd_rows);
 }
 
 static void gains_row(FILE *f, const ab_gains_row *w, int corrected) {
@@ -708,8 +765,8 @@ static void data_table(FILE *f, const ab_model *m) {
   fprintf(f, "</table><table style=\"margin-top:10px\"><tr><th>feature</th><th>mean</th>"
              "<th>std</th><th>fill</th></tr>");
   for (int j = 0; j < AB_NFEAT; j++)
-    fprintf(f, "<tr><td>%s</td><td>%.4g</td><td>%.4g</td><td>%.4g</td></tr>", m->feature_names[j],
-            m->mean[j], m->std[j], m->fill[j]);
+    fprintf(f, "<tr><td>%s</td><td>%.4g</td><td>%.4g</td><td>%.4g</td></tr>",
+            ab_feature_label(m->feature_names[j]), m->mean[j], m->std[j], m->fill[j]);
   fprintf(f, "</table></div>\n");
 }
 
@@ -724,6 +781,7 @@ static int body(FILE *f, const ab_report *r) {
   confusion(f, r);
   if (r->imp) importance(f, r);
   fprintf(f, "</div>\n");
+  if (r->imp) direction(f, r);
   if (r->choice) choice(f, r, prior);
   gains_table(f, r, prior);
   fprintf(f, "<div class=\"grid\" style=\"margin-top:16px\">");
