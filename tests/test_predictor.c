@@ -250,6 +250,7 @@ Test(predictor, importance_on_threads_has_the_bits_of_one, .init = setup) {
   o.nscorers = 3;
   cr_assert_eq(ab_importance_run(&three, &m, s.x, s.y, s.n, &o, &e), 0, "%s", e.msg);
   cr_assert(memcmp(&one, &three, sizeof one) == 0, "3 threads: other figures than 1");
+  cr_assert_gt(one.pd_rows, 0, "partial dependence computed (and so compared)");
   o.nscorers = AB_IMPORTANCE_MAX_SCORERS + 1;
   cr_assert_eq(ab_importance_run(&three, &m, s.x, s.y, s.n, &o, &e), AB_EUSAGE);
   for (int t = 0; t < 3; t++) {
@@ -353,6 +354,16 @@ Test(predictor, cli_importance_same_on_any_number_of_threads, .init = setup, .ti
   cr_assert_eq(a.status, 0, "%s", a.out);
   cr_assert_eq(b.status, 0, "%s", b.out);
   cr_assert_str_eq(a.out, b.out, "--threads 1 and 3 differ");
+  static const char *const arrays[] = {"\"pd_values\": [", "\"pd_probability\": ["};
+  for (int k = 0; k < 2; k++) {
+    int found = 0;
+    for (const char *p = strstr(a.out, arrays[k]); p; p = strstr(p + 1, arrays[k]), found++) {
+      int values = 1;
+      for (const char *q = p + strlen(arrays[k]); *q && *q != ']'; q++) values += *q == ',';
+      cr_assert_eq(values, AB_PD_POINTS, "%s: %d values", arrays[k], values);
+    }
+    cr_assert_eq(found, AB_NFEAT, "%s in %d features", arrays[k], found);
+  }
 }
 
 /* importance prints a line per feature on large files (or a terminal), none with --quiet. */
