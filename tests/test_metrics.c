@@ -133,6 +133,52 @@ Test(metrics, gains_and_lift_by_decile) {
   cr_assert_float_eq(g.row[0].band_prob, ab_prior_correct(0.95f, 0.16, 0.5), 1e-7);
 }
 
+/* P6 in bins of 0.1: 0.1 -> [0.1,0.2), 0.3 twice -> [0.3,0.4), 0.8 twice -> [0.8,0.9),
+ * 0.9 -> [0.9,1] (float 0.9 is 0.8999999762: on the edge within 1e-6). */
+Test(metrics, reliability_bins_by_hand) {
+  ab_reliability r;
+  ab_reliability_compute(&r, P6, Y6, 6, 0, 0);
+  cr_assert_eq(r.corrected, 0);
+  const uint64_t n[10] = {0, 1, 0, 2, 0, 0, 0, 0, 2, 1}, buyers[10] = {0, 0, 0, 1, 0, 0, 0, 0, 1, 1};
+  uint64_t total = 0;
+  for (int b = 0; b < 10; b++) {
+    cr_assert_eq(r.bin[b].n, n[b], "bin %d", b);
+    cr_assert_eq(r.bin[b].buyers, buyers[b], "bin %d", b);
+    cr_assert(n[b] ? fabs(r.bin[b].rate - (double)buyers[b] / (double)n[b]) < TOL
+                   : isnan(r.bin[b].rate) && isnan(r.bin[b].mean_prob), "bin %d", b);
+    total += r.bin[b].n;
+  }
+  cr_assert_eq(total, 6);
+  cr_assert_float_eq(r.bin[3].mean_prob, 0.3f, 1e-7);
+  cr_assert_float_eq(r.bin[8].mean_prob, 0.8f, 1e-7);
+  /* Corrected from a 50% training mix to 16%: 0.9 -> 0.6316, 0.8 -> 0.4324, 0.3 -> 0.0755,
+   * 0.1 -> 0.0207. */
+  ab_reliability_compute(&r, P6, Y6, 6, 0.16, 0.5);
+  cr_assert_eq(r.corrected, 1);
+  const uint64_t nc[10] = {3, 0, 0, 0, 2, 0, 1, 0, 0, 0};
+  for (int b = 0; b < 10; b++) cr_assert_eq(r.bin[b].n, nc[b], "corrected bin %d", b);
+  cr_assert_float_eq(r.bin[6].mean_prob, ab_prior_correct(0.9f, 0.16, 0.5), 1e-12);
+  cr_assert_float_eq(r.bin[0].rate, 1.0 / 3, TOL);
+}
+
+/* Every customer lands in one bin, probabilities 0 and 1 included. */
+Test(metrics, reliability_bins_sum_to_n) {
+  float p[1001];
+  uint8_t y[1001];
+  for (int i = 0; i <= 1000; i++) { p[i] = (float)i / 1000; y[i] = (uint8_t)(i % 3 == 0); }
+  ab_reliability r;
+  ab_reliability_compute(&r, p, y, 1001, 0, 0);
+  uint64_t total = 0, buyers = 0;
+  for (int b = 0; b < 10; b++) {
+    total += r.bin[b].n;
+    buyers += r.bin[b].buyers;
+    cr_assert(r.bin[b].mean_prob >= b / 10.0 && r.bin[b].mean_prob <= (b + 1) / 10.0, "bin %d", b);
+  }
+  cr_assert_eq(total, 1001);
+  cr_assert_eq(buyers, 334);
+  cr_assert_eq(r.bin[9].n, 101, "[0.9, 1] holds 0.900 .. 1.000");
+}
+
 Test(metrics, threshold_chooser) {
   ab_choice c;
   cr_assert_eq(ab_choose_threshold(&c, P10, Y10, 10, AB_CHOOSE_RECALL, 0.6, NULL), 0);

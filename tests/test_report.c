@@ -165,7 +165,8 @@ Test(report, train_report_numbers_equal_the_json) {
                      json_in(train_json.out, "test_metrics", "accuracy"), 1e-9);
   cr_expect(strstr(html, "Loss per epoch"), "no training curves");
   cr_expect(strstr(html, "ROC curve") && strstr(html, "Cumulative gains") &&
-            strstr(html, "Confusion matrix") && strstr(html, "permutation importance"));
+            strstr(html, "Confusion matrix") && strstr(html, "permutation importance") &&
+            strstr(html, "aria-label=\"reliability chart\"") && strstr(html, "Calibration &middot; Brier"));
   free(html);
 }
 

@@ -214,6 +214,22 @@ typedef struct ab_gains {
 int ab_gains_compute(ab_gains *g, const float *prob, const uint8_t *y, size_t n, double prior,
                      double train_ratio, ab_err *e);
 
+/* Reliability (calibration) table: customers in ten equal bins of predicted probability,
+ * [0, 0.1), [0.1, 0.2), ..., [0.9, 1] (an edge within 1e-6 of a float), prior-corrected when prior > 0 (natural-ratio
+ * data), each bin's mean prediction against its observed buy rate (both NaN when the bin
+ * is empty). The bins' counts sum to n. */
+#define AB_RELIABILITY_BINS 10
+typedef struct ab_reliability_bin {
+  uint64_t n, buyers;
+  double mean_prob, rate;
+} ab_reliability_bin;
+typedef struct ab_reliability {
+  int corrected;                    /* 1: binned on prior-corrected probabilities */
+  ab_reliability_bin bin[AB_RELIABILITY_BINS];
+} ab_reliability;
+void ab_reliability_compute(ab_reliability *r, const float *prob, const uint8_t *y, size_t n,
+                            double prior, double train_ratio);
+
 /* Threshold chooser: the raw threshold that reaches a recall, or that contacts a budget
  * of the top N customers, and the precision and recall it gives on this data. */
 typedef enum { AB_CHOOSE_RECALL = 0, AB_CHOOSE_BUDGET = 1 } ab_choose_mode;

@@ -57,6 +57,9 @@ void ab_json_metrics(FILE *f, const ab_metrics *m);
 void ab_json_model_config(FILE *f, const ab_model *m);
 /* [{"decile": 1, "contacted": .., ...}, ...] */
 void ab_json_gains(FILE *f, const ab_gains *g);
+/* [{"bin": 1, "from": 0, "to": 0.1, "customers": .., "buyers": .., "mean_probability": ..,
+ *   "buy_rate": ..}, ...] (null for an empty bin's mean and rate) */
+void ab_json_reliability(FILE *f, const ab_reliability *r);
 /* {"repeats": .., "seed": .., "rows": .., "base_roc_auc": .., "features": [...]} in rank
  * order, each {"feature": NAME, "mean": .., "sd": .., "rank": ..}. */
 void ab_json_importance(FILE *f, const ab_importance *imp, const ab_model *m);

@@ -27,11 +27,13 @@ static void eval_help(void) {
   printf("usage: abgpu eval --model M --data F [FLAGS]\n\n"
          "Scores labelled customers with a saved model and reports how good it is: accuracy,\n"
          "precision, recall, F1 (at a threshold on the raw probability), ROC AUC, PR AUC,\n"
-         "log loss and Brier score (raw and corrected to the real share of buyers), and\n"
-         "cumulative gains and lift by decile. The operating point (--budget, --target-recall,\n"
-         "else --threshold) in a sentence, with the confusion matrix there; the report marks\n"
-         "it on the ROC and gains charts. Warns when the file is the model's training data\n"
-         "(the same hash): figures on it are optimistic.\n\n"
+         "log loss and Brier score (raw and corrected to the real share of buyers),\n"
+         "cumulative gains and lift by decile, and a reliability table: mean predicted\n"
+         "against observed buy rate in bins of 0.1 of the corrected probability (a chart in\n"
+         "--report). The operating point (--budget, --target-recall, else --threshold) in a\n"
+         "sentence, with the confusion matrix there; the report marks it on the ROC and gains\n"
+         "charts. Warns when the file is the model's training data (the same hash): figures\n"
+         "on it are optimistic.\n\n"
          "  --model M           model file from `abgpu train --out` (required)\n"
          "  --data F            CSV with the target column (required)\n"
          "  --threshold T       contact customers with raw probability >= T (default: %g)\n"
@@ -98,6 +100,7 @@ typedef struct eval_out {
   ab_scored s;
   ab_metrics mt;
   ab_gains g;
+  ab_reliability rel;
   ab_choice c;
   ab_importance imp;
   double prior;
@@ -150,6 +153,7 @@ static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
   double rho = o->m.train_ratio;
   rc = ab_metrics_compute(&o->mt, o->s.prob, o->s.y, o->s.n, a->threshold, o->prior, rho, e);
   if (!rc) rc = ab_gains_compute(&o->g, o->s.prob, o->s.y, o->s.n, o->prior, rho, e);
+  if (!rc) ab_reliability_compute(&o->rel, o->s.prob, o->s.y, o->s.n, o->prior, rho);
   if (!rc && a->mode >= 0)
     rc = ab_choose_threshold(&o->c, o->s.prob, o->s.y, o->s.n, (ab_choose_mode)a->mode,
                              a->mode == AB_CHOOSE_RECALL ? a->recall : (double)a->budget, e);
@@ -170,6 +174,8 @@ static void print_json(FILE *f, const eval_out *o, const eval_args *a) {
          ab_json_num(b, ab_prior_correct(a->threshold, o->prior, o->m.train_ratio)),
          (unsigned long long)cli_sum_filled(o->s.nfilled));
   ab_json_gains(f, &o->g);
+  fprintf(f, ", \"reliability\": ");
+  ab_json_reliability(f, &o->rel);
   if (a->mode >= 0) {
     fprintf(f, ", \"choice\": ");
     ab_json_choice(f, &o->c, &o->m, o->prior);
@@ -202,6 +208,19 @@ static void print_gains(FILE *f, const ab_gains *g) {
   }
 }
 
+static void print_reliability(FILE *f, const ab_reliability *r) {
+  fprintf(f, "reliability (customers by %s probability; calibrated: mean predicted = observed):\n"
+          "  predicted    customers  buyers  mean predicted  observed buy rate\n",
+          r->corrected ? "prior-corrected" : "raw");
+  for (int b = 0; b < AB_RELIABILITY_BINS; b++) {
+    const ab_reliability_bin *w = &r->bin[b];
+    fprintf(f, "  %3d-%3d%%  %11llu  %6llu", 10 * b, 10 * (b + 1), (unsigned long long)w->n,
+            (unsigned long long)w->buyers);
+    if (w->n) fprintf(f, "  %13.1f%%  %16.1f%%\n", 100 * w->mean_prob, 100 * w->rate);
+    else fprintf(f, "  %14s  %17s\n", "-", "-");
+  }
+}
+
 static void print_choice(FILE *f, const eval_out *o) {
   const ab_choice *c = &o->c;
   if (c->mode == AB_CHOOSE_RECALL) fprintf(f, "threshold for recall %.1f%%: ", 100 * c->target);
@@ -228,6 +247,7 @@ static void print_text(FILE *f, const eval_out *o, const eval_args *a) {
   fprintf(f, "log loss %.4f raw, %.4f corrected; Brier score %.4f raw, %.4f corrected\n",
          m->log_loss, m->log_loss_corrected, m->brier, m->brier_corrected);
   print_gains(f, &o->g);
+  print_reliability(f, &o->rel);
   if (a->mode >= 0) print_choice(f, o);
   ab_op_point op = ab_op_point_of(m, a->mode >= 0 ? &o->c : NULL);
   char sent[200];

@@ -229,6 +229,27 @@ int ab_gains_compute(ab_gains *g, const float *prob, const uint8_t *y, size_t n,
   return AB_OK;
 }
 
+void ab_reliability_compute(ab_reliability *r, const float *prob, const uint8_t *y, size_t n,
+                            double prior, double rho) {
+  double sum[AB_RELIABILITY_BINS] = {0};
+  memset(r, 0, sizeof *r);
+  r->corrected = prior > 0;
+  for (size_t i = 0; i < n; i++) {
+    double p = prob_of(prob, i, prior, rho);
+    /* within 1e-6 below an edge counts as on it: float 0.9 is 0.8999999762 */
+    double v = p * AB_RELIABILITY_BINS + 1e-6;
+    int b = v >= AB_RELIABILITY_BINS ? AB_RELIABILITY_BINS - 1 : v > 0 ? (int)v : 0;
+    r->bin[b].n++;
+    r->bin[b].buyers += y[i] != 0;
+    sum[b] += p;
+  }
+  for (int b = 0; b < AB_RELIABILITY_BINS; b++) {
+    double k = (double)r->bin[b].n;
+    r->bin[b].mean_prob = k > 0 ? sum[b] / k : NAN;
+    r->bin[b].rate = k > 0 ? (double)r->bin[b].buyers / k : NAN;
+  }
+}
+
 /* Smallest contact count at a tie-group end whose recall reaches the target. */
 static size_t recall_cut(const ab_scorepair *r, const uint8_t *y, size_t n, double P, double want) {
   double tp = 0;

@@ -116,6 +116,23 @@ static void jarray(FILE *f, const char *key, const double *v, int n) {
 /* 1 when importance's partial dependence is at the natural ratio (the model has a prior). */
 static int pd_natural(const ab_model *m) { return m->prior > 0 && m->prior < 1; }
 
+
+void ab_json_reliability(FILE *f, const ab_reliability *r) {
+  fputc('[', f);
+  for (int b = 0; b < AB_RELIABILITY_BINS; b++) {
+    const ab_reliability_bin *w = &r->bin[b];
+    fprintf(f, "%s{\"bin\": %d", b ? ", " : "", b + 1);
+    jnum(f, "from", (double)b / AB_RELIABILITY_BINS, 1);
+    jnum(f, "to", (double)(b + 1) / AB_RELIABILITY_BINS, 1);
+    fprintf(f, ", \"customers\": %llu, \"buyers\": %llu", (unsigned long long)w->n,
+            (unsigned long long)w->buyers);
+    jnum(f, "mean_probability", w->mean_prob, 1);
+    jnum(f, "buy_rate", w->rate, 1);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
+
 void ab_json_importance(FILE *f, const ab_importance *imp, const ab_model *m) {
   fprintf(f, "{\"metric\": \"drop in ROC AUC\", \"repeats\": %d, \"seed\": %llu, \"rows\": %zu",
           imp->repeats, (unsigned long long)imp->seed, imp->rows);
@@ -528,6 +545,32 @@ static void gains_chart(FILE *f, const ab_report *r) {
   fprintf(f, "</svg></div>\n");
 }
 
+/* Predicted against observed buy rate per probability bin (prior-corrected), with the
+ * diagonal of a perfectly calibrated model. */
+static void reliability_chart(FILE *f, const ab_report *r, double prior) {
+  ab_reliability rel;
+  ab_reliability_compute(&rel, r->prob, r->y, r->n, prior, r->model->train_ratio);
+  double x[AB_RELIABILITY_BINS], y[AB_RELIABILITY_BINS];
+  size_t k = 0;
+  for (int b = 0; b < AB_RELIABILITY_BINS; b++)
+    if (rel.bin[b].n) { x[k] = rel.bin[b].mean_prob; y[k++] = rel.bin[b].rate; }
+  plot p = {f, 540, 360, 0, 1, 0, 1, 0};
+  fprintf(f, "<div class=\"panel\"><h2>Calibration &middot; Brier %.4f</h2>",
+          rel.corrected ? r->metrics->brier_corrected : r->metrics->brier);
+  plot_begin(&p, "reliability chart", rel.corrected ? "predicted buy rate (prior-corrected)"
+             : "predicted buy rate", "observed buy rate");
+  unit_diagonal(&p);
+  plot_line(&p, x, y, k, "l1");
+  for (size_t i = 0; i < k; i++)
+    fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"#1d4ed8\"/>", sx(&p, x[i]),
+            sy(&p, y[i]));
+  const char *cls[] = {"l1", "l3"}, *txt[] = {"model (bins of 0.1)", "perfectly calibrated"};
+  legend(&p, cls, txt, 2, 1);
+  fprintf(f, "</svg><div class=\"note\">Customers grouped by predicted probability in bins of "
+          "0.1; each point is a bin's mean prediction and its observed share of buyers. "
+          "Points below the diagonal: the model promises more buyers than come.</div></div>\n");
+}
+
 static void confusion(FILE *f, const ab_report *r) {
   const ab_metrics *m = r->metrics;
   ab_op_point o = ab_op_point_of(m, r->choice);
@@ -778,6 +821,7 @@ static int body(FILE *f, const ab_report *r) {
   fprintf(f, "<div class=\"grid\">");
   if (roc_chart(f, r)) return -1;
   gains_chart(f, r);
+  reliability_chart(f, r, prior);
   confusion(f, r);
   if (r->imp) importance(f, r);
   fprintf(f, "</div>\n");
