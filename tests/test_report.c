@@ -255,3 +255,47 @@ Test(report, renders_in_headless_chromium, .timeout = 120) {
   cr_assert_gt(size, 50000, "a %ld-byte screenshot is too small to hold the charts", size);
   cr_log_info("report screenshot: %s (%ld bytes)", png, size);
 }
+
+Test(report, ids_in_common_counted_as_text) {
+  ab_ids a = {0}, ref = {0};
+  const char *av[] = {"a", "b", "007", "a", "7"}, *rv[] = {"a", "x", "007"};
+  for (int i = 0; i < 5; i++) cr_assert_eq(ab_ids_push(&a, av[i], strlen(av[i]), NULL), 0);
+  for (int i = 0; i < 3; i++) cr_assert_eq(ab_ids_push(&ref, rv[i], strlen(rv[i]), NULL), 0);
+  uint64_t n = 99;
+  cr_assert_eq(ab_ids_count_common(&a, &ref, &n, NULL), 0);
+  cr_expect_eq(n, 3, "a twice and 007 (7 is other text): %llu", (unsigned long long)n);
+  ab_ids_free(&a);
+  ab_ids_free(&ref);
+}
+
+/* Customers of the training file mixed into held-out ones: eval counts them by id (from
+ * the file the model names, or --train-data from elsewhere), warns in one line and in the
+ * report; the held-out part alone gets no warning. */
+Test(report, eval_warns_on_ids_of_the_training_file, .timeout = 60) {
+  static tu_run r, w;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "cd %s && %s synth --rows 3000 --seed 6 --out all.csv >/dev/null && %s split --data "
+            "all.csv --out-train tr.csv --out-test te.csv >/dev/null && %s train --data tr.csv "
+            "--epochs 2 --quiet --out w.abm >/dev/null && cp te.csv mix.csv && sed -n 2,101p "
+            "tr.csv >> mix.csv && %s eval --model w.abm --data mix.csv --json --report mix.html "
+            "2>mix.err", d, ABGPU_BIN, ABGPU_BIN, ABGPU_BIN, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_expect_eq(tu_json_num(r.out, "train_id_overlap"), 100, "%s", r.out);
+  char path[700];
+  snprintf(path, sizeof path, "%s/mix.err", d);
+  char *err = slurp(path);
+  cr_expect(strstr(err, "warning: 100 of the 700 evaluated customers") && strstr(err, "tr.csv"),
+            "%s", err);
+  cr_expect_eq(count_of(err, "\n"), 1, "one line: %s", err);
+  free(err);
+  snprintf(path, sizeof path, "%s/mix.html", d);
+  char *html = slurp(path);
+  cr_expect_eq(html_num(html, "train_id_overlap"), 100);
+  cr_expect(strstr(html, "class=\"warn\"") && strstr(html, "the model's training file"));
+  free(html);
+  tu_sh(&w, "cd / && %s eval --model %s/w.abm --data %s/mix.csv --train-data %s/tr.csv --json "
+            "2>/dev/null", ABGPU_BIN, d, d, d);
+  cr_expect_eq(tu_json_num(w.out, "train_id_overlap"), 100, "--train-data: %s", w.out);
+  tu_sh(&w, "cd %s && %s eval --model w.abm --data te.csv --json 2>&1 >/dev/null", d, ABGPU_BIN);
+  cr_expect(!strstr(w.out, "warning"), "held-out data warned: %s", w.out);
+}

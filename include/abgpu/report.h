@@ -28,6 +28,9 @@ typedef struct ab_report {
   int has_data_hash;           /* 1: data_hash is the evaluated file's (ab_scored) */
   uint64_t data_hash;          /* equal to the model's: a warning that the figures were
                                 * measured on the training data */
+  uint64_t id_overlap;         /* evaluated customers whose id is in id_overlap_file */
+  const char *id_overlap_file; /* the training file (NULL: not checked); a warning when
+                                * id_overlap > 0 */
 } ab_report;
 
 /* The operating point: the chooser's top customers when there is a choice, else those at or

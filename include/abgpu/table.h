@@ -47,6 +47,9 @@ void ab_ids_free(ab_ids *ids);
 /* 1 when some id occurs twice, with *first < *second their rows (the earliest second
  * occurrence in file order); 0 when all differ; -1 when out of memory. */
 int ab_ids_find_duplicate(const ab_ids *ids, size_t *first, size_t *second);
+/* *common = how many of ids' entries (counted with repeats) occur in ref, compared as
+ * text. */
+int ab_ids_count_common(const ab_ids *ids, const ab_ids *ref, uint64_t *common, ab_err *e);
 
 typedef struct ab_table {
   size_t n;          /* rows */

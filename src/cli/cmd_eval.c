@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "abgpu/predictor.h"
 #include "abgpu/report.h"
 #include "abgpu/rng.h"
@@ -14,7 +15,7 @@
 #define REPORT_IMP_REPEATS 5
 
 typedef struct eval_args {
-  const char *model, *data, *report, *device;
+  const char *model, *data, *report, *device, *train_data;
   ab_csv_format fmt;  /* the input-format flags */
   int threads;
   float threshold, prior, recall;
@@ -41,6 +42,9 @@ static void eval_help(void) {
          "                      (default: the training file's share, stored in the model)\n"
          "  --target-recall R   choose the threshold that reaches recall R (0..1)\n"
          "  --budget N          choose the threshold that contacts the top N customers\n"
+         "  --train-data F      the model's training file: warn when evaluated customers'\n"
+         "                      ids are in it (default: the file the model names, when it\n"
+         "                      is still there with the model's data hash)\n"
          "  --report FILE       also write an HTML report (ROC, gains, confusion, importance)\n"
          "  --seed S            seeds the report's permutation importance (default: 1)\n"
          CLI_DEVICE_HELP
@@ -55,6 +59,7 @@ static int eval_value(eval_args *a, const char *name, const char *v) {
   else if (!strcmp(name, "--data")) a->data = v;
   else if (!strcmp(name, "--report")) a->report = v;
   else if (!strcmp(name, "--device")) a->device = v;
+  else if (!strcmp(name, "--train-data")) a->train_data = v;
   else if (!strcmp(name, "--threads")) return cli_int(&a->threads, v, 1, 4096);
   else if (!strcmp(name, "--threshold")) return cli_float(&a->threshold, v, 0, 1);
   else if (!strcmp(name, "--prior")) return cli_float(&a->prior, v, 1e-6, 1 - 1e-6);
@@ -72,7 +77,7 @@ static int eval_value(eval_args *a, const char *name, const char *v) {
 static int eval_parse(eval_args *a, int argc, char **argv) {
   static const char *const names[] = {"--model", "--data", "--report", "--threshold", "--prior",
                                       "--seed", "--target-recall", "--budget", "--device",
-                                      "--threads"};
+                                      "--threads", "--train-data"};
   for (int i = 1; i < argc; i++) {
     const char *v = NULL;
     int m = cli_csv_flag(argc, argv, &i, &a->fmt, "eval");
@@ -104,6 +109,8 @@ typedef struct eval_out {
   ab_choice c;
   ab_importance imp;
   double prior;
+  uint64_t overlap;          /* evaluated customers whose id is in overlap_file */
+  const char *overlap_file;  /* NULL: not checked */
   cli_scoring sc;     /* the backend of --device and the model's predictor on it */
 } eval_out;
 
@@ -140,6 +147,33 @@ static int report_importance(eval_out *o, uint64_t seed, ab_err *e) {
   return rc;
 }
 
+/* Evaluated customers whose id is in the training file: --train-data, else the file the
+ * model names when it is still there with the model's data hash (else not checked). */
+static int id_overlap(eval_out *o, const eval_args *a, ab_err *e) {
+  const char *path = a->train_data ? a->train_data : o->m.data;
+  if (!a->train_data && (!strncmp(path, "synth:", 6) || access(path, R_OK))) return AB_OK;
+  if (!a->train_data && o->s.data_hash == o->m.data_hash) return AB_OK; /* already warned */
+  ab_scored t;
+  ab_err quiet = {0};
+  memset(&t, 0, sizeof t);
+  int rc = ab_model_score_file(&t, &o->m, path, a->train_data ? &a->fmt : NULL, 0,
+                               ab_predictor_scorer(o->sc.p), a->train_data ? e : &quiet);
+  if (!rc && (a->train_data || t.data_hash == o->m.data_hash)) {
+    rc = ab_ids_count_common(&o->s.ids, &t.ids, &o->overlap, e);
+    o->overlap_file = path;
+  }
+  ab_scored_free(&t);
+  return a->train_data ? rc : rc == AB_ENOMEM ? rc : AB_OK;
+}
+
+static void warn_overlap(const eval_out *o) {
+  if (!o->overlap_file || !o->overlap) return;
+  fprintf(stderr, "abgpu: warning: %llu of the %zu evaluated customers (%.1f%%) have ids in %s, "
+          "the model's training file: their figures are optimistic\n",
+          (unsigned long long)o->overlap, o->s.n, 100.0 * (double)o->overlap / (double)o->s.n,
+          o->overlap_file);
+}
+
 static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
   cli_backend_opts bo = {.threads = a->threads};
   int rc = ab_model_load(&o->m, a->model, e);
@@ -149,6 +183,8 @@ static int eval_compute(eval_out *o, const eval_args *a, ab_err *e) {
   if (!rc) rc = check_classes(&o->s, a->data, e);
   if (rc) return rc;
   cli_warn_training_data(&o->m, &o->s, a->data);
+  if ((rc = id_overlap(o, a, e))) return rc;
+  warn_overlap(o);
   o->prior = a->prior > 0 ? a->prior : o->m.prior;
   double rho = o->m.train_ratio;
   rc = ab_metrics_compute(&o->mt, o->s.prob, o->s.y, o->s.n, a->threshold, o->prior, rho, e);
@@ -180,6 +216,12 @@ static void print_json(FILE *f, const eval_out *o, const eval_args *a) {
     fprintf(f, ", \"choice\": ");
     ab_json_choice(f, &o->c, &o->m, o->prior);
   }
+  fprintf(f, ", \"train_id_overlap\": ");
+  if (o->overlap_file) fprintf(f, "%llu", (unsigned long long)o->overlap);
+  else fprintf(f, "null");
+  fprintf(f, ", \"train_id_overlap_file\": ");
+  if (o->overlap_file) ab_json_str(f, o->overlap_file);
+  else fprintf(f, "null");
   ab_op_point op = ab_op_point_of(&o->mt, a->mode >= 0 ? &o->c : NULL);
   fprintf(f, ", \"operating_point\": ");
   ab_json_op_point(f, &op);
@@ -262,7 +304,8 @@ static int write_outputs(eval_out *o, eval_args *a, ab_err *e) {
   char when[32];
   ab_report r = {"Evaluation report", a->data, a->model, &o->m, NULL, 0, &o->mt, &o->g,
                  &o->imp, a->mode >= 0 ? &o->c : NULL, o->s.prob, o->s.y, o->s.n,
-                 cli_now_utc(when, sizeof when), 1, o->s.data_hash};
+                 cli_now_utc(when, sizeof when), 1, o->s.data_hash, o->overlap,
+                 o->overlap_file};
   ab_outfile rep;
   int rc = a->report ? ab_outfile_open(&rep, a->report, e) : AB_OK;
   if (!rc && a->report && (rc = ab_report_print(rep.f, &r, e))) ab_outfile_abort(&rep);

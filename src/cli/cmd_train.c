@@ -336,7 +336,7 @@ static int train_outputs(train_extra *x, train_args *a, const ab_splits *s,
   ab_report rep = {"Training report", balanced ? "the test split (balanced)" : "the test split "
                    "(at the file's share of buyers)", a->out, &x->m, r->hist, r->epochs,
                    &x->m.test, &x->g, x->have_imp ? &x->imp : NULL, NULL, x->prob, x->y,
-                   s->test.n, cli_now_utc(when, sizeof when), 0, 0};
+                   s->test.n, cli_now_utc(when, sizeof when), 0, 0, 0, NULL};
   ab_outfile o[2];
   ab_outfile *all[2];
   int n = 0, rc = AB_OK;

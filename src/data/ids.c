@@ -160,3 +160,35 @@ int ab_ids_find_duplicate(const ab_ids *ids, size_t *first, size_t *second) {
   if (d == 0 || d == -1) return d;
   return first_repeat(ids, first, second);
 }
+
+/* The slot where id s is in the set of ref's rows, or the empty slot it would take. */
+static size_t find_slot(const slot *set, size_t cap, const ab_ids *ref, const char *s,
+                        uint64_t h64) {
+  uint32_t h32 = (uint32_t)(h64 >> 32);
+  size_t h = (size_t)h64 & (cap - 1);
+  while (set[h].row != UINT32_MAX &&
+         !(set[h].hash == h32 && strcmp(ab_ids_get(ref, set[h].row), s) == 0))
+    h = (h + 1) & (cap - 1);
+  return h;
+}
+
+int ab_ids_count_common(const ab_ids *ids, const ab_ids *ref, uint64_t *common, ab_err *e) {
+  size_t cap = 1024;
+  while (cap < 2 * ref->n) cap *= 2;
+  slot *set = ref->n < UINT32_MAX ? malloc(cap * sizeof *set) : NULL;
+  if (!set) return ab_err_set(e, AB_ENOMEM, "out of memory for a set of %zu ids", ref->n);
+  memset(set, 0xFF, cap * sizeof *set);
+  for (size_t i = 0; i < ref->n; i++) {
+    const char *s = ab_ids_get(ref, i);
+    uint64_t h = hash_text(s);
+    size_t k = find_slot(set, cap, ref, s, h);
+    if (set[k].row == UINT32_MAX) set[k] = (slot){(uint32_t)(h >> 32), (uint32_t)i};
+  }
+  *common = 0;
+  for (size_t i = 0; i < ids->n; i++) {
+    const char *s = ab_ids_get(ids, i);
+    *common += set[find_slot(set, cap, ref, s, hash_text(s))].row != UINT32_MAX;
+  }
+  free(set);
+  return AB_OK;
+}

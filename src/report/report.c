@@ -412,6 +412,13 @@ static void header(FILE *f, const ab_report *r) {
     fprintf(f, "<div class=\"warn\"><b>Warning:</b> these customers are the data the model "
             "was trained on (the same hash): the figures are optimistic. Measure on customers "
             "it has not seen (abgpu split).</div>\n");
+  else if (r->id_overlap_file && r->id_overlap) {
+    fprintf(f, "<div class=\"warn\"><b>Warning:</b> ");
+    figu(f, "train_id_overlap", r->id_overlap);
+    fprintf(f, " of these %zu customers have ids in ", r->n);
+    esc(f, r->id_overlap_file);
+    fprintf(f, ", the model's training file: the figures are optimistic.</div>\n");
+  }
 }
 
 static void card(FILE *f, const char *key, double v, const char *fmt, double shown,
