@@ -36,6 +36,9 @@ void cpu_plan_free(cpu_impl *r) {
   r->K = 0;
 }
 
+/* Rows of layer ly's padded layout before its bias row. */
+static int unit_rows(const cpu_layer *ly) { return ly->tm ? ly->out : ly->in; }
+
 static void plan_layout(cpu_impl *r) {
   size_t off = 0, wt = 0;
   for (int l = 0; l < r->L; l++) {
@@ -45,10 +48,12 @@ static void plan_layout(cpu_impl *r) {
     ly->act = r->a.act[l];
     ly->ldw = round_v(r, ly->out);
     ly->ldwt = round_v(r, ly->in);
+    ly->tm = ly->out < round_v(r, 1) && ly->in > ly->out;
     ly->w_off = off;
     ly->wt_off = wt;
-    off += (size_t)(ly->in + 1) * ly->ldw;
-    if (l > 0) wt += (size_t)ly->out * ly->ldwt;
+    off += ly->tm ? (size_t)(ly->out + 1) * ly->ldwt : (size_t)(ly->in + 1) * ly->ldw;
+    if (ly->tm) wt += (size_t)(ly->in + 1) * ly->ldw;
+    else if (l > 0) wt += (size_t)ly->out * ly->ldwt;
   }
   r->PP = off;
   r->WTN = wt ? wt : 1;
@@ -57,13 +62,14 @@ static void plan_layout(cpu_impl *r) {
 
 static double unit_cost(const cpu_impl *r, const cpu_unit *u) {
   const cpu_layer *ly = &r->lay[u->l];
-  return (double)(u->c1 - u->c0) * (ly->ldw * (double)r->B + ly->out);
+  int n = ly->tm ? ly->in : ly->out, ldn = ly->tm ? ly->ldwt : ly->ldw;
+  return (double)(u->c1 - u->c0) * (ldn * (double)r->B + n);
 }
 
 /* Units of every model and layer, and each thread's contiguous run of about equal cost. */
 static int plan_units(cpu_impl *r) {
   int n = 0;
-  for (int l = 0; l < r->L; l++) n += (r->lay[l].in + CPU_UNIT_ROWS - 1) / CPU_UNIT_ROWS + 1;
+  for (int l = 0; l < r->L; l++) n += (unit_rows(&r->lay[l]) + CPU_UNIT_ROWS - 1) / CPU_UNIT_ROWS + 1;
   r->units = malloc((size_t)n * r->K * sizeof *r->units);
   r->ubeg = malloc((size_t)(r->T + 1) * sizeof *r->ubeg);
   r->kbeg = malloc((size_t)(r->K + 1) * sizeof *r->kbeg);
@@ -72,7 +78,7 @@ static int plan_units(cpu_impl *r) {
   for (int k = 0; k <= r->K; k++) r->kbeg[k] = k * n;
   for (int k = 0; k < r->K; k++)
     for (int l = r->L - 1; l >= 0; l--) {
-      int in = r->lay[l].in;
+      int in = unit_rows(&r->lay[l]);
       for (int c = 0; c < in; c += CPU_UNIT_ROWS) {
         int end = c + CPU_UNIT_ROWS < in ? c + CPU_UNIT_ROWS : in;
         r->units[r->nunits++] = (cpu_unit){k, l, c, end};
@@ -174,14 +180,21 @@ int cpu_plan(ab_dev *d, const ab_models *m, const ab_data *data, ab_err *e) {
   return AB_OK;
 }
 
-/* Flat [P] <-> padded [PP] parameters of one model. */
+/* Flat [P] <-> padded [PP] parameters of one model (a tm layer's W transposed). */
 static void pad_params(const cpu_impl *r, float *dst, const float *src) {
   for (int l = 0; l < r->L; l++) {
     const cpu_layer *ly = &r->lay[l];
     const float *s = src + ab_arch_w_off(&r->a, l);
-    for (int i = 0; i <= ly->in; i++)
-      memcpy(dst + ly->w_off + (size_t)i * ly->ldw, s + (size_t)i * ly->out,
+    float *d = dst + ly->w_off;
+    if (ly->tm) {
+      for (int i = 0; i < ly->in; i++)
+        for (int c = 0; c < ly->out; c++) d[(size_t)c * ly->ldwt + i] = s[(size_t)i * ly->out + c];
+      memcpy(d + (size_t)ly->out * ly->ldwt, s + (size_t)ly->in * ly->out,
              (size_t)ly->out * sizeof(float));
+      continue;
+    }
+    for (int i = 0; i <= ly->in; i++)
+      memcpy(d + (size_t)i * ly->ldw, s + (size_t)i * ly->out, (size_t)ly->out * sizeof(float));
   }
 }
 
@@ -189,9 +202,16 @@ static void unpad_params(const cpu_impl *r, float *dst, const float *src) {
   for (int l = 0; l < r->L; l++) {
     const cpu_layer *ly = &r->lay[l];
     float *d = dst + ab_arch_w_off(&r->a, l);
-    for (int i = 0; i <= ly->in; i++)
-      memcpy(d + (size_t)i * ly->out, src + ly->w_off + (size_t)i * ly->ldw,
+    const float *s = src + ly->w_off;
+    if (ly->tm) {
+      for (int i = 0; i < ly->in; i++)
+        for (int c = 0; c < ly->out; c++) d[(size_t)i * ly->out + c] = s[(size_t)c * ly->ldwt + i];
+      memcpy(d + (size_t)ly->in * ly->out, s + (size_t)ly->out * ly->ldwt,
              (size_t)ly->out * sizeof(float));
+      continue;
+    }
+    for (int i = 0; i <= ly->in; i++)
+      memcpy(d + (size_t)i * ly->out, s + (size_t)i * ly->ldw, (size_t)ly->out * sizeof(float));
   }
 }
 

@@ -1,5 +1,6 @@
 /* The epoch override's parallel job: training steps in two phases (impl.h). Every
  * function here runs on all pool threads at once. */
+#include <string.h>
 #include "impl.h"
 
 static const float ONE = 1.0f;
@@ -12,12 +13,15 @@ static void share(size_t n, int T, int tid, size_t *lo, size_t *hi) {
 
 static float *wpad(cpu_impl *r, int k, int l) { return r->p + k * r->PP + r->lay[l].w_off; }
 static float *wtm(cpu_impl *r, int k, int l) { return r->wt + k * r->WTN + r->lay[l].wt_off; }
+/* Layer l's W as rows [in+1][ldw] (the forward's), and transposed [out][ldwt] (dX's). */
+static float *wrows(cpu_impl *r, int k, int l) { return r->lay[l].tm ? wtm(r, k, l) : wpad(r, k, l); }
+static float *wcols(cpu_impl *r, int k, int l) { return r->lay[l].tm ? wpad(r, k, l) : wtm(r, k, l); }
 
 /* Forward of n rows through every layer: x (row stride ldx) in, act[l] rows out. */
 static void forward(cpu_impl *r, int k, const float *x, int ldx, float **act, int n) {
   for (int l = 0; l < r->L; l++) {
     const cpu_layer *ly = &r->lay[l];
-    const float *W = wpad(r, k, l);
+    const float *W = wrows(r, k, l);
     cpu_mm m = {.M = n, .N = ly->out, .K = ly->in, .A = l ? act[l] : x,
                 .ars = l ? r->ld[l] : ldx, .aks = 1, .B = W, .ldb = ly->ldw, .ep = CPU_EP_ACT,
                 .C = act[l + 1], .ldc = r->ld[l + 1], .bias = W + (size_t)ly->in * ly->ldw,
@@ -54,7 +58,7 @@ static void backward_rows(cpu_impl *r, int k, float **act, size_t row0, int n) {
   for (int l = r->L - 1; l >= 1; l--) {
     const cpu_layer *ly = &r->lay[l];
     cpu_mm m = {.M = n, .N = ly->in, .K = ly->out, .A = r->dz[l] + row0 * r->ld[l + 1],
-                .ars = r->ld[l + 1], .aks = 1, .B = wtm(r, k, l), .ldb = ly->ldwt,
+                .ars = r->ld[l + 1], .aks = 1, .B = wcols(r, k, l), .ldb = ly->ldwt,
                 .ep = CPU_EP_DACT, .C = r->dz[l - 1] + row0 * r->ld[l], .ldc = r->ld[l],
                 .act = r->lay[l - 1].act, .Y = act[l], .ldy = r->ld[l]};
     r->kt->mm(&m);
@@ -89,9 +93,33 @@ static void phase_rows(cpu_impl *r, int tid, int b) {
     for (int k = 0; k < r->K; k++) adam_init(r, k, b);
 }
 
+/* Phase 2 of a tm layer: rows [c0, c1) of W transposed are dZ^T X (out rows, in
+ * columns: each element the same sum over the batch, in the same order, as the row
+ * layout's), or the bias row; then the row copy wt is refreshed. */
+static void unit_step_tm(cpu_impl *r, const cpu_unit *u) {
+  const cpu_layer *ly = &r->lay[u->l];
+  int bias = u->c0 == ly->out;
+  size_t off = (size_t)u->k * r->PP + ly->w_off + (size_t)u->c0 * ly->ldwt;
+  const float *dz = r->dz[u->l] + (size_t)u->k * r->B * r->ld[u->l + 1];
+  cpu_mm m = {.M = u->c1 - u->c0, .N = bias ? ly->out : ly->in, .K = r->B,
+              .A = bias ? &ONE : dz + u->c0, .ars = bias ? 0 : 1,
+              .aks = bias ? 0 : r->ld[u->l + 1],
+              .B = bias ? dz : r->act[u->l] + (size_t)u->k * r->B * r->ld[u->l],
+              .ldb = bias ? r->ld[u->l + 1] : r->ld[u->l], .ep = CPU_EP_ADAM, .P = r->p + off,
+              .Mo = r->m + off, .V = r->v + off, .ldp = ly->ldwt, .adam = &r->adam[u->k]};
+  r->kt->mm(&m);
+  float *w = wtm(r, u->k, u->l);
+  if (bias) memcpy(w + (size_t)ly->in * ly->ldw, r->p + off, (size_t)ly->out * sizeof(float));
+  else r->kt->transpose(w + u->c0, ly->ldw, r->p + off, ly->ldwt, u->c1 - u->c0, ly->in);
+}
+
 /* Phase 2: the gradient of one unit's rows, applied by Adam, then wt refreshed. */
 static void unit_step(cpu_impl *r, const cpu_unit *u) {
   const cpu_layer *ly = &r->lay[u->l];
+  if (ly->tm) {
+    unit_step_tm(r, u);
+    return;
+  }
   int bias = u->c0 == ly->in;
   size_t off = (size_t)u->k * r->PP + ly->w_off + (size_t)u->c0 * ly->ldw;
   cpu_mm m = {.M = u->c1 - u->c0, .N = ly->out, .K = r->B,
@@ -144,8 +172,15 @@ void cpu_train_job(void *impl, int tid) {
 }
 
 void cpu_refresh_wt(cpu_impl *r, int k) {
-  for (int l = 1; l < r->L; l++) {
+  for (int l = 0; l < r->L; l++) {
     const cpu_layer *ly = &r->lay[l];
-    r->kt->transpose(wtm(r, k, l), ly->ldwt, wpad(r, k, l), ly->ldw, ly->in, ly->out);
+    float *w = wtm(r, k, l), *p = wpad(r, k, l);
+    if (ly->tm) {
+      r->kt->transpose(w, ly->ldw, p, ly->ldwt, ly->out, ly->in);
+      memcpy(w + (size_t)ly->in * ly->ldw, p + (size_t)ly->out * ly->ldwt,
+             (size_t)ly->out * sizeof(float));
+    } else if (l > 0) {
+      r->kt->transpose(w, ly->ldwt, p, ly->ldw, ly->in, ly->out);
+    }
   }
 }

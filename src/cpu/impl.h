@@ -7,7 +7,12 @@
  * are W, row in is b; ldw = out rounded up to 8 (16 for AVX-512), so rows are 32-byte
  * (64-byte) aligned); Adam's m
  * and v share it. wt holds W transposed ([out][ldwt]) for layers l >= 1, for dX = dZ W^T;
- * it is refreshed after every update. Activations and gradients are [K][B][ld[l]].
+ * it is refreshed after every update. A narrow layer (tm: out under a vector, in > out,
+ * the 2-class output layer) is kept the other way round: the padded layout holds W
+ * transposed ([out][ldwt], then b as row out), so that its gradient is a product of
+ * `out` rows by `in` columns (full vectors) and Adam runs on full vectors; wt then holds
+ * the (in+1) x ldw row layout for the forward product, refreshed after every update.
+ * Activations and gradients are [K][B][ld[l]].
  *
  * How the threads share an epoch (cpu_split, chosen in plan):
  *   ONE: the calling thread runs every step of every model;
@@ -30,11 +35,13 @@
 
 typedef struct cpu_layer {
   int in, out, ldw, ldwt;
+  int tm;               /* narrow: the padded layout is W transposed, wt the rows */
   size_t w_off, wt_off; /* in a padded model, in one model's wt */
   ab_act act;
 } cpu_layer;
 
-/* Phase-2 work: rows [c0, c1) of layer l of model k; c0 == in is the bias row. */
+/* Phase-2 work: rows [c0, c1) of layer l of model k's padded layout; c0 == in (out for
+ * a tm layer) is the bias row. */
 typedef struct cpu_unit {
   int k, l, c0, c1;
 } cpu_unit;

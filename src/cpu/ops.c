@@ -111,7 +111,21 @@ void cpu_adam_init(cpu_adam *c, float lr, float wd, float beta1, float beta2, fl
   c->decay = lr * wd;
 }
 
+/* Two classes with finite logits, bit for bit as ab_ref_lse_row: the larger logit's
+ * exp(z - max) is exp(0), exactly 1, so only the other one calls expf. */
+static float xent2(float *d, const float *z, int lab, float B) {
+  int b = z[1] > z[0];
+  float mx = z[b], e[2];
+  e[b] = 1.0f;
+  e[1 - b] = expf(z[1 - b] - mx);
+  float sum = e[0] + e[1], loss = logf(sum) + mx - z[lab];
+  if (d)
+    for (int c = 0; c < 2; c++) d[c] = (e[c] / sum - (c == lab ? 1.0f : 0.0f)) / B;
+  return loss;
+}
+
 float cpu_xent_row(float *d, const float *z, int lab, int C, float B) {
+  if (C == 2 && isfinite(z[0]) && isfinite(z[1])) return xent2(d, z, lab, B);
   float sum, loss = ab_ref_lse_row(z, C, d, &sum, NULL) - z[lab];
   if (d)
     for (int c = 0; c < C; c++) d[c] = (d[c] / sum - (c == lab ? 1.0f : 0.0f)) / B;
