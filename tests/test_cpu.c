@@ -202,8 +202,11 @@ static void expect_consistent(const bout *o, const bcfg *c, const char *cfg) {
       size_t q = k * o->P + i;
       float step = lr[k] / c1, decay = lr[k] * wd[k], p = o->p0[q];
       p -= step * o->m1[q] / (sqrtf(o->v1[q] / c2) + 1e-8f) + decay * p;
-      cr_assert(memcmp(&p, &o->p1[q], 4) == 0, "%s: model %d param %zu after one step: %.9g, "
-                "Adam on its own m, v gives %.9g", cfg, k, i, o->p1[q], p);
+      /* the AVX-512 update avoids the divider: AB_TOL_ADAM (test_op_adam_step.c) */
+      double tol = c->isa == AB_CPU_ISA_AVX512 ? AB_TOL_ADAM(p, fabs((double)p - o->p0[q])) : 0;
+      cr_assert(tol ? fabs((double)o->p1[q] - p) <= tol : memcmp(&p, &o->p1[q], 4) == 0,
+                "%s: model %d param %zu after one step: %.9g, Adam on its own m, v gives %.9g",
+                cfg, k, i, o->p1[q], p);
     }
   size_t kp = (size_t)c->K * o->P;
   expect_bits("params after set_state + step 1", cfg, o->ps, o->p1, kp, 0);
@@ -262,8 +265,18 @@ static const arch_case ARCHS[] = {{"100,100", "relu,sigmoid"}, {"129,3", "tanh,r
                                   {"1", "sigmoid"}, {"7", "relu"},
                                   {"3,129,10", "sigmoid,tanh,relu"}};
 
-/* For one arch, batch and K: the reference, then every ISA with 1 and 2 threads; the
- * AVX-512 kernels must give the AVX2 kernels' bits. */
+/* The AVX-512 kernels against the AVX2 ones: the same bits until Adam first updates the
+ * parameters (loss of step 1, the first gradients in m and v); after that their
+ * parameter updates differ within AB_TOL_ADAM (both are held to the reference by
+ * expect_near_ref). */
+static void expect_avx512_as_avx2(const bout *o, const bout *a, const bcfg *c, const char *cfg) {
+  size_t kp = (size_t)c->K * o->P;
+  expect_bits("loss of step 1", cfg, o->loss1, a->loss1, c->K, 1);
+  expect_bits("m after 1 step", cfg, o->m1, a->m1, kp, 0);
+  expect_bits("v after 1 step", cfg, o->v1, a->v1, kp, 0);
+}
+
+/* For one arch, batch and K: the reference, then every ISA with 1 and 2 threads. */
 static void backend_case(const ab_splits *s, const arch_case *ac, int B, int K) {
   bcfg rc = {ac->hidden, ac->acts, B, K, 0, AB_CPU_ISA_AUTO, 0};
   bout ref = {0}, avx2 = {0};
@@ -282,7 +295,7 @@ static void backend_case(const ab_splits *s, const arch_case *ac, int B, int K) 
       expect_consistent(&o, &c, cfg);
       if (is[q] == AB_CPU_ISA_GENERIC) expect_same(&o, &ref, &c, s->val.n, cfg);
       else expect_near_ref(&o, &ref, &c, s->val.n, cfg);
-      if (is[q] == AB_CPU_ISA_AVX512 && avx2.p) expect_same(&o, &avx2, &c, s->val.n, cfg);
+      if (is[q] == AB_CPU_ISA_AVX512 && avx2.p) expect_avx512_as_avx2(&o, &avx2, &c, cfg);
       if (threads == 1) one = o;
       else {
         expect_same(&o, &one, &c, s->val.n, cfg);
@@ -329,7 +342,7 @@ Test(cpu_backend, every_operation_against_the_reference, .timeout = 600) {
       for (int ki = 0; ki < 2; ki++, cases++) backend_case(&s, &ARCHS[ai], ROWS[ri], KS[ki]);
   fprintf(stderr, "cpu backend: %d configurations (arch x batch x K), each on every ISA with "
           "1 and 2 threads: generic bit-identical to the reference, AVX2 within %.0e, "
-          "AVX-512 bit-identical to AVX2, 1 and 2 threads bit-identical\n", cases, AB_TOL_CPU_WIRING_REL);
+          "AVX-512 bit-identical to AVX2 until Adam's first update, 1 and 2 threads bit-identical\n", cases, AB_TOL_CPU_WIRING_REL);
   ab_splits_free(&s);
 }
 

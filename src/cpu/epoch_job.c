@@ -96,7 +96,7 @@ static void phase_rows(cpu_impl *r, int tid, int b) {
 /* Phase 2 of a tm layer: rows [c0, c1) of W transposed are dZ^T X (out rows, in
  * columns: each element the same sum over the batch, in the same order, as the row
  * layout's), or the bias row; then the row copy wt is refreshed. */
-static void unit_step_tm(cpu_impl *r, const cpu_unit *u) {
+static void unit_step_tm(cpu_impl *r, const cpu_unit *u, int refresh) {
   const cpu_layer *ly = &r->lay[u->l];
   int bias = u->c0 == ly->out;
   size_t off = (size_t)u->k * r->PP + ly->w_off + (size_t)u->c0 * ly->ldwt;
@@ -108,16 +108,18 @@ static void unit_step_tm(cpu_impl *r, const cpu_unit *u) {
               .ldb = bias ? r->ld[u->l + 1] : r->ld[u->l], .ep = CPU_EP_ADAM, .P = r->p + off,
               .Mo = r->m + off, .V = r->v + off, .ldp = ly->ldwt, .adam = &r->adam[u->k]};
   r->kt->mm(&m);
+  if (!refresh) return;
   float *w = wtm(r, u->k, u->l);
   if (bias) memcpy(w + (size_t)ly->in * ly->ldw, r->p + off, (size_t)ly->out * sizeof(float));
   else r->kt->transpose(w + u->c0, ly->ldw, r->p + off, ly->ldwt, u->c1 - u->c0, ly->in);
 }
 
-/* Phase 2: the gradient of one unit's rows, applied by Adam, then wt refreshed. */
-static void unit_step(cpu_impl *r, const cpu_unit *u) {
+/* Phase 2: the gradient of one unit's rows, applied by Adam, then (when refresh) the
+ * unit's part of wt refreshed. */
+static void unit_step(cpu_impl *r, const cpu_unit *u, int refresh) {
   const cpu_layer *ly = &r->lay[u->l];
   if (ly->tm) {
-    unit_step_tm(r, u);
+    unit_step_tm(r, u, refresh);
     return;
   }
   int bias = u->c0 == ly->in;
@@ -129,7 +131,7 @@ static void unit_step(cpu_impl *r, const cpu_unit *u) {
               .ep = CPU_EP_ADAM, .P = r->p + off, .Mo = r->m + off, .V = r->v + off,
               .ldp = ly->ldw, .adam = &r->adam[u->k]};
   r->kt->mm(&m);
-  if (u->l > 0 && !bias)
+  if (refresh && u->l > 0 && !bias)
     r->kt->transpose(wtm(r, u->k, u->l) + u->c0, ly->ldwt, r->p + off, ly->ldw, u->c1 - u->c0,
                      ly->out);
 }
@@ -148,7 +150,7 @@ static void job_rows(cpu_impl *r, int tid) {
     cpu_pool_barrier(r->pool, tid);
     if (tid == 0)
       for (int k = 0; k < r->K; k++) batch_mean(r, k, b);
-    for (int u = r->ubeg[tid]; u < r->ubeg[tid + 1]; u++) unit_step(r, &r->units[u]);
+    for (int u = r->ubeg[tid]; u < r->ubeg[tid + 1]; u++) unit_step(r, &r->units[u], 1);
     cpu_pool_barrier(r->pool, tid);
   }
 }
@@ -161,7 +163,8 @@ static void job_models(cpu_impl *r, int tid) {
       rows_step(r, k, 0, r->B, b);
       adam_init(r, k, b);
       batch_mean(r, k, b);
-      for (int u = r->kbeg[k]; u < r->kbeg[k + 1]; u++) unit_step(r, &r->units[u]);
+      for (int u = r->kbeg[k]; u < r->kbeg[k + 1]; u++) unit_step(r, &r->units[u], 0);
+      cpu_refresh_wt(r, k); /* whole layers at once: fewer edge blocks than per unit */
     }
 }
 

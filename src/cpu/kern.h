@@ -26,6 +26,7 @@ typedef struct cpu_adam {
   float b1, b2, omb1, omb2;  /* beta1, beta2, 1 - beta1, 1 - beta2 */
   float eps, c2;             /* c2 = 1 - beta2^t */
   float step, decay;         /* lr / (1 - beta1^t), lr * wd */
+  float rc2;                 /* 1 / c2 (the AVX-512 Adam multiplies by it) */
 } cpu_adam;
 
 void cpu_adam_init(cpu_adam *c, float lr, float wd, float beta1, float beta2, float eps,

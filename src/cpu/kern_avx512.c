@@ -2,9 +2,10 @@
  * flags (and -ffp-contract=off); it is called only after ab_cpu_isa_resolve has seen the
  * CPU and the OS support them. Register tiles of 5 rows x 64 columns (4 zmm per row, 20
  * accumulators), or 10 rows x 32 or 16 for narrow or edge columns. Every output is the
- * same fma chain over k in increasing order as in the AVX2 kernels, and the epilogues,
- * Adam and the vector exp use the AVX2 kernels' operations in their order, so the two
- * instruction sets give the same bits. */
+ * same fma chain over k in increasing order as in the AVX2 kernels, and the epilogues
+ * and the vector exp use the AVX2 kernels' operations in their order, so the two
+ * instruction sets give the same bits everywhere but in Adam's parameter update (adam16:
+ * within AB_TOL_ADAM of the reference; m and v are the same bits). */
 #include "kern.h"
 #ifdef ABGPU_CPU_HAVE_AVX512
 #include <immintrin.h>
@@ -100,15 +101,37 @@ INLINE __m512 dact16(ab_act a, __m512 y) {
   }
 }
 
-/* Adam on 16 floats with the reference's operations, in its order. */
+/* sqrt(x) from rsqrt14 and one Newton step (~2^-27 relative, a few ulp after rounding):
+ * the square-root unit is left idle. Zero gives 0 and NaN stays NaN; the rare lanes
+ * below FLT_MIN (where rsqrt14 is not trusted) take the exact square root. */
+INLINE __m512 sqrt16(__m512 x) {
+  __m512 y = _mm512_rsqrt14_ps(x), s = _mm512_mul_ps(x, y);
+  __m512 t = _mm512_fnmadd_ps(_mm512_mul_ps(v1(0.5f), s), y, v1(1.5f));
+  s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ),
+                          _mm512_mul_ps(s, t));
+  __mmask16 tiny = _mm512_cmp_ps_mask(x, v1(1.17549435e-38f), _CMP_LT_OQ) &
+                   _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+  return tiny ? _mm512_mask_sqrt_ps(s, tiny, x) : s;
+}
+
+/* 1/d for d >= eps > 0: rcp14 and one Newton step (~2^-27 relative). */
+INLINE __m512 rcp16(__m512 d) {
+  __m512 r = _mm512_rcp14_ps(d);
+  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, v1(1.0f)), r);
+}
+
+/* Adam on 16 floats: m and v with the reference's operations in its order (the same
+ * bits); the parameter's update with no divide or square-root instruction (sqrt16,
+ * rcp16, and 1/c2 as a multiply), within AB_TOL_ADAM of the reference's. Those two
+ * divides and a square root per vector kept the divider, not the FMA units, busy. */
 INLINE void adam16(float *p, float *m, float *v, __m512 g, const cpu_adam *c, int masked,
                    __mmask16 k) {
   __m512 mv = ld(m, masked, k), vv = ld(v, masked, k), pv = ld(p, masked, k);
   mv = _mm512_add_ps(_mm512_mul_ps(v1(c->b1), mv), _mm512_mul_ps(v1(c->omb1), g));
   vv = _mm512_add_ps(_mm512_mul_ps(v1(c->b2), vv), _mm512_mul_ps(_mm512_mul_ps(v1(c->omb2), g), g));
-  __m512 den = _mm512_add_ps(_mm512_sqrt_ps(_mm512_div_ps(vv, v1(c->c2))), v1(c->eps));
-  __m512 upd = _mm512_add_ps(_mm512_div_ps(_mm512_mul_ps(v1(c->step), mv), den),
-                             _mm512_mul_ps(v1(c->decay), pv));
+  __m512 den = _mm512_add_ps(sqrt16(_mm512_mul_ps(vv, v1(c->rc2))), v1(c->eps));
+  __m512 upd = _mm512_fmadd_ps(_mm512_mul_ps(v1(c->step), mv), rcp16(den),
+                               _mm512_mul_ps(v1(c->decay), pv));
   st(m, mv, masked, k);
   st(v, vv, masked, k);
   st(p, _mm512_sub_ps(pv, upd), masked, k);
@@ -256,32 +279,47 @@ static void avx512_adam(float *p, float *m, float *v, const float *g, size_t n,
   _mm256_zeroupper();
 }
 
-/* 8x8 blocks through ymm registers as in the AVX2 kernels, the edges element by element. */
+/* r[0..15] (16 rows of 16) transposed in place: 64 shuffles in four rounds. */
+INLINE void tr16(__m512 *r) {
+  __m512 t[16];
+  for (int k = 0; k < 16; k += 2) {
+    t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
+    t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+  }
+  for (int k = 0; k < 16; k += 4) /* r[k + c]: column c of each 4-column group, rows k.. */
+    for (int h = 0; h < 2; h++) {
+      __m512d a = _mm512_castps_pd(t[k + h]), b = _mm512_castps_pd(t[k + h + 2]);
+      r[k + 2 * h] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, b));
+      r[k + 2 * h + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, b));
+    }
+  for (int g = 0; g < 16; g += 8)
+    for (int c = 0; c < 4; c++) {
+      t[g + c] = _mm512_shuffle_f32x4(r[g + c], r[g + c + 4], 0x88);
+      t[g + c + 4] = _mm512_shuffle_f32x4(r[g + c], r[g + c + 4], 0xdd);
+    }
+  for (int c = 0; c < 8; c++) {
+    r[c] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0x88);
+    r[c + 8] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0xdd);
+  }
+}
+
+/* 16x16 blocks through zmm registers; edge blocks load and store under masks, so there
+ * is no element-by-element part. */
 static void avx512_transpose(float *dst, ptrdiff_t ldd, const float *src, ptrdiff_t lds,
                              int rows, int cols) {
-  int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
-  for (int i = 0; i < r8; i += 8)
-    for (int j = 0; j < c8; j += 8) {
-      __m256 r[8], t[8];
-      for (int k = 0; k < 8; k++) r[k] = _mm256_loadu_ps(src + (i + k) * lds + j);
-      for (int k = 0; k < 8; k += 2) {
-        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
-        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
-      }
-      for (int k = 0; k < 8; k += 4)
-        for (int h = 0; h < 2; h++) {
-          __m256d a = _mm256_castps_pd(t[k + h]), b = _mm256_castps_pd(t[k + h + 2]);
-          r[k + h] = _mm256_castpd_ps(_mm256_unpacklo_pd(a, b));
-          r[k + h + 2] = _mm256_castpd_ps(_mm256_unpackhi_pd(a, b));
-        }
-      static const int col[4] = {0, 2, 1, 3};
-      for (int k = 0; k < 4; k++) {
-        _mm256_storeu_ps(dst + (j + col[k]) * ldd + i, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
-        _mm256_storeu_ps(dst + (j + col[k] + 4) * ldd + i, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
-      }
+  for (int i = 0; i < rows; i += VW) {
+    int nr = rows - i < VW ? rows - i : VW;
+    __mmask16 rm = tail_mask(nr % VW);
+    for (int j = 0; j < cols; j += VW) {
+      int nc = cols - j < VW ? cols - j : VW;
+      __mmask16 cm = tail_mask(nc % VW);
+      __m512 r[16];
+      for (int k = 0; k < 16; k++)
+        r[k] = k < nr ? _mm512_maskz_loadu_ps(cm, src + (i + k) * lds + j) : _mm512_setzero_ps();
+      tr16(r);
+      for (int k = 0; k < nc; k++) _mm512_mask_storeu_ps(dst + (j + k) * ldd + i, rm, r[k]);
     }
-  for (int i = 0; i < rows; i++)
-    for (int j = i < r8 ? c8 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+  }
   _mm256_zeroupper();
 }
 

@@ -102,6 +102,7 @@ void cpu_adam_init(cpu_adam *c, float lr, float wd, float beta1, float beta2, fl
                    int t) {
   float c1 = 1.0f - powf(beta1, (float)t);
   c->c2 = 1.0f - powf(beta2, (float)t);
+  c->rc2 = 1.0f / c->c2;
   c->b1 = beta1;
   c->b2 = beta2;
   c->omb1 = 1.0f - beta1;
