@@ -447,6 +447,9 @@ static double draw(const ab_dist *d, double u) {
   return d->v[lo] + f * (d->v[hi] - d->v[lo]);
 }
 
+/* One value from d, from the next uniform of the stream. */
+static double sample(ab_rng *r, const ab_dist *d) { return draw(d, ab_rng_uniform(r)); }
+
 static void copula_draw(ab_rng *r, const ab_copula *c, double *out) {
   double e[AB_MAXDIM];
   for (int j = 0; j < c->d; j++) e[j] = ab_rng_normal(r);
@@ -457,6 +460,9 @@ static void copula_draw(ab_rng *r, const ab_copula *c, double *out) {
     out[j] = draw(c->m[j], u);
   }
 }
+
+/* Probability of value i of a discrete distribution. */
+static double mass(const ab_dist *d, int i) { return d->c[i] - (i ? d->c[i - 1] : 0.0); }
 
 static double round2(double v) { return floor(v * 100.0 + 0.5) / 100.0; }
 
@@ -478,8 +484,8 @@ static void gen_row(ab_rng *r, int seg, float *x, uint8_t *y) {
       blo = g[0], rev = g[1], sup = g[2], days = g[3];
     }
     bla = blo;
-    po = pa = round2(draw(seg ? &PRICE0_1 : &PRICE0_0, ab_rng_uniform(r)));
-    r10 = draw(seg ? &R10_0_1 : &R10_0_0, ab_rng_uniform(r));
+    po = pa = round2(sample(r, seg ? &PRICE0_1 : &PRICE0_0));
+    r10 = sample(r, seg ? &R10_0_1 : &R10_0_0);
     if (rev == 0) r10 = REVIEW_FILL;
   } else {
     *y = 1;
@@ -499,7 +505,7 @@ static void gen_row(ab_rng *r, int seg, float *x, uint8_t *y) {
       int pick = -1;
       for (int i = 0; i < len->n; i++) {
         if (used & (1u << i)) continue;
-        acc += len->c[i] - (i ? len->c[i - 1] : 0.0);
+        acc += mass(len, i);
         pick = i;
         if (u < acc) break;
       }
@@ -507,14 +513,14 @@ static void gen_row(ab_rng *r, int seg, float *x, uint8_t *y) {
         used = 0, left = 1.0, pick = 0;
       }
       used |= 1u << pick;
-      left -= len->c[pick] - (pick ? len->c[pick - 1] : 0.0);
+      left -= mass(len, pick);
       sum_len += len->v[pick];
     }
     blo = round2(sum_len / k), bla = sum_len;
-    po = round2(draw(k > 1 ? &PRICE1M : &PRICE1, ab_rng_uniform(r)));
+    po = round2(sample(r, k > 1 ? &PRICE1M : &PRICE1));
     pa = round2(po * k);
-    r10 = draw(&R10_1, ab_rng_uniform(r)); /* both draws always, to keep the stream simple */
-    double r10n = draw(&R10_1N, ab_rng_uniform(r));
+    r10 = sample(r, &R10_1); /* both draws always, to keep the stream simple */
+    double r10n = sample(r, &R10_1N);
     if (rev == 0) r10 = r10n;
   }
   x[0] = (float)blo, x[1] = (float)bla, x[2] = (float)po, x[3] = (float)pa;
@@ -522,15 +528,23 @@ static void gen_row(ab_rng *r, int seg, float *x, uint8_t *y) {
   x[8] = (float)floor(sup + 0.5), x[9] = (float)floor(days + 0.5);
 }
 
-static size_t head_rows(size_t n) { return (size_t)((double)n * HEAD_FRAC); }
+static int check_rows(size_t n, ab_err *e) {
+  if (n == 0) return ab_err_set(e, AB_EUSAGE, "synthetic data: the number of rows must be >= 1");
+  return AB_OK;
+}
+
+/* Seeds the generator's stream; returns how many leading rows are the head segment. */
+static size_t start(ab_rng *r, size_t n, uint64_t seed) {
+  ab_rng_seed(r, seed, SYNTH_STREAM);
+  return (size_t)((double)n * HEAD_FRAC);
+}
 
 int ab_synth_generate(ab_table *t, size_t n, uint64_t seed, ab_err *e) {
-  if (n == 0) return ab_err_set(e, AB_EUSAGE, "synthetic data: the number of rows must be >= 1");
-  int rc = ab_table_alloc(t, n, 1, e);
+  int rc = check_rows(n, e);
+  if (!rc) rc = ab_table_alloc(t, n, 1, e);
   if (rc) return rc;
   ab_rng r;
-  ab_rng_seed(&r, seed, SYNTH_STREAM);
-  size_t nh = head_rows(n);
+  size_t nh = start(&r, n, seed);
   for (size_t i = 0; i < n; i++) {
     gen_row(&r, i >= nh, t->x + i * AB_NFEAT, t->y + i);
   }
@@ -571,12 +585,12 @@ static char *put_2dp(char *p, float v) {
 #define CSV_MAXROW 256
 
 int ab_synth_write_to(ab_outfile *o, size_t n, uint64_t seed, ab_err *e) {
-  if (n == 0) return ab_err_set(e, AB_EUSAGE, "synthetic data: the number of rows must be >= 1");
+  int rc = check_rows(n, e);
+  if (rc) return rc;
   char *buf = malloc(CSV_BUF);
   if (!buf) return ab_err_set(e, AB_ENOMEM, "out of memory for the CSV buffer");
   ab_rng r;
-  ab_rng_seed(&r, seed, SYNTH_STREAM);
-  size_t nh = head_rows(n);
+  size_t nh = start(&r, n, seed);
   char *p = buf;
   for (size_t i = 0; i < n && !o->bad_errno; i++) { /* stops at the first write error */
     float x[AB_NFEAT];
@@ -600,9 +614,9 @@ int ab_synth_write_to(ab_outfile *o, size_t n, uint64_t seed, ab_err *e) {
 }
 
 int ab_synth_write_csv(const char *path, size_t n, uint64_t seed, ab_err *e) {
-  if (n == 0) return ab_err_set(e, AB_EUSAGE, "synthetic data: the number of rows must be >= 1");
   ab_outfile o;
-  int rc = ab_outfile_open(&o, path, e);
+  int rc = check_rows(n, e);
+  if (!rc) rc = ab_outfile_open(&o, path, e);
   if (!rc && (rc = ab_synth_write_to(&o, n, seed, e))) ab_outfile_abort(&o);
   return rc ? rc : ab_outfile_commit(&o, e);
 }
