@@ -1,7 +1,8 @@
 /* dropout.cl - the op dropout (twin of ab_ref_dropout): inverted dropout on a hidden
  * layer's output in training, and the same mask on the gradient reaching it. */
 
-/* ab_ref_mix32: consts.h's mixer. */
+/* Twin of ab_ref_mix32 (consts.h's mixer), restated by design: a kernel cannot call the
+ * host's C. */
 uint ab_mix32(uint x) {
   x ^= x >> 16;
   x *= AB_MIX_M1;

@@ -76,6 +76,16 @@ void ab_dropout_consts(uint32_t *c, float p, uint64_t seed);
 uint32_t ab_dropout_salt(int h, int64_t t);
 /* The 32-bit mixer of the mask (consts.h's AB_MIX_M1, AB_MIX_M2). */
 uint32_t ab_ref_mix32(uint32_t x);
+/* The same mixer inline, for callers that hash many units in a loop the compiler
+ * vectorises (src/cpu/dropout.c); kernels/dropout.cl is its OpenCL twin. */
+static inline uint32_t ab_ref_mix32_inline(uint32_t x) {
+  x ^= x >> 16;
+  x *= AB_MIX_M1;
+  x ^= x >> 15;
+  x *= AB_MIX_M2;
+  x ^= x >> 16;
+  return x;
+}
 
 /* Activation and its derivative expressed through the output y = act(z). */
 float ab_act_apply(ab_act a, float z);

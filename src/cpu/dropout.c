@@ -1,19 +1,14 @@
 /* The fast dropout op (cpu.h): ab_ref_dropout's mask, hashed in blocks of a row's units
- * by an inlined mixer the compiler vectorises, then applied. */
+ * by the reference's mixer inlined (ab_ref_mix32_inline), which the compiler vectorises,
+ * then applied. */
 #include <string.h>
 #include "abgpu/cpu.h"
 #include "abgpu/ref.h"
 
 #define BLOCK 64
 
-static inline uint32_t mix(uint32_t x) {
-  x ^= x >> 16;
-  x *= AB_MIX_M1;
-  x ^= x >> 15;
-  x *= AB_MIX_M2;
-  x ^= x >> 16;
-  return x;
-}
+/* The reference's mixer (ref.h), inline so that block()'s loop vectorises. */
+#define mix ab_ref_mix32_inline
 
 /* Units j0 .. j0+n-1 of one row: y = x * scale where kept, else 0. */
 static void block(float *y, const float *x, uint32_t r, uint32_t base, uint32_t thr,

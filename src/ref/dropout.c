@@ -3,14 +3,7 @@
 #include <string.h>
 #include "abgpu/ref.h"
 
-uint32_t ab_ref_mix32(uint32_t x) {
-  x ^= x >> 16;
-  x *= AB_MIX_M1;
-  x ^= x >> 15;
-  x *= AB_MIX_M2;
-  x ^= x >> 16;
-  return x;
-}
+uint32_t ab_ref_mix32(uint32_t x) { return ab_ref_mix32_inline(x); }
 
 void ab_dropout_consts(uint32_t *c, float p, uint64_t seed) {
   float scale = 1.0f / (1.0f - p);
