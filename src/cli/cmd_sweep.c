@@ -350,22 +350,27 @@ int sweep_fit_in(sweep_run *r, const sweep_job *j, ab_model *m, int from, ab_err
 
 /* ---- rank 0's own jobs ---- */
 
+int sweep_launch_rows(sweep_run *r, ab_leaderboard *lb, const ab_sweep_cfg *c, int n,
+                      ab_err *e) {
+  ab_lb_row *rows = calloc((size_t)n, sizeof *rows);
+  int rc = rows ? ab_sweep_launch(&r->x, rows, c, n, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
+  for (int k = 0; k < n && !rc; k++) {
+    snprintf(rows[k].device, sizeof rows[k].device, "%s", r->x.be->name);
+    rc = ab_lb_add(lb, &rows[k], e);
+  }
+  free(rows);
+  return rc;
+}
+
 static int own_launch(sweep_run *r, const sweep_job *j, ab_err *e) {
-  const ab_sweep_cfg *c = r->q.cfg + j->first;
-  ab_lb_row *rows = calloc((size_t)j->n, sizeof *rows);
   ab_leaderboard lb;
   ab_lb_init(&lb);
-  int rc = rows ? ab_sweep_launch(&r->x, rows, c, j->n, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
-  for (int k = 0; k < j->n && !rc; k++) {
-    snprintf(rows[k].device, sizeof rows[k].device, "%s", r->x.be->name);
-    rc = ab_lb_add(&lb, &rows[k], e);
-  }
+  int rc = sweep_launch_rows(r, &lb, r->q.cfg + j->first, j->n, e);
   pthread_mutex_lock(&r->q.mu);
   if (!rc) rc = sweep_rows_in(r, &lb, j, 0, e);
   else job_back(&r->q, 0);
   pthread_mutex_unlock(&r->q.mu);
   ab_lb_free(&lb);
-  free(rows);
   return rc;
 }
 

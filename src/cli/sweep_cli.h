@@ -103,6 +103,10 @@ typedef struct sweep_run {
 int sweep_rows_in(sweep_run *r, const ab_leaderboard *rows, const sweep_job *j, int from,
                   ab_err *e);
 int sweep_fit_in(sweep_run *r, const sweep_job *j, ab_model *m, int from, ab_err *e);
+/* cmd_sweep.c: trains configurations c[0..n-1] in one launch on this rank and adds their
+ * rows, each naming this rank's device, to lb (initialised by the caller, who frees it). */
+int sweep_launch_rows(sweep_run *r, ab_leaderboard *lb, const ab_sweep_cfg *c, int n,
+                      ab_err *e);
 /* With q.mu held: the next job for a free rank (0: none now). */
 int sweep_queue_take(sweep_queue *q, sweep_job *j, int rank);
 

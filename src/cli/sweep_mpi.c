@@ -285,20 +285,14 @@ static char *lb_text(const ab_leaderboard *lb, size_t *n) {
 }
 
 static int do_launch(sweep_run *r, const job_head *h, const ab_sweep_cfg *c, ab_err *e) {
-  ab_lb_row *rows = calloc((size_t)h->n, sizeof *rows);
   ab_leaderboard lb;
   ab_lb_init(&lb);
-  int rc = rows ? ab_sweep_launch(&r->x, rows, c, h->n, e) : ab_err_set(e, AB_ENOMEM, "out of memory");
-  for (int k = 0; k < h->n && !rc; k++) {
-    snprintf(rows[k].device, sizeof rows[k].device, "%s", r->x.be->name);
-    rc = ab_lb_add(&lb, &rows[k], e);
-  }
+  int rc = sweep_launch_rows(r, &lb, c, h->n, e);
   size_t n = 0;
   char *text = rc ? NULL : lb_text(&lb, &n);
   if (!rc && (!text || send_note(NOTE_ROWS, h->id, text, n)))
     rc = ab_err_set(e, AB_ENOMEM, "out of memory sending rows");
   free(text);
-  free(rows);
   ab_lb_free(&lb);
   return rc;
 }
