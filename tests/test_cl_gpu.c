@@ -37,28 +37,26 @@ static void shim_env(char *buf, size_t n, int local, int wg, const char *trace,
            shim_or_skip(), local, wg, trace, extra ? extra : "");
 }
 
+/* A test's run under the shim: the device, a scratch folder, the trace file (named
+ * `name` there) and the environment (shim_env's). */
+typedef struct shim_run {
+  int dev;
+  const char *d;
+  char env[1024], trace[512];
+} shim_run;
+
+static void shim_setup(shim_run *s, const char *name, int local, int wg, const char *extra) {
+  s->dev = tu_cl_device_or_skip("GPU-limit tests");
+  s->d = tu_tmpdir();
+  snprintf(s->trace, sizeof s->trace, "%s/%s", s->d, name);
+  shim_env(s->env, sizeof s->env, local, wg, s->trace, extra);
+}
+
 /* One kernel's launches in a trace: how many, and the fewest and most work-groups. */
 typedef struct launches {
   int n;
   long min_groups, max_groups;
 } launches;
-
-static launches trace_of(const char *trace, const char *kernel) {
-  launches l = {0, 0, 0};
-  FILE *f = fopen(trace, "r");
-  if (!f) return l;
-  char line[512], name[128];
-  while (fgets(line, sizeof line, f)) {
-    const char *g = strstr(line, " groups=");
-    if (sscanf(line, "%127s", name) != 1 || strcmp(name, kernel) != 0 || !g) continue;
-    long groups = atol(g + 8);
-    if (l.n == 0 || groups < l.min_groups) l.min_groups = groups;
-    if (l.n == 0 || groups > l.max_groups) l.max_groups = groups;
-    l.n++;
-  }
-  fclose(f);
-  return l;
-}
 
 /* One kernel's launches whose first global size is at least `min0` (a tiled GEMM's
  * output columns rounded up to its tile): how many, and the fewest work-groups. */
@@ -80,6 +78,10 @@ static launches trace_wide(const char *trace, const char *kernel, long min0) {
   return l;
 }
 
+static launches trace_of(const char *trace, const char *kernel) {
+  return trace_wide(trace, kernel, 0); /* every launch's global size is >= 0 */
+}
+
 /* Lines of `out` that contain `what`. */
 static int count_lines(const char *out, const char *what) {
   int n = 0;
@@ -92,11 +94,10 @@ static int count_lines(const char *out, const char *what) {
  * that launch: on a 48 KB device the first launch of a sweep ran fused and every later
  * one fell back to per-op ("0 available"). Both launches must run fused. */
 Test(cl_gpu, sweep_launches_all_fused_48k) {
-  int dev = tu_cl_device_or_skip("GPU-limit tests");
-  const char *d = tu_tmpdir();
-  char env[1024], trace[512];
-  snprintf(trace, sizeof trace, "%s/sweep.trace", d);
-  shim_env(env, sizeof env, 48 * 1024, 256, trace, NULL);
+  shim_run s;
+  shim_setup(&s, "sweep.trace", 48 * 1024, 256, NULL);
+  const char *d = s.d, *env = s.env, *trace = s.trace;
+  int dev = s.dev;
   static tu_run r;
   tu_sh(&r, "cd %s && rm -f %s && %s %s sweep --data synth:3000 --set batch=100,50 "
         "--set epochs=2 --device %d --verbose --finalists 1 --force", d, trace, env, ABGPU_BIN,
@@ -128,11 +129,10 @@ static long max_localmem(const char *trace, const char *kernel) {
  * in clCreateBuffer with a bare CL_INVALID_BUFFER_SIZE (exit 3). It is refused before it
  * is created: exit 2, one line naming the size and what to lower. */
 Test(cl_gpu, oversize_buffer_exits_2_with_one_line) {
-  int dev = tu_cl_device_or_skip("GPU-limit tests");
-  const char *d = tu_tmpdir();
-  char env[1024], trace[512];
-  snprintf(trace, sizeof trace, "%s/alloc.trace", d);
-  shim_env(env, sizeof env, 48 * 1024, 256, trace, "FAKE_ALLOC=100000");
+  shim_run s;
+  shim_setup(&s, "alloc.trace", 48 * 1024, 256, "FAKE_ALLOC=100000");
+  const char *d = s.d, *env = s.env, *trace = s.trace;
+  int dev = s.dev;
   static tu_run r;
   tu_sh(&r, "cd %s && rm -f %s && %s %s train --data synth:3000 --epochs 1 --device %d --quiet",
         d, trace, env, ABGPU_BIN, dev);
@@ -149,11 +149,10 @@ Test(cl_gpu, oversize_buffer_exits_2_with_one_line) {
  * which used to fail with CL_OUT_OF_RESOURCES (ab_eval's work-group of 256 needed 2 KB),
  * runs with a smaller group: train, eval and predict all succeed within 1 KB. */
 Test(cl_gpu, local_1k_trains_evaluates_predicts) {
-  int dev = tu_cl_device_or_skip("GPU-limit tests");
-  const char *d = tu_tmpdir();
-  char env[1024], trace[512];
-  snprintf(trace, sizeof trace, "%s/l1k.trace", d);
-  shim_env(env, sizeof env, 1024, 256, trace, NULL);
+  shim_run s;
+  shim_setup(&s, "l1k.trace", 1024, 256, NULL);
+  const char *d = s.d, *env = s.env, *trace = s.trace;
+  int dev = s.dev;
   static tu_run r;
   tu_sh(&r, "cd %s && rm -f %s && %s %s train --data synth:2000 --epochs 2 --device %d "
         "--verbose --out m.abm && %s synth --rows 300 --out s.csv", d, trace, env, ABGPU_BIN,
@@ -177,11 +176,10 @@ Test(cl_gpu, local_1k_trains_evaluates_predicts) {
  * net's epoch is split into several fused launches though its rows are far below the
  * rows cap. */
 Test(cl_gpu, launches_capped_by_estimated_time) {
-  int dev = tu_cl_device_or_skip("GPU-limit tests");
-  const char *d = tu_tmpdir();
-  char env[1024], trace[512];
-  snprintf(trace, sizeof trace, "%s/time.trace", d);
-  shim_env(env, sizeof env, 48 * 1024, 256, trace, NULL);
+  shim_run s;
+  shim_setup(&s, "time.trace", 48 * 1024, 256, NULL);
+  const char *d = s.d, *env = s.env, *trace = s.trace;
+  int dev = s.dev;
   static tu_run r;
   tu_sh(&r, "cd %s && %s %s train --data synth:300 --hidden 1024,1024 --batch 200 "
         "--epochs 1 --device %d --verbose --quiet", d, env, ABGPU_BIN, dev);
@@ -229,11 +227,10 @@ Test(cl_gpu, buffer_over_free_global_memory_refused) {
  * over ceil(100 / 64) = 2 groups with its second stage, never the one-group kernel. (The
  * output layer's forward, 100 rows x 2 columns, is 13 groups of 8 x 16 outputs.) */
 Test(cl_gpu, k1_per_op_steps_spread_over_64_groups) {
-  int dev = tu_cl_device_or_skip("GPU-limit tests");
-  const char *d = tu_tmpdir();
-  char env[1024], trace[512];
-  snprintf(trace, sizeof trace, "%s/k1.trace", d);
-  shim_env(env, sizeof env, 48 * 1024, 256, trace, "FAKE_CU=132 ABGPU_CL_FUSED=off");
+  shim_run s;
+  shim_setup(&s, "k1.trace", 48 * 1024, 256, "FAKE_CU=132 ABGPU_CL_FUSED=off");
+  const char *d = s.d, *env = s.env, *trace = s.trace;
+  int dev = s.dev;
   static tu_run r;
   tu_sh(&r, "cd %s && rm -f %s && %s %s train --data synth:1500 --batch 100 --epochs 1 "
         "--device %d --verbose", d, trace, env, ABGPU_BIN, dev);
@@ -261,11 +258,10 @@ Test(cl_gpu, k1_per_op_steps_spread_over_64_groups) {
  * row tile (1 row in 48 KB). Both paths are now timed in init_models' warm-up and the
  * faster taken: per-op here, with the figures and the cache file named on --verbose. */
 Test(cl_gpu, wide_net_takes_per_op_when_measured_faster) {
-  int dev = tu_cl_device_or_skip("GPU-limit tests");
-  const char *d = tu_tmpdir();
-  char env[1024], trace[512];
-  snprintf(trace, sizeof trace, "%s/wide.trace", d);
-  shim_env(env, sizeof env, 48 * 1024, 256, trace, "FAKE_CU=132");
+  shim_run s;
+  shim_setup(&s, "wide.trace", 48 * 1024, 256, "FAKE_CU=132");
+  const char *d = s.d, *env = s.env, *trace = s.trace;
+  int dev = s.dev;
   static tu_run r;
   tu_sh(&r, "cd %s && %s %s train --data synth:120 --hidden 1024,2048 --batch 8 --epochs 1 "
         "--device %d --verbose", d, env, ABGPU_BIN, dev);
