@@ -93,12 +93,18 @@ static int expect_path(ab_backend *be, const variant *v) {
   return rt;
 }
 
+/* The device these tests run on (or the test skips), and the learnable splits in *s. */
+static int device_and_splits(ab_splits *s) {
+  int dev = tu_cl_device_or_skip("fused-path tests");
+  tu_learnable_splits(s, NROWS);
+  return dev;
+}
+
 /* ---- K = 1 through ab_train: the seed net, 5 epochs, no early stop ---- */
 
 static void train_parity(const variant *v) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   ab_backend *bd = open_cl(dev, v, &s), *br = tu_open_ref(&s);
   tu_train_parity(v->name, "K=1", bd, br, &s);
   expect_path(bd, v);
@@ -124,9 +130,8 @@ static void pair_init(tu_pair *p, const variant *v, int dev, const ab_splits *s)
 }
 
 static void vtable_parity(const variant *v) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   tu_pair p;
   pair_init(&p, v, dev, &s);
   tu_pair_vtable_parity(&p, &s);
@@ -166,9 +171,8 @@ static void run_two_epochs(ab_backend *be, const tu_pair *p, const ab_splits *s,
 }
 
 static void expect_bits_as_per_op(const variant *v) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   tu_pair a, b;
   pair_init(&a, &PEROP, dev, &s);
   pair_init(&b, v, dev, &s);
@@ -200,9 +204,8 @@ Test(cl_fused, tiled_bit_identical_to_per_op) { expect_bits_as_per_op(&TILED8); 
  * they were, its batch losses read 0, and the other models train bit for bit as they
  * do with every model active. */
 Test(cl_fused, stopped_models_leave_the_launch) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   tu_pair a, b;
   pair_init(&a, &EPOCH, dev, &s);
   pair_init(&b, &EPOCH, dev, &s);
@@ -260,9 +263,8 @@ static ab_backend *open_fused(int dev, const ab_cl_fused_opts *fo, const ab_spli
 }
 
 Test(cl_fused, auto_picks_epoch_and_says_why) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   logbuf[0] = '\0';
   ab_backend *be = open_cl(dev, NULL, &s);
   const char *why;
@@ -275,9 +277,8 @@ Test(cl_fused, auto_picks_epoch_and_says_why) {
 }
 
 Test(cl_fused, auto_falls_back_when_local_memory_is_short) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   ab_cl_fused_opts fo = {AB_CL_FUSED_AUTO, 1024, 0, 0};
   ab_backend *be = open_fused(dev, &fo, &s);
   ab_err e;
@@ -295,9 +296,8 @@ Test(cl_fused, auto_falls_back_when_local_memory_is_short) {
 }
 
 Test(cl_fused, off_and_clblast_run_per_op) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   ab_cl_fused_opts fo = {AB_CL_FUSED_OFF, 0, 0, 0};
   ab_backend *be = open_fused(dev, &fo, &s);
   ab_err e;
@@ -316,9 +316,8 @@ Test(cl_fused, off_and_clblast_run_per_op) {
 }
 
 Test(cl_fused, env_selects_the_path) {
-  int dev = tu_cl_device_or_skip("fused-path tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
+  int dev = device_and_splits(&s);
   setenv("ABGPU_CL_FUSED", "step", 1); /* each test runs in its own process */
   ab_backend *be = open_cl(dev, NULL, &s);
   ab_err e;
