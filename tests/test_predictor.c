@@ -41,6 +41,13 @@ static void read_ref(ab_scored *s, const ab_model *m) {
   cr_assert_eq(ab_model_score_file(s, m, csv, NULL, 1, (ab_scorer){0}, &e), 0, "%s", e.msg);
 }
 
+/* The model at path and csv's rows scored by the reference. */
+static void load_ref(ab_model *m, ab_scored *s, const char *path) {
+  ab_err e = {0};
+  cr_assert_eq(ab_model_load(m, path, &e), 0, "%s", e.msg);
+  read_ref(s, m);
+}
+
 /* m's probabilities of s's rows on be. */
 static float *score_on(ab_backend *be, const ab_model *m, const ab_scored *s) {
   ab_predictor *p;
@@ -75,8 +82,7 @@ static void ref_bits(const char *path) {
   ab_scored s;
   ab_backend *be;
   ab_err e = {0};
-  cr_assert_eq(ab_model_load(&m, path, &e), 0, "%s", e.msg);
-  read_ref(&s, &m);
+  load_ref(&m, &s, path);
   cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
   float *p = score_on(be, &m, &s);
   cr_assert(memcmp(p, s.prob, s.n * sizeof *p) == 0, "%s: the reference device must give "
@@ -96,8 +102,7 @@ static void cpu_close(const char *path) {
   ab_scored s;
   ab_backend *be;
   ab_err e = {0};
-  cr_assert_eq(ab_model_load(&m, path, &e), 0, "%s", e.msg);
-  read_ref(&s, &m);
+  load_ref(&m, &s, path);
   for (int t = 1; t <= 2; t++) {
     ab_cpu_opts o = {t, AB_CPU_ISA_AUTO, 0, 0};
     cr_assert_eq(ab_backend_cpu_create(&be, &o, &e), 0, "%s", e.msg);
@@ -127,8 +132,7 @@ static void cl_close(const char *path) {
   ab_scored s;
   ab_backend *be;
   ab_err e = {0};
-  cr_assert_eq(ab_model_load(&m, path, &e), 0, "%s", e.msg);
-  read_ref(&s, &m);
+  load_ref(&m, &s, path);
   ab_cl_opts o = {AB_CL_GEMM_OWN, 0, 0, NULL, NULL, {0}, AB_CL_SPLIT_AUTO};
   cr_assert_eq(ab_backend_cl_create(&be, dev, &o, &e), 0, "%s", e.msg);
   float *p = score_on(be, &m, &s);
