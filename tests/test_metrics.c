@@ -224,16 +224,25 @@ static void one_feature_model(ab_model *m) {
   m->cfg.arch = m->nets[0].arch;
 }
 
+/* n rows whose target follows feature 0 (plus a little of the row index), the other
+ * features patterned; *x and *y are the caller's to free. */
+static void one_feature_rows(float **x, uint8_t **y, size_t n) {
+  *x = malloc(n * AB_NFEAT * sizeof **x);
+  *y = malloc(n);
+  for (size_t i = 0; i < n; i++) {
+    for (int j = 0; j < AB_NFEAT; j++)
+      (*x)[i * AB_NFEAT + j] = (float)((i * 37 + j * 11) % 17) - 8;
+    (*y)[i] = (*x)[i * AB_NFEAT] + (float)(i % 5) - 2 > 0;
+  }
+}
+
 Test(metrics, permutation_importance_finds_the_one_feature) {
   ab_model m;
   one_feature_model(&m);
   size_t n = 400;
-  float *x = malloc(n * AB_NFEAT * sizeof *x);
-  uint8_t *y = malloc(n);
-  for (size_t i = 0; i < n; i++) {
-    for (int j = 0; j < AB_NFEAT; j++) x[i * AB_NFEAT + j] = (float)((i * 37 + j * 11) % 17) - 8;
-    y[i] = x[i * AB_NFEAT] + (float)(i % 5) - 2 > 0;
-  }
+  float *x;
+  uint8_t *y;
+  one_feature_rows(&x, &y, n);
   ab_importance a, b;
   ab_err e = {0};
   cr_assert_eq(ab_importance_compute(&a, &m, x, y, n, 4, 9, &e), 0, "%s", e.msg);
@@ -258,12 +267,9 @@ Test(metrics, partial_dependence_rises_with_the_feature_that_raises_the_target) 
   ab_model m;
   one_feature_model(&m);
   size_t n = 400;
-  float *x = malloc(n * AB_NFEAT * sizeof *x);
-  uint8_t *y = malloc(n);
-  for (size_t i = 0; i < n; i++) {
-    for (int j = 0; j < AB_NFEAT; j++) x[i * AB_NFEAT + j] = (float)((i * 37 + j * 11) % 17) - 8;
-    y[i] = x[i * AB_NFEAT] + (float)(i % 5) - 2 > 0;
-  }
+  float *x;
+  uint8_t *y;
+  one_feature_rows(&x, &y, n);
   ab_importance a;
   ab_err e = {0};
   cr_assert_eq(ab_importance_compute(&a, &m, x, y, n, 1, 3, &e), 0, "%s", e.msg);
