@@ -155,13 +155,6 @@ static const char *fresh_dir(const char *name, const char *space) {
   return d;
 }
 
-static void load_lb(ab_leaderboard *lb, const char *dir, const char *name) {
-  char p[700];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  ab_lb_init(lb);
-  cr_assert_eq(ab_lb_read_csv(lb, p, &E), AB_OK, "%s", E.msg);
-}
-
 /* Row for row by configuration key, equal in everything but where and how fast it was
  * trained (launch_models, seconds, device). */
 static void expect_same_by_key(const ab_leaderboard *a, const ab_leaderboard *b) {
@@ -229,7 +222,7 @@ Test(mpi, a_killed_rank_loses_only_launches_in_progress_and_resume_completes, .t
   cr_assert(strstr(r.out, "rank 1 (launch") && strstr(r.out, "rank lost"), "%s", r.out);
   cr_assert(strstr(r.out, "process rank 1") && strstr(r.out, "signal 9"), "mpirun names it: %s", r.out);
   ab_leaderboard part, done, one;
-  load_lb(&part, d, "out/sweep.csv");
+  tu_load_lb(&part, d, "out/sweep.csv");
   size_t reported = 4 * count(r.out, "/24 on rank");
   cr_assert_geq(part.n, reported, "launches reported finished are missing: %zu rows, %zu reported",
                 part.n, reported);
@@ -242,8 +235,8 @@ Test(mpi, a_killed_rank_loses_only_launches_in_progress_and_resume_completes, .t
   snprintf(want, sizeof want, "96 configurations, %zu to train here (%zu already in", 96 - part.n, part.n);
   cr_assert(strstr(r.out, want), "only what is missing is trained: %s", r.out);
   cr_assert(strstr(r.out, "measured once on the test split"), "%s", r.out);
-  load_lb(&done, d, "out/sweep.csv");
-  load_lb(&one, d, "one.csv");
+  tu_load_lb(&done, d, "out/sweep.csv");
+  tu_load_lb(&one, d, "one.csv");
   expect_same_by_key(&one, &done);
   ab_lb_free(&part);
   ab_lb_free(&done);
@@ -287,8 +280,8 @@ Test(scaleout, job_array_with_a_killed_shard_rerun_merges_to_one_process, .timeo
   cr_assert(strstr(r.out, "measured once on the test split"), "%s", r.out);
   cr_log_info("shard 3 of 4 killed with %d of its 24 configurations written, then rerun", kept);
   ab_leaderboard merged, one;
-  load_lb(&merged, d, "out/merged.csv");
-  load_lb(&one, d, "one.csv");
+  tu_load_lb(&merged, d, "out/merged.csv");
+  tu_load_lb(&one, d, "one.csv");
   expect_same_by_key(&one, &merged);
   ab_lb_free(&merged);
   ab_lb_free(&one);
@@ -328,8 +321,8 @@ Test(scaleout, kubernetes_indexed_job_scripts_give_one_process, .timeout = 300) 
   if (strstr(r.out, "no-yaml")) cr_log_warn("python3-yaml is absent: the manifests are not parsed");
   else cr_assert(strstr(r.out, "['PersistentVolumeClaim', 'Job', 'Job']"), "%s", r.out);
   ab_leaderboard merged, one;
-  load_lb(&merged, d, "res/merged.csv");
-  load_lb(&one, d, "one.csv");
+  tu_load_lb(&merged, d, "res/merged.csv");
+  tu_load_lb(&one, d, "one.csv");
   expect_same_by_key(&one, &merged);
   ab_lb_free(&merged);
   ab_lb_free(&one);

@@ -445,13 +445,6 @@ static const char *small_sweep(tu_run *r, const char *name, const char *args) {
   return d;
 }
 
-static void load_lb(ab_leaderboard *lb, const char *dir, const char *name) {
-  char p[700];
-  snprintf(p, sizeof p, "%s/%s", dir, name);
-  ab_lb_init(lb);
-  cr_assert_eq(ab_lb_read_csv(lb, p, &E), AB_OK, "%s", E.msg);
-}
-
 /* Equal in everything but where and how fast each row was trained. */
 static void expect_same_rows(const ab_leaderboard *a, const ab_leaderboard *b) {
   cr_assert_eq(a->n, b->n);
@@ -472,7 +465,7 @@ Test(sweep_cli, end_to_end_validation_only_ranking_and_a_retrainable_winner, .ti
   cr_assert(strstr(r.out, "measured once on the test split"), "%s", r.out);
   cr_assert(strstr(r.out, "16 configurations, 16 to train here"), "%s", r.out);
   ab_leaderboard lb;
-  load_lb(&lb, d, "sweep.csv");
+  tu_load_lb(&lb, d, "sweep.csv");
   cr_assert_eq(lb.n, 16);
   cr_assert_eq(lb.row[0].launch_models, 4, "2 lr x 2 seeds per shape in one launch");
   for (size_t i = 1; i < lb.n; i++) cr_assert_leq(lb.row[i - 1].val_loss, lb.row[i].val_loss);
@@ -510,13 +503,13 @@ Test(sweep_cli, resume_skips_finished_configurations, .timeout = 60) {
   tu_sh(&r, "cd %s && %s sweep --data %s --space space.txt --finalists 1", d, ABGPU_BIN, DATA);
   cr_assert_eq(r.status, 0, "%s", r.out);
   ab_leaderboard a, b;
-  load_lb(&a, d, "sweep.csv");
+  tu_load_lb(&a, d, "sweep.csv");
   cr_assert_eq(a.n, 2);
   tu_sh(&r, "cd %s && %s sweep --data %s --space space.txt --set lr=0.003,0.01,0.03 --resume "
             "--finalists 1", d, ABGPU_BIN, DATA);
   cr_assert_eq(r.status, 0, "%s", r.out);
   cr_assert(strstr(r.out, "3 configurations, 1 to train here (2 already in sweep.csv)"), "%s", r.out);
-  load_lb(&b, d, "sweep.csv");
+  tu_load_lb(&b, d, "sweep.csv");
   cr_assert_eq(b.n, 3);
   for (size_t i = 0; i < a.n; i++) {
     long k = ab_lb_find(&b, &a.row[i].cfg);
@@ -543,7 +536,7 @@ Test(sweep_cli, ctrl_c_stops_after_the_launch_with_the_leaderboard_written, .tim
   cr_assert(strstr(r.out, "exit=130"), "%s", r.out);
   cr_assert(strstr(r.out, "continue with --resume"), "%s", r.out);
   ab_leaderboard a;
-  load_lb(&a, d, "sweep.csv");
+  tu_load_lb(&a, d, "sweep.csv");
   cr_assert(a.n >= 1 && a.n < 6, "%zu rows", a.n);
   cr_log_info("interrupted with %zu of 6 configurations written", a.n);
   ab_lb_free(&a);
@@ -562,9 +555,9 @@ Test(sweep_cli, shards_merged_equal_the_whole_run, .timeout = 60) {
   cr_assert_eq(r.status, 0, "%s", r.out);
   cr_assert(strstr(r.out, "16 configurations (6 duplicates kept once)"), "%s", r.out);
   ab_leaderboard full, merged, s1;
-  load_lb(&full, d, "full.csv");
-  load_lb(&merged, d, "merged.csv");
-  load_lb(&s1, d, "s1.csv");
+  tu_load_lb(&full, d, "full.csv");
+  tu_load_lb(&merged, d, "merged.csv");
+  tu_load_lb(&s1, d, "s1.csv");
   cr_assert_eq(s1.n, 6);
   expect_same_rows(&full, &merged);
   /* leaderboards of different sweeps do not merge */
@@ -587,7 +580,7 @@ Test(sweep_cli, folds_give_mean_and_sd, .timeout = 60) {
   cr_assert(strstr(r.out, "mean±sd over folds"), "%s", r.out);
   cr_assert(strstr(r.out, "retrained on the standard split"), "%s", r.out);
   ab_leaderboard lb;
-  load_lb(&lb, d, "sweep.csv");
+  tu_load_lb(&lb, d, "sweep.csv");
   cr_assert_eq(lb.n, 2);
   for (size_t i = 0; i < lb.n; i++) {
     cr_assert_eq(lb.row[i].id.folds, 3);
@@ -607,8 +600,8 @@ Test(sweep_cli, a_diverged_model_is_ranked_last_and_spares_its_launch, .timeout 
   cr_assert_eq(r.status, 0, "%s", r.out);
   cr_assert(strstr(r.out, "(diverged)"), "%s", r.out);
   ab_leaderboard all, one;
-  load_lb(&all, d, "all.csv");
-  load_lb(&one, d, "one.csv");
+  tu_load_lb(&all, d, "all.csv");
+  tu_load_lb(&one, d, "one.csv");
   cr_assert_eq(all.n, 4);
   cr_assert_eq(all.row[3].status, AB_ROW_DIVERGED);
   cr_assert_eq(all.row[3].cfg.lr, 10.0f);
@@ -831,8 +824,8 @@ Test(mpi, two_ranks_give_the_single_process_leaderboard, .timeout = 120) {
         d, ABGPU_BIN, DATA, ABGPU_BIN, DATA);
   cr_assert_eq(r.status, 0, "%s", r.out);
   ab_leaderboard one, two;
-  load_lb(&one, d, "one.csv");
-  load_lb(&two, d, "two.csv");
+  tu_load_lb(&one, d, "one.csv");
+  tu_load_lb(&two, d, "two.csv");
   expect_same_rows(&one, &two);
   ab_lb_free(&one);
   ab_lb_free(&two);
@@ -911,7 +904,7 @@ Test(sweep_cli, an_existing_leaderboard_needs_resume_or_force_and_edits_are_refu
                           "or replace it with --force"), "%s", r.out);
   cr_assert(!strstr(r.out, "launch "), "refused before training: %s", r.out);
   ab_leaderboard lb;
-  load_lb(&lb, d, "sweep.csv");
+  tu_load_lb(&lb, d, "sweep.csv");
   lb.row[lb.n - 1].val_acc = 7.5; /* the worst row claims 750% */
   lb.row[lb.n - 1].val_loss = -5;
   char p[700];
@@ -944,7 +937,7 @@ Test(sweep_cli, a_second_sweep_on_one_leaderboard_is_refused, .timeout = 120) {
   cr_assert(strstr(r.out, "sweep.csv is being written by another sweep (pid "), "%s", r.out);
   tu_sh(&r, "cd %s && while [ -e sweep.csv.lock ]; do sleep 0.05; done; cat first.txt", d);
   ab_leaderboard lb;
-  load_lb(&lb, d, "sweep.csv");
+  tu_load_lb(&lb, d, "sweep.csv");
   cr_assert_eq(lb.n, 8, "the first sweep keeps all its rows: %s", r.out);
   ab_lb_free(&lb);
 }
@@ -969,7 +962,7 @@ Test(sweep_cli, winner_command_keeps_the_format_flags, .timeout = 60) {
   char line[1024];
   snprintf(line, sizeof line, "%.*s", (int)strcspn(cmd, "\n"), cmd);
   ab_leaderboard lb;
-  load_lb(&lb, d, "sweep.csv");
+  tu_load_lb(&lb, d, "sweep.csv");
   static tu_run t;
   tu_sh(&t, "cd %s && %s%s --quiet --json 2>/dev/null", d, ABGPU_BIN, line + strlen("abgpu"));
   cr_assert_eq(t.status, 0, "%s: %s", line, t.out);

@@ -3,6 +3,7 @@
 #include "abgpu/cl.h"
 #include "abgpu/prep.h"
 #include "abgpu/rng.h"
+#include "abgpu/sweep.h"
 #include "abgpu/train.h"
 #include "tolerance.h"
 #include <math.h>
@@ -69,6 +70,14 @@ int tu_write(const char *path, const char *text) {
 int tu_exists(const char *path) {
   struct stat st;
   return stat(path, &st) == 0;
+}
+
+void tu_load_lb(ab_leaderboard *lb, const char *dir, const char *name) {
+  char p[700];
+  ab_err e = {0};
+  snprintf(p, sizeof p, "%s/%s", dir, name);
+  ab_lb_init(lb);
+  cr_assert_eq(ab_lb_read_csv(lb, p, &e), AB_OK, "%s", e.msg);
 }
 
 double tu_json_num(const char *json, const char *key) {

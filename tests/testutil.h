@@ -25,6 +25,11 @@ int tu_write(const char *path, const char *text);
 /* 1 when the file exists. */
 int tu_exists(const char *path);
 
+/* Reads the leaderboard dir/name into lb (initialised here; the caller frees it); the
+ * test fails if it cannot be read. */
+struct ab_leaderboard;
+void tu_load_lb(struct ab_leaderboard *lb, const char *dir, const char *name);
+
 /* A JSON number field from a flat JSON object, or NAN when absent. */
 double tu_json_num(const char *json, const char *key);
 
