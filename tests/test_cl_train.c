@@ -26,12 +26,24 @@ static ab_backend *open_cl(int dev, ab_cl_gemm gemm, ab_cl_split split, const ab
   return be;
 }
 
+/* The learnable splits in *s and a device backend holding them (or the test skips). */
+static ab_backend *open_on_splits(ab_splits *s, ab_cl_gemm gemm, ab_cl_split split) {
+  int dev = tu_cl_device_or_skip("OpenCL training tests");
+  tu_learnable_splits(s, NROWS);
+  return open_cl(dev, gemm, split, s);
+}
+
+/* parity with CLBlast's GEMM, where this build has CLBlast and it runs on the device. */
+static void on_clblast(void (*parity)(ab_cl_gemm, ab_cl_split)) {
+  if (!ab_cl_have_clblast()) cr_skip_test("this build has no CLBlast");
+  if (tu_clblast_runs(tu_cl_device_or_skip("OpenCL training tests")))
+    parity(AB_CL_GEMM_CLBLAST, AB_CL_SPLIT_AUTO);
+}
+
 /* ab_train on the device and on the reference: same seed, 5 epochs, no early stop. */
 static void train_parity(ab_cl_gemm gemm, ab_cl_split split) {
-  int dev = tu_cl_device_or_skip("OpenCL training tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
-  ab_backend *bd = open_cl(dev, gemm, split, &s), *br = tu_open_ref(&s);
+  ab_backend *bd = open_on_splits(&s, gemm, split), *br = tu_open_ref(&s);
   tu_train_parity("cl_train", bd->name, bd, br, &s);
   ab_backend_free(bd);
   ab_backend_free(br);
@@ -43,22 +55,16 @@ Test(cl_train, parity_own_kernels) { train_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_AU
  * batch-loss sums, so within the training bound rather than bit for bit. */
 Test(cl_train, parity_split_kernels) { train_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_ON); }
 
-Test(cl_train, parity_clblast) {
-  if (!ab_cl_have_clblast()) cr_skip_test("this build has no CLBlast");
-  if (tu_clblast_runs(tu_cl_device_or_skip("OpenCL training tests")))
-    train_parity(AB_CL_GEMM_CLBLAST, AB_CL_SPLIT_AUTO);
-}
+Test(cl_train, parity_clblast) { on_clblast(train_parity); }
 
 /* ---- every vtable operation, K = 3 models with their own hyperparameters ---- */
 
 enum { KM = TU_PAIR_K, BATCH = 50 };
 
 static void vtable_parity(ab_cl_gemm gemm, ab_cl_split split) {
-  int dev = tu_cl_device_or_skip("OpenCL training tests");
   ab_splits s;
-  tu_learnable_splits(&s, NROWS);
   tu_pair p;
-  ab_backend *bd = open_cl(dev, gemm, split, &s);
+  ab_backend *bd = open_on_splits(&s, gemm, split);
   tu_pair_init(&p, bd->name, bd, &s, "20,7", "tanh,sigmoid", BATCH);
   tu_pair_vtable_parity(&p, &s);
   tu_pair_free(&p);
@@ -68,11 +74,7 @@ static void vtable_parity(ab_cl_gemm gemm, ab_cl_split split) {
 Test(cl_train, vtable_k3_own_kernels) { vtable_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_AUTO); }
 Test(cl_train, vtable_k3_split_kernels) { vtable_parity(AB_CL_GEMM_OWN, AB_CL_SPLIT_ON); }
 
-Test(cl_train, vtable_k3_clblast) {
-  if (!ab_cl_have_clblast()) cr_skip_test("this build has no CLBlast");
-  if (tu_clblast_runs(tu_cl_device_or_skip("OpenCL training tests")))
-    vtable_parity(AB_CL_GEMM_CLBLAST, AB_CL_SPLIT_AUTO);
-}
+Test(cl_train, vtable_k3_clblast) { on_clblast(vtable_parity); }
 
 /* ---- CLI ---- */
 
