@@ -148,6 +148,17 @@ static size_t transform_offset(const uint8_t *b) {
 #define CONFIG2_BYTES 68
 #define CONFIG3_EXTRA (4 * 4 + 4)
 
+/* A copy of the file b[n] less the 4-byte field at `at`, as format `version` (resealed;
+ * n - 4 bytes): an older format that lacked that field. */
+static uint8_t *without_field(const uint8_t *b, size_t n, size_t at, uint8_t version) {
+  uint8_t *o = malloc(n - 4);
+  memcpy(o, b, at);
+  memcpy(o + at, b + at + 4, n - at - 4);
+  o[8] = version;
+  reseal(o, n - 4);
+  return o;
+}
+
 /* Format 2's bytes of a format-4 file b[n] with no encodings, into a new buffer. */
 static uint8_t *as_format2(const uint8_t *b, size_t n, size_t *n2) {
   size_t t = transform_offset(b) + 4, c = t + ENC_NONE_BYTES;
@@ -180,11 +191,7 @@ Test(model, format_1_files_still_load_and_other_formats_are_named) {
   size_t t = transform_offset(f2);
   cr_assert_eq(le32(f2 + t), AB_TRANSFORM_NONE);
   n = n2;
-  old = malloc(n - 4);
-  memcpy(old, f2, t);
-  memcpy(old + t, f2 + t + 4, n - t - 4);
-  old[8] = 1;
-  reseal(old, n - 4);
+  old = without_field(f2, n, t, 1);
   cr_assert_eq(ab_model_decode(&b, old, n - 4, "old.abm", &e), AB_OK, "%s", e.msg);
   cr_assert_eq(b.prep.transform, AB_TRANSFORM_NONE);
   cr_assert(memcmp(a.nets[0].params, b.nets[0].params, ab_arch_nparams(&a.nets[0].arch) * 4) == 0);
@@ -221,11 +228,7 @@ Test(model, format_3_loads_without_dropout_and_format_4_keeps_it) {
   float p;
   memcpy(&p, buf + at, 4);
   cr_assert_eq(p, 0.25f, "the dropout rate is not where docs/model-format.md puts it");
-  f3 = malloc(n - 4);
-  memcpy(f3, buf, at);
-  memcpy(f3 + at, buf + at + 4, n - at - 4);
-  f3[8] = 3;
-  reseal(f3, n - 4);
+  f3 = without_field(buf, n, at, 3);
   cr_assert_eq(ab_model_decode(&b, f3, n - 4, "f3.abm", &e), AB_OK, "%s", e.msg);
   cr_assert_eq(b.cfg.dropout, 0.0f);
   cr_assert_eq(b.cfg.min_epochs, a.cfg.min_epochs);
