@@ -536,11 +536,8 @@ static int catches(pid_t pid, int sig) {
   return (int)(mask >> (sig - 1) & 1);
 }
 
-/* Runs `cmd` in dir in the background, waits until it catches sig; when wait_temp, sends sig as soon as a temporary
- * exists there (else after delay_ms), twice 2 ms apart when asked; returns the exit
- * status (-1: killed by the signal). */
-static int signal_run(const char *dir, const char *cmd, int wait_temp, int delay_ms, int sig,
-                      int twice) {
+/* Starts `sh -c "exec CMD"` in dir, its output discarded; returns its pid. */
+static pid_t spawn_in(const char *dir, const char *cmd) {
   pid_t pid = fork();
   if (pid == 0) {
     if (chdir(dir) != 0) _exit(99);
@@ -549,6 +546,15 @@ static int signal_run(const char *dir, const char *cmd, int wait_temp, int delay
     execl("/bin/sh", "sh", "-c", full, (char *)NULL);
     _exit(98);
   }
+  return pid;
+}
+
+/* Runs `cmd` in dir in the background, waits until it catches sig; when wait_temp, sends sig as soon as a temporary
+ * exists there (else after delay_ms), twice 2 ms apart when asked; returns the exit
+ * status (-1: killed by the signal). */
+static int signal_run(const char *dir, const char *cmd, int wait_temp, int delay_ms, int sig,
+                      int twice) {
+  pid_t pid = spawn_in(dir, cmd);
   int st, waited = 0;
   for (int t = 0; t < 20000 && !catches(pid, sig); t += 1) { /* abgpu's handlers are set */
     if (waitpid(pid, &st, WNOHANG) == pid) return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
@@ -615,14 +621,7 @@ Test(outputs_cli, signals_remove_temporaries_and_exit_128_plus_signal, .timeout 
 
 /* Runs `sh -c "exec CMD"` in dir; *rss_kb gets the peak RSS of the command itself. */
 static int run_rss(const char *dir, const char *cmd, long *rss_kb) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(dir) != 0) _exit(99);
-    char full[4096];
-    snprintf(full, sizeof full, "exec %s >/dev/null 2>&1", cmd);
-    execl("/bin/sh", "sh", "-c", full, (char *)NULL);
-    _exit(98);
-  }
+  pid_t pid = spawn_in(dir, cmd);
   int st;
   struct rusage ru;
   wait4(pid, &st, 0, &ru);
