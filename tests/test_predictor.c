@@ -232,6 +232,50 @@ Test(predictor, importance_scores_changed_rows_with_the_bits_of_all, .init = set
   ab_model_free(&m);
 }
 
+/* Rows encoded once, a shuffled feature's columns encoded anew (the predictor's encoded
+ * scorer): the bits of scoring every row, on the model with PLE and on the ensemble
+ * with the default encodings (PLE and target encoding). */
+static int encoded_calls;
+static int count_encoded(void *user, const float *x, size_t n, float *prob, ab_err *e) {
+  __atomic_fetch_add(&encoded_calls, 1, __ATOMIC_RELAXED);
+  return ab_predictor_run_encoded(user, x, n, prob, e);
+}
+
+static void encoded_has_the_bits(const char *path) {
+  ab_model m;
+  ab_scored s;
+  ab_err e = {0};
+  ab_backend *be;
+  ab_predictor *p;
+  cr_assert_eq(ab_model_load(&m, path, &e), 0, "%s", e.msg);
+  read_ref(&s, &m);
+  cr_assert_eq(ab_backend_ref_create(&be, &e), 0, "%s", e.msg);
+  cr_assert_eq(ab_predictor_open(&p, be, &m, &e), 0, "%s", e.msg);
+  ab_importance got, want;
+  ab_importance_opts o = {3, 11, ab_predictor_scorer_encoded(p), NULL, NULL, NULL, 0};
+  o.scorer.encoded = count_encoded;
+  encoded_calls = 0;
+  cr_assert_eq(ab_importance_run(&got, &m, s.x, s.y, s.n, &o, &e), 0, "%s", e.msg);
+  cr_assert_geq(encoded_calls, AB_NFEAT, "%s: the encoded rows were scored", path);
+  naive_importance(&want, &m, s.x, s.y, s.n, 3, 11);
+  cr_assert(memcmp(&got.base_auc, &want.base_auc, sizeof want.base_auc) == 0);
+  for (int j = 0; j < AB_NFEAT; j++) {
+    cr_assert(memcmp(&got.mean[j], &want.mean[j], sizeof(double)) == 0,
+              "%s feature %d: mean drop %.17g, scoring every row %.17g", path, j, got.mean[j],
+              want.mean[j]);
+    cr_assert(memcmp(&got.sd[j], &want.sd[j], sizeof(double)) == 0, "%s feature %d sd", path, j);
+  }
+  ab_predictor_free(p);
+  ab_backend_free(be);
+  ab_scored_free(&s);
+  ab_model_free(&m);
+}
+
+Test(predictor, importance_on_encoded_rows_has_the_bits_of_all, .init = setup) {
+  encoded_has_the_bits(model);
+  encoded_has_the_bits(ens);
+}
+
 /* Three threads, each with its own reference backend: the bits of one thread. */
 Test(predictor, importance_on_threads_has_the_bits_of_one, .init = setup) {
   ab_model m;
@@ -245,15 +289,19 @@ Test(predictor, importance_on_threads_has_the_bits_of_one, .init = setup) {
   for (int t = 0; t < 3; t++) {
     cr_assert_eq(ab_backend_ref_create(&be[t], &e), 0, "%s", e.msg);
     cr_assert_eq(ab_predictor_open(&p[t], be[t], &m, &e), 0, "%s", e.msg);
-    sc[t] = ab_predictor_scorer(p[t]);
   }
   ab_importance one, three;
-  ab_importance_opts o = {3, 11, sc[0], NULL, NULL, NULL, 0};
-  cr_assert_eq(ab_importance_run(&one, &m, s.x, s.y, s.n, &o, &e), 0, "%s", e.msg);
-  o.scorers = sc;
-  o.nscorers = 3;
-  cr_assert_eq(ab_importance_run(&three, &m, s.x, s.y, s.n, &o, &e), 0, "%s", e.msg);
-  cr_assert(memcmp(&one, &three, sizeof one) == 0, "3 threads: other figures than 1");
+  for (int enc = 0; enc < 2; enc++) { /* prepared rows, then rows encoded once */
+    for (int t = 0; t < 3; t++)
+      sc[t] = enc ? ab_predictor_scorer_encoded(p[t]) : ab_predictor_scorer(p[t]);
+    ab_importance_opts o1 = {3, 11, sc[0], NULL, NULL, NULL, 0};
+    cr_assert_eq(ab_importance_run(&one, &m, s.x, s.y, s.n, &o1, &e), 0, "%s", e.msg);
+    o1.scorers = sc;
+    o1.nscorers = 3;
+    cr_assert_eq(ab_importance_run(&three, &m, s.x, s.y, s.n, &o1, &e), 0, "%s", e.msg);
+    cr_assert(memcmp(&one, &three, sizeof one) == 0, "3 threads: other figures than 1 (%d)", enc);
+  }
+  ab_importance_opts o = {3, 11, sc[0], NULL, NULL, sc, 3};
   cr_assert_gt(one.pd_rows, 0, "partial dependence computed (and so compared)");
   o.nscorers = AB_IMPORTANCE_MAX_SCORERS + 1;
   cr_assert_eq(ab_importance_run(&three, &m, s.x, s.y, s.n, &o, &e), AB_EUSAGE);

@@ -65,4 +65,10 @@ int ab_encoder_fit(ab_encoder *enc, float **out, const float *x, const int32_t *
  * (a value target encoding has not seen gets the prior). */
 void ab_encode_rows(const ab_encoder *enc, float *out, const float *x, size_t n);
 
+/* The columns of feature j alone, for value v: their indices among the width into cols
+ * and their values into out (at most AB_ENC_FEAT_COLS each, in the order
+ * ab_encode_rows writes them); returns how many. */
+#define AB_ENC_FEAT_COLS (AB_PLE_MAX_BINS + 1)
+int ab_encode_feature(const ab_encoder *enc, int j, float v, int *cols, float *out);
+
 #endif

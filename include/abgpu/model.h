@@ -119,9 +119,15 @@ void ab_model_prepare(const ab_model *m, float *x, size_t n, uint64_t *nfilled);
  * model's encodings applied inside): ab_model_forward below, or a backend's predictor
  * (predictor.h: the device chosen by --device). fn NULL means ab_model_forward. */
 typedef int (*ab_score_fn)(void *user, const float *xs, size_t n, float *prob, ab_err *e);
+/* Optional: raw probabilities of n rows of network inputs x [n][m->enc.width], i.e.
+ * rows already encoded (ab_encode_rows), with the bits fn gives for the prepared rows.
+ * Importance encodes its rows once and changes only a shuffled feature's columns. */
+typedef int (*ab_score_encoded_fn)(void *user, const float *x, size_t n, float *prob,
+                                   ab_err *e);
 typedef struct ab_scorer {
   ab_score_fn fn;
   void *user;
+  ab_score_encoded_fn encoded; /* NULL: importance scores prepared rows with fn */
 } ab_scorer;
 /* Runs sc on n rows (ab_model_forward when sc.fn is NULL). */
 int ab_scorer_run(ab_scorer sc, const ab_model *m, const float *xs, size_t n, float *prob,

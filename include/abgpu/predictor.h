@@ -16,7 +16,14 @@ int ab_predictor_open(ab_predictor **p, ab_backend *be, const ab_model *m, ab_er
  * encodings, then every network, averaged, as ab_model_forward computes them. */
 int ab_predictor_run(ab_predictor *p, const float *xs, size_t n, float *prob, ab_err *e);
 void ab_predictor_free(ab_predictor *p);
-/* A scorer (model.h) that runs the predictor. */
+/* Raw probabilities of n rows of network inputs x [n][width] (rows ab_encode_rows has
+ * encoded with the model's encoder; the prepared rows themselves when it has none): the
+ * bits ab_predictor_run gives for the rows they encode. */
+int ab_predictor_run_encoded(ab_predictor *p, const float *x, size_t n, float *prob,
+                             ab_err *e);
+/* A scorer (model.h) that runs the predictor; the second also scores encoded rows
+ * (importance encodes its rows once). */
 ab_scorer ab_predictor_scorer(ab_predictor *p);
+ab_scorer ab_predictor_scorer_encoded(ab_predictor *p);
 
 #endif

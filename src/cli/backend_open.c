@@ -173,7 +173,7 @@ int cli_scorers_open(cli_scorers *c, const ab_model *m, const char *device,
   if (!c->s || !c->sc) rc = ab_err_set(e, AB_ENOMEM, "out of memory");
   for (int t = 0; t < n && !rc; t++) {
     rc = cli_scoring_open(&c->s[t], m, device, &one, e);
-    if (!rc) c->sc[c->n++] = ab_predictor_scorer(c->s[t].p);
+    if (!rc) c->sc[c->n++] = ab_predictor_scorer_encoded(c->s[t].p);
   }
   if (rc) cli_scorers_close(c);
   return rc;

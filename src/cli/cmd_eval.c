@@ -139,7 +139,7 @@ static int report_importance(eval_out *o, uint64_t seed, ab_err *e) {
       memcpy(x + i * AB_NFEAT, o->s.x + (size_t)idx[i] * AB_NFEAT, AB_NFEAT * sizeof *x);
       y[i] = o->s.y[idx[i]];
     }
-    ab_importance_opts io = {REPORT_IMP_REPEATS, seed, ab_predictor_scorer(o->sc.p), NULL, NULL,
+    ab_importance_opts io = {REPORT_IMP_REPEATS, seed, ab_predictor_scorer_encoded(o->sc.p), NULL, NULL,
                              NULL, 0};
     rc = ab_importance_run(&o->imp, &o->m, x, y, k, &io, e);
   }

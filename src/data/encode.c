@@ -222,6 +222,27 @@ void ab_encode_rows(const ab_encoder *enc, float *out, const float *x, size_t n)
   }
 }
 
+/* Where feature j's columns start among the PLE (or pass-through) columns. */
+static int ple_offset(const ab_encoder *enc, int j) {
+  int o = 0;
+  for (int q = 0; q < j; q++) o += enc->nedges[q] >= 2 ? enc->nedges[q] - 1 : 1;
+  return o;
+}
+
+int ab_encode_feature(const ab_encoder *enc, int j, float v, int *cols, float *out) {
+  int o = ple_offset(enc, j), n = enc->nedges[j] >= 2 ? enc->nedges[j] - 1 : 1, te = o;
+  if (enc->nedges[j] >= 2) ple_value(out, enc->edges[j], enc->nedges[j], v);
+  else out[0] = v;
+  for (int c = 0; c < n; c++) cols[c] = o + c;
+  for (int q = j; q < AB_NFEAT; q++) te += enc->nedges[q] >= 2 ? enc->nedges[q] - 1 : 1;
+  for (int c = 0; c < enc->nte; c++, te++)
+    if (enc->te[c].feat == j) {
+      cols[n] = te;
+      out[n++] = (te_lookup(&enc->te[c], v) - enc->te[c].mean) / enc->te[c].std;
+    }
+  return n;
+}
+
 static int fit_tables(ab_encoder *enc, float *oof, float *col, const float *x, const int32_t *y,
                       size_t n, int ple, int te, uint64_t seed, ab_err *e) {
   for (int j = 0; j < AB_NFEAT && ple; j++)

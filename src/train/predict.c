@@ -104,11 +104,29 @@ int ab_predictor_run(ab_predictor *p, const float *xs, size_t n, float *prob, ab
   return rc;
 }
 
+int ab_predictor_run_encoded(ab_predictor *p, const float *x, size_t n, float *prob,
+                             ab_err *e) {
+  int rc = AB_OK;
+  for (size_t i0 = 0; i0 < n && !rc; i0 += PRED_ROWS) {
+    int B = (int)(n - i0 < PRED_ROWS ? n - i0 : PRED_ROWS);
+    rc = run_chunk(p, x + i0 * (size_t)p->width, B, prob + i0, e);
+  }
+  return rc;
+}
+
 static int score(void *user, const float *xs, size_t n, float *prob, ab_err *e) {
   return ab_predictor_run(user, xs, n, prob, e);
 }
 
-ab_scorer ab_predictor_scorer(ab_predictor *p) { return (ab_scorer){score, p}; }
+static int score_encoded(void *user, const float *x, size_t n, float *prob, ab_err *e) {
+  return ab_predictor_run_encoded(user, x, n, prob, e);
+}
+
+ab_scorer ab_predictor_scorer(ab_predictor *p) { return (ab_scorer){score, p, NULL}; }
+
+ab_scorer ab_predictor_scorer_encoded(ab_predictor *p) {
+  return (ab_scorer){score, p, score_encoded};
+}
 
 int ab_backend_forward(ab_backend *be, const ab_arch *a, const float *params, const float *x,
                        size_t n, float *prob, ab_err *e) {
