@@ -340,3 +340,35 @@ Test(metrics_real, heldout_fifth_roc_auc, .timeout = 120) {
   cr_expect_geq(auc, REAL_HELDOUT_AUC_BAR, "ROC AUC %.4f", auc);
   cr_expect_lt(fabs(tu_json_num(r.out, "prior") - 0.159), 0.01, "prior from the training file");
 }
+
+/* Class weights: at the set's own share they are 1 and every figure is the unweighted one;
+ * at another share they equal the figures of the set with its non-buyers repeated. */
+Test(metrics, figures_at_another_share_by_class_weights) {
+  const float p[] = {0.9f, 0.8f, 0.7f, 0.6f, 0.4f, 0.35f, 0.3f, 0.2f};
+  const uint8_t y[] = {1, 1, 0, 1, 0, 1, 0, 0};
+  ab_metrics a, b, c;
+  double lift;
+  cr_assert_eq(ab_metrics_compute(&a, p, y, 8, 0.5, 0.5, 0.5, NULL), 0);
+  cr_assert_eq(ab_metrics_at_prior(&b, &lift, p, y, 8, 0.5, 0.5, 0.5, NULL), 0);
+  const double *fa = &a.accuracy, *fb = &b.accuracy;
+  for (int i = 0; i < 8; i++) cr_expect_float_eq(fa[i], fb[i], 1e-12, "figure %d", i);
+  cr_expect_float_eq(a.log_loss_corrected, b.log_loss_corrected, 1e-12);
+  /* each non-buyer three times: a share of 4/16 = 0.25 */
+  float p3[16];
+  uint8_t y3[16];
+  size_t n = 0;
+  for (int i = 0; i < 8; i++)
+    for (int k = 0; k < (y[i] ? 1 : 3); k++) p3[n] = p[i], y3[n++] = y[i];
+  cr_assert_eq(ab_metrics_compute(&a, p3, y3, n, 0.5, 0.25, 0.5, NULL), 0);
+  cr_assert_eq(ab_metrics_at_prior(&c, &lift, p, y, 8, 0.5, 0.25, 0.5, NULL), 0);
+  fa = &a.accuracy, fb = &c.accuracy;
+  for (int i = 0; i < 8; i++) cr_expect_float_eq(fa[i], fb[i], 1e-12, "figure %d", i);
+  cr_expect_float_eq(a.log_loss_corrected, c.log_loss_corrected, 1e-12);
+  cr_expect_float_eq(a.brier_corrected, c.brier_corrected, 1e-12);
+  /* the weights keep the total at the 8 rows given: counts at half the repeated set's */
+  cr_expect_eq(c.tp, llround(a.tp / 2.0), "%llu", (unsigned long long)c.tp);
+  cr_expect_eq(c.fp, llround(a.fp / 2.0), "%llu", (unsigned long long)c.fp);
+  /* the first customers reaching a tenth of the weight: the 0.9 and 0.8 buyers, 2 of 16
+   * repeated customers holding 2 of the 4 buyers */
+  cr_expect_float_eq(lift, (2.0 / 4) / (2.0 / 16), 1e-12);
+}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "abgpu/report.h"
+#include "abgpu/prep.h"
 #include "abgpu/table.h"
 #include "testutil.h"
 
@@ -167,6 +168,116 @@ Test(report, train_report_numbers_equal_the_json) {
   cr_expect(strstr(html, "ROC curve") && strstr(html, "Cumulative gains") &&
             strstr(html, "Confusion matrix") && strstr(html, "permutation importance") &&
             strstr(html, "aria-label=\"reliability chart\"") && strstr(html, "Calibration &middot; Brier"));
+  free(html);
+}
+
+/* The text a tile shows for key (between its span's tags), or "" when there is none. */
+static void html_shown(char *out, size_t cap, const char *html, const char *key) {
+  char pat[256];
+  snprintf(pat, sizeof pat, "data-key=\"%s\" data-value=\"", key);
+  const char *p = strstr(html, pat), *q = p ? strchr(p + strlen(pat), '>') : NULL;
+  const char *end = q ? strstr(q, "</span>") : NULL;
+  size_t n = end ? (size_t)(end - q - 1) : 0;
+  snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), q ? q + 1 : "");
+}
+
+/* Writes the test split's lines of csv (train's default preparation at
+ * seed 1) to out; returns the split's rows. */
+static size_t write_test_split(const char *csv, const char *out) {
+  ab_table t;
+  ab_splits s;
+  ab_err e = {0};
+  ab_csv_opts co = ab_csv_opts_default();
+  cr_assert_eq(ab_csv_read(&t, csv, &co, &e), 0, "%s", e.msg);
+  ab_prep_opts o = ab_prep_opts_default();
+  o.balance = AB_BALANCE_NONE;
+  o.seed = 1;
+  cr_assert_eq(ab_transform_parse(&o.transform, "log1p,ple:32,te"), 0);
+  cr_assert_eq(ab_prep(&s, &t, &o, &e), 0, "%s", e.msg);
+  char *text = slurp(csv), **line = malloc((t.n + 1) * sizeof *line);
+  size_t k = 0;
+  for (char *p = strtok(text, "\n"); p && k <= t.n; p = strtok(NULL, "\n")) line[k++] = p;
+  cr_assert_eq(k, t.n, "%zu rows without a header expected (synth's CSV), %zu lines", t.n, k);
+  FILE *f = fopen(out, "w");
+  cr_assert(f);
+  for (size_t i = 0; i < s.test.n; i++) fprintf(f, "%s\n", line[s.test.row[i]]);
+  fclose(f);
+  size_t n = s.test.n;
+  free(line); free(text);
+  ab_splits_free(&s);
+  ab_table_free(&t);
+  return n;
+}
+
+/* Issue 16: with --balance none the test split is at the file's share of buyers, and the
+ * training report's first row of tiles shows what eval --json gives on those same rows,
+ * to the digits printed. */
+Test(report, train_report_first_row_equals_eval_on_the_test_split, .timeout = 90) {
+  static tu_run r, ev;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "cd %s && %s synth --rows 3000 --seed 5 --out all.csv >/dev/null && %s train "
+            "--data all.csv --epochs 3 --quiet --out n.abm --report n.html >/dev/null 2>&1",
+        d, ABGPU_BIN, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  char csv[700], test[700], path[700];
+  snprintf(csv, sizeof csv, "%s/all.csv", d);
+  snprintf(test, sizeof test, "%s/test.csv", d);
+  size_t n = write_test_split(csv, test);
+  tu_sh(&ev, "cd %s && %s eval --model n.abm --data test.csv --json 2>/dev/null", d, ABGPU_BIN);
+  cr_assert_eq(ev.status, 0, "%s", ev.out);
+  cr_assert_eq(tu_json_num(ev.out, "rows"), (double)n);
+  snprintf(path, sizeof path, "%s/n.html", d);
+  char *html = slurp(path);
+  /* tile key, eval's JSON key, the tile's format, the factor it shows the value at */
+  struct { const char *tile, *json, *fmt; double k; } t[] = {
+    {"roc_auc", "roc_auc", "%.3f", 1}, {"pr_auc", "pr_auc", "%.3f", 1},
+    {"accuracy", "accuracy", "%.1f%%", 100}, {"precision", "precision", "%.1f%%", 100},
+    {"recall", "recall", "%.1f%%", 100}, {"f1", "f1", "%.3f", 1},
+    {"gains.1.lift", "lift", "%.2f&times;", 1}, {"log_loss", "log_loss", "%.4f", 1},
+    {"brier", "brier", "%.4f", 1}, {"log_loss_corrected", "log_loss_corrected", "%.4f", 1}};
+  const char *gains = strstr(ev.out, "\"gains\": ");
+  cr_assert(gains, "%s", ev.out);
+  for (size_t i = 0; i < sizeof t / sizeof *t; i++) {
+    char shown[64], want[64];
+    html_shown(shown, sizeof shown, html, t[i].tile);
+    double v = strcmp(t[i].json, "lift") ? tu_json_num(ev.out, t[i].json)
+                                         : tu_json_num(gains, "lift");
+    cr_assert(!isnan(v), "eval has no %s", t[i].json);
+    snprintf(want, sizeof want, t[i].fmt, t[i].k * v);
+    cr_expect_str_eq(shown, want, "tile %s shows '%s', eval --json %s gives '%s'", t[i].tile,
+                     shown, t[i].json, want);
+  }
+  cr_expect(!strstr(html, "balanced.roc_auc"), "no balanced row without balancing");
+  free(html);
+}
+
+/* After balanced training the first row is the real-share estimate, the balanced split's
+ * figures are a second, labelled row, and both equal train --json's. */
+Test(report, balanced_training_report_has_two_rows, .timeout = 90) {
+  static tu_run r;
+  const char *d = tu_tmpdir();
+  tu_sh(&r, "cd %s && %s train --data synth:3000:3 --balance random --epochs 3 --quiet --json "
+            "--report b.html 2>/dev/null", d, ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  char path[700];
+  snprintf(path, sizeof path, "%s/b.html", d);
+  char *html = slurp(path);
+  const char *k[] = {"roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss",
+                     "brier"};
+  for (int i = 0; i < 8; i++) {
+    char key[64];
+    snprintf(key, sizeof key, "balanced.%s", k[i]);
+    cr_expect_eq(html_num(html, key), json_in(r.out, "test_metrics", k[i]), "%s", key);
+    cr_expect_eq(html_num(html, k[i]), json_in(r.out, "test_metrics_natural_estimate", k[i]),
+                 "%s", k[i]);
+  }
+  cr_expect_eq(html_num(html, "gains.1.lift"), tu_json_num(r.out, "test_lift_natural_estimate"));
+  cr_expect_eq(html_num(html, "balanced.gains.1.lift"), json_in(r.out, "test_gains", "lift"));
+  /* the same ranking: the weights leave ROC AUC alone; fewer buyers: lower precision */
+  cr_expect_eq(html_num(html, "roc_auc"), html_num(html, "balanced.roc_auc"));
+  cr_expect_lt(html_num(html, "precision"), html_num(html, "balanced.precision"));
+  cr_expect(strstr(html, "At the real share of buyers") &&
+            strstr(html, "On the balanced test split itself"), "rows not labelled");
   free(html);
 }
 

@@ -179,6 +179,16 @@ double ab_prior_correct(double p, double prior, double train_ratio);
 int ab_metrics_compute(ab_metrics *m, const float *prob, const uint8_t *y, size_t n,
                        double threshold, double prior, double train_ratio, ab_err *e);
 
+/* The figures a set at buyer share `prior` would give, estimated from a set at another
+ * share (the balanced test split) by weighting each buyer prior*n/P and each other
+ * customer (1-prior)*n/N: threshold figures on the raw probability, log loss and Brier raw
+ * and prior-corrected (prior, train_ratio), PR AUC; ROC AUC is unchanged by the weights.
+ * The confusion counts are the weighted ones, rounded. lift: of the top tenth of the
+ * weight. Needs both classes (AB_EINPUT). */
+int ab_metrics_at_prior(ab_metrics *m, double *lift, const float *prob, const uint8_t *y,
+                        size_t n, double threshold, double prior, double train_ratio,
+                        ab_err *e);
+
 /* A probability with its row, for ranking (highest first, ties in row order). */
 typedef struct ab_scorepair {
   float p;

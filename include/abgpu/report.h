@@ -31,6 +31,10 @@ typedef struct ab_report {
   uint64_t id_overlap;         /* evaluated customers whose id is in id_overlap_file */
   const char *id_overlap_file; /* the training file (NULL: not checked); a warning when
                                 * id_overlap > 0 */
+  const ab_metrics *natural;   /* NULL, or the figures at the real share of buyers estimated
+                                * from a balanced split (ab_metrics_at_prior): then the
+                                * first row of tiles, and metrics the second, labelled */
+  double natural_lift;         /* natural's top-decile lift */
 } ab_report;
 
 /* The operating point: the chooser's top customers when there is a choice, else those at or

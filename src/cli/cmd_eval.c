@@ -305,7 +305,7 @@ static int write_outputs(eval_out *o, eval_args *a, ab_err *e) {
   ab_report r = {"Evaluation report", a->data, a->model, &o->m, NULL, 0, &o->mt, &o->g,
                  &o->imp, a->mode >= 0 ? &o->c : NULL, o->s.prob, o->s.y, o->s.n,
                  cli_now_utc(when, sizeof when), 1, o->s.data_hash, o->overlap,
-                 o->overlap_file};
+                 o->overlap_file, NULL, 0};
   ab_outfile rep;
   int rc = a->report ? ab_outfile_open(&rep, a->report, e) : AB_OK;
   if (!rc && a->report && (rc = ab_report_print(rep.f, &r, e))) ab_outfile_abort(&rep);

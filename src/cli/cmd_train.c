@@ -212,6 +212,9 @@ typedef struct train_extra {
   ab_gains g;
   ab_importance imp;
   int have_imp;       /* 0 when the test rows used hold one class only */
+  int balanced;       /* the classes were balanced: the splits are not the real mix */
+  ab_metrics nat;     /* balanced: the test split's figures at the real share (estimated) */
+  double nat_lift;
 } train_extra;
 
 static void print_json_extra(FILE *f, const train_args *a, const train_extra *x) {
@@ -223,6 +226,12 @@ static void print_json_extra(FILE *f, const train_args *a, const train_extra *x)
           ab_json_num(b1, x->m.prior), ab_json_num(b2, x->m.train_ratio),
           (unsigned long long)x->m.data_hash);
   ab_json_metrics(f, &x->m.test);
+  if (x->balanced) {
+    char b3[32];
+    fprintf(f, "}, \"test_lift_natural_estimate\": %s, \"test_metrics_natural_estimate\": {",
+            ab_json_num(b3, x->nat_lift));
+    ab_json_metrics(f, &x->nat);
+  }
   fprintf(f, "}, \"val_metrics\": {");
   ab_json_metrics(f, &x->m.val);
   fprintf(f, "}, \"test_gains\": ");
@@ -306,9 +315,12 @@ static void print_ensemble(FILE *f, const ab_model *m, int K) {
           m->test.log_loss, m->test.roc_auc);
 }
 
+/* At the file's share of buyers (--balance none) the corrected figures are eval's (the
+ * correction is the identity there); a balanced split gets raw figures only. */
 static int split_metrics(ab_metrics *mt, train_extra *x, const ab_split *sp, ab_err *e) {
   int rc = ab_model_score_split(x->prob, x->y, &x->m, sp, e);
-  return rc ? rc : ab_metrics_compute(mt, x->prob, x->y, sp->n, 0.5, 0, 0, e);
+  double prior = x->balanced ? 0 : x->m.prior;
+  return rc ? rc : ab_metrics_compute(mt, x->prob, x->y, sp->n, 0.5, prior, x->m.train_ratio, e);
 }
 
 /* Validation and test metrics; leaves the test split's scores in x->prob, x->y. */
@@ -319,7 +331,12 @@ static int extra_metrics(train_extra *x, const ab_splits *s, uint64_t seed, ab_e
   if (!x->prob || !x->y) return ab_err_set(e, AB_ENOMEM, "out of memory");
   int rc = split_metrics(&x->m.val, x, &s->val, e);
   if (!rc) rc = split_metrics(&x->m.test, x, &s->test, e);
-  if (!rc) rc = ab_gains_compute(&x->g, x->prob, x->y, s->test.n, 0, 0, e);
+  if (!rc && x->balanced)
+    rc = ab_metrics_at_prior(&x->nat, &x->nat_lift, x->prob, x->y, s->test.n, 0.5, x->m.prior,
+                             x->m.train_ratio, e);
+  if (!rc)
+    rc = ab_gains_compute(&x->g, x->prob, x->y, s->test.n, x->balanced ? 0 : x->m.prior,
+                          x->m.train_ratio, e);
   if (k > IMPORTANCE_ROWS) k = IMPORTANCE_ROWS;
   for (size_t i = 0; i < k; i++) pos += x->y[i];
   x->have_imp = pos > 0 && pos < k;
@@ -332,11 +349,12 @@ static int extra_metrics(train_extra *x, const ab_splits *s, uint64_t seed, ab_e
 static int train_outputs(train_extra *x, train_args *a, const ab_splits *s,
                          const ab_train_result *r, FILE *info, ab_err *e) {
   char when[32];
-  int balanced = x->m.prep.compat || x->m.prep.balance != AB_BALANCE_NONE;
+  int balanced = x->balanced;
   ab_report rep = {"Training report", balanced ? "the test split (balanced)" : "the test split "
                    "(at the file's share of buyers)", a->out, &x->m, r->hist, r->epochs,
                    &x->m.test, &x->g, x->have_imp ? &x->imp : NULL, NULL, x->prob, x->y,
-                   s->test.n, cli_now_utc(when, sizeof when), 0, 0, 0, NULL};
+                   s->test.n, cli_now_utc(when, sizeof when), 0, 0, 0, NULL,
+                   balanced ? &x->nat : NULL, x->nat_lift};
   ab_outfile o[2];
   ab_outfile *all[2];
   int n = 0, rc = AB_OK;
@@ -378,6 +396,7 @@ static int make_model(ab_model *m, const train_args *a, const ab_backend *be, co
 static int train_finish(train_extra *x, train_args *a, const ab_backend *be,
                         const ab_splits *s, const ab_train_result *r, FILE *info, ab_err *e) {
   int rc = make_model(&x->m, a, be, s, r, e);
+  x->balanced = x->m.prep.compat || x->m.prep.balance != AB_BALANCE_NONE;
   if (!rc) rc = extra_metrics(x, s, a->cfg.seed, e);
   if (!rc && a->ensemble > 1) print_ensemble(info, &x->m, a->ensemble);
   FILE *jf = rc ? NULL : cli_json_stream(&a->json);

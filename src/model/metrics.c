@@ -283,3 +283,71 @@ int ab_choose_threshold(ab_choice *c, const float *prob, const uint8_t *y, size_
   free(r);
   return AB_OK;
 }
+
+/* ---- figures at another share of buyers, by weighting the classes ---- */
+
+/* Weighted sums over the rows: buyers count w1 each, the others w0. */
+typedef struct wsum {
+  double w1, w0, ll, ll_c, br, br_c, tp, fp, tn, fn;
+} wsum;
+
+static void wsum_rows(wsum *s, const float *prob, const uint8_t *y, size_t n, double t,
+                      double prior, double rho) {
+  for (size_t i = 0; i < n; i++) {
+    double w = y[i] ? s->w1 : s->w0, p = prob[i], c = ab_prior_correct(p, prior, rho);
+    double q = y[i] ? p : 1.0 - p, qc = y[i] ? c : 1.0 - c, o = y[i] ? 1.0 : 0.0;
+    s->ll -= w * log(q > 1e-15 ? q : 1e-15);
+    s->ll_c -= w * log(qc > 1e-15 ? qc : 1e-15);
+    s->br += w * (p - o) * (p - o);
+    s->br_c += w * (c - o) * (c - o);
+    int pred = p >= t;
+    *(y[i] ? (pred ? &s->tp : &s->fn) : (pred ? &s->fp : &s->tn)) += w;
+  }
+}
+
+/* Weighted average precision and the lift of the top tenth of the weight. */
+static void wsum_ranked(const wsum *s, const ab_scorepair *r, const uint8_t *y, size_t n,
+                        double *ap, double *lift) {
+  double P = s->tp + s->fn, total = P + s->fp + s->tn, tp = 0, all = 0;
+  *ap = 0;
+  *lift = NAN;
+  for (size_t i = 0; i < n;) {
+    size_t j = tie_end(r, i, n);
+    double dp = 0, dn = 0;
+    for (size_t k = i; k < j; k++) *(y[r[k].i] ? &dp : &dn) += 1;
+    tp += dp * s->w1;
+    all += dp * s->w1 + dn * s->w0;
+    *ap += (dp * s->w1 / P) * (tp / all);
+    if (isnan(*lift) && all >= total / 10) *lift = ratio(tp / P, all / total);
+    i = j;
+  }
+}
+
+int ab_metrics_at_prior(ab_metrics *m, double *lift, const float *prob, const uint8_t *y,
+                        size_t n, double threshold, double prior, double rho, ab_err *e) {
+  size_t P = count_pos(y, n);
+  if (!(prior > 0 && prior < 1) || P == 0 || P == n)
+    return ab_err_set(e, AB_EINPUT, "class weights need both classes and a share in (0, 1)");
+  ab_scorepair *r = malloc(n * sizeof *r);
+  if (!r) return ab_err_set(e, AB_ENOMEM, "out of memory for %zu scores", n);
+  wsum s = {.w1 = prior * (double)n / (double)P, .w0 = (1 - prior) * (double)n / (double)(n - P)};
+  wsum_rows(&s, prob, y, n, threshold, prior, rho);
+  memset(m, 0, sizeof *m);
+  m->n = n;
+  m->npos = (uint64_t)llround(s.tp + s.fn);
+  m->threshold = threshold;
+  m->tp = (uint64_t)llround(s.tp), m->fp = (uint64_t)llround(s.fp);
+  m->tn = (uint64_t)llround(s.tn), m->fn = (uint64_t)llround(s.fn);
+  m->accuracy = ratio(s.tp + s.tn, (double)n);
+  m->precision = ratio(s.tp, s.tp + s.fp);
+  m->recall = ratio(s.tp, s.tp + s.fn);
+  m->f1 = ratio(2.0 * m->precision * m->recall, m->precision + m->recall);
+  ab_rank(r, prob, n);
+  m->roc_auc = auc_ranked(r, y, n); /* class weights leave it unchanged */
+  wsum_ranked(&s, r, y, n, &m->pr_auc, lift);
+  free(r);
+  m->log_loss = s.ll / (double)n, m->brier = s.br / (double)n;
+  m->prior = prior;
+  m->log_loss_corrected = s.ll_c / (double)n, m->brier_corrected = s.br_c / (double)n;
+  return AB_OK;
+}

@@ -428,27 +428,46 @@ static void card(FILE *f, const char *key, double v, const char *fmt, double sho
   fprintf(f, "</div><div class=\"l\">%s</div></div>", label);
 }
 
-static void cards(FILE *f, const ab_report *r) {
-  const ab_metrics *m = r->metrics;
-  char acc[96];
+/* One row of tiles; keys start with pre ("" or "balanced."). */
+static void card_row(FILE *f, const ab_metrics *m, double lift, const char *pre,
+                     const char *heading) {
+  char acc[96], k[11][40];
+  const char *names[] = {"roc_auc", "pr_auc", "accuracy", "precision", "recall", "f1",
+                         "gains.1.lift", "log_loss", "brier", "log_loss_corrected", "rows"};
+  for (int i = 0; i < 11; i++) snprintf(k[i], sizeof k[i], "%s%s", pre, names[i]);
   snprintf(acc, sizeof acc, "accuracy at threshold %.2f (raw probability)", m->threshold);
+  if (heading) fprintf(f, "<div class=\"l\" style=\"margin-bottom:6px\">%s</div>", heading);
   fprintf(f, "<div class=\"cards\">");
-  card(f, "roc_auc", m->roc_auc, "%.3f", m->roc_auc, "ROC AUC (ranking; raw = corrected)");
-  card(f, "pr_auc", m->pr_auc, "%.3f", m->pr_auc, "PR AUC, average precision (ranking)");
-  card(f, "accuracy", m->accuracy, "%.1f%%", 100 * m->accuracy, acc);
-  card(f, "precision", m->precision, "%.1f%%", 100 * m->precision, "precision: contacted who buy");
-  card(f, "recall", m->recall, "%.1f%%", 100 * m->recall, "recall: buyers contacted");
-  card(f, "f1", m->f1, "%.3f", m->f1, "F1 at the threshold");
-  card(f, "gains.1.lift", r->gains->row[0].lift, "%.2f&times;", r->gains->row[0].lift,
-       "lift of the top 10% by score");
-  card(f, "log_loss", m->log_loss, "%.4f", m->log_loss, "log loss, raw probabilities");
-  card(f, "brier", m->brier, "%.4f", m->brier, "Brier score, raw probabilities");
+  card(f, k[0], m->roc_auc, "%.3f", m->roc_auc, "ROC AUC (ranking; raw = corrected)");
+  card(f, k[1], m->pr_auc, "%.3f", m->pr_auc, "PR AUC, average precision (ranking)");
+  card(f, k[2], m->accuracy, "%.1f%%", 100 * m->accuracy, acc);
+  card(f, k[3], m->precision, "%.1f%%", 100 * m->precision, "precision: contacted who buy");
+  card(f, k[4], m->recall, "%.1f%%", 100 * m->recall, "recall: buyers contacted");
+  card(f, k[5], m->f1, "%.3f", m->f1, "F1 at the threshold");
+  card(f, k[6], lift, "%.2f&times;", lift, "lift of the top 10% by score");
+  card(f, k[7], m->log_loss, "%.4f", m->log_loss, "log loss, raw probabilities");
+  card(f, k[8], m->brier, "%.4f", m->brier, "Brier score, raw probabilities");
   if (isfinite(m->log_loss_corrected))
-    card(f, "log_loss_corrected", m->log_loss_corrected, "%.4f", m->log_loss_corrected,
+    card(f, k[9], m->log_loss_corrected, "%.4f", m->log_loss_corrected,
          "log loss, prior-corrected");
   else
-    card(f, "rows", (double)m->n, "%.0f", (double)m->n, "customers scored");
+    card(f, k[10], (double)m->n, "%.0f", (double)m->n, "customers scored");
   fprintf(f, "</div>\n");
+}
+
+/* The first row at the real share of buyers; after balanced training, the balanced test
+ * split's own figures in a second row, labelled. */
+static void cards(FILE *f, const ab_report *r) {
+  if (!r->natural) {
+    card_row(f, r->metrics, r->gains->row[0].lift, "", NULL);
+    return;
+  }
+  char h[200];
+  snprintf(h, sizeof h, "At the real share of buyers (%.1f%%): estimated from the balanced "
+           "test split by weighting its buyers and non-buyers to that share", 100 * r->natural->prior);
+  card_row(f, r->natural, r->natural_lift, "", h);
+  card_row(f, r->metrics, r->gains->row[0].lift, "balanced.",
+           "On the balanced test split itself (as many buyers as non-buyers; not the real mix)");
 }
 
 static void loss_chart(FILE *f, const ab_report *r, double *x, double *a, double *b) {
