@@ -189,6 +189,15 @@ int ab_metrics_at_prior(ab_metrics *m, double *lift, const float *prob, const ui
                         size_t n, double threshold, double prior, double train_ratio,
                         ab_err *e);
 
+/* Platt scaling (calib.c): p' = sigmoid(a*logit(p) + b), logit of p clipped to
+ * [1e-7, 1-1e-7]. ab_platt_fit minimises the mean log loss of p' on prob[n] against y[n]
+ * by Newton's method with step halving, from a = 1, b = 0 (the identity). Fails
+ * (AB_EINPUT, a = 1, b = 0 or the last iterate) with one class only, probabilities that
+ * barely vary (a singular Hessian), or a fit with a <= 0 (it would reverse the ranking). */
+int ab_platt_fit(double *a, double *b, const float *prob, const uint8_t *y, size_t n,
+                 ab_err *e);
+double ab_platt_apply(double p, double a, double b);
+
 /* A probability with its row, for ranking (highest first, ties in row order). */
 typedef struct ab_scorepair {
   float p;
