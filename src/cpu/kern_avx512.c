@@ -264,19 +264,6 @@ static void tile_any(const cpu_mm *m, int kind, int i0, int j0, int mr, int nv, 
   }
 }
 
-/* Column blocks of 64 outside, row tiles inside: a block of B stays in L1. */
-static void avx512_mm(const cpu_mm *m) {
-  int kind = ep_kind(m);
-  for (int j0 = 0; j0 < m->N; j0 += NVMAX * VW) {
-    int w = m->N - j0 < NVMAX * VW ? m->N - j0 : NVMAX * VW;
-    int nv = (w + VW - 1) / VW, msk = w % VW != 0, h = nv > 2 ? MRW : MRN;
-    __mmask16 mask = tail_mask(w % VW);
-    for (int i0 = 0; i0 < m->M; i0 += h)
-      tile_any(m, kind, i0, j0, m->M - i0 < h ? m->M - i0 : h, nv, msk, mask);
-  }
-  _mm256_zeroupper(); /* code built without AVX may follow */
-}
-
 static void avx512_adam(float *p, float *m, float *v, const float *g, size_t n,
                         const cpu_adam *c) {
   size_t i = 0;
@@ -310,6 +297,67 @@ INLINE void tr16(__m512 *r) {
     r[c] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0x88);
     r[c + 8] = _mm512_shuffle_f32x4(t[c], t[c + 8], 0xdd);
   }
+}
+
+/* Products of at most NCMAX columns with A's rows contiguous (the 2-class output
+ * layer's forward), where a row tile would fill 2 of 16 lanes: 16 rows at a time, A's
+ * 16x16 blocks transposed in registers so that a vector holds one k of 16 rows. Each
+ * output is still init + the fma chain over k in increasing order, the same bits. */
+#define NCMAX 4
+
+static int narrow_ok(const cpu_mm *m) {
+  return m->N <= NCMAX && m->aks == 1 && (m->ep == CPU_EP_STORE || m->ep == CPU_EP_ACT);
+}
+
+INLINE void narrow_group(const cpu_mm *m, int i0, const int n) {
+  const int nr = m->M - i0 < VW ? m->M - i0 : VW;
+  const float *a = m->A + i0 * m->ars;
+  __m512 acc[NCMAX];
+  for (int c = 0; c < n; c++)
+    acc[c] = m->ep == CPU_EP_ACT ? v1(m->bias[c]) : _mm512_setzero_ps();
+  for (int kb = 0; kb < m->K; kb += VW) {
+    const int nk = m->K - kb < VW ? m->K - kb : VW;
+    const __mmask16 km = tail_mask(nk % VW);
+    __m512 r[16];
+    for (int t = 0; t < 16; t++)
+      r[t] = t < nr ? _mm512_maskz_loadu_ps(km, a + t * m->ars + kb) : _mm512_setzero_ps();
+    tr16(r);
+    const float *b = m->B + kb * m->ldb;
+    for (int j = 0; j < nk; j++, b += m->ldb)
+      for (int c = 0; c < n; c++) acc[c] = _mm512_fmadd_ps(r[j], v1(b[c]), acc[c]);
+  }
+  alignas(64) float out[NCMAX][VW];
+  for (int c = 0; c < n; c++)
+    _mm512_store_ps(out[c], m->ep == CPU_EP_ACT ? act16(m->act, acc[c]) : acc[c]);
+  for (int t = 0; t < nr; t++)
+    for (int c = 0; c < n; c++) m->C[(i0 + t) * m->ldc + c] = out[c][t];
+}
+
+static void narrow_mm(const cpu_mm *m) {
+  for (int i0 = 0; i0 < m->M; i0 += VW) switch (m->N) {
+      case 1: narrow_group(m, i0, 1); break;
+      case 2: narrow_group(m, i0, 2); break;
+      case 3: narrow_group(m, i0, 3); break;
+      default: narrow_group(m, i0, 4); break;
+    }
+  _mm256_zeroupper();
+}
+
+/* Column blocks of 64 outside, row tiles inside: a block of B stays in L1. */
+static void avx512_mm(const cpu_mm *m) {
+  if (narrow_ok(m)) {
+    narrow_mm(m);
+    return;
+  }
+  int kind = ep_kind(m);
+  for (int j0 = 0; j0 < m->N; j0 += NVMAX * VW) {
+    int w = m->N - j0 < NVMAX * VW ? m->N - j0 : NVMAX * VW;
+    int nv = (w + VW - 1) / VW, msk = w % VW != 0, h = nv > 2 ? MRW : MRN;
+    __mmask16 mask = tail_mask(w % VW);
+    for (int i0 = 0; i0 < m->M; i0 += h)
+      tile_any(m, kind, i0, j0, m->M - i0 < h ? m->M - i0 : h, nv, msk, mask);
+  }
+  _mm256_zeroupper(); /* code built without AVX may follow */
 }
 
 /* 16x16 blocks through zmm registers; edge blocks load and store under masks, so there
