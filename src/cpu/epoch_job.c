@@ -39,6 +39,13 @@ static void gather_rows(cpu_impl *r, int k, int i0, int i1, int b) {
     for (int c = 0; c < r->td; c++) dst[c] = src[c];
     r->lab[(size_t)k * r->B + i] = r->ty[idx[i]];
   }
+  if (b + 1 < r->job.nbatches) /* the next batch's rows, while this one computes */
+    for (int i = i0; i < i1; i++) {
+      const float *src = r->tx + (size_t)idx[r->B + i] * r->td;
+      __builtin_prefetch(src);
+      __builtin_prefetch(src + r->td - 1);
+      __builtin_prefetch(r->ty + idx[r->B + i]);
+    }
 }
 
 /* Per-row loss and dZ of the output layer for n rows from batch row row0. */
