@@ -251,6 +251,64 @@ Test(report, train_report_first_row_equals_eval_on_the_test_split, .timeout = 90
   free(html);
 }
 
+/* The JSON object that follows "key": (NULL: the first object), its text with braces
+ * matched, into out. */
+static void json_object(char *out, size_t cap, const char *json, const char *key) {
+  char pat[64] = "";
+  if (key) snprintf(pat, sizeof pat, "\"%s\": {", key);
+  const char *p = key ? strstr(json, pat) : strchr(json, '{');
+  cr_assert(p, "no %s in %.200s", key ? key : "object", json);
+  p = strchr(p, '{');
+  size_t n = 0;
+  for (int depth = 0; p[n]; n++) {
+    depth += (p[n] == '{') - (p[n] == '}');
+    if (depth == 0) { n++; break; }
+  }
+  cr_assert_lt(n, cap, "object too long");
+  snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+/* train scores its test split where it trained, as eval and importance do there: its
+ * importance (every figure, to the digits printed) is `abgpu importance`'s on the test
+ * split's rows on the same device (cpu: on another number of threads too; ref: the
+ * reference), and its test metrics are eval's. On the real data ($ABGPU_REAL_DATA) the cpu
+ * and ref paths differ in the last digits printed, so the reference would not pass for cpu. */
+Test(report, train_importance_and_metrics_equal_importance_and_eval_on_the_test_split,
+     .timeout = 120) {
+  static tu_run tr, im, ev;
+  static char a[65536], b[65536];
+  const char *d = tu_tmpdir();
+  char csv[700], test[700];
+  const char *real = tu_real_data(); /* there the paths differ in the digits printed */
+  if (real) snprintf(csv, sizeof csv, "%s", real);
+  else {
+    tu_sh(&tr, "cd %s && %s synth --rows 3000 --seed 9 --out imp.csv >/dev/null", d, ABGPU_BIN);
+    cr_assert_eq(tr.status, 0, "%s", tr.out);
+    snprintf(csv, sizeof csv, "%s/imp.csv", d);
+  }
+  snprintf(test, sizeof test, "%s/imp_test.csv", d);
+  write_test_split(csv, test);
+  const char *dev[] = {"cpu", "ref"}, *imp_flags[] = {"--threads 1", ""};
+  for (int i = 0; i < 2; i++) {
+    tu_sh(&tr, "cd %s && %s train --data '%s' --balance none --quiet --device %s --out imp.abm "
+               "--json 2>/dev/null", d, ABGPU_BIN, csv, dev[i]);
+    cr_assert_eq(tr.status, 0, "%s", tr.out);
+    tu_sh(&im, "cd %s && %s importance --model imp.abm --data imp_test.csv --device %s %s --json "
+               "2>/dev/null", d, ABGPU_BIN, dev[i], imp_flags[i]);
+    cr_assert_eq(im.status, 0, "%s", im.out);
+    json_object(a, sizeof a, tr.out, "importance");
+    json_object(b, sizeof b, im.out, NULL);
+    cr_expect_str_eq(a, b, "--device %s: train's importance\n%s\nimportance's\n%s", dev[i], a, b);
+    tu_sh(&ev, "cd %s && %s eval --model imp.abm --data imp_test.csv --device %s --json "
+               "2>/dev/null", d, ABGPU_BIN, dev[i]);
+    cr_assert_eq(ev.status, 0, "%s", ev.out);
+    const char *k[] = {"roc_auc", "pr_auc", "log_loss", "brier", "accuracy", "tp", "fp"};
+    for (int j = 0; j < 7; j++)
+      cr_expect_eq(json_in(tr.out, "test_metrics", k[j]), tu_json_num(ev.out, k[j]),
+                   "--device %s: %s", dev[i], k[j]);
+  }
+}
+
 /* After balanced training the first row is the real-share estimate, the balanced split's
  * figures are a second, labelled row, and both equal train --json's. */
 Test(report, balanced_training_report_has_two_rows, .timeout = 90) {

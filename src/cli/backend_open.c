@@ -154,7 +154,7 @@ int cli_scoring_open(cli_scoring *s, const ab_model *m, const char *device,
   return rc;
 }
 
-static int is_cpu(const char *spec) {
+int cli_device_is_cpu(const char *spec) {
   if (!spec || !*spec) spec = getenv("ABGPU_DEVICE");
   return !spec || !*spec || strcmp(spec, "cpu") == 0;
 }
@@ -163,7 +163,7 @@ int cli_scorers_open(cli_scorers *c, const ab_model *m, const char *device,
                      const cli_backend_opts *o, ab_err *e) {
   int rc = cli_backend_flags_check(device, o, e);
   if (rc) return rc;
-  int cpu = is_cpu(device), n = !cpu ? 1 : o && o->threads > 0 ? o->threads : ab_cpu_count();
+  int cpu = cli_device_is_cpu(device), n = !cpu ? 1 : o && o->threads > 0 ? o->threads : ab_cpu_count();
   if (n > AB_IMPORTANCE_MAX_SCORERS) n = AB_IMPORTANCE_MAX_SCORERS;
   cli_backend_opts one = o ? *o : (cli_backend_opts){0};
   if (cpu) one.threads = 1;

@@ -114,6 +114,8 @@ int cli_cpu_isa(ab_cpu_isa *isa, ab_err *e);
  * "1", ...), "gpu" (the GPUs of this node, local rank mod their number: cli_gpu_index),
  * or NULL for $ABGPU_DEVICE, falling back to "cpu". */
 int cli_backend_open(ab_backend **be, const char *spec, const cli_backend_opts *o, ab_err *e);
+/* 1 when spec (NULL: $ABGPU_DEVICE) names the cpu device, as cli_backend_open reads it. */
+int cli_device_is_cpu(const char *spec);
 /* This process's rank on its node: $OMPI_COMM_WORLD_LOCAL_RANK, $SLURM_LOCALID or
  * $MPI_LOCALRANKID (MPICH), the first set; 0 when none is. *from (may be NULL) gets
  * the variable's name, or NULL. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "abgpu/cpu.h"
 #include "abgpu/model.h"
+#include "abgpu/predictor.h"
 #include "abgpu/prep.h"
 #include "abgpu/report.h"
 #include "abgpu/source.h"
@@ -204,9 +205,14 @@ static int print_epoch(const ab_epoch_stats *s, const uint8_t *active, int K, vo
 }
 
 /* What train adds after the loop for --out, --report and --json: the model with its
- * validation and test metrics, the test split's scores, gains and permutation importance. */
+ * validation and test metrics, the test split's scores, gains and permutation importance,
+ * scored on the device train ran on, as eval and importance score there: the splits by a
+ * predictor on train's backend; importance on the cpu device by one single-threaded
+ * scorer per thread (cli_scorers, as `abgpu importance`), elsewhere by that predictor. */
 typedef struct train_extra {
   ab_model m;
+  ab_predictor *p;    /* the model on train's backend, while it scores */
+  cli_scorers many;   /* cpu: importance's scorers, while it runs (none elsewhere) */
   float *prob;        /* test split, raw probabilities */
   uint8_t *y;
   ab_gains g;
@@ -318,18 +324,39 @@ static void print_ensemble(FILE *f, const ab_model *m, int K) {
 /* At the file's share of buyers (--balance none) the corrected figures are eval's (the
  * correction is the identity there); a balanced split gets raw figures only. */
 static int split_metrics(ab_metrics *mt, train_extra *x, const ab_split *sp, ab_err *e) {
-  int rc = ab_model_score_split(x->prob, x->y, &x->m, sp, e);
+  for (size_t i = 0; i < sp->n; i++) x->y[i] = sp->y[i] != 0;
+  int rc = ab_predictor_run(x->p, sp->x, sp->n, x->prob, e);
   double prior = x->balanced ? 0 : x->m.prior;
   return rc ? rc : ab_metrics_compute(mt, x->prob, x->y, sp->n, 0.5, prior, x->m.train_ratio, e);
 }
 
+/* Permutation importance on the first k test rows (x->y): on the cpu device with the
+ * scorers of `abgpu importance --device cpu --threads`, elsewhere with x->p. */
+static int test_importance(train_extra *x, const train_args *a, const ab_splits *s, size_t k,
+                           ab_err *e) {
+  ab_importance_opts o = {IMPORTANCE_REPEATS, a->cfg.seed, ab_predictor_scorer_encoded(x->p),
+                          NULL, NULL, NULL, 0};
+  if (cli_device_is_cpu(a->device)) {
+    cli_backend_opts bo = {.threads = a->threads};
+    int rc = cli_scorers_open(&x->many, &x->m, a->device, &bo, e);
+    if (rc) return rc;
+    o.scorers = x->many.sc;
+    o.nscorers = x->many.n;
+  }
+  int rc = ab_importance_run(&x->imp, &x->m, s->test.x, x->y, k, &o, e);
+  cli_scorers_close(&x->many);
+  return rc;
+}
+
 /* Validation and test metrics; leaves the test split's scores in x->prob, x->y. */
-static int extra_metrics(train_extra *x, const ab_splits *s, uint64_t seed, ab_err *e) {
+static int extra_metrics(train_extra *x, const train_args *a, ab_backend *be,
+                         const ab_splits *s, ab_err *e) {
   size_t n = s->val.n > s->test.n ? s->val.n : s->test.n, k = s->test.n, pos = 0;
   x->prob = malloc((n ? n : 1) * sizeof *x->prob);
   x->y = malloc(n ? n : 1);
   if (!x->prob || !x->y) return ab_err_set(e, AB_ENOMEM, "out of memory");
-  int rc = split_metrics(&x->m.val, x, &s->val, e);
+  int rc = ab_predictor_open(&x->p, be, &x->m, e);
+  if (!rc) rc = split_metrics(&x->m.val, x, &s->val, e);
   if (!rc) rc = split_metrics(&x->m.test, x, &s->test, e);
   if (!rc && x->balanced)
     rc = ab_metrics_at_prior(&x->nat, &x->nat_lift, x->prob, x->y, s->test.n, 0.5, x->m.prior,
@@ -341,7 +368,9 @@ static int extra_metrics(train_extra *x, const ab_splits *s, uint64_t seed, ab_e
   for (size_t i = 0; i < k; i++) pos += x->y[i];
   x->have_imp = pos > 0 && pos < k;
   if (!rc && x->have_imp)
-    rc = ab_importance_compute(&x->imp, &x->m, s->test.x, x->y, k, IMPORTANCE_REPEATS, seed, e);
+    rc = test_importance(x, a, s, k, e);
+  ab_predictor_free(x->p);
+  x->p = NULL;
   return rc;
 }
 
@@ -393,11 +422,11 @@ static int make_model(ab_model *m, const train_args *a, const ab_backend *be, co
   return rc;
 }
 
-static int train_finish(train_extra *x, train_args *a, const ab_backend *be,
+static int train_finish(train_extra *x, train_args *a, ab_backend *be,
                         const ab_splits *s, const ab_train_result *r, FILE *info, ab_err *e) {
   int rc = make_model(&x->m, a, be, s, r, e);
   x->balanced = x->m.prep.compat || x->m.prep.balance != AB_BALANCE_NONE;
-  if (!rc) rc = extra_metrics(x, s, a->cfg.seed, e);
+  if (!rc) rc = extra_metrics(x, a, be, s, e);
   if (!rc && a->ensemble > 1) print_ensemble(info, &x->m, a->ensemble);
   FILE *jf = rc ? NULL : cli_json_stream(&a->json);
   if (jf) print_json(jf, a, be, s, r, x);

@@ -3,9 +3,9 @@
  * the tables fitted at training time, and run the network forward in blocks of rows.
  * Never uses statistics of the file being scored.
  *
- * ab_model_forward (the metrics stored by train, and any scorer left NULL) uses the
- * reference ops (ref.h): bit-reproducible on every machine. eval, predict and importance
- * pass a backend's predictor (predictor.h) as their scorer: the device of --device. */
+ * ab_model_forward (any scorer left NULL) uses the reference ops (ref.h):
+ * bit-reproducible on every machine. eval, predict, importance and train's figures after
+ * training use a backend's predictor (predictor.h): the device of --device. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
