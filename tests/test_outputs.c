@@ -487,6 +487,45 @@ Test(outputs_cli, sweep_old_json_file_form_still_works) {
   cr_expect(strstr(slurp(p), "\"leaderboard\""), "%s", slurp(p));
 }
 
+/* ---- a flag whose value is missing ---- */
+
+/* A flag followed by another flag (`--data $UNSET --device cpu`) lacks its value: every
+ * command says so in one line, naming the flag that followed, and exits 2 (not "unknown
+ * flag 'cpu'"); values that begin with a single '-' are still taken, and --flag=--x too. */
+Test(flags_cli, a_value_flag_followed_by_a_flag_says_the_value_is_missing) {
+  static tu_run r;
+  static const char *const cmds[] = {
+      "train --data", "train --device", "train --sep", "train --json-out", "eval --model",
+      "predict --model", "importance --model", "export --model", "info --model",
+      "prep --data", "synth --out", "split --data", "sweep --data", "sweep merge --out",
+      "bench --data", "devices --json-out"};
+  for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+    tu_sh(&r, "%s %s --device cpu 2>&1 >/dev/null", ABGPU_BIN, cmds[i]);
+    char want[160];
+    const char *flag = strrchr(cmds[i], ' ') + 1;
+    snprintf(want, sizeof want, ": %s needs a value (got the flag --device; is a shell variable "
+             "empty?)", flag);
+    cr_expect_eq(r.status, 2, "%s: exit %d: %s", cmds[i], r.status, r.out);
+    cr_expect(strstr(r.out, want), "%s: expected '%s' in '%s'", cmds[i], want, r.out);
+    cr_expect(strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "%s: not one line: %s",
+              cmds[i], r.out);
+  }
+  tu_sh(&r, "%s train --data 2>&1", ABGPU_BIN); /* the last argument */
+  cr_expect_eq(r.status, 2, "%s", r.out);
+  cr_expect(strstr(r.out, "abgpu train: --data needs a value (see"), "%s", r.out);
+  /* taken as values, then judged as such */
+  tu_sh(&r, "%s train --data synth:300 --epochs 1 --lr -1 2>&1", ABGPU_BIN);
+  cr_expect(strstr(r.out, "--lr: invalid value '-1'"), "%s", r.out);
+  tu_sh(&r, "%s eval --model m.abm --data d.csv --threshold -0.5 2>&1", ABGPU_BIN);
+  cr_expect(strstr(r.out, "--threshold: invalid value '-0.5'"), "%s", r.out);
+  tu_sh(&r, "%s train --data synth:300 --epochs 1 --sep - 2>&1", ABGPU_BIN);
+  cr_expect(strstr(r.out, "--sep: invalid value '-'"), "%s", r.out);
+  tu_sh(&r, "cd %s && %s train --data=--no-such.csv --quiet 2>&1", tu_tmpdir(), ABGPU_BIN);
+  cr_expect(strstr(r.out, "--no-such.csv: cannot open"), "%s", r.out);
+  tu_sh(&r, "cd %s && %s synth --rows 5 --out - | wc -l", tu_tmpdir(), ABGPU_BIN);
+  cr_expect_str_eq(r.out, "5\n", "--out - is stdout");
+}
+
 /* ---- --out -: data alone on stdout, every other line on stderr ---- */
 
 Test(outputs_cli, data_on_stdout_gets_no_human_lines) {

@@ -78,8 +78,13 @@ int cli_fail(const ab_err *e);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Matches argv[*i] against --name VALUE or --name=VALUE. On a match sets *val, advances *i
- * past the value and returns 1; returns -1 when the value is missing, 0 on no match. */
+ * past the value and returns 1; returns -1 when the value is missing or the next argument
+ * begins with "--" (a flag: `--data $EMPTY --device cpu`; a value such as -1 or - is
+ * taken, and --name=--x gives one that begins with "--"), 0 on no match. */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **val);
+/* After cli_opt's -1 for argv[i]: "CMD: --name needs a value", naming the flag that
+ * followed it, if any; returns 2. */
+int cli_no_value(const char *cmd, int argc, char **argv, int i);
 /* 1 when argv[i] is exactly the flag `name` (a switch without value). */
 int cli_switch(char **argv, int i, const char *name);
 

@@ -97,7 +97,7 @@ static int bench_parse(bench_args *a, int argc, char **argv) {
     else if (m == 0 && (m = cli_json_flag(&a->json, argc, argv, &i)) > 0) continue;
     else if (m == 0 && (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h"))) { bench_help(); return -1; }
     else if (m == 0) return cli_usage_error("bench", "unknown flag '%s'", argv[i]);
-    if (m < 0) return cli_usage_error("bench", "%s needs a value", argv[i]);
+    if (m < 0) return cli_no_value("bench", argc, argv, i);
     if (bad) return cli_usage_error("bench", "%s: invalid value '%s'", argv[i - 1], v);
   }
   if (a->threads && a->backends && !list_has_cpu(a->backends))

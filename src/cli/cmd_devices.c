@@ -70,7 +70,7 @@ int cmd_devices(int argc, char **argv) {
   cli_json j = {0};
   for (int i = 1; i < argc; i++) {
     int m = cli_json_flag(&j, argc, argv, &i);
-    if (m < 0) return cli_usage_error("devices", "--json-out needs a value");
+    if (m < 0) return cli_no_value("devices", argc, argv, i);
     if (m > 0) continue;
     if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { usage(stdout); return 0; }
     return cli_usage_error("devices", "unknown argument '%s'", argv[i]);

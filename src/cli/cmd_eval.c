@@ -84,12 +84,12 @@ static int eval_parse(eval_args *a, int argc, char **argv) {
     if (m == 2) return 2;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
-        return cli_usage_error("eval", "%s needs a value", names[k]);
+        return cli_no_value("eval", argc, argv, i);
       else if (m && eval_value(a, names[k], v))
         return cli_usage_error("eval", "%s: invalid value '%s'", names[k], v);
     if (m) continue;
     if ((m = cli_json_flag(&a->json, argc, argv, &i)) < 0)
-      return cli_usage_error("eval", "--json-out needs a value");
+      return cli_no_value("eval", argc, argv, i);
     else if (m) continue;
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { eval_help(); return -1; }
     else return cli_usage_error("eval", "unknown flag '%s'", argv[i]);

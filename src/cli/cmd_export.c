@@ -186,7 +186,7 @@ int cmd_export(int argc, char **argv) {
       export_help();
       return 0;
     } else if (m == 0) return cli_usage_error("export", "unknown flag '%s'", argv[i]);
-    if (m < 0) return cli_usage_error("export", "%s needs a value", argv[i]);
+    if (m < 0) return cli_no_value("export", argc, argv, i);
   }
   if (!model || !out) return cli_usage_error("export", "--model and --out are required");
   if (strcmp(format, "npz") != 0)

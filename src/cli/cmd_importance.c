@@ -66,7 +66,7 @@ static int imp_parse(imp_args *a, int argc, char **argv) {
       importance_help();
       return -1;
     } else if (m == 0) return cli_usage_error("importance", "unknown flag '%s'", argv[i]);
-    if (m == -1) return cli_usage_error("importance", "%s needs a value", argv[i]);
+    if (m == -1) return cli_no_value("importance", argc, argv, i);
     if (m == -2) return cli_usage_error("importance", "%s: invalid value '%s'", argv[i - 1], v);
   }
   if (!a->model || !a->data) return cli_usage_error("importance", "--model and --data are required");

@@ -72,7 +72,7 @@ static int info_parse(int argc, char **argv, const char **model, cli_json *j) {
       return -1;
     } else if (m == 0 && argv[i][0] != '-' && !*model) *model = argv[i];
     else if (m == 0) return cli_usage_error("info", "unknown flag '%s'", argv[i]);
-    if (m < 0) return cli_usage_error("info", "%s needs a value", argv[i]);
+    if (m < 0) return cli_no_value("info", argc, argv, i);
   }
   if (!*model) return cli_usage_error("info", "a model file is required");
   return 0;

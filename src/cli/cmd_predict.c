@@ -89,14 +89,14 @@ static int predict_parse(predict_args *a, int argc, char **argv) {
     if (m == 2) return 2;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
-        return cli_usage_error("predict", "%s needs a value", names[k]);
+        return cli_no_value("predict", argc, argv, i);
       else if (m && (bad = predict_value(a, names[k], v)) == -3)
         return cli_usage_error("predict", "--top and --budget set the same thing: give one");
       else if (m && bad)
         return cli_usage_error("predict", "%s: invalid value '%s'", names[k], v);
     if (m) continue;
     if ((m = cli_json_flag(&a->json, argc, argv, &i)) < 0)
-      return cli_usage_error("predict", "--json-out needs a value");
+      return cli_no_value("predict", argc, argv, i);
     if (m) continue;
     if (cli_switch(argv, i, "--sort")) a->sort = 1;
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { predict_help(); return -1; }

@@ -82,7 +82,7 @@ int cmd_prep(int argc, char **argv) {
     else if (cli_switch(argv, i, "--seed-compat")) { p.compat = 1; m = 1; }
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { prep_help(); return 0; }
     else return cli_usage_error("prep", "unknown flag '%s'", argv[i]);
-    if (m == -1) return cli_usage_error("prep", "%s needs a value", argv[i]);
+    if (m == -1) return cli_no_value("prep", argc, argv, i);
     if (m == -2) return cli_usage_error("prep", "%s: invalid value '%s'", argv[i - 1], v);
   }
   if (!data || !out) return cli_usage_error("prep", "--data and --out are required");

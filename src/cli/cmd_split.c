@@ -67,12 +67,12 @@ static int split_parse(split_args *a, int argc, char **argv) {
     if (m == 2) return 2;
     for (size_t k = 0; k < sizeof names / sizeof names[0] && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
-        return cli_usage_error("split", "%s needs a value", names[k]);
+        return cli_no_value("split", argc, argv, i);
       else if (m && split_value(a, names[k], v))
         return cli_usage_error("split", "%s: invalid value '%s'", names[k], v);
     if (m) continue;
     if ((m = cli_json_flag(&a->json, argc, argv, &i)) < 0)
-      return cli_usage_error("split", "--json-out needs a value");
+      return cli_no_value("split", argc, argv, i);
     if (m) continue;
     if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { split_help(); return -1; }
     return cli_usage_error("split", "unknown flag '%s'", argv[i]);

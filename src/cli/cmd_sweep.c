@@ -144,7 +144,7 @@ static int sweep_parse(sweep_args *a, int argc, char **argv) {
     if (!m) m = json_flag(a, argc, argv, &i);
     for (int k = 0; k < (int)(sizeof names / sizeof names[0]) && !m; k++)
       if ((m = cli_opt(argc, argv, &i, names[k], &v)) < 0)
-        return cli_usage_error("sweep", "%s needs a value", names[k]);
+        return cli_no_value("sweep", argc, argv, i);
       else if (m && sweep_value(a, k, v))
         return cli_usage_error("sweep", "%s: invalid value '%s'", names[k], v);
     if (m) continue;
@@ -746,7 +746,7 @@ static int merge_parse(merge_args *a, int argc, char **argv) {
     if (m == 0 && (m = cli_opt(argc, argv, &i, "--out", &v)) > 0) a->out = v;
     else if (m == 0 && (m = cli_opt(argc, argv, &i, "--rank", &v)) > 0) {
       if (ab_rank_by_parse(&a->rank, v)) return cli_usage_error("sweep merge", "--rank: invalid value '%s'", v);
-    } else if (m < 0) return cli_usage_error("sweep merge", "%s needs a value", argv[i]);
+    } else if (m < 0) return cli_no_value("sweep merge", argc, argv, i);
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { merge_help(); return -1; }
     else if (argv[i][0] == '-' && argv[i][1]) return cli_usage_error("sweep merge", "unknown flag '%s'", argv[i]);
     else if (a->nf == MERGE_MAX_FILES) return cli_usage_error("sweep merge", "at most %d files", MERGE_MAX_FILES);

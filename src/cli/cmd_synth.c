@@ -49,7 +49,7 @@ int cmd_synth(int argc, char **argv) {
     else if ((m = cli_opt(argc, argv, &i, "--seed", &v)) > 0) m = cli_u64(&seed, v) ? -2 : 1;
     else if (cli_switch(argv, i, "--help") || cli_switch(argv, i, "-h")) { synth_help(); return 0; }
     else return cli_usage_error("synth", "unknown flag '%s'", argv[i]);
-    if (m == -1) return cli_usage_error("synth", "%s needs a value", argv[i]);
+    if (m == -1) return cli_no_value("synth", argc, argv, i);
     if (m == -2) return cli_usage_error("synth", "%s: invalid value '%s'", argv[i - 1], v);
   }
   if (!out || !rows) return cli_usage_error("synth", "--rows and --out are required");

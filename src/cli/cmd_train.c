@@ -129,7 +129,7 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
     const char *v;
     int m = cli_opt(argc, argv, i, names[k], &v);
     if (m == 0) continue;
-    if (m < 0) return cli_usage_error("train", "%s needs a value", names[k]);
+    if (m < 0) return cli_no_value("train", argc, argv, *i);
     int bad = 0;
     switch (k) {
       case 0: a->data = v; break;
@@ -175,7 +175,7 @@ static int train_parse(train_args *a, int argc, char **argv) {
     if (r == 0) continue;
     if (r == 2) return 2;
     if ((r = cli_json_flag(&a->json, argc, argv, &i)) < 0)
-      return cli_usage_error("train", "--json-out needs a value");
+      return cli_no_value("train", argc, argv, i);
     else if (r > 0) continue;
     else if (cli_switch(argv, i, "--quiet")) a->quiet = 1;
     else if (cli_switch(argv, i, "--verbose")) a->verbose = 1;

@@ -66,7 +66,7 @@ int cli_csv_flag(int argc, char **argv, int *i, ab_csv_format *f, const char *cm
     const char *v;
     int m = cli_opt(argc, argv, i, names[k], &v);
     if (m == 0) continue;
-    if (m < 0) return cli_usage_error(cmd, "%s needs a value", names[k]);
+    if (m < 0) return cli_no_value(cmd, argc, argv, *i);
     int bad = 0;
     switch (k) {
       case 0: bad = ab_csv_header_parse(f, v); break;

@@ -43,9 +43,16 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **val) {
   if (strncmp(a, name, n) != 0) return 0;
   if (a[n] == '=') { *val = a + n + 1; return 1; }
   if (a[n] != '\0') return 0;
-  if (*i + 1 >= argc) return -1;
+  if (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0) return -1; /* no value, or a flag */
   *val = argv[++*i];
   return 1;
+}
+
+int cli_no_value(const char *cmd, int argc, char **argv, int i) {
+  if (i + 1 < argc)
+    return cli_usage_error(cmd, "%s needs a value (got the flag %s; is a shell variable empty?)",
+                           argv[i], argv[i + 1]);
+  return cli_usage_error(cmd, "%s needs a value", argv[i]);
 }
 
 int cli_switch(char **argv, int i, const char *name) { return strcmp(argv[i], name) == 0; }
