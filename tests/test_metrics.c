@@ -421,3 +421,107 @@ Test(metrics, platt_fit_refuses_degenerate_sets) {
   const uint8_t reversed[] = {1, 1, 0, 0};
   cr_expect_eq(ab_platt_fit(&a, &b, p, reversed, 4, &e), AB_EINPUT, "a = %g", a);
 }
+
+/* Platt on a separated set: every buyer above every non-buyer (ties at the boundary
+ * count as separated): the slope has no finite optimum, so the fit refuses and says why
+ * rather than returning whatever slope the iterations reached. */
+Test(metrics, platt_fit_refuses_a_separated_set) {
+  const float p[] = {0.1f, 0.3f, 0.3f, 0.7f}, q[] = {0.1f, 0.3f, 0.5f, 0.7f};
+  const uint8_t y[] = {0, 0, 1, 1}, mixed[] = {0, 1, 0, 1};
+  double a, b;
+  ab_err e = {0};
+  cr_expect_eq(ab_platt_fit(&a, &b, q, y, 4, &e), AB_EINPUT);
+  cr_expect(strstr(e.msg, "separates the 4 customers completely"), "%s", e.msg);
+  cr_expect_eq(ab_platt_fit(&a, &b, p, y, 4, &e), AB_EINPUT, "a tie at the boundary: a = %g", a);
+  cr_expect_eq(ab_platt_fit(&a, &b, q, mixed, 4, &e), AB_OK, "%s", e.msg);
+}
+
+/* PAV by hand on eight customers, y = 0 1 0 0 1 0 1 1 at p = 0.1 ... 0.8: the violators
+ * pool into {0.1} 0, {0.2 0.3 0.4} 1/3, {0.5 0.6} 1/2, {0.7 0.8} 1; breakpoints at each
+ * block's ends with its rate, linear across the gaps, the end values beyond. On its own
+ * rows the map is the PAV fit: Brier (2/3 + 1/2) / 8 = 7/48. */
+Test(metrics, isotonic_pav_by_hand) {
+  const float p[] = {0.5f, 0.1f, 0.2f, 0.3f, 0.4f, 0.6f, 0.7f, 0.8f}; /* unsorted */
+  const uint8_t y[] = {1, 0, 1, 0, 0, 0, 1, 1};
+  ab_calib c;
+  ab_err e = {0};
+  cr_assert_eq(ab_iso_fit(&c, p, y, 8, &e), AB_OK, "%s", e.msg);
+  cr_assert_eq(c.kind, AB_CALIB_ISOTONIC);
+  cr_assert_eq(c.n, 7);
+  const float x[] = {0.1f, 0.2f, 0.4f, 0.5f, 0.6f, 0.7f, 0.8f};
+  const double r[] = {0, 1.0 / 3, 1.0 / 3, 0.5, 0.5, 1, 1};
+  for (int i = 0; i < 7; i++) {
+    cr_expect_eq(c.x[i], (double)x[i], "x[%d] = %.9g", i, c.x[i]); /* the inputs themselves */
+    cr_expect_eq(c.y[i], r[i], "y[%d] = %.17g", i, c.y[i]); /* exact: k/n in double */
+  }
+  cr_expect_eq(ab_calib_apply(&c, 0.05), 0.0);
+  cr_expect_eq(ab_calib_apply(&c, 0.95), 1.0);
+  /* across the gaps: the ramp (x are floats of these decimals, within 3e-8) */
+  cr_expect_float_eq(ab_calib_apply(&c, 0.15), 1.0 / 6, 1e-6);
+  cr_expect_float_eq(ab_calib_apply(&c, 0.45), 5.0 / 12, 1e-6);
+  cr_expect_float_eq(ab_calib_apply(&c, 0.65), 0.75, 1e-6);
+  cr_expect_eq(ab_calib_apply(&c, 0.3f), 1.0 / 3, "within a block: its rate");
+  cr_expect(isnan(ab_calib_apply(&c, NAN)));
+  ab_calib_free(&c);
+  ab_calib f;
+  cr_assert_eq(ab_calib_fit(&f, AB_CALIB_ISOTONIC, p, y, 8, &e), AB_OK, "%s", e.msg);
+  /* the fitted values rounded to float (1/3 within 1e-8): 1e-7 */
+  cr_expect_float_eq(f.val_brier[1], 7.0 / 48, 1e-7, "Brier %.9g", f.val_brier[1]);
+  ab_calib_free(&f);
+  /* equal probabilities pool before PAV: one breakpoint per distinct value */
+  const float t[] = {0.2f, 0.2f, 0.6f, 0.6f};
+  const uint8_t ty[] = {0, 1, 1, 1};
+  cr_assert_eq(ab_iso_fit(&c, t, ty, 4, &e), AB_OK, "%s", e.msg);
+  cr_expect_eq(c.n, 2);
+  cr_expect_eq(c.y[0], 0.5);
+  cr_expect_eq(c.y[1], 1.0);
+  ab_calib_free(&c);
+  /* falling rates pool into one block: a constant map is refused; so is one class */
+  const uint8_t down[] = {1, 1, 0, 0};
+  cr_expect_eq(ab_iso_fit(&c, t, down, 4, &e), AB_EINPUT);
+  cr_expect(strstr(e.msg, "one block"), "%s", e.msg);
+  const uint8_t one[] = {1, 1, 1, 1};
+  cr_expect_eq(ab_iso_fit(&c, t, one, 4, &e), AB_EINPUT);
+}
+
+/* Both calibrators on the too-confident set of the Platt test: the map is monotone, and
+ * lowers the set's log loss and Brier score (recorded before and after by ab_calib_fit). */
+Test(metrics, calibrators_are_monotone_and_lower_the_loss) {
+  enum { N = 20000 };
+  static float p[N], q[N];
+  static uint8_t y[N];
+  ab_rng r;
+  ab_rng_seed(&r, 11, 1);
+  for (size_t i = 0; i < N; i++) {
+    double z = 3 * ab_rng_normal(&r), t = 0.5 * z + 0.3;
+    p[i] = (float)(1 / (1 + exp(-z)));
+    y[i] = ab_rng_uniform(&r) < 1 / (1 + exp(-t));
+  }
+  for (int k = AB_CALIB_PLATT; k <= AB_CALIB_ISOTONIC; k++) {
+    ab_calib c;
+    ab_err e = {0};
+    cr_assert_eq(ab_calib_fit(&c, (ab_calib_kind)k, p, y, N, &e), AB_OK, "%s", e.msg);
+    cr_assert_eq(c.kind, (ab_calib_kind)k);
+    double prev = -1;
+    for (int g = 0; g <= 10000; g++) {
+      double v = ab_calib_apply(&c, g / 10000.0);
+      cr_assert(v >= prev && v >= 0 && v <= 1, "%s not monotone at %g", ab_calib_name(c.kind),
+                g / 10000.0);
+      prev = v;
+    }
+    memcpy(q, p, sizeof p);
+    ab_calib_apply_n(&c, q, N);
+    cr_expect_eq(c.val_log_loss[0], ab_log_loss(p, y, N, 0, 0));
+    cr_expect_eq(c.val_log_loss[1], ab_log_loss(q, y, N, 0, 0));
+    cr_expect_eq(c.val_brier[1], ab_brier(q, y, N, 0, 0));
+    cr_expect_lt(c.val_log_loss[1], c.val_log_loss[0], "%s", ab_calib_name(c.kind));
+    cr_expect_lt(c.val_brier[1], c.val_brier[0], "%s", ab_calib_name(c.kind));
+    cr_log_info("%s: log loss %.4f -> %.4f, Brier %.4f -> %.4f", ab_calib_name(c.kind),
+                c.val_log_loss[0], c.val_log_loss[1], c.val_brier[0], c.val_brier[1]);
+    ab_calib_free(&c);
+  }
+  ab_calib_kind k;
+  cr_expect_eq(ab_calib_parse(&k, "isotonic"), 0);
+  cr_expect_eq(k, AB_CALIB_ISOTONIC);
+  cr_expect_eq(ab_calib_parse(&k, "foo"), -1);
+}

@@ -42,6 +42,28 @@ typedef struct ab_metrics {
   double prior, log_loss_corrected, brier_corrected;
 } ab_metrics;
 
+/* Calibration (calib.c): a monotone map fitted after training on the validation split's
+ * probabilities (the model's output at its training ratio, the probability predict writes
+ * without --prior) against its labels, stored in the model and applied to every
+ * probability the model gives (ab_model_forward, the predictor): what the rest of this
+ * header calls "raw" is then the calibrated probability, and prior correction acts on
+ * it. Platt: p' = sigmoid(a*logit(p) + b). Isotonic: pool-adjacent-violators, stored as n
+ * breakpoints x[i] strictly ascending, y[i] not descending: each block's lowest and
+ * highest probability (one point when they are equal) with the block's buy rate; p' is
+ * linear between neighbouring breakpoints (constant within a block, a ramp across the
+ * gap to the next) and y[0] / y[n-1] beyond the ends, so on the rows it was fitted on it
+ * gives exactly the PAV solution. */
+typedef enum { AB_CALIB_NONE = 0, AB_CALIB_PLATT = 1, AB_CALIB_ISOTONIC = 2 } ab_calib_kind;
+#define AB_CALIB_MAX_POINTS (1u << 24)    /* isotonic breakpoints the loader accepts */
+typedef struct ab_calib {
+  ab_calib_kind kind;
+  double a, b;                       /* platt */
+  uint32_t n;                        /* isotonic: breakpoints in x, y */
+  double *x, *y;
+  /* on the validation split it was fitted on: [0] the model's own, [1] calibrated */
+  double val_log_loss[2], val_brier[2];
+} ab_calib;
+
 /* One network: its architecture and ab_arch_nparams() floats. */
 typedef struct ab_net {
   ab_arch arch;
@@ -197,6 +219,30 @@ int ab_metrics_at_prior(ab_metrics *m, double *lift, const float *prob, const ui
 int ab_platt_fit(double *a, double *b, const float *prob, const uint8_t *y, size_t n,
                  ab_err *e);
 double ab_platt_apply(double p, double a, double b);
+/* ab_platt_fit also fails when the set is separated: every buyer's probability at or
+ * above every non-buyer's (or at or below): the slope a would grow without bound. */
+
+/* Isotonic regression by pool-adjacent-violators on prob[n] sorted ascending (equal
+ * probabilities pooled first; a block merges into the one before while that one's buy
+ * rate is not below it), into c (kind AB_CALIB_ISOTONIC, c->x, c->y malloc'd). Its
+ * squared error on the set is the least of any non-decreasing map (the identity among
+ * them), so the set's Brier score never rises.
+ * Fails (AB_EINPUT) with one class only, or when every block pools into one (the model
+ * does not rank the set: the map would be a constant). */
+int ab_iso_fit(ab_calib *c, const float *prob, const uint8_t *y, size_t n, ab_err *e);
+/* c applied to one probability (NaN stays NaN); p itself for AB_CALIB_NONE. */
+double ab_calib_apply(const ab_calib *c, double p);
+/* The same to prob[n] in place, each result rounded to float. */
+void ab_calib_apply_n(const ab_calib *c, float *prob, size_t n);
+/* Fits a calibrator of kind k (NONE: c is the identity) and records the validation log
+ * loss and Brier score (ab_log_loss, ab_brier) before and after. */
+int ab_calib_fit(ab_calib *c, ab_calib_kind k, const float *prob, const uint8_t *y, size_t n,
+                 ab_err *e);
+int ab_calib_copy(ab_calib *dst, const ab_calib *src, ab_err *e);
+void ab_calib_free(ab_calib *c);
+/* "none", "platt", "isotonic"; parse returns -1 for another name. */
+const char *ab_calib_name(ab_calib_kind k);
+int ab_calib_parse(ab_calib_kind *k, const char *s);
 
 /* A probability with its row, for ranking (highest first, ties in row order). */
 typedef struct ab_scorepair {
