@@ -159,6 +159,18 @@ static uint8_t *without_field(const uint8_t *b, size_t n, size_t at, uint8_t ver
   return o;
 }
 
+/* Format 4's bytes of a format-5 file b[n] without calibration (format 5 = format 4 and
+ * the calibration section at the end, here its kind 0 alone), into a new buffer. */
+static uint8_t *as_format4(const uint8_t *b, size_t n) {
+  cr_assert_eq(le32(b + 8), 5);
+  cr_assert_eq(le32(b + n - 4), AB_CALIB_NONE, "the file ends with a calibration kind");
+  uint8_t *o = malloc(n - 4);
+  memcpy(o, b, n - 4);
+  o[8] = 4;
+  reseal(o, n - 4);
+  return o;
+}
+
 /* Format 2's bytes of a format-4 file b[n] with no encodings, into a new buffer. */
 static uint8_t *as_format2(const uint8_t *b, size_t n, size_t *n2) {
   size_t t = transform_offset(b) + 4, c = t + ENC_NONE_BYTES;
@@ -177,10 +189,14 @@ Test(model, format_1_files_still_load_and_other_formats_are_named) {
   ab_model a, b;
   ab_err e = {0};
   make_model(&a, "6");
-  uint8_t *buf, *old, *f2;
+  uint8_t *buf5, *buf, *old, *f2;
   size_t n, n2;
-  cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
-  cr_assert_eq(le32(buf + 8), 4);
+  cr_assert_eq(ab_model_encode(&a, &buf5, &n, &e), 0);
+  buf = as_format4(buf5, n);
+  n -= 4;
+  cr_assert_eq(ab_model_decode(&b, buf, n, "f4.abm", &e), AB_OK, "%s", e.msg);
+  cr_assert_eq(b.calib.kind, AB_CALIB_NONE, "format 4 reads as no calibration");
+  ab_model_free(&b);
   f2 = as_format2(buf, n, &n2);
   cr_assert_eq(ab_model_decode(&b, f2, n2, "f2.abm", &e), AB_OK, "%s", e.msg);
   cr_assert_eq(b.cfg.order, AB_ORDER_SHUFFLE);
@@ -200,14 +216,16 @@ Test(model, format_1_files_still_load_and_other_formats_are_named) {
   reseal(old, n - 4);
   cr_assert_eq(ab_model_decode(&b, old, n - 4, "old.abm", &e), AB_EINPUT);
   cr_assert(strstr(e.msg, "ensemble in model format 1"), "%s", e.msg);
-  buf[8] = 5; /* a newer format is refused by number */
-  reseal(buf, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA);
-  cr_assert_eq(ab_model_decode(&b, buf, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA, "new.abm", &e), AB_EINPUT);
-  cr_assert(strstr(e.msg, "model format 5, this abgpu"), "%s", e.msg);
-  cr_assert(strstr(e.msg, "a newer abgpu wrote it"), "%s", e.msg);
+  buf5[8] = 6; /* a newer format is refused by number */
+  reseal(buf5, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA + 4);
+  cr_assert_eq(ab_model_decode(&b, buf5, n2 + ENC_NONE_BYTES + CONFIG3_EXTRA + 4, "new.abm", &e),
+               AB_EINPUT);
+  cr_assert(strstr(e.msg, "model format 6, this abgpu"), "%s", e.msg);
+  cr_assert(strstr(e.msg, "reads formats 1..5 (a newer abgpu wrote it)"), "%s", e.msg);
   free(f2);
   free(old);
   free(buf);
+  free(buf5);
   ab_model_free(&a);
 }
 
@@ -218,9 +236,12 @@ Test(model, format_3_loads_without_dropout_and_format_4_keeps_it) {
   ab_err e = {0};
   make_model(&a, "6");
   a.cfg.dropout = 0.25f;
-  uint8_t *buf, *f3;
+  uint8_t *buf5, *buf, *f3;
   size_t n;
-  cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
+  cr_assert_eq(ab_model_encode(&a, &buf5, &n, &e), 0);
+  buf = as_format4(buf5, n);
+  free(buf5);
+  n -= 4;
   cr_assert_eq(ab_model_decode(&b, buf, n, "f4.abm", &e), AB_OK, "%s", e.msg);
   cr_assert_eq(b.cfg.dropout, 0.25f);
   ab_model_free(&b);
@@ -240,6 +261,57 @@ Test(model, format_3_loads_without_dropout_and_format_4_keeps_it) {
   free(f3);
   free(buf);
   ab_model_free(&a);
+}
+
+/* Both calibrators survive save and load field for field (the doubles bit for bit), the
+ * loaded model gives the same probabilities, and broken calibration fields are refused. */
+Test(model, calibrators_round_trip_bit_for_bit) {
+  ab_model a, b;
+  ab_err e = {0};
+  const double x[3] = {0.125, 0.4, 0.875}, y[3] = {0.0625, 0.5, 0.9};
+  for (int k = AB_CALIB_PLATT; k <= AB_CALIB_ISOTONIC; k++) {
+    make_model(&a, "4");
+    ab_calib *c = &a.calib;
+    c->kind = (ab_calib_kind)k;
+    c->a = 0.731234567890123, c->b = -0.2718281828;
+    c->val_log_loss[0] = 0.51, c->val_log_loss[1] = 0.49, c->val_brier[0] = 0.17,
+    c->val_brier[1] = 0.16;
+    if (k == AB_CALIB_ISOTONIC) {
+      c->a = c->b = 0;
+      c->n = 3;
+      c->x = malloc(sizeof x), c->y = malloc(sizeof y);
+      memcpy(c->x, x, sizeof x), memcpy(c->y, y, sizeof y);
+    }
+    uint8_t *buf;
+    size_t n;
+    cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
+    cr_assert_eq(ab_model_decode(&b, buf, n, "c.abm", &e), AB_OK, "%s", e.msg);
+    const ab_calib *d = &b.calib;
+    cr_assert_eq(d->kind, c->kind);
+    cr_assert(memcmp(&d->a, &c->a, 8) == 0 && memcmp(&d->b, &c->b, 8) == 0);
+    cr_assert(memcmp(d->val_log_loss, c->val_log_loss, 16) == 0);
+    cr_assert(memcmp(d->val_brier, c->val_brier, 16) == 0);
+    cr_assert_eq(d->n, c->n);
+    if (k == AB_CALIB_ISOTONIC)
+      cr_assert(memcmp(d->x, x, sizeof x) == 0 && memcmp(d->y, y, sizeof y) == 0);
+    float xs[3 * AB_NFEAT] = {0.5f, -1, 2}, p[3], q[3];
+    cr_assert_eq(ab_model_forward(&a, xs, 3, p, &e), 0);
+    cr_assert_eq(ab_model_forward(&b, xs, 3, q, &e), 0);
+    cr_assert(memcmp(p, q, sizeof p) == 0);
+    /* the last field broken: a slope that reverses the ranking, a value table that falls */
+    uint8_t *w = malloc(n);
+    memcpy(w, buf, n);
+    if (k == AB_CALIB_PLATT) memcpy(w + n - 16, &(double){-1.0}, 8);
+    else memcpy(w + n - 8, &(double){0.1}, 8);
+    reseal(w, n);
+    ab_model_free(&b);
+    cr_assert_eq(ab_model_decode(&b, w, n, "c.abm", &e), AB_EINPUT);
+    cr_assert(strstr(e.msg, k == AB_CALIB_PLATT ? "Platt parameters" : "isotonic value 3"),
+              "%s", e.msg);
+    free(w);
+    free(buf);
+    ab_model_free(&a);
+  }
 }
 
 Test(model, transform_and_ensembles_round_trip) {
@@ -334,12 +406,12 @@ Test(model_cli, huge_layer_count_exits_2_with_one_line) {
   train_once();
   size_t n;
   uint8_t *b = read_model(&n);
-  /* the network section ends the file: nlayers, dims[nl+1], act[nl], nparams, params
-   * (10-100-100-2 on the default recipe's encoded inputs) */
+  /* the network section ends the file but for the calibration kind (4 bytes, 0): nlayers,
+   * dims[nl+1], act[nl], nparams, params (10-100-100-2 on the default recipe's inputs) */
   ab_model m;
   ab_err e;
   cr_assert_eq(ab_model_decode(&m, b, n, "m.abm", &e), 0, "%s", e.msg);
-  size_t P = ab_arch_nparams(&m.nets[0].arch), off = n - (4 + 4 * 4 + 4 * 3 + 8 + 4 * P);
+  size_t P = ab_arch_nparams(&m.nets[0].arch), off = n - 4 - (4 + 4 * 4 + 4 * 3 + 8 + 4 * P);
   ab_model_free(&m);
   cr_assert_eq(b[off], 3, "layer count not where expected");
   b[off] = 0xFF; b[off + 1] = 0xFF; b[off + 2] = 0xFF; b[off + 3] = 0x7F;
@@ -407,20 +479,33 @@ Test(model_cli, info_round_trips_train_json, .timeout = 60) {
   static const char *const flags[] = {
       "--lr 0.003 --batch 50 --wd 0.0001 --patience 3 --split 70,15,15 --transform log1p "
       "--balance random --seed 9 --epochs 4",
-      "--ensemble 2 --epochs 2 --dropout 0.1 --lr-schedule cosine --batch-order fixed"};
-  for (int k = 0; k < 2; k++) {
+      "--ensemble 2 --epochs 2 --dropout 0.1 --lr-schedule cosine --batch-order fixed",
+      "--epochs 3 --calibrate isotonic", "--epochs 3 --calibrate platt --balance random"};
+  for (int k = 0; k < 4; k++) {
     tu_sh(&t, "%s train --data synth:2000:5 %s --quiet --json --out %s", ABGPU_BIN, flags[k], path);
     cr_assert_eq(t.status, 0, "%s", t.out);
     tu_sh(&i, "%s info %s --json", ABGPU_BIN, path);
     cr_assert_eq(i.status, 0, "%s", i.out);
     char a[4096], b[4096];
-    static const char *const keys[] = {"\"config\": ", "\"test_metrics\": {", "\"val_metrics\": {"};
-    for (int q = 0; q < 3; q++)
+    static const char *const keys[] = {"\"config\": ", "\"test_metrics\": {", "\"val_metrics\": {",
+                                       "\"calibration\": {"};
+    for (int q = 0; q < 4; q++)
       cr_assert_str_eq(object_after(i.out, keys[q], a, sizeof a),
                        object_after(t.out, keys[q], b, sizeof b), "%s after train %s", keys[q],
                        flags[k]);
     cr_assert(strstr(a, "\"version\": \"") || strstr(i.out, "\"version\": \""), "%s", i.out);
   }
+  cr_assert(strstr(i.out, "\"calibration\": {\"method\": \"platt\", \"a\": "), "%s", i.out);
+  tu_sh(&i, "%s info %s", ABGPU_BIN, path);
+  cr_assert(strstr(i.out, "calibration    platt, p' = sigmoid("), "%s", i.out);
+  tu_sh(&t, "%s train --data synth:300 --calibrate foo", ABGPU_BIN);
+  cr_assert_eq(t.status, 2, "%s", t.out);
+  cr_assert(strstr(t.out, "--calibrate: 'foo' is not none, platt or isotonic"), "%s", t.out);
+  tu_sh(&t, "%s train --help", ABGPU_BIN);
+  cr_assert(strstr(t.out, "--calibrate C     none, platt"), "%s", t.out);
+  snprintf(path, sizeof path, "%s/info2.abm", tu_tmpdir());
+  tu_sh(&t, "%s train --data synth:2000:5 %s --quiet --out %s", ABGPU_BIN, flags[1], path);
+  tu_sh(&i, "%s info %s --json", ABGPU_BIN, path);
   cr_assert(strstr(i.out, "\"kind\": \"ensemble\", \"networks\": 2"), "%s", i.out);
   cr_assert(strstr(i.out, "\"dropout\": 0.1"), "%s", i.out);
   tu_sh(&i, "%s info --model %s", ABGPU_BIN, path);

@@ -1,6 +1,7 @@
 /* predict and export: one row out per row in, ids in file order, the target column
  * ignored, the model's fills and scaler used, --sort/--top, streaming across chunks, and
  * docs/python.md's numpy lines reproducing the probabilities. */
+#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include "abgpu/model.h"
 #include "testutil.h"
+#include "tolerance.h"
 
 static char model[600], dir[512];
 
@@ -270,6 +272,127 @@ Test(predict, python_doc_reproduces_predict_with_numpy, .init = setup, .timeout 
         ABGPU_BIN, enc);
   cr_assert_eq(r.status, 0, "%s", r.out);
   python_doc_check(enc);
+  static const char *const kinds[] = {"platt", "isotonic"};
+  for (int k = 0; k < 2; k++) { /* and the calibration lines */
+    tu_sh(&r, "%s train --data synth:3000:5 --epochs 4 --calibrate %s --quiet --out %s",
+          ABGPU_BIN, kinds[k], enc);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    python_doc_check(enc);
+  }
+}
+
+/* One float64 array `name` of the stored (uncompressed) .npz buf[n], copied into a new
+ * array; its length from the .npy header's shape. */
+static double *npz_f64(const char *buf, size_t n, const char *name, size_t *len) {
+  char key[64];
+  snprintf(key, sizeof key, "%s.npy", name);
+  const char *s = memmem(buf, n, key, strlen(key));
+  cr_assert(s, "no %s in the export", key);
+  const char *magic = memmem(s, n - (size_t)(s - buf), "\x93NUMPY", 6);
+  cr_assert(magic, "no .npy after %s", key);
+  size_t hlen = (unsigned char)magic[8] | (size_t)(unsigned char)magic[9] << 8;
+  const char *shape = strstr(magic + 10, "'shape': (");
+  cr_assert(shape && strstr(magic + 10, "'descr': '<f8'"), "%s is not float64", name);
+  cr_assert_eq(sscanf(shape + 10, "%zu", len), 1);
+  cr_assert((size_t)(magic + 10 + hlen - buf) + *len * 8 <= n);
+  double *v = malloc(*len * sizeof *v);
+  memcpy(v, magic + 10 + hlen, *len * sizeof *v);
+  return v;
+}
+
+/* What docs/python.md does with the export's calibration arrays, written again here. */
+static double apply_export(double p, int kind, const double *ab, const double *x,
+                           const double *y, size_t n) {
+  if (kind == 1) {
+    double q = p < 1e-7 ? 1e-7 : p > 1 - 1e-7 ? 1 - 1e-7 : p;
+    return 1 / (1 + exp(-(ab[0] * log(q / (1 - q)) + ab[1])));
+  }
+  if (p <= x[0]) return y[0];
+  if (p >= x[n - 1]) return y[n - 1];
+  size_t k = 1;
+  while (x[k] < p) k++;
+  return y[k - 1] + (p - x[k - 1]) / (x[k] - x[k - 1]) * (y[k] - y[k - 1]);
+}
+
+/* A calibrated model gives the same probabilities through predict (ref and cpu devices)
+ * as the network's own probabilities (the model loaded, its calibrator set aside) mapped
+ * by the arrays export wrote; eval's Brier score and confusion counts are those of
+ * predict's probabilities. Tolerances: predict prints 6 decimals (5e-7) and rounds to
+ * float (6e-8); the cpu device adds AB_TOL_SCORE_ABS (tolerance.h). The Brier score from
+ * printed probabilities moves by at most 2 * 5.6e-7 per row. */
+Test(predict, calibrated_predict_eval_and_export_agree, .init = setup, .timeout = 120) {
+  static const char *const kinds[] = {"platt", "isotonic"};
+  static tu_run r, q;
+  static int64_t id[3000];
+  static double p[3000], pc[3000];
+  static int fl[3000];
+  for (int k = 0; k < 2; k++) {
+    char m[700];
+    snprintf(m, sizeof m, "%s/cal_%s.abm", dir, kinds[k]);
+    tu_sh(&r, "cd %s && %s train --data synth:4000:5 --epochs 4 --quiet --calibrate %s --out %s"
+              " && %s synth --rows 3000 --seed 11 --out cal.csv > /dev/null && %s export "
+              "--model %s --out cal.npz 2> /dev/null", dir, ABGPU_BIN, kinds[k], m, ABGPU_BIN,
+          ABGPU_BIN, m);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    /* the export's arrays */
+    char path[700];
+    snprintf(path, sizeof path, "%s/cal.npz", dir);
+    FILE *f = fopen(path, "rb");
+    cr_assert(f);
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f), nab = 0, nx = 0, ny = 0;
+    fclose(f);
+    const char *kk = memmem(buf, n, "calib_kind.npy", 14);
+    cr_assert(kk, "no calib_kind in the export");
+    const char *km = memmem(kk, n - (size_t)(kk - buf), "\x93NUMPY", 6);
+    int32_t kind;
+    memcpy(&kind, km + 10 + ((unsigned char)km[8] | (size_t)(unsigned char)km[9] << 8), 4);
+    cr_assert_eq(kind, k + 1, "calib_kind of a %s model", kinds[k]);
+    double *ab = k == 0 ? npz_f64(buf, n, "platt_ab", &nab) : NULL;
+    double *x = k == 1 ? npz_f64(buf, n, "iso_x", &nx) : NULL;
+    double *y = k == 1 ? npz_f64(buf, n, "iso_y", &ny) : NULL;
+    cr_assert(k == 0 ? nab == 2 : nx == ny && nx >= 2, "%zu %zu %zu", nab, nx, ny);
+    /* the network's own probabilities of the rows */
+    ab_model mod;
+    ab_scored s;
+    ab_err e = {0};
+    cr_assert_eq(ab_model_load(&mod, m, &e), 0, "%s", e.msg);
+    cr_assert_eq(mod.calib.kind, (ab_calib_kind)(k + 1));
+    ab_calib kept = mod.calib;
+    mod.calib.kind = AB_CALIB_NONE;
+    snprintf(path, sizeof path, "%s/cal.csv", dir);
+    cr_assert_eq(ab_model_score_file(&s, &mod, path, NULL, 1, (ab_scorer){0}, &e), 0, "%s", e.msg);
+    mod.calib = kept;
+    cr_assert_eq(s.n, 3000);
+    for (size_t i = 0; i < s.n; i++) pc[i] = apply_export(s.prob[i], kind, ab, x, y, nx);
+    static const char *const devs[] = {"ref", "cpu"};
+    for (int d = 0; d < 2; d++) {
+      tu_sh(&q, "cd %s && %s predict --model %s --data cal.csv --device %s", dir, ABGPU_BIN, m,
+            devs[d]);
+      cr_assert_eq(q.status, 0, "%s", q.out);
+      cr_assert_eq(parse_scores(q.out, id, p, fl, 3000), 3000);
+      double worst = 0, tol = 5.6e-7 + (d ? AB_TOL_SCORE_ABS : 0);
+      for (size_t i = 0; i < s.n; i++) worst = fmax(worst, fabs(p[i] - pc[i]));
+      cr_log_info("%s on %s: max |predict - export applied| %.3g", kinds[k], devs[d], worst);
+      cr_expect_leq(worst, tol, "%s on %s: %.3g", kinds[k], devs[d], worst);
+    }
+    /* eval's figures are of the same probabilities (predict's on ref, just above) */
+    tu_sh(&q, "cd %s && %s eval --model %s --data cal.csv --device ref --json", dir, ABGPU_BIN, m);
+    cr_assert_eq(q.status, 0, "%s", q.out);
+    double brier = 0;
+    uint64_t tp = 0;
+    for (size_t i = 0; i < s.n; i++) {
+      brier += (p[i] - s.y[i]) * (p[i] - s.y[i]);
+      tp += fl[i] && s.y[i];
+    }
+    brier /= (double)s.n;
+    double eb = tu_json_num(q.out, "brier"), etp = tu_json_num(q.out, "tp");
+    cr_expect_leq(fabs(eb - brier), 2 * 5.6e-7, "eval Brier %.9g, predict's %.9g", eb, brier);
+    cr_expect_eq(etp, (double)tp, "eval tp %g, predict's %llu", etp, (unsigned long long)tp);
+    ab_scored_free(&s);
+    ab_model_free(&mod);
+    free(ab), free(x), free(y);
+  }
 }
 
 /* tests/data/model-format2.abm was written by abgpu before model format 3 (the commit
@@ -283,6 +406,20 @@ Test(predict, a_format2_model_from_an_older_abgpu_scores_as_it_did, .init = setu
         ABGPU_BIN, ABGPU_SRC_DIR, ABGPU_SRC_DIR, dir, dir, ABGPU_SRC_DIR);
   cr_assert_eq(r.status, 0, "%s", r.out);
   cr_assert(strstr(r.out, "same"), "%s", r.out);
+}
+
+/* tests/data/model-format4.abm: the same training by the abgpu before model format 5
+ * (commit 2266c96), format4-predict.csv its predict of format2-rows.csv. It reads as
+ * uncalibrated and scores byte for byte as it did. */
+Test(predict, a_format4_model_from_an_older_abgpu_scores_as_it_did, .init = setup) {
+  static tu_run r;
+  tu_sh(&r, "%s predict --model %s/tests/data/model-format4.abm --data %s/tests/data/format2-rows.csv "
+            "--out %s/old4.csv && cmp %s/old4.csv %s/tests/data/format4-predict.csv && echo same && "
+            "%s info %s/tests/data/model-format4.abm", ABGPU_BIN, ABGPU_SRC_DIR, ABGPU_SRC_DIR, dir,
+        dir, ABGPU_SRC_DIR, ABGPU_BIN, ABGPU_SRC_DIR);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "same"), "%s", r.out);
+  cr_assert(strstr(r.out, "calibration    none"), "%s", r.out);
 }
 
 /* Issue 17, item 3: values finite as float32 but far outside the training data never give

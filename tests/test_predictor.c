@@ -18,20 +18,27 @@
 
 #define NROWS 5000
 
-static char dir[512], model[600], ens[600], csv[600];
+static char dir[512], model[600], ens[600], csv[600], iso[600], platt[600];
 
-/* A model (log1p and ple encodings, to cover the encoder), an ensemble of two, and a
- * labelled file to score. */
+/* A model (log1p and ple encodings, to cover the encoder), an ensemble of two, the same
+ * two calibrated (isotonic, Platt: the calibrator is applied in the predictor as in
+ * ab_model_forward), and a labelled file to score. */
 static void setup(void) {
   tu_run r;
   snprintf(dir, sizeof dir, "%s", tu_tmpdir());
   snprintf(model, sizeof model, "%s/m.abm", dir);
   snprintf(ens, sizeof ens, "%s/e.abm", dir);
   snprintf(csv, sizeof csv, "%s/c.csv", dir);
+  snprintf(iso, sizeof iso, "%s/iso.abm", dir);
+  snprintf(platt, sizeof platt, "%s/platt.abm", dir);
   tu_sh(&r, "%s train --data synth:6000:3 --epochs 4 --quiet --transform log1p,ple:8 --out %s"
             " && %s train --data synth:6000:3 --epochs 3 --quiet --ensemble 2 --out %s"
             " && %s synth --rows %d --seed 5 --out %s",
         ABGPU_BIN, model, ABGPU_BIN, ens, ABGPU_BIN, NROWS, csv);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  tu_sh(&r, "%s train --data synth:6000:3 --epochs 4 --quiet --transform log1p,ple:8 "
+            "--calibrate isotonic --out %s && %s train --data synth:6000:3 --epochs 3 --quiet "
+            "--ensemble 2 --calibrate platt --out %s", ABGPU_BIN, iso, ABGPU_BIN, platt);
   cr_assert_eq(r.status, 0, "%s", r.out);
 }
 
@@ -75,6 +82,8 @@ static void expect_close(const char *what, const float *got, const float *want, 
 static void each_model(void (*check)(const char *path)) {
   check(model);
   check(ens);
+  check(iso);
+  check(platt);
 }
 
 static void ref_bits(const char *path) {

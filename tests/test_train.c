@@ -117,3 +117,58 @@ Test(train_real, protocol_a_default_and_seed_compat_reach_the_bars, .timeout = 6
   cr_expect_geq(c, 0.81, "--seed-compat mean %.4f < 0.81", c);
   cr_expect_geq(ce, 25, "--seed-compat median epochs %g < 25", ce);
 }
+
+/* --calibrate on the real export (synthetic customers without it): both calibrators lower
+ * the validation split's log loss and Brier score they were fitted on, or leave them
+ * (isotonic: the PAV fit minimises the squared error and the log loss over every
+ * non-decreasing map, the identity included; Platt: Newton from the identity only takes
+ * steps that do not raise the log loss, and its Brier score is checked as measured). The figures reported before
+ * calibration are the uncalibrated model's: the same as --calibrate none's val_metrics. */
+Test(train, calibration_does_not_raise_the_validation_loss, .timeout = 300) {
+  const char *real = tu_real_data(), *data = real ? real : "synth:6000:3";
+  static tu_run r;
+  tu_sh(&r, "%s train --data %s --quiet --json 2>/dev/null", ABGPU_BIN, data);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  const char *v = strstr(r.out, "\"val_metrics\": {");
+  cr_assert(v, "%s", r.out);
+  double ll = tu_json_num(v, "log_loss"), br = tu_json_num(v, "brier");
+  static const char *const kinds[] = {"platt", "isotonic"};
+  for (int k = 0; k < 2; k++) {
+    tu_sh(&r, "%s train --data %s --quiet --json --calibrate %s 2>/dev/null", ABGPU_BIN, data,
+          kinds[k]);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    const char *c = strstr(r.out, "\"calibration\": {");
+    cr_assert(c && strstr(c, kinds[k]), "%s", r.out);
+    double lb = tu_json_num(c, "val_log_loss_before"), la = tu_json_num(c, "val_log_loss_after");
+    double bb = tu_json_num(c, "val_brier_before"), ba = tu_json_num(c, "val_brier_after");
+    cr_log_info("%s, %s: validation log loss %.6f -> %.6f, Brier %.6f -> %.6f", data, kinds[k],
+                lb, la, bb, ba);
+    cr_expect_eq(lb, ll, "before: %.9g, --calibrate none's %.9g", lb, ll);
+    cr_expect_eq(bb, br, "before: %.9g, --calibrate none's %.9g", bb, br);
+    cr_expect_leq(ba, bb, "%s raised the validation Brier score", kinds[k]);
+    cr_expect_leq(la, lb, "%s raised the validation log loss", kinds[k]);
+    /* and the stored validation metrics are the calibrated ones */
+    v = strstr(r.out, "\"val_metrics\": {");
+    cr_assert(v);
+    cr_expect_eq(tu_json_num(v, "brier"), ba, "val_metrics' Brier is not the calibrated one");
+  }
+}
+
+/* A validation split the model separates completely (the target is price_overall > 10
+ * with a gap around it): Platt has no finite slope, so train --calibrate platt refuses
+ * with exit 2 and writes no model; isotonic fits it. */
+Test(train, calibrate_platt_refuses_a_separated_validation_split, .timeout = 60) {
+  static tu_run r;
+  tu_sh(&r, "cd %s && %s synth --rows 1500 --seed 3 --out s.csv > /dev/null 2>&1 && "
+            "awk -F, -v OFS=, '$4 > 8 && $4 < 12 {next} {$12 = $4 > 10; print}' s.csv > sep.csv && "
+            "%s train --data sep.csv --epochs 60 --quiet --calibrate platt --out sep.abm; "
+            "echo rc=$?; ls", tu_tmpdir(), ABGPU_BIN, ABGPU_BIN);
+  cr_assert(strstr(r.out, "rc=2"), "%s", r.out);
+  cr_assert(strstr(r.out, "--calibrate platt on the validation split: calibration: the model "
+                   "separates the"), "%s", r.out);
+  cr_assert(strstr(r.out, "use isotonic or none; no model written"), "%s", r.out);
+  cr_assert(!strstr(r.out, "sep.abm"), "a model was written: %s", r.out);
+  tu_sh(&r, "cd %s && %s train --data sep.csv --epochs 60 --quiet --calibrate isotonic --out "
+            "sep.abm", tu_tmpdir(), ABGPU_BIN);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+}

@@ -17,7 +17,7 @@
 #include "abgpu/config.h"
 
 #define AB_MODEL_MAGIC "ABGPUMDL"         /* 8 bytes, no terminator in the file */
-#define AB_MODEL_FORMAT 4                 /* bumped on any change to the layout */
+#define AB_MODEL_FORMAT 5                 /* bumped on any change to the layout */
 #define AB_MODEL_ENC_VERSION 1            /* version of format 3's encoding section */
 #define AB_MODEL_FORMAT_OLDEST 1          /* the oldest format the loader still reads */
 #define AB_MODEL_HEADER 32                /* bytes before the payload */
@@ -91,6 +91,7 @@ typedef struct ab_model {
   double prior;                      /* buyers' share of the training file (pi) */
   double train_ratio;                /* buyers' share after balancing (rho) */
   ab_metrics val, test;              /* at threshold 0.5 on the balanced splits */
+  ab_calib calib;                    /* AB_CALIB_NONE: the network's probability as it is */
 } ab_model;
 
 /* ---- the model struct (model.c) ---- */
@@ -155,8 +156,8 @@ typedef struct ab_scorer {
 int ab_scorer_run(ab_scorer sc, const ab_model *m, const float *xs, size_t n, float *prob,
                   ab_err *e);
 
-/* Raw probability of buying for n prepared rows (the mean over the model's networks),
- * with the reference ops: the same bits on every machine. The model's encodings (te,
+/* Raw probability of buying for n prepared rows (the mean over the model's networks,
+ * calibrated by m->calib), with the reference ops: the same bits on every machine. The model's encodings (te,
  * ple) are applied to the prepared rows first. */
 int ab_model_forward(const ab_model *m, const float *xs, size_t n, float *prob, ab_err *e);
 

@@ -13,7 +13,8 @@ typedef struct ab_predictor ab_predictor;
  * the predictor. */
 int ab_predictor_open(ab_predictor **p, ab_backend *be, const ab_model *m, ab_err *e);
 /* Raw probabilities of n prepared rows xs [n][AB_NFEAT] (ab_model_prepare): the model's
- * encodings, then every network, averaged, as ab_model_forward computes them. */
+ * encodings, then every network, averaged and calibrated (m->calib), as ab_model_forward
+ * computes them. */
 int ab_predictor_run(ab_predictor *p, const float *xs, size_t n, float *prob, ab_err *e);
 void ab_predictor_free(ab_predictor *p);
 /* Raw probabilities of n rows of network inputs x [n][width] (rows ab_encode_rows has

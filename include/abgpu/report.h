@@ -62,6 +62,9 @@ void ab_json_metrics(FILE *f, const ab_metrics *m);
  * was made (preparation, training configuration, data and its hash, the splits' sizes),
  * from the model file: train --json's "config" and info --json's, the same text. */
 void ab_json_model_config(FILE *f, const ab_model *m);
+/* The model's calibrator: {"method": "none"}, or its method, parameters (Platt: a, b;
+ * isotonic: the number of breakpoints) and validation figures before and after. */
+void ab_json_calibration(FILE *f, const ab_calib *c);
 /* [{"decile": 1, "contacted": .., ...}, ...] */
 void ab_json_gains(FILE *f, const ab_gains *g);
 /* [{"bin": 1, "from": 0, "to": 0.1, "customers": .., "buyers": .., "mean_probability": ..,

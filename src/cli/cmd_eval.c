@@ -212,6 +212,8 @@ static void print_json(FILE *f, const eval_out *o, const eval_args *a) {
   ab_json_gains(f, &o->g);
   fprintf(f, ", \"reliability\": ");
   ab_json_reliability(f, &o->rel);
+  fprintf(f, ", \"calibration\": "); /* every figure above is of its probabilities */
+  ab_json_calibration(f, &o->m.calib);
   if (a->mode >= 0) {
     fprintf(f, ", \"choice\": ");
     ab_json_choice(f, &o->c, &o->m, o->prior);
@@ -277,9 +279,10 @@ static void print_text(FILE *f, const eval_out *o, const eval_args *a) {
   const ab_metrics *m = &o->mt;
   fprintf(f, "%s on %s: %llu customers, %llu buy again (%.1f%%)\n", a->model, a->data,
          (unsigned long long)m->n, (unsigned long long)m->npos, 100.0 * (double)m->npos / (double)m->n);
-  fprintf(f, "probabilities: raw = the network's output (trained at %.1f%% buyers); corrected = "
-         "mapped to %.1f%% buyers (%s)\n", 100 * o->m.train_ratio, 100 * o->prior,
-         a->prior > 0 ? "--prior" : "the training file's share");
+  fprintf(f, "probabilities: raw = the network's output%s%s (trained at %.1f%% buyers); "
+         "corrected = mapped to %.1f%% buyers (%s)\n", o->m.calib.kind ? ", calibrated " : "",
+         o->m.calib.kind ? ab_calib_name(o->m.calib.kind) : "", 100 * o->m.train_ratio,
+         100 * o->prior, a->prior > 0 ? "--prior" : "the training file's share");
   fprintf(f, "ranking (same for raw and corrected): ROC AUC %.4f, PR AUC %.4f, top-decile lift %.2f\n",
          m->roc_auc, m->pr_auc, o->g.row[0].lift);
   fprintf(f, "at threshold %.2f on the raw probability (corrected %.4f): accuracy %.2f%%, "

@@ -18,8 +18,10 @@ static void export_help(void) {
          "log1p (int32 [10]: 1 where the input transform applies), nnets, feature_names,\n"
          "prior and train_ratio; the encodings: ple_nedges (int32 [10]), pleJ (float32 edges\n"
          "of feature J, where ple_nedges[J] >= 2), nte, and when nte > 0 te_feat, te_prior,\n"
-         "te_mean, te_std (per encoded column) and teC_value, teC_rate (its table). An\n"
-         "ensemble's networks are net0_W0, net0_b0, ...,\n"
+         "te_mean, te_std (per encoded column) and teC_value, teC_rate (its table); the\n"
+         "calibration: calib_kind (int32: 0 none, 1 platt, 2 isotonic) and platt_ab\n"
+         "(float64 [a, b]) or iso_x, iso_y (float64 breakpoints). An ensemble's networks\n"
+         "are net0_W0, net0_b0, ...,\n"
          "net0_act, net0_nlayers, net1_... instead. docs/python.md scores customers with them.\n\n"
          "  --model M         model file from `abgpu train --out` or `abgpu sweep` (required)\n"
          "  --out FILE        output .npz file (required)\n"
@@ -31,7 +33,8 @@ static void export_help(void) {
 
 #define NET_ARRAYS (2 * AB_MAX_LAYERS + 2)
 #define ENC_ARRAYS (2 + 3 * AB_NFEAT + 4)
-#define MAX_ARRAYS (AB_MODEL_MAX_NETS * NET_ARRAYS + 12 + ENC_ARRAYS)
+#define CALIB_ARRAYS 3
+#define MAX_ARRAYS (AB_MODEL_MAX_NETS * NET_ARRAYS + 12 + ENC_ARRAYS + CALIB_ARRAYS)
 
 /* Names and small arrays the npz entries point into. */
 typedef struct exp_net {
@@ -47,6 +50,8 @@ typedef struct exp_data {
   char enc_names[3 * AB_NFEAT][24];  /* "te%d_value" for any int: GCC checks the bound */
   int32_t nedges[AB_NFEAT], nte, te_feat[AB_NFEAT];
   float te_prior[AB_NFEAT], te_mean[AB_NFEAT], te_std[AB_NFEAT];
+  int32_t calib_kind;
+  double platt_ab[2];
 } exp_data;
 
 static void arr(ab_npy_array *a, const char *name, const char *descr, int ndim, size_t d0,
@@ -112,6 +117,22 @@ static int enc_arrays(ab_npy_array *a, exp_data *d, const ab_encoder *enc) {
   return k;
 }
 
+/* The calibrator: calib_kind (0 none, 1 platt, 2 isotonic), then platt_ab = [a, b] or
+ * iso_x, iso_y (the breakpoints). */
+static int calib_arrays(ab_npy_array *a, exp_data *d, const ab_calib *c) {
+  int k = 0;
+  d->calib_kind = (int32_t)c->kind;
+  arr(&a[k++], "calib_kind", "<i4", 0, 0, 0, &d->calib_kind, 4);
+  if (c->kind == AB_CALIB_PLATT) {
+    d->platt_ab[0] = c->a, d->platt_ab[1] = c->b;
+    arr(&a[k++], "platt_ab", "<f8", 1, 2, 0, d->platt_ab, sizeof d->platt_ab);
+  } else if (c->kind == AB_CALIB_ISOTONIC) {
+    arr(&a[k++], "iso_x", "<f8", 1, c->n, 0, c->x, c->n * sizeof(double));
+    arr(&a[k++], "iso_y", "<f8", 1, c->n, 0, c->y, c->n * sizeof(double));
+  }
+  return k;
+}
+
 static int model_arrays(ab_npy_array *a, exp_data *d, const ab_model *m) {
   int k = 0;
   for (int i = 0; i < m->nnets; i++) {
@@ -136,7 +157,8 @@ static int model_arrays(ab_npy_array *a, exp_data *d, const ab_model *m) {
   arr(&a[k++], "feature_names", "<U32", 1, AB_NFEAT, 0, d->fnames, sizeof d->fnames);
   arr(&a[k++], "prior", "<f8", 0, 0, 0, &d->prior, 8);
   arr(&a[k++], "train_ratio", "<f8", 0, 0, 0, &d->ratio, 8);
-  return k + enc_arrays(a + k, d, &m->enc);
+  k += enc_arrays(a + k, d, &m->enc);
+  return k + calib_arrays(a + k, d, &m->calib);
 }
 
 static void print_json(FILE *f, const char *model, const char *out, const ab_npy_array *a, int n) {

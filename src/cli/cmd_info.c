@@ -10,10 +10,12 @@ static void info_help(void) {
          "Shows what a model file holds: the networks, the preparation (transform,\n"
          "balancing, split, missing values), the training configuration (lr, batch, wd,\n"
          "epochs, patience, seed, ...), the training data with its hash and the splits'\n"
-         "sizes, the abgpu version that wrote it, and its validation and test metrics.\n\n"
+         "sizes, the abgpu version that wrote it, its validation and test metrics and\n"
+         "its calibration (train --calibrate).\n\n"
          "  --model M         the model file (or as the first argument)\n"
          "  --json            one JSON object on stdout: {\"model\", \"config\" (the same as\n"
-         "                    train --json's), \"val_metrics\", \"test_metrics\"}\n"
+         "                    train --json's), \"calibration\", \"val_metrics\",\n"
+         "                    \"test_metrics\"}\n"
          "  --json-out F      the same object into file F (the text still on stdout)\n"
          "  -h, --help        this text\n");
 }
@@ -47,6 +49,15 @@ static void print_text(const ab_model *m, const char *path) {
          (unsigned long long)m->n_val, (unsigned long long)m->n_test);
   print_metrics("validation", &m->val);
   print_metrics("test", &m->test);
+  const ab_calib *k = &m->calib;
+  printf("calibration    %s", ab_calib_name(k->kind));
+  if (k->kind == AB_CALIB_PLATT) printf(", p' = sigmoid(%.6g*logit(p) + %.6g)", k->a, k->b);
+  if (k->kind == AB_CALIB_ISOTONIC) printf(", %u breakpoints from p %.4f to %.4f", k->n, k->x[0],
+                                           k->x[k->n - 1]);
+  if (k->kind != AB_CALIB_NONE)
+    printf("; validation log loss %.4f -> %.4f, Brier %.4f -> %.4f (metrics above: calibrated)",
+           k->val_log_loss[0], k->val_log_loss[1], k->val_brier[0], k->val_brier[1]);
+  printf("\n");
 }
 
 static void print_json(FILE *f, const ab_model *m, const char *path) {
@@ -54,6 +65,8 @@ static void print_json(FILE *f, const ab_model *m, const char *path) {
   ab_json_str(f, path);
   fprintf(f, ", \"config\": ");
   ab_json_model_config(f, m);
+  fprintf(f, ", \"calibration\": ");
+  ab_json_calibration(f, &m->calib);
   fprintf(f, ", \"val_metrics\": {");
   ab_json_metrics(f, &m->val);
   fprintf(f, "}, \"test_metrics\": {");

@@ -25,6 +25,7 @@ typedef struct train_args {
   int quiet, verbose, compat, balance_set, threads, ckpt_every;
   cli_json json;
   int ensemble;             /* networks trained (seeds S, S+1, ...) and saved as one model */
+  ab_calib_kind calibrate;  /* fitted on the validation split after training */
   char note[4096];          /* the flags, stored in checkpoints for --resume */
 } train_args;
 
@@ -80,6 +81,11 @@ static void train_help(void) {
          "                    batch order, one split) and save their average as one model\n"
          "                    (default: 1)\n"
          "  --missing M       empty fields: error, mean, median or zero (default: error)\n"
+         "  --calibrate C     none, platt (sigmoid of a*logit(p)+b) or isotonic\n"
+         "                    (pool-adjacent-violators, interpolated): fitted after training\n"
+         "                    on the validation split's probabilities (at its share of\n"
+         "                    buyers), kept in the model and applied to every probability\n"
+         "                    it gives: predict, eval, importance, export (default: none)\n"
          "%s"
          "  --seed-compat     the notebook's recipe: --balance first, scaler fitted on all\n"
          "                    balanced rows, --transform none, --batch-order fixed, --stop\n"
@@ -124,7 +130,7 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
                                       "--report", "--threads", "--wd", "--transform", "--checkpoint",
                                       "--checkpoint-every", "--resume", "--batch-order",
                                       "--lr-schedule", "--min-epochs", "--stop", "--ensemble",
-                                      "--dropout"};
+                                      "--dropout", "--calibrate"};
   for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
     const char *v;
     int m = cli_opt(argc, argv, i, names[k], &v);
@@ -159,6 +165,10 @@ static int train_value_flag(train_args *a, int argc, char **argv, int *i) {
       case 24: bad = ab_stop_parse(&a->cfg.stop, v); break;
       case 25: bad = cli_int(&a->ensemble, v, 1, AB_MODEL_MAX_NETS); break;
       case 26: bad = cli_float(&a->cfg.dropout, v, 0, 0.99); break;
+      case 27:
+        if (ab_calib_parse(&a->calibrate, v))
+          return cli_usage_error("train", "--calibrate: '%s' is not none, platt or isotonic", v);
+        break;
     }
     if (bad) return cli_usage_error("train", "%s: invalid value '%s'", names[k], v);
     return 0;
@@ -274,14 +284,14 @@ static void print_json(FILE *f, const train_args *a, const ab_backend *be, const
                        const ab_train_result *r, const train_extra *x) {
   char arch[128], b[6][32];
   ab_arch_describe(&a->cfg.arch, arch, sizeof arch);
-  int K = a->ensemble;
+  int K = a->ensemble, mx = K > 1 || x->m.calib.kind != AB_CALIB_NONE; /* the model's */
   fprintf(f, "{\"test_accuracy\": %s, \"test_loss\": %s, \"val_accuracy\": %s, "
           "\"val_loss\": %s, \"train_loss\": %s, \"epochs\": %d, \"best_epoch\": %d, "
           "\"ms_per_epoch\": %s, \"device\": ",
-          ab_json_num(b[0], K > 1 ? x->m.test.accuracy : r->test_acc),
-          ab_json_num(b[1], K > 1 ? x->m.test.log_loss : r->test_loss),
-          ab_json_num(b[2], K > 1 ? x->m.val.accuracy : r->val_acc),
-          ab_json_num(b[3], K > 1 ? x->m.val.log_loss : r->val_loss),
+          ab_json_num(b[0], mx ? x->m.test.accuracy : r->test_acc),
+          ab_json_num(b[1], mx ? x->m.test.log_loss : r->test_loss),
+          ab_json_num(b[2], mx ? x->m.val.accuracy : r->val_acc),
+          ab_json_num(b[3], mx ? x->m.val.log_loss : r->val_loss),
           ab_json_num(b[4], r->train_loss), r->epochs, r->best_epoch,
           ab_json_fixed(b[5], r->ms_per_epoch, 4));
   ab_json_str(f, be->name);
@@ -297,6 +307,8 @@ static void print_json(FILE *f, const train_args *a, const ab_backend *be, const
   ab_json_str(f, ab_balance_name(a->compat ? AB_BALANCE_FIRST : a->prep.balance));
   fprintf(f, ", \"seed_compat\": %s, \"config\": ", a->compat ? "true" : "false");
   ab_json_model_config(f, &x->m);
+  fprintf(f, ", \"calibration\": ");
+  ab_json_calibration(f, &x->m.calib);
   print_json_history(f, r);
   if (K > 1) print_json_members(f, r, K);
   print_json_extra(f, a, x);
@@ -348,14 +360,40 @@ static int test_importance(train_extra *x, const train_args *a, const ab_splits 
   return rc;
 }
 
-/* Validation and test metrics; leaves the test split's scores in x->prob, x->y. */
+/* --calibrate: the finished model's probabilities of the validation split (x->p, the
+ * figures' scorer, before the model has a calibrator) against its labels; the calibrator
+ * goes into the model, so every figure after it (x->p reads it) is calibrated. */
+static int calibrate(train_extra *x, ab_calib_kind k, const ab_split *val, FILE *info,
+                     ab_err *e) {
+  for (size_t i = 0; i < val->n; i++) x->y[i] = val->y[i] != 0;
+  int rc = ab_predictor_run(x->p, val->x, val->n, x->prob, e);
+  if (!rc && (rc = ab_calib_fit(&x->m.calib, k, x->prob, x->y, val->n, e))) {
+    char why[sizeof e->msg];
+    snprintf(why, sizeof why, "%s", e->msg);
+    ab_err_set(e, rc, "--calibrate %s on the validation split: %s; no model written",
+               ab_calib_name(k), why);
+  }
+  if (rc) return rc;
+  const ab_calib *c = &x->m.calib;
+  fprintf(info, "calibration %s", ab_calib_name(k));
+  if (k == AB_CALIB_PLATT) fprintf(info, " (a %.4f, b %.4f)", c->a, c->b);
+  else fprintf(info, " (%u breakpoints)", c->n);
+  fprintf(info, " on the validation split (%zu customers): log loss %.4f -> %.4f, Brier %.4f -> "
+          "%.4f\n", val->n, c->val_log_loss[0], c->val_log_loss[1], c->val_brier[0],
+          c->val_brier[1]);
+  return AB_OK;
+}
+
+/* Validation and test metrics (after --calibrate's fit); leaves the test split's scores in
+ * x->prob, x->y. */
 static int extra_metrics(train_extra *x, const train_args *a, ab_backend *be,
-                         const ab_splits *s, ab_err *e) {
+                         const ab_splits *s, FILE *info, ab_err *e) {
   size_t n = s->val.n > s->test.n ? s->val.n : s->test.n, k = s->test.n, pos = 0;
   x->prob = malloc((n ? n : 1) * sizeof *x->prob);
   x->y = malloc(n ? n : 1);
   if (!x->prob || !x->y) return ab_err_set(e, AB_ENOMEM, "out of memory");
   int rc = ab_predictor_open(&x->p, be, &x->m, e);
+  if (!rc && a->calibrate != AB_CALIB_NONE) rc = calibrate(x, a->calibrate, &s->val, info, e);
   if (!rc) rc = split_metrics(&x->m.val, x, &s->val, e);
   if (!rc) rc = split_metrics(&x->m.test, x, &s->test, e);
   if (!rc && x->balanced)
@@ -426,7 +464,7 @@ static int train_finish(train_extra *x, train_args *a, ab_backend *be,
                         const ab_splits *s, const ab_train_result *r, FILE *info, ab_err *e) {
   int rc = make_model(&x->m, a, be, s, r, e);
   x->balanced = x->m.prep.compat || x->m.prep.balance != AB_BALANCE_NONE;
-  if (!rc) rc = extra_metrics(x, a, be, s, e);
+  if (!rc) rc = extra_metrics(x, a, be, s, info, e);
   if (!rc && a->ensemble > 1) print_ensemble(info, &x->m, a->ensemble);
   FILE *jf = rc ? NULL : cli_json_stream(&a->json);
   if (jf) print_json(jf, a, be, s, r, x);
@@ -498,7 +536,8 @@ static int train_run(train_args *a, FILE *info) {
   if (be && a->verbose) fprintf(stderr, "abgpu: training path: %s\n", ab_backend_path(be));
   if (!rc) {
     print_summary(info, &s, r, a->ensemble);
-    if (a->out || a->report || a->json.to_stdout || a->json.path || a->ensemble > 1)
+    if (a->out || a->report || a->json.to_stdout || a->json.path || a->ensemble > 1 ||
+        a->calibrate != AB_CALIB_NONE)
       rc = train_finish(&x, a, be, &s, r, info, &e);
   }
   if (!rc) remove_checkpoint(a, r, info);

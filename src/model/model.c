@@ -1,9 +1,10 @@
 /* The model struct and its .abm file: little-endian fields in a fixed order after a
  * 32-byte header (magic, format, CRC-32 of everything after the CRC field, length).
- * docs/model-format.md lists every field. Format 4 (this one) added the dropout rate at
- * the end of the training configuration (format 3 reads as 0). Format 3 added the
+ * docs/model-format.md lists every field. Format 5 (this one) added the calibration
+ * section after the networks (formats 1 to 4 read as no calibration). Format 4 added the
+ * dropout rate at the end of the training configuration (format 3 reads as 0). Format 3 added the
  * encoding section (te, ple) and the batch order, stopping rule, schedule and minimum
- * epochs; format 2 added the input transform and ensembles; formats 1 to 3 still load
+ * epochs; format 2 added the input transform and ensembles; formats 1 to 4 still load
  * (1 and 2: no encoding; format 1: no transform, one network). No timestamp is stored, so two identical trainings give
  * byte-identical files. */
 #include "abgpu/model.h"
@@ -40,6 +41,7 @@ static void free_nets(ab_model *m) {
 void ab_model_free(ab_model *m) {
   free_nets(m);
   ab_encoder_free(&m->enc);
+  ab_calib_free(&m->calib);
 }
 
 /* ---- training record ---- */
@@ -315,6 +317,23 @@ static void put_net(wbuf *b, const ab_net *net) {
   for (size_t i = 0; i < P; i++) put_f32(b, net->params[i]);
 }
 
+/* Format 5's calibration section: the kind; with one, its validation figures before and
+ * after and its parameters (Platt: a, b; isotonic: n, then x[n], y[n]). */
+static void put_calib(wbuf *b, const ab_calib *c) {
+  put_u32(b, (uint32_t)c->kind);
+  if (c->kind == AB_CALIB_NONE) return;
+  double d[4] = {c->val_log_loss[0], c->val_log_loss[1], c->val_brier[0], c->val_brier[1]};
+  for (int i = 0; i < 4; i++) put_f64(b, d[i]);
+  if (c->kind == AB_CALIB_PLATT) {
+    put_f64(b, c->a);
+    put_f64(b, c->b);
+    return;
+  }
+  put_u32(b, c->n);
+  for (uint32_t i = 0; i < c->n; i++) put_f64(b, c->x[i]);
+  for (uint32_t i = 0; i < c->n; i++) put_f64(b, c->y[i]);
+}
+
 static void patch_u32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -335,6 +354,7 @@ int ab_model_encode(const ab_model *m, uint8_t **buf, size_t *n, ab_err *e) {
   put_metrics(&b, &m->test);
   put_u32(&b, (uint32_t)m->nnets);
   for (int i = 0; i < m->nnets; i++) put_net(&b, &m->nets[i]);
+  put_calib(&b, &m->calib);
   if (b.bad) {
     free(b.p);
     return ab_err_set(e, AB_ENOMEM, "out of memory encoding the model");
@@ -633,6 +653,42 @@ static void get_nets(rd *r, ab_model *m) {
   if (!r->bad) m->cfg.arch = m->nets[0].arch;
 }
 
+/* n doubles into a new table (after checking the bytes are there), each in [0, 1],
+ * strictly ascending (strict) or not descending. */
+static double *get_unit_table(rd *r, uint32_t n, int strict, const char *what) {
+  if (need(r, (size_t)n * 8, what)) return NULL;
+  double *v = malloc(n * sizeof *v);
+  if (!v) { r->bad = 1; ab_err_set(r->e, AB_ENOMEM, "out of memory"); return NULL; }
+  for (uint32_t i = 0; i < n && !r->bad; i++) {
+    v[i] = get_f64(r, what);
+    if (!r->bad && (!(v[i] >= 0 && v[i] <= 1) ||
+                    (i > 0 && (strict ? !(v[i] > v[i - 1]) : !(v[i] >= v[i - 1])))))
+      fail(r, "%s %u is not in [0, 1] or not %s the one before", what, i + 1,
+           strict ? "above" : "at least");
+  }
+  return v;
+}
+
+static void get_calib(rd *r, ab_calib *c) {
+  if (r->format < 5) return;
+  c->kind = (ab_calib_kind)get_range(r, 0, AB_CALIB_ISOTONIC, "calibration kind");
+  if (r->bad || c->kind == AB_CALIB_NONE) return;
+  c->val_log_loss[0] = get_f64(r, "calibration figures");
+  c->val_log_loss[1] = get_f64(r, "calibration figures");
+  c->val_brier[0] = get_f64(r, "calibration figures");
+  c->val_brier[1] = get_f64(r, "calibration figures");
+  if (c->kind == AB_CALIB_PLATT) {
+    c->a = get_f64(r, "Platt slope");
+    c->b = get_f64(r, "Platt intercept");
+    if (!r->bad && !(c->a > 0 && isfinite(c->a) && isfinite(c->b)))
+      fail(r, "Platt parameters a %g, b %g: expected a > 0, both finite", c->a, c->b);
+    return;
+  }
+  c->n = get_range(r, 2, AB_CALIB_MAX_POINTS, "isotonic breakpoint count");
+  if (r->bad || !(c->x = get_unit_table(r, c->n, 1, "isotonic breakpoint"))) return;
+  c->y = get_unit_table(r, c->n, 0, "isotonic value");
+}
+
 /* Magic, format and declared length (the first 24 bytes) against the file's size. */
 static int check_head(rd *r, uint64_t size, uint32_t *crc) {
   if (r->n >= 8 && size < AB_MODEL_HEADER && memcmp(r->p, AB_MODEL_MAGIC, 8) == 0)
@@ -705,9 +761,10 @@ int ab_model_decode(ab_model *m, const uint8_t *buf, size_t n, const char *name,
   get_metrics(&r, &m->val);
   get_metrics(&r, &m->test);
   get_nets(&r, m);
+  get_calib(&r, &m->calib);
   if (!r.bad && r.off != n) {
     r.field = r.off;
-    fail(&r, "%zu bytes after the last network", n - r.off);
+    fail(&r, "%zu bytes after the %s", n - r.off, r.format < 5 ? "last network" : "calibration");
   }
   if (r.bad) {
     ab_model_free(m);

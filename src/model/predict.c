@@ -5,7 +5,9 @@
  *
  * ab_model_forward (any scorer left NULL) uses the reference ops (ref.h):
  * bit-reproducible on every machine. eval, predict, importance and train's figures after
- * training use a backend's predictor (predictor.h): the device of --device. */
+ * training use a backend's predictor (predictor.h): the device of --device. Both apply
+ * the model's calibrator (if any) to the networks' mean, the one place a probability
+ * leaves the model. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,7 @@ int ab_model_forward(const ab_model *m, const float *xs, size_t n, float *prob, 
       forward_block(&m->nets[k], in, B, a, a + (size_t)FWD_BLOCK * maxdim, p);
       for (int i = 0; i < B; i++) prob[i0 + i] += m->nnets == 1 ? p[i] : p[i] / (float)m->nnets;
     }
+    ab_calib_apply_n(&m->calib, prob + i0, (size_t)B);
   }
   free(a);
   free(p);

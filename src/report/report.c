@@ -89,6 +89,23 @@ void ab_json_model_config(FILE *f, const ab_model *m) {
   fprintf(f, "}");
 }
 
+void ab_json_calibration(FILE *f, const ab_calib *c) {
+  fprintf(f, "{\"method\": \"%s\"", ab_calib_name(c->kind));
+  if (c->kind == AB_CALIB_PLATT) {
+    jnum(f, "a", c->a, 1);
+    jnum(f, "b", c->b, 1);
+  } else if (c->kind == AB_CALIB_ISOTONIC) {
+    jint(f, "points", c->n);
+  }
+  if (c->kind != AB_CALIB_NONE) {
+    jnum(f, "val_log_loss_before", c->val_log_loss[0], 1);
+    jnum(f, "val_log_loss_after", c->val_log_loss[1], 1);
+    jnum(f, "val_brier_before", c->val_brier[0], 1);
+    jnum(f, "val_brier_after", c->val_brier[1], 1);
+  }
+  fputc('}', f);
+}
+
 void ab_json_gains(FILE *f, const ab_gains *g) {
   fputc('[', f);
   for (int d = 0; d < 10; d++) {
@@ -799,6 +816,20 @@ static void members(FILE *f, const ab_model *m) {
   }
 }
 
+/* --calibrate: every probability in the report is the calibrated one. */
+static void calib_row(FILE *f, const ab_calib *c) {
+  if (c->kind == AB_CALIB_NONE) {
+    kv(f, "calibration", "none: the network's probabilities");
+    return;
+  }
+  char what[96];
+  if (c->kind == AB_CALIB_PLATT) snprintf(what, sizeof what, "Platt, a %.4f, b %.4f", c->a, c->b);
+  else snprintf(what, sizeof what, "isotonic, %u breakpoints", c->n);
+  kv(f, "calibration", "%s, fitted on the validation split (log loss %.4f to %.4f, Brier %.4f "
+     "to %.4f there); every probability here is calibrated", what, c->val_log_loss[0],
+     c->val_log_loss[1], c->val_brier[0], c->val_brier[1]);
+}
+
 static void config_table(FILE *f, const ab_model *m) {
   char arch[128];
   ab_arch_describe(&m->cfg.arch, arch, sizeof arch);
@@ -816,6 +847,7 @@ static void config_table(FILE *f, const ab_model *m) {
      m->prep.compat ? "the notebook's recipe (--seed-compat)" : "scaler fitted on the training split");
   kv(f, "input transform", "%s", AB_TRANSFORM_STR(m->prep.transform));
   kv(f, "empty fields", "--missing %s", ab_missing_name(m->missing));
+  calib_row(f, &m->calib);
   kv(f, "device", "%s", m->device);
   kv(f, "abgpu", "%s (model format %d)", m->version, AB_MODEL_FORMAT);
   fprintf(f, "</table></div>\n");

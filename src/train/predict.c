@@ -87,6 +87,7 @@ static int run_chunk(ab_predictor *p, const float *in, int B, float *prob, ab_er
     for (int i = 0; i < B && !rc; i++)
       prob[i] += p->nnets == 1 ? p->p[i] : p->p[i] / (float)p->nnets;
   }
+  if (!rc) ab_calib_apply_n(&p->m->calib, prob, (size_t)B); /* as ab_model_forward */
   return rc;
 }
 
