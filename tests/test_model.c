@@ -314,6 +314,44 @@ Test(model, calibrators_round_trip_bit_for_bit) {
   }
 }
 
+/* A calibrated file truncated at every length is refused; every byte of its calibration
+ * section set to 0xFF (resealed) loads or is refused, never crashes. */
+Test(model, damaged_calibration_sections_are_refused_cleanly) {
+  ab_model a, b;
+  ab_err e = {0};
+  make_model(&a, "3");
+  a.calib.kind = AB_CALIB_ISOTONIC;
+  a.calib.n = 3;
+  a.calib.x = malloc(3 * sizeof(double)), a.calib.y = malloc(3 * sizeof(double));
+  for (int i = 0; i < 3; i++) a.calib.x[i] = 0.25 * (i + 1), a.calib.y[i] = 0.2 * (i + 1);
+  uint8_t *buf, *w;
+  size_t n;
+  cr_assert_eq(ab_model_encode(&a, &buf, &n, &e), 0);
+  size_t sec = n - (4 + 4 * 8 + 4 + 6 * 8); /* kind, figures, n, x[3], y[3] */
+  cr_assert_eq(le32(buf + sec), AB_CALIB_ISOTONIC, "the section is not where expected");
+  w = malloc(n);
+  for (size_t k = sec; k < n; k++) {
+    memcpy(w, buf, n);
+    reseal(w, k);
+    cr_assert_eq(ab_model_decode(&b, w, k, "t.abm", &e), AB_EINPUT, "length %zu accepted", k);
+  }
+  int refused = 0;
+  for (size_t k = sec; k < n; k++) {
+    memcpy(w, buf, n);
+    w[k] = 0xFF;
+    reseal(w, n);
+    int rc = ab_model_decode(&b, w, n, "t.abm", &e);
+    cr_assert(rc == AB_OK || rc == AB_EINPUT, "byte %zu: rc %d", k, rc);
+    if (rc) refused++;
+    else ab_model_free(&b);
+  }
+  /* the kind, n, and the top byte of every figure, x and y break a check */
+  cr_expect_geq(refused, 4 + 4 + 4 + 6, "%d refused", refused);
+  free(w);
+  free(buf);
+  ab_model_free(&a);
+}
+
 Test(model, transform_and_ensembles_round_trip) {
   ab_model a, b;
   ab_err e = {0};

@@ -389,6 +389,14 @@ Test(predict, calibrated_predict_eval_and_export_agree, .init = setup, .timeout 
     double eb = tu_json_num(q.out, "brier"), etp = tu_json_num(q.out, "tp");
     cr_expect_leq(fabs(eb - brier), 2 * 5.6e-7, "eval Brier %.9g, predict's %.9g", eb, brier);
     cr_expect_eq(etp, (double)tp, "eval tp %g, predict's %llu", etp, (unsigned long long)tp);
+    /* importance ranks the same calibrated probabilities: its base ROC AUC is eval's (with
+     * isotonic's ties counted half in both) */
+    double auc = tu_json_num(q.out, "roc_auc");
+    tu_sh(&q, "cd %s && %s importance --model %s --data cal.csv --device ref --repeats 1 --json",
+          dir, ABGPU_BIN, m);
+    cr_assert_eq(q.status, 0, "%s", q.out);
+    cr_expect_eq(tu_json_num(q.out, "base_roc_auc"), auc, "importance %.9g, eval %.9g",
+                 tu_json_num(q.out, "base_roc_auc"), auc);
     ab_scored_free(&s);
     ab_model_free(&mod);
     free(ab), free(x), free(y);

@@ -134,8 +134,8 @@ Test(train, calibration_does_not_raise_the_validation_loss, .timeout = 300) {
   double ll = tu_json_num(v, "log_loss"), br = tu_json_num(v, "brier");
   static const char *const kinds[] = {"platt", "isotonic"};
   for (int k = 0; k < 2; k++) {
-    tu_sh(&r, "%s train --data %s --quiet --json --calibrate %s 2>/dev/null", ABGPU_BIN, data,
-          kinds[k]);
+    tu_sh(&r, "%s train --data %s --quiet --json --calibrate %s --report %s/cal.html 2>/dev/null",
+          ABGPU_BIN, data, kinds[k], tu_tmpdir());
     cr_assert_eq(r.status, 0, "%s", r.out);
     const char *c = strstr(r.out, "\"calibration\": {");
     cr_assert(c && strstr(c, kinds[k]), "%s", r.out);
@@ -151,6 +151,10 @@ Test(train, calibration_does_not_raise_the_validation_loss, .timeout = 300) {
     v = strstr(r.out, "\"val_metrics\": {");
     cr_assert(v);
     cr_expect_eq(tu_json_num(v, "brier"), ba, "val_metrics' Brier is not the calibrated one");
+    static tu_run h;
+    tu_sh(&h, "grep -o '<td>calibration</td><td>[^<]*' %s/cal.html", tu_tmpdir());
+    cr_expect(strstr(h.out, k ? "isotonic, " : "Platt, a "), "the report: %s", h.out);
+    cr_expect(strstr(h.out, "every probability here is calibrated"), "the report: %s", h.out);
   }
 }
 

@@ -239,7 +239,6 @@ void ab_calib_apply_n(const ab_calib *c, float *prob, size_t n);
  * loss and Brier score (ab_log_loss, ab_brier) before and after. */
 int ab_calib_fit(ab_calib *c, ab_calib_kind k, const float *prob, const uint8_t *y, size_t n,
                  ab_err *e);
-int ab_calib_copy(ab_calib *dst, const ab_calib *src, ab_err *e);
 void ab_calib_free(ab_calib *c);
 /* "none", "platt", "isotonic"; parse returns -1 for another name. */
 const char *ab_calib_name(ab_calib_kind k);

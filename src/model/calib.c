@@ -209,20 +209,6 @@ int ab_calib_fit(ab_calib *c, ab_calib_kind k, const float *prob, const uint8_t 
   return AB_OK;
 }
 
-int ab_calib_copy(ab_calib *dst, const ab_calib *src, ab_err *e) {
-  *dst = *src;
-  dst->x = dst->y = NULL;
-  if (src->kind != AB_CALIB_ISOTONIC) return AB_OK;
-  size_t b = src->n * sizeof(double);
-  if (!(dst->x = malloc(b)) || !(dst->y = malloc(b))) {
-    ab_calib_free(dst);
-    return ab_err_set(e, AB_ENOMEM, "out of memory");
-  }
-  memcpy(dst->x, src->x, b);
-  memcpy(dst->y, src->y, b);
-  return AB_OK;
-}
-
 void ab_calib_free(ab_calib *c) {
   free(c->x);
   free(c->y);

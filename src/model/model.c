@@ -677,6 +677,10 @@ static void get_calib(rd *r, ab_calib *c) {
   c->val_log_loss[1] = get_f64(r, "calibration figures");
   c->val_brier[0] = get_f64(r, "calibration figures");
   c->val_brier[1] = get_f64(r, "calibration figures");
+  for (int i = 0; i < 2 && !r->bad; i++)
+    if (!(c->val_log_loss[i] >= 0 && isfinite(c->val_log_loss[i]) && c->val_brier[i] >= 0 &&
+          c->val_brier[i] <= 1))
+      fail(r, "calibration figures are not a log loss (>= 0) and a Brier score (0..1)");
   if (c->kind == AB_CALIB_PLATT) {
     c->a = get_f64(r, "Platt slope");
     c->b = get_f64(r, "Platt intercept");
