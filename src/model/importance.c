@@ -266,8 +266,8 @@ static void shuffled_chunk(work *w, scratch *s, size_t c) {
   size_t i0 = c * CHUNK_ROWS, i1 = w->n - i0 < CHUNK_ROWS ? w->n : i0 + CHUNK_ROWS, k = 0;
   const float *xs = w->xs;
   int j = w->j;
-  for (int r = 0; r < w->R; r++)
-    for (size_t i = i0; i < i1; i++) {
+  for (size_t i = i0; i < i1; i++) /* a row's repeats together: its encoding stays hot */
+    for (int r = 0; r < w->R; r++) {
       float v = w->col[(size_t)r * w->n + i];
       w->prob[(size_t)r * w->n + i] = w->base[i];
       if (same_bits(v, xs[i * AB_NFEAT + j])) continue;
@@ -314,18 +314,15 @@ static int feature_drop(ab_importance *imp, work *w, int j, ab_rng *rng, ab_err 
 
 /* ---- partial dependence ---- */
 
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
-}
-
-/* Each column's prepared value at quantiles 1/20, 3/20, ..., 19/20 into w->pdx. */
+/* Each column's prepared value at quantiles 1/20, 3/20, ..., 19/20 into w->pdx: the
+ * value of ascending rank q is the one ab_rank (descending) puts at n - 1 - q. */
 static void pd_grid(work *w) {
+  ab_scorepair *pairs = w->s[0].pairs;
   for (int j = 0; j < AB_NFEAT; j++) {
     for (size_t i = 0; i < w->n; i++) w->col[i] = w->xs[i * AB_NFEAT + j];
-    qsort(w->col, w->n, sizeof *w->col, cmp_float);
+    ab_rank(pairs, w->col, w->n);
     for (int k = 0; k < AB_PD_POINTS; k++)
-      w->pdx[j][k] = w->col[(2 * (size_t)k + 1) * w->n / (2 * AB_PD_POINTS)];
+      w->pdx[j][k] = pairs[w->n - 1 - (2 * (size_t)k + 1) * w->n / (2 * AB_PD_POINTS)].p;
   }
 }
 
