@@ -373,6 +373,18 @@ Test(metrics, figures_at_another_share_by_class_weights) {
   cr_expect_float_eq(lift, (2.0 / 4) / (2.0 / 16), 1e-12);
 }
 
+/* n labels y of true buy probability sigmoid(0.5 z + 0.3), z ~ N(0, 9), and the model's
+ * too-confident p = sigmoid(z) (seeded). */
+static void too_confident(float *p, uint8_t *y, size_t n, uint64_t seed) {
+  ab_rng r;
+  ab_rng_seed(&r, seed, 1);
+  for (size_t i = 0; i < n; i++) {
+    double z = 3 * ab_rng_normal(&r), t = 0.5 * z + 0.3;
+    p[i] = (float)(1 / (1 + exp(-z)));
+    y[i] = ab_rng_uniform(&r) < 1 / (1 + exp(-t));
+  }
+}
+
 /* Platt scaling on probabilities that are too confident: labels drawn from
  * sigmoid(0.5*logit(p) + 0.3). The fit lowers log loss and Brier against the identity,
  * ends where the gradient of the log loss vanishes, and lands near (0.5, 0.3). */
@@ -380,13 +392,7 @@ Test(metrics, platt_fit_recovers_a_known_miscalibration) {
   enum { N = 20000 };
   static float p[N];
   static uint8_t y[N];
-  ab_rng r;
-  ab_rng_seed(&r, 7, 1);
-  for (size_t i = 0; i < N; i++) {
-    double z = 3 * ab_rng_normal(&r), t = 0.5 * z + 0.3;
-    p[i] = (float)(1 / (1 + exp(-z)));
-    y[i] = ab_rng_uniform(&r) < 1 / (1 + exp(-t));
-  }
+  too_confident(p, y, N, 7);
   double a, b, g0 = 0, g1 = 0;
   ab_err e = {0};
   cr_assert_eq(ab_platt_fit(&a, &b, p, y, N, &e), 0, "%s", e.msg);
@@ -409,17 +415,20 @@ Test(metrics, platt_fit_recovers_a_known_miscalibration) {
   cr_expect_lt(fabs(b - 0.3), 0.1, "b = %g", b);
 }
 
-Test(metrics, platt_fit_refuses_degenerate_sets) {
-  const float p[] = {0.2f, 0.4f, 0.6f, 0.8f}, same[] = {0.5f, 0.5f, 0.5f, 0.5f};
-  const uint8_t one[] = {1, 1, 1, 1}, both[] = {0, 1, 0, 1};
+/* ab_platt_fit refuses p against y (n customers), saying want when it is not NULL. */
+static void platt_refuses(const float *p, const uint8_t *y, size_t n, const char *want) {
   double a, b;
   ab_err e = {0};
-  cr_expect_eq(ab_platt_fit(&a, &b, p, one, 4, &e), AB_EINPUT);
-  cr_expect(strstr(e.msg, "buyers and non-buyers"), "%s", e.msg);
-  cr_expect_eq(ab_platt_fit(&a, &b, same, both, 4, &e), AB_EINPUT);
-  cr_expect(strstr(e.msg, "do not vary"), "%s", e.msg);
-  const uint8_t reversed[] = {1, 1, 0, 0};
-  cr_expect_eq(ab_platt_fit(&a, &b, p, reversed, 4, &e), AB_EINPUT, "a = %g", a);
+  cr_expect_eq(ab_platt_fit(&a, &b, p, y, n, &e), AB_EINPUT, "a = %g", a);
+  if (want) cr_expect(strstr(e.msg, want), "%s", e.msg);
+}
+
+Test(metrics, platt_fit_refuses_degenerate_sets) {
+  const float p[] = {0.2f, 0.4f, 0.6f, 0.8f}, same[] = {0.5f, 0.5f, 0.5f, 0.5f};
+  const uint8_t one[] = {1, 1, 1, 1}, both[] = {0, 1, 0, 1}, reversed[] = {1, 1, 0, 0};
+  platt_refuses(p, one, 4, "buyers and non-buyers");
+  platt_refuses(same, both, 4, "do not vary");
+  platt_refuses(p, reversed, 4, NULL);
 }
 
 /* Platt on a separated set: every buyer above every non-buyer (ties at the boundary
@@ -428,11 +437,10 @@ Test(metrics, platt_fit_refuses_degenerate_sets) {
 Test(metrics, platt_fit_refuses_a_separated_set) {
   const float p[] = {0.1f, 0.3f, 0.3f, 0.7f}, q[] = {0.1f, 0.3f, 0.5f, 0.7f};
   const uint8_t y[] = {0, 0, 1, 1}, mixed[] = {0, 1, 0, 1};
+  platt_refuses(q, y, 4, "separates the 4 customers completely");
+  platt_refuses(p, y, 4, NULL); /* a tie at the boundary */
   double a, b;
   ab_err e = {0};
-  cr_expect_eq(ab_platt_fit(&a, &b, q, y, 4, &e), AB_EINPUT);
-  cr_expect(strstr(e.msg, "separates the 4 customers completely"), "%s", e.msg);
-  cr_expect_eq(ab_platt_fit(&a, &b, p, y, 4, &e), AB_EINPUT, "a tie at the boundary: a = %g", a);
   cr_expect_eq(ab_platt_fit(&a, &b, q, mixed, 4, &e), AB_OK, "%s", e.msg);
 }
 
@@ -490,13 +498,7 @@ Test(metrics, calibrators_are_monotone_and_lower_the_loss) {
   enum { N = 20000 };
   static float p[N], q[N];
   static uint8_t y[N];
-  ab_rng r;
-  ab_rng_seed(&r, 11, 1);
-  for (size_t i = 0; i < N; i++) {
-    double z = 3 * ab_rng_normal(&r), t = 0.5 * z + 0.3;
-    p[i] = (float)(1 / (1 + exp(-z)));
-    y[i] = ab_rng_uniform(&r) < 1 / (1 + exp(-t));
-  }
+  too_confident(p, y, N, 11);
   for (int k = AB_CALIB_PLATT; k <= AB_CALIB_ISOTONIC; k++) {
     ab_calib c;
     ab_err e = {0};

@@ -15,12 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int tu_sh(tu_run *r, const char *fmt, ...) {
-  char cmd[8192];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(cmd, sizeof cmd, fmt, ap);
-  va_end(ap);
+static int sh_cmd(tu_run *r, const char *cmd) {
   char full[8300];
   snprintf(full, sizeof full, "( %s ) 2>&1", cmd);
   FILE *p = popen(full, "r");
@@ -34,6 +29,26 @@ int tu_sh(tu_run *r, const char *fmt, ...) {
   int st = pclose(p);
   r->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r->status;
+}
+
+int tu_sh(tu_run *r, const char *fmt, ...) {
+  char cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  return sh_cmd(r, cmd);
+}
+
+void tu_expect_usage(tu_run *r, const char *want, const char *fmt, ...) {
+  char cmd[8192];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(cmd, sizeof cmd, fmt, ap);
+  va_end(ap);
+  sh_cmd(r, cmd);
+  cr_assert_eq(r->status, 2, "%s: exit %d: %s", cmd, r->status, r->out);
+  cr_assert(strstr(r->out, want), "%s: no '%s' in: %s", cmd, want, r->out);
 }
 
 const char *tu_real_data(void) {

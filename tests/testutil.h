@@ -13,6 +13,11 @@ typedef struct tu_run {
 /* Runs `sh -c cmd` and captures its output. Returns r->status. */
 int tu_sh(tu_run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Runs the command as tu_sh and asserts that it exits 2 (usage or data error) with want
+ * in its output. */
+void tu_expect_usage(tu_run *r, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Path to the real data set from ABGPU_REAL_DATA, or NULL when unset or unreadable. */
 const char *tu_real_data(void);
 
