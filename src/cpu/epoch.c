@@ -234,26 +234,55 @@ static double run_batches(cpu_impl *r, cpu_split sp, int b0, int b1) {
   return now_s() - t0;
 }
 
-/* The epoch's first batches measure ROWS against ONE: n (<= 4) with one thread (which also
- * warms the caches), n split, n with one thread again; the split is kept only when it
- * was at least 10% faster than the second one-thread run. Returns the batches run. */
+enum { PROBE_CHUNK = 4 }; /* batches a side runs at a time in the probe */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median(double *t, int n) {
+  qsort(t, (size_t)n, sizeof *t, cmp_double);
+  return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
+}
+
+/* Batch times of one run of c batches split as sp into t[], less the first (the split's
+ * wake-up, paid once an epoch): c - 1 of them. */
+static int timed_run(cpu_impl *r, cpu_split sp, int b0, int c, double *t) {
+  double tend[PROBE_CHUNK];
+  r->job.tend = tend;
+  run_batches(r, sp, b0, b0 + c);
+  r->job.tend = NULL;
+  for (int i = 1; i < c; i++) t[i - 1] = tend[i] - tend[i - 1];
+  return c - 1;
+}
+
+/* The epoch's first batches measure ROWS against ONE: chunks of PROBE_CHUNK batches,
+ * alternating ROWS, ONE, ROWS, ONE, each timed batch by batch, so that a moment when the
+ * machine stalls a vCPU (milliseconds on a shared VM) costs one sample, not a whole
+ * side. The split is kept only when its median batch was at least 10% faster than one
+ * thread's. Returns the batches run. */
 static int probe(cpu_impl *r) {
-  int n = r->job.nbatches / 4 < 4 ? r->job.nbatches / 4 : 4;
-  if (n < 2) return 0;
-  run_batches(r, CPU_SPLIT_ONE, 0, n);
-  double rows = run_batches(r, CPU_SPLIT_ROWS, n, 2 * n);
-  double one = run_batches(r, CPU_SPLIT_ONE, 2 * n, 3 * n);
-  r->rows_won = rows < 0.9 * one;
+  enum { NS = 2 * (PROBE_CHUNK - 1) };
+  if (r->job.nbatches < 4 * PROBE_CHUNK) return 0;
+  double rows[NS], one[NS];
+  int nr = 0, no = 0;
+  for (int i = 0; i < 2; i++) {
+    nr += timed_run(r, CPU_SPLIT_ROWS, 2 * i * PROBE_CHUNK, PROBE_CHUNK, rows + nr);
+    no += timed_run(r, CPU_SPLIT_ONE, (2 * i + 1) * PROBE_CHUNK, PROBE_CHUNK, one + no);
+  }
+  double mr = median(rows, nr), mo = median(one, no);
+  r->rows_won = mr < 0.9 * mo;
   r->probe_every = r->rows_won ? CPU_SPLIT_PROBE_EPOCHS
                    : r->probe_every * 2 > CPU_SPLIT_PROBE_MAX ? CPU_SPLIT_PROBE_MAX
                                                               : r->probe_every * 2;
   r->probe_in = r->probe_every - 1;
-  snprintf(r->why, sizeof r->why, "measured: %d threads %.0f us a batch, one %.0f", r->T,
-           rows / n * 1e6, one / n * 1e6);
+  snprintf(r->why, sizeof r->why, "measured: %d threads %.0f us a batch, one %.0f (medians of %d)",
+           r->T, mr * 1e6, mo * 1e6, nr);
   r->split = r->rows_won ? CPU_SPLIT_ROWS : CPU_SPLIT_ONE;
   r->nt = split_threads(r, r->split);
   set_path(r);
-  return 3 * n;
+  return 4 * PROBE_CHUNK;
 }
 
 int cpu_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e) {
@@ -269,7 +298,7 @@ int cpu_epoch(ab_dev *d, ab_models *m, int nbatches, int *ran, ab_err *e) {
     cpu_refresh_wt(r, k);
   }
   r->t = m->t;
-  r->job = (cpu_job){m->order.h, nbatches, m->bloss.h, m->maxbatches, 0, nbatches};
+  r->job = (cpu_job){m->order.h, nbatches, m->bloss.h, m->maxbatches, 0, nbatches, NULL};
   int b = r->rows_ok && r->probe_in-- <= 0 ? probe(r) : 0;
   if (r->rows_ok) r->split = r->rows_won ? CPU_SPLIT_ROWS : CPU_SPLIT_ONE;
   run_batches(r, r->split, b, nbatches);

@@ -1,6 +1,7 @@
 /* The epoch override's parallel job: training steps in two phases (impl.h). Every
  * function here runs on all pool threads at once. */
 #include <string.h>
+#include <time.h>
 #include "impl.h"
 
 static const float ONE = 1.0f;
@@ -150,6 +151,17 @@ static void batch_mean(cpu_impl *r, int k, int b) {
   r->job.bloss[(size_t)k * r->job.bstride + b] = s / (float)r->B;
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Thread 0 notes when batch b ended, when the probe asks. */
+static void note_end(cpu_impl *r, int tid, int b) {
+  if (tid == 0 && r->job.tend) r->job.tend[b - r->job.b0] = now_s();
+}
+
 /* ROWS: every thread in every step, a barrier after each phase. */
 static void job_rows(cpu_impl *r, int tid) {
   for (int b = r->job.b0; b < r->job.b1; b++) {
@@ -159,13 +171,14 @@ static void job_rows(cpu_impl *r, int tid) {
       for (int k = 0; k < r->K; k++) batch_mean(r, k, b);
     for (int u = r->ubeg[tid]; u < r->ubeg[tid + 1]; u++) unit_step(r, &r->units[u], 1);
     cpu_pool_barrier(r->pool, tid);
+    note_end(r, tid, b);
   }
 }
 
 /* ONE and MODELS: thread tid of nt trains its run of whole models alone. */
 static void job_models(cpu_impl *r, int tid) {
   int k0 = r->K * tid / r->nt, k1 = r->K * (tid + 1) / r->nt;
-  for (int b = r->job.b0; b < r->job.b1; b++)
+  for (int b = r->job.b0; b < r->job.b1; b++) {
     for (int k = k0; k < k1; k++) {
       rows_step(r, k, 0, r->B, b);
       adam_init(r, k, b);
@@ -173,6 +186,8 @@ static void job_models(cpu_impl *r, int tid) {
       for (int u = r->kbeg[k]; u < r->kbeg[k + 1]; u++) unit_step(r, &r->units[u], 0);
       cpu_refresh_wt(r, k); /* whole layers at once: fewer edge blocks than per unit */
     }
+    note_end(r, tid, b);
+  }
 }
 
 void cpu_train_job(void *impl, int tid) {

@@ -52,6 +52,7 @@ typedef struct cpu_job {
   float *bloss;  /* [K][bstride] batch mean losses */
   int bstride;
   int b0, b1;    /* the batches this run of the job trains */
+  double *tend;  /* NULL, or thread 0's clock at the end of each batch (tend[b - b0]) */
 } cpu_job;
 
 typedef enum { CPU_SPLIT_ONE, CPU_SPLIT_MODELS, CPU_SPLIT_ROWS } cpu_split;
@@ -107,7 +108,7 @@ struct ab_dev {
   int rows_won;              /* the last measurement picked ROWS */
   int probe_in;              /* epochs until ROWS and ONE are measured again */
   int probe_every;           /* the current interval */
-  char why[96];              /* the last choice, for the path */
+  char why[128];             /* the last choice, for the path */
   cpu_job job;
 };
 
