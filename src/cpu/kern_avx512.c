@@ -124,17 +124,22 @@ INLINE __m512 rcp16(__m512 d) {
  * bits); the parameter's update with no divide or square-root instruction (sqrt16,
  * rcp16, and 1/c2 as a multiply), within AB_TOL_ADAM of the reference's. Those two
  * divides and a square root per vector kept the divider, not the FMA units, busy. */
+INLINE void adam_regs(__m512 *pv, __m512 *mv, __m512 *vv, __m512 g, const cpu_adam *c) {
+  *mv = _mm512_add_ps(_mm512_mul_ps(v1(c->b1), *mv), _mm512_mul_ps(v1(c->omb1), g));
+  *vv = _mm512_add_ps(_mm512_mul_ps(v1(c->b2), *vv), _mm512_mul_ps(_mm512_mul_ps(v1(c->omb2), g), g));
+  __m512 den = _mm512_add_ps(sqrt16(_mm512_mul_ps(*vv, v1(c->rc2))), v1(c->eps));
+  __m512 upd = _mm512_fmadd_ps(_mm512_mul_ps(v1(c->step), *mv), rcp16(den),
+                               _mm512_mul_ps(v1(c->decay), *pv));
+  *pv = _mm512_sub_ps(*pv, upd);
+}
+
 INLINE void adam16(float *p, float *m, float *v, __m512 g, const cpu_adam *c, int masked,
                    __mmask16 k) {
   __m512 mv = ld(m, masked, k), vv = ld(v, masked, k), pv = ld(p, masked, k);
-  mv = _mm512_add_ps(_mm512_mul_ps(v1(c->b1), mv), _mm512_mul_ps(v1(c->omb1), g));
-  vv = _mm512_add_ps(_mm512_mul_ps(v1(c->b2), vv), _mm512_mul_ps(_mm512_mul_ps(v1(c->omb2), g), g));
-  __m512 den = _mm512_add_ps(sqrt16(_mm512_mul_ps(vv, v1(c->rc2))), v1(c->eps));
-  __m512 upd = _mm512_fmadd_ps(_mm512_mul_ps(v1(c->step), mv), rcp16(den),
-                               _mm512_mul_ps(v1(c->decay), pv));
+  adam_regs(&pv, &mv, &vv, g, c);
   st(m, mv, masked, k);
   st(v, vv, masked, k);
-  st(p, _mm512_sub_ps(pv, upd), masked, k);
+  st(p, pv, masked, k);
 }
 
 /* The epilogue of a finished tile at (i0, j0) whose sums were spilled to acc (row r's
@@ -340,15 +345,95 @@ static void narrow_mm(const cpu_mm *m) {
       case 3: narrow_group(m, i0, 3); break;
       default: narrow_group(m, i0, 4); break;
     }
-  _mm256_zeroupper();
+}
+
+/* Gradients with Adam (dW: A's rows contiguous, ars 1) of N = 16q + 1..4 columns, whose
+ * last vector would fill at most 4 of 16 lanes: the first 16q columns as usual, the last
+ * nl of 4 rows packed in one vector, lane 4c + r for row r and column c, so that one fma
+ * does four rows' work: B's last columns spread by one permute a k (lane 4c + r holds
+ * B[k][c]), A's 4 rows at k one 128-bit broadcast. Each output is still init 0 and the fma chain
+ * over k in increasing order: the same bits. */
+#define PK_G 5      /* groups of 4 rows a packed tile */
+
+static int packed_ok(const cpu_mm *m) {
+  int nl = m->N % VW;
+  /* measured: no gain below 4 rows (one group does the old tiles' work plus the
+   * permutes) or 33 columns (16 + 1..4: the one-vector tile that remains is load-bound) */
+  return m->ep == CPU_EP_ADAM && m->ars == 1 && m->M >= 4 && m->N > 2 * VW && nl >= 1 && nl <= 4;
+}
+
+/* Adam on rows i0.. (nr of them) and columns j0.. (nl) from a packed sum s. */
+INLINE void packed_adam(const cpu_mm *m, int i0, int j0, int nr, int nl, __m512 s) {
+  const __m512i tr = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  __m512 g = _mm512_permutexvar_ps(tr, s); /* lane 4r + c now */
+  __m512 pv = _mm512_setzero_ps(), mv = pv, vv = pv;
+  __mmask16 km[4];
+  ptrdiff_t o[4];
+  for (int r = 0; r < 4; r++) { /* row r's nl columns, loaded into lanes 4r.. */
+    km[r] = r < nr ? (__mmask16)(((1u << nl) - 1u) << (4 * r)) : 0;
+    o[r] = (i0 + r) * m->ldp + j0 - 4 * r;
+    pv = _mm512_mask_loadu_ps(pv, km[r], m->P + o[r]);
+    mv = _mm512_mask_loadu_ps(mv, km[r], m->Mo + o[r]);
+    vv = _mm512_mask_loadu_ps(vv, km[r], m->V + o[r]);
+  }
+  adam_regs(&pv, &mv, &vv, g, m->adam);
+  for (int r = 0; r < nr; r++) {
+    _mm512_mask_storeu_ps(m->P + o[r], km[r], pv);
+    _mm512_mask_storeu_ps(m->Mo + o[r], km[r], mv);
+    _mm512_mask_storeu_ps(m->V + o[r], km[r], vv);
+  }
+}
+
+/* ng groups of 4 rows from i0 (the last of nrl rows) of the packed columns. */
+INLINE void packed_tile(const cpu_mm *m, int i0, int j0, int nl, const int ng, int nrl) {
+  const __m512i idx = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __mmask8 cm = (__mmask8)((1u << nl) - 1u), rm = (__mmask8)((1u << nrl) - 1u);
+  __m512 acc[PK_G];
+  for (int g = 0; g < ng; g++) acc[g] = _mm512_setzero_ps();
+  const float *a = m->A + i0, *b = m->B + j0;
+  for (int k = 0; k < m->K; k++, a += m->aks, b += m->ldb) {
+    /* lane 4c + r: B[k][j0 + c] (0 beyond nl) */
+    __m512 bv = _mm512_permutexvar_ps(idx, _mm512_castps128_ps512(_mm_maskz_loadu_ps(cm, b)));
+    for (int g = 0; g < ng; g++) {
+      __m128 a4 = g < ng - 1 || nrl == 4 ? _mm_loadu_ps(a + 4 * g) : _mm_maskz_loadu_ps(rm, a + 4 * g);
+      acc[g] = _mm512_fmadd_ps(_mm512_broadcast_f32x4(a4), bv, acc[g]);
+    }
+  }
+  for (int g = 0; g < ng; g++) packed_adam(m, i0 + 4 * g, j0, g < ng - 1 ? 4 : nrl, nl, acc[g]);
+}
+
+static void packed_cols(const cpu_mm *m, int j0, int nl) {
+  for (int i0 = 0; i0 < m->M; i0 += 4 * PK_G) {
+    int rows = m->M - i0 < 4 * PK_G ? m->M - i0 : 4 * PK_G, ng = (rows + 3) / 4, nrl = rows - 4 * (ng - 1);
+    switch (ng) {
+      case 1: packed_tile(m, i0, j0, nl, 1, nrl); break;
+      case 2: packed_tile(m, i0, j0, nl, 2, nrl); break;
+      case 3: packed_tile(m, i0, j0, nl, 3, nrl); break;
+      case 4: packed_tile(m, i0, j0, nl, 4, nrl); break;
+      default: packed_tile(m, i0, j0, nl, 5, nrl); break;
+    }
+  }
+}
+
+static void blocked_mm(const cpu_mm *m);
+
+static void packed_mm(const cpu_mm *m) {
+  int nl = m->N % VW;
+  cpu_mm head = *m;
+  head.N = m->N - nl;
+  blocked_mm(&head);
+  packed_cols(m, head.N, nl);
+}
+
+static void avx512_mm(const cpu_mm *m) {
+  if (narrow_ok(m)) narrow_mm(m);
+  else if (packed_ok(m)) packed_mm(m);
+  else blocked_mm(m);
+  _mm256_zeroupper(); /* code built without AVX may follow */
 }
 
 /* Column blocks of 64 outside, row tiles inside: a block of B stays in L1. */
-static void avx512_mm(const cpu_mm *m) {
-  if (narrow_ok(m)) {
-    narrow_mm(m);
-    return;
-  }
+static void blocked_mm(const cpu_mm *m) {
   int kind = ep_kind(m);
   for (int j0 = 0; j0 < m->N; j0 += NVMAX * VW) {
     int w = m->N - j0 < NVMAX * VW ? m->N - j0 : NVMAX * VW;
@@ -357,7 +442,6 @@ static void avx512_mm(const cpu_mm *m) {
     for (int i0 = 0; i0 < m->M; i0 += h)
       tile_any(m, kind, i0, j0, m->M - i0 < h ? m->M - i0 : h, nv, msk, mask);
   }
-  _mm256_zeroupper(); /* code built without AVX may follow */
 }
 
 /* 16x16 blocks through zmm registers; edge blocks load and store under masks, so there
