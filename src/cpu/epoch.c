@@ -31,8 +31,8 @@ void cpu_plan_free(cpu_impl *r) {
     r->act[l] = NULL;
     if (l < AB_MAX_LAYERS) { free(r->dz[l]); r->dz[l] = NULL; }
   }
-  free(r->adam); free(r->lab); free(r->units); free(r->ubeg); free(r->kbeg);
-  r->adam = NULL; r->lab = NULL; r->units = NULL; r->ubeg = NULL; r->kbeg = NULL;
+  free(r->adam); free(r->lab); free(r->units); free(r->ubeg);
+  r->adam = NULL; r->lab = NULL; r->units = NULL; r->ubeg = NULL;
   r->K = 0;
 }
 
@@ -72,10 +72,8 @@ static int plan_units(cpu_impl *r) {
   for (int l = 0; l < r->L; l++) n += (unit_rows(&r->lay[l]) + CPU_UNIT_ROWS - 1) / CPU_UNIT_ROWS + 1;
   r->units = malloc((size_t)n * r->K * sizeof *r->units);
   r->ubeg = malloc((size_t)(r->T + 1) * sizeof *r->ubeg);
-  r->kbeg = malloc((size_t)(r->K + 1) * sizeof *r->kbeg);
-  if (!r->units || !r->ubeg || !r->kbeg) return 0;
+  if (!r->units || !r->ubeg) return 0;
   r->nunits = 0;
-  for (int k = 0; k <= r->K; k++) r->kbeg[k] = k * n;
   for (int k = 0; k < r->K; k++)
     for (int l = r->L - 1; l >= 0; l--) {
       int in = unit_rows(&r->lay[l]);

@@ -144,6 +144,18 @@ static void unit_step(cpu_impl *r, const cpu_unit *u, int refresh) {
                      ly->out);
 }
 
+/* Phase 2 of model k by one thread: each layer's gradient as one product (its rows and
+ * then its bias row), not the split's 10-row units, so dZ is read once a column block
+ * instead of once a unit (epoch 0.97x on the seed net). */
+static void layers_step(cpu_impl *r, int k) {
+  for (int l = 0; l < r->L; l++) {
+    int rows = r->lay[l].tm ? r->lay[l].out : r->lay[l].in;
+    cpu_unit w = {k, l, 0, rows}, bias = {k, l, rows, rows + 1};
+    unit_step(r, &w, 0);
+    unit_step(r, &bias, 0);
+  }
+}
+
 /* Batch b's mean loss of model k: the row losses in order, in float, over B. */
 static void batch_mean(cpu_impl *r, int k, int b) {
   float s = 0.0f;
@@ -183,7 +195,7 @@ static void job_models(cpu_impl *r, int tid) {
       rows_step(r, k, 0, r->B, b);
       adam_init(r, k, b);
       batch_mean(r, k, b);
-      for (int u = r->kbeg[k]; u < r->kbeg[k + 1]; u++) unit_step(r, &r->units[u], 0);
+      layers_step(r, k);
       cpu_refresh_wt(r, k); /* whole layers at once: fewer edge blocks than per unit */
     }
     note_end(r, tid, b);

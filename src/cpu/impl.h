@@ -15,9 +15,10 @@
  * Activations and gradients are [K][B][ld[l]].
  *
  * How the threads share an epoch (cpu_split, chosen in plan):
- *   ONE: the calling thread runs every step of every model;
+ *   ONE: the calling thread runs every step of every model (each layer's gradient one
+ *      product);
  *   MODELS: each of nt threads takes a contiguous run of whole models and trains them
- *      through the epoch alone (no barrier until the epoch ends);
+ *      through the epoch alone, as ONE does (no barrier until the epoch ends);
  *   ROWS: every step is two phases with a barrier after each:
  *   1. rows: each thread takes a contiguous share of the K*B batch rows and runs them
  *      through gather, forward, loss and backward to every dZ (rows are independent);
@@ -101,7 +102,6 @@ struct ab_dev {
   cpu_unit *units;
   int nunits;
   int *ubeg;                 /* [T+1]: thread t runs units ubeg[t] .. ubeg[t+1]-1 */
-  int *kbeg;                 /* [K+1]: model k's units are kbeg[k] .. kbeg[k+1]-1 */
   cpu_split split;           /* how the epoch is shared (above) */
   int nt;                    /* threads it uses: 1 (ONE), up to T (MODELS), T (ROWS) */
   int rows_ok;               /* ROWS may be used: K == 1 and the step is big enough */
