@@ -52,13 +52,12 @@ static void gather_rows(cpu_impl *r, int k, int i0, int i1, int b) {
 /* Per-row loss and dZ of the output layer for n rows from batch row row0. */
 static void loss_rows(cpu_impl *r, float **act, size_t row0, int n) {
   int L = r->L;
-  for (int i = 0; i < n; i++) {
-    float *d = r->dz[L - 1] + (row0 + i) * r->ld[L];
-    const float *z = act[L] + (size_t)i * r->ld[L];
-    r->loss[row0 + i] = cpu_xent_row(d, z, r->lab[row0 + i], AB_NCLASS, (float)r->B);
-    if (r->lay[L - 1].act != AB_ACT_IDENTITY)
-      r->kt->dact(d, d, z, r->lay[L - 1].act, AB_NCLASS);
-  }
+  ptrdiff_t ld = r->ld[L];
+  float *d = r->dz[L - 1] + row0 * ld;
+  r->kt->xent2(r->loss + row0, d, ld, act[L], ld, r->lab + row0, n, (float)r->B);
+  if (r->lay[L - 1].act != AB_ACT_IDENTITY)
+    for (int i = 0; i < n; i++)
+      r->kt->dact(d + i * ld, d + i * ld, act[L] + i * ld, r->lay[L - 1].act, AB_NCLASS);
 }
 
 /* dZ of every layer below the output: dX of the layer above times act'. */

@@ -64,6 +64,13 @@ typedef struct cpu_kern {
   /* n rounds of independent multiply-adds in registers, as many as fill the FMA units;
    * returns the flops done (2 a multiply-add). *sink gets a result, so none is dropped. */
   double (*fma_loop)(long n, float *sink);
+  /* 2-class softmax cross-entropy of n rows: row i's logits at z + i*ldz, loss[i], and
+   * (when d is not NULL) its dlogits (softmax - onehot) / B at d + i*ldd. Generic: the
+   * reference's bits (cpu_xent_row); AVX2 and AVX-512 (the same bits as each other): a
+   * vector exp and log, within a few ulp (docs/cpu.md, Numerics); rows with a
+   * non-finite logit take cpu_xent_row. */
+  void (*xent2)(float *loss, float *d, ptrdiff_t ldd, const float *z, ptrdiff_t ldz,
+                const int32_t *lab, int n, float B);
 } cpu_kern;
 
 extern const cpu_kern ab_cpu_kern_generic;

@@ -512,6 +512,99 @@ static double avx512_fma_loop(long n, float *sink) {
   return 2.0 * VW * 12 * (double)n;
 }
 
+/* exp(x) for x <= 0 as the AVX2 kernels' expneg8, operation for operation. */
+INLINE __m512 expneg16(__m512 x) {
+  x = _mm512_max_ps(v1(-104.0f), x);
+  __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, v1(1.44269504088896341f), v1(0.5f)),
+                                  _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+  x = _mm512_fnmadd_ps(n, v1(0.693359375f), x);
+  x = _mm512_fnmadd_ps(n, v1(-2.12194440e-4f), x);
+  __m512 y = v1(1.9875691500e-4f);
+  y = _mm512_fmadd_ps(y, x, v1(1.3981999507e-3f));
+  y = _mm512_fmadd_ps(y, x, v1(8.3334519073e-3f));
+  y = _mm512_fmadd_ps(y, x, v1(4.1665795894e-2f));
+  y = _mm512_fmadd_ps(y, x, v1(1.6666665459e-1f));
+  y = _mm512_fmadd_ps(y, x, v1(5.0000001201e-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), x);
+  y = _mm512_add_ps(y, v1(1.0f));
+  __m512i ni = _mm512_cvttps_epi32(n), h = _mm512_srai_epi32(ni, 1), k = _mm512_set1_epi32(127);
+  __m512i e1 = _mm512_slli_epi32(_mm512_add_epi32(h, k), 23);
+  __m512i e2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, h), k), 23);
+  y = _mm512_mul_ps(y, _mm512_castsi512_ps(e1));
+  return _mm512_mul_ps(y, _mm512_castsi512_ps(e2));
+}
+
+/* log(x) for positive normal x as the AVX2 kernels' log8. */
+INLINE __m512 log16(__m512 x) {
+  const __m512 one = v1(1.0f);
+  __m512i xi = _mm512_castps_si512(x);
+  __m512i ei = _mm512_sub_epi32(_mm512_srli_epi32(xi, 23), _mm512_set1_epi32(126));
+  __m512 m = _mm512_castsi512_ps(_mm512_or_si512(
+      _mm512_and_si512(xi, _mm512_set1_epi32(0x007FFFFF)), _mm512_set1_epi32(0x3F000000)));
+  __m512 e = _mm512_cvtepi32_ps(ei);
+  __mmask16 lo = _mm512_cmp_ps_mask(m, v1(0.707106781186547524f), _CMP_LT_OQ);
+  e = _mm512_sub_ps(e, _mm512_maskz_mov_ps(lo, one));
+  m = _mm512_sub_ps(_mm512_add_ps(m, _mm512_maskz_mov_ps(lo, m)), one);
+  __m512 z = _mm512_mul_ps(m, m), y = v1(7.0376836292e-2f);
+  y = _mm512_fmadd_ps(y, m, v1(-1.1514610310e-1f));
+  y = _mm512_fmadd_ps(y, m, v1(1.1676998740e-1f));
+  y = _mm512_fmadd_ps(y, m, v1(-1.2420140846e-1f));
+  y = _mm512_fmadd_ps(y, m, v1(1.4249322787e-1f));
+  y = _mm512_fmadd_ps(y, m, v1(-1.6668057665e-1f));
+  y = _mm512_fmadd_ps(y, m, v1(2.0000714765e-1f));
+  y = _mm512_fmadd_ps(y, m, v1(-2.4999993993e-1f));
+  y = _mm512_fmadd_ps(y, m, v1(3.3333331174e-1f));
+  y = _mm512_mul_ps(_mm512_mul_ps(y, m), z);
+  y = _mm512_fmadd_ps(e, v1(-2.12194440e-4f), y);
+  y = _mm512_fnmadd_ps(v1(0.5f), z, y);
+  return _mm512_fmadd_ps(e, v1(0.693359375f), _mm512_add_ps(m, y));
+}
+
+/* 2-class softmax cross-entropy of up to 16 rows (nr) as the AVX2 kernels' xent2_8. */
+static void xent2_16(float *loss, float *d, ptrdiff_t ldd, const float *z, ptrdiff_t ldz,
+                     const int32_t *lab, int nr, float B) {
+  const __m512 one = v1(1.0f), zero = _mm512_setzero_ps(), bv = v1(B);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __mmask16 mask = tail_mask(nr % VW);
+  __m512i idx = _mm512_mullo_epi32(lane, _mm512_set1_epi32((int)ldz));
+  __m512 z0 = _mm512_mask_i32gather_ps(zero, mask, idx, z, 4);
+  __m512 z1 = _mm512_mask_i32gather_ps(zero, mask, idx, z + 1, 4);
+  __mmask16 l1 = _mm512_cmpeq_epi32_mask(_mm512_maskz_loadu_epi32(mask, lab), _mm512_set1_epi32(1));
+  __mmask16 b = _mm512_cmp_ps_mask(z1, z0, _CMP_GT_OQ);
+  __m512 mx = _mm512_mask_blend_ps(b, z0, z1), lo = _mm512_mask_blend_ps(b, z1, z0);
+  __m512 t = expneg16(_mm512_sub_ps(lo, mx)), sum = _mm512_add_ps(one, t);
+  __m512 ls = _mm512_sub_ps(_mm512_add_ps(log16(sum), mx), _mm512_mask_blend_ps(l1, z0, z1));
+  __m512 d0 = _mm512_sub_ps(_mm512_div_ps(_mm512_mask_blend_ps(b, one, t), sum),
+                            _mm512_maskz_mov_ps((__mmask16)~l1, one));
+  __m512 d1 = _mm512_sub_ps(_mm512_div_ps(_mm512_mask_blend_ps(b, t, one), sum),
+                            _mm512_maskz_mov_ps(l1, one));
+  const __m512 inf = v1(__builtin_inff()), sign = v1(-0.0f);
+  int ok = _mm512_cmp_ps_mask(andnot_ps(sign, z0), inf, _CMP_LT_OQ) &
+           _mm512_cmp_ps_mask(andnot_ps(sign, z1), inf, _CMP_LT_OQ);
+  alignas(64) float lv[VW], dv[2][VW];
+  _mm512_store_ps(lv, ls);
+  _mm512_store_ps(dv[0], _mm512_div_ps(d0, bv));
+  _mm512_store_ps(dv[1], _mm512_div_ps(d1, bv));
+  _mm256_zeroupper(); /* SSE code (the scalar fallback's libm) may follow */
+  for (int j = 0; j < nr; j++) {
+    float *dj = d ? d + j * ldd : NULL;
+    if (!(ok >> j & 1)) {
+      loss[j] = cpu_xent_row(dj, z + j * ldz, lab[j], 2, B);
+      continue;
+    }
+    loss[j] = lv[j];
+    if (dj) { dj[0] = dv[0][j]; dj[1] = dv[1][j]; }
+  }
+}
+
+static void avx512_xent2(float *loss, float *d, ptrdiff_t ldd, const float *z, ptrdiff_t ldz,
+                         const int32_t *lab, int n, float B) {
+  for (int i = 0; i < n; i += VW)
+    xent2_16(loss + i, d ? d + i * ldd : NULL, ldd, z + i * ldz, ldz, lab + i,
+             n - i < VW ? n - i : VW, B);
+}
+
 const cpu_kern ab_cpu_kern_avx512 = {AB_CPU_ISA_AVX512, avx512_mm, avx512_adam,
-                                     avx512_transpose, avx512_dact, avx512_fma_loop};
+                                     avx512_transpose, avx512_dact, avx512_fma_loop,
+                                     avx512_xent2};
 #endif
