@@ -5,8 +5,8 @@
  * instruction-set choice (and a scratch buffer for the backward), and compute the same
  * sums in the same order; they differ from the reference only by rounding: the AVX2
  * kernels fuse multiply-add (one rounding per term instead of two) and use their own
- * vector exp for sigmoid and tanh (the AVX-512 kernels compute the AVX2 kernels' bits
- * with wider vectors). The generic kernels (any CPU) use no fma and libm and
+ * vector exp for sigmoid and tanh, and the backend's 2-class training loss a vector
+ * exp and log (the AVX-512 kernels compute the AVX2 kernels' bits with wider vectors). The generic kernels (any CPU) use no fma and libm and
  * match the reference bit for bit. The backend's results never depend on the thread
  * count (see docs/cpu.md). */
 #ifndef ABGPU_CPU_H
