@@ -28,11 +28,9 @@ AVX2 INLINE void st(float *p, __m256 x, int masked, __m256i mask) {
   else _mm256_storeu_ps(p, x);
 }
 
-/* exp (Cephes expf polynomial, ~1 ulp); the argument is clamped to +-88 and NaN passes
- * through (vminps/vmaxps return their second operand on NaN). */
-AVX2 INLINE __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
-  x = _mm256_max_ps(_mm256_set1_ps(-88.0f), x);
+/* exp's core, as Cephes expf: n = floor(x log2 e + 1/2), the reduced x, and the
+ * polynomial; returns the mantissa part y (exp(x) = y 2^n) and n. */
+AVX2 INLINE __m256 exp_core8(__m256 x, __m256 *np) {
   __m256 n = _mm256_floor_ps(
       _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
   x = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
@@ -45,6 +43,16 @@ AVX2 INLINE __m256 exp8(__m256 x) {
   y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
   y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), x);
   y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+  *np = n;
+  return y;
+}
+
+/* exp (Cephes expf polynomial, ~1 ulp); the argument is clamped to +-88 and NaN passes
+ * through (vminps/vmaxps return their second operand on NaN). */
+AVX2 INLINE __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_set1_ps(88.0f), x);
+  x = _mm256_max_ps(_mm256_set1_ps(-88.0f), x);
+  __m256 n, y = exp_core8(x, &n);
   __m256i e = _mm256_add_epi32(_mm256_cvttps_epi32(n), _mm256_set1_epi32(127));
   e = _mm256_slli_epi32(e, 23);
   return _mm256_mul_ps(y, _mm256_castsi256_ps(e));
@@ -303,18 +311,7 @@ AVX2 static double avx2_fma_loop(long n, float *sink) {
  * in [-104, 0]: at most 1 ulp (0 at x = 0: exactly 1). */
 AVX2 INLINE __m256 expneg8(__m256 x) {
   x = _mm256_max_ps(_mm256_set1_ps(-104.0f), x);
-  __m256 n = _mm256_floor_ps(
-      _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
-  x = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  x = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), x);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), x);
-  y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+  __m256 n, y = exp_core8(x, &n);
   __m256i ni = _mm256_cvttps_epi32(n), h = _mm256_srai_epi32(ni, 1), k = _mm256_set1_epi32(127);
   __m256i e1 = _mm256_slli_epi32(_mm256_add_epi32(h, k), 23);
   __m256i e2 = _mm256_slli_epi32(_mm256_add_epi32(_mm256_sub_epi32(ni, h), k), 23);

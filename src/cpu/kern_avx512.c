@@ -41,10 +41,9 @@ INLINE __m512 andnot_ps(__m512 a, __m512 b) {
   return _mm512_castsi512_ps(_mm512_andnot_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
 }
 
-/* exp as the AVX2 kernels' exp8 (Cephes expf polynomial), operation for operation. */
-INLINE __m512 exp16(__m512 x) {
-  x = _mm512_min_ps(v1(88.0f), x);
-  x = _mm512_max_ps(v1(-88.0f), x);
+/* exp's core, as Cephes expf: n = floor(x log2 e + 1/2), the reduced x, and the
+ * polynomial; returns the mantissa part y (exp(x) = y 2^n) and n. */
+INLINE __m512 exp_core16(__m512 x, __m512 *np) {
   __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, v1(1.44269504088896341f), v1(0.5f)),
                                   _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
   x = _mm512_fnmadd_ps(n, v1(0.693359375f), x);
@@ -57,6 +56,15 @@ INLINE __m512 exp16(__m512 x) {
   y = _mm512_fmadd_ps(y, x, v1(5.0000001201e-1f));
   y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), x);
   y = _mm512_add_ps(y, v1(1.0f));
+  *np = n;
+  return y;
+}
+
+/* exp as the AVX2 kernels' exp8 (Cephes expf polynomial), operation for operation. */
+INLINE __m512 exp16(__m512 x) {
+  x = _mm512_min_ps(v1(88.0f), x);
+  x = _mm512_max_ps(v1(-88.0f), x);
+  __m512 n, y = exp_core16(x, &n);
   __m512i e = _mm512_add_epi32(_mm512_cvttps_epi32(n), _mm512_set1_epi32(127));
   e = _mm512_slli_epi32(e, 23);
   return _mm512_mul_ps(y, _mm512_castsi512_ps(e));
@@ -515,18 +523,7 @@ static double avx512_fma_loop(long n, float *sink) {
 /* exp(x) for x <= 0 as the AVX2 kernels' expneg8, operation for operation. */
 INLINE __m512 expneg16(__m512 x) {
   x = _mm512_max_ps(v1(-104.0f), x);
-  __m512 n = _mm512_roundscale_ps(_mm512_fmadd_ps(x, v1(1.44269504088896341f), v1(0.5f)),
-                                  _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
-  x = _mm512_fnmadd_ps(n, v1(0.693359375f), x);
-  x = _mm512_fnmadd_ps(n, v1(-2.12194440e-4f), x);
-  __m512 y = v1(1.9875691500e-4f);
-  y = _mm512_fmadd_ps(y, x, v1(1.3981999507e-3f));
-  y = _mm512_fmadd_ps(y, x, v1(8.3334519073e-3f));
-  y = _mm512_fmadd_ps(y, x, v1(4.1665795894e-2f));
-  y = _mm512_fmadd_ps(y, x, v1(1.6666665459e-1f));
-  y = _mm512_fmadd_ps(y, x, v1(5.0000001201e-1f));
-  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), x);
-  y = _mm512_add_ps(y, v1(1.0f));
+  __m512 n, y = exp_core16(x, &n);
   __m512i ni = _mm512_cvttps_epi32(n), h = _mm512_srai_epi32(ni, 1), k = _mm512_set1_epi32(127);
   __m512i e1 = _mm512_slli_epi32(_mm512_add_epi32(h, k), 23);
   __m512i e2 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_sub_epi32(ni, h), k), 23);
