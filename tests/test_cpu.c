@@ -12,6 +12,7 @@
 #include "abgpu/ref.h"
 #include "abgpu/rng.h"
 #include "abgpu/train.h"
+#include "cpu/impl.h"
 #include "cpu/pool.h"
 #include "testbuf.h"
 #include "testop.h"
@@ -331,6 +332,58 @@ Test(cpu_pool, run_returns_after_the_slowest_thread) {
       cr_assert_eq(j.runs[t], i, "thread %d ran %d times of %d", t, j.runs[t], i);
   }
   cpu_pool_free(p);
+}
+
+/* The forward op on a device that may use 2 threads measures the row split against one
+ * thread on its first calls (impl.h: cpu_fwd_probe, alternating) and then keeps the
+ * faster: every call, whichever way it ran, gives one thread's bits, and the path says
+ * what was measured. With exactly 2 threads asked for it always splits, unmeasured. */
+static ab_dev *fwd_dev(int threads, int exact) {
+  ab_dev *d = NULL;
+  ab_err e = {0};
+  ab_cpu_opts o = {threads, AB_CPU_ISA_AUTO, 0, exact};
+  cr_assert_eq(ab_cpu_dev_create(&d, &o, NULL, 0, &e), AB_OK, "%s", e.msg);
+  return d;
+}
+
+static void fwd_call(ab_dev *d, ab_mem *y, const ab_mem *x, const ab_mem *p, int K, int B,
+                     int IN, int OUT) {
+  ab_err e = {0};
+  ab_rows rows = {x, NULL, 0, (size_t)B};
+  size_t ps = (size_t)(IN + 1) * OUT;
+  cr_assert_eq(ab_cpu_ops.linear_act_fwd(d, y, rows, p, 0, (size_t)IN * OUT, AB_ACT_SIGMOID,
+                                         K, B, IN, OUT, ps, &e), AB_OK, "%s", e.msg);
+}
+
+Test(cpu_backend, the_forward_ops_measured_split_keeps_one_threads_bits) {
+  enum { K = 2, B = 600, IN = 100, OUT = 100, CALLS = 2 * CPU_FWD_PROBE_N + 3 };
+  size_t nx = (size_t)K * B * IN, ny = (size_t)K * B * OUT, np = (size_t)K * (IN + 1) * OUT;
+  float *xs = fbuf(nx), *ps = fbuf(np), *want = fbuf(ny), *got = fbuf(ny);
+  ab_rng g;
+  ab_rng_seed(&g, 77, 1);
+  for (size_t i = 0; i < nx; i++) xs[i] = (float)(ab_rng_uniform(&g) * 2.0 - 1.0);
+  for (size_t i = 0; i < np; i++) ps[i] = (float)((ab_rng_uniform(&g) - 0.5) * 0.3);
+  ab_mem x = {xs, nx * sizeof(float)}, p = {ps, np * sizeof(float)};
+  ab_mem y1 = {want, ny * sizeof(float)}, y2 = {got, ny * sizeof(float)};
+  ab_dev *one = fwd_dev(1, 1), *chosen = fwd_dev(2, 0), *exact = fwd_dev(2, 1);
+  fwd_call(one, &y1, &x, &p, K, B, IN, OUT);
+  for (int c = 0; c < CALLS; c++) {
+    memset(got, 0, ny * sizeof(float));
+    fwd_call(chosen, &y2, &x, &p, K, B, IN, OUT);
+    cr_assert(memcmp(got, want, ny * sizeof(float)) == 0,
+              "call %d of the measured forward differs from one thread's bits", c);
+  }
+  const char *path = ab_cpu_ops.path(chosen);
+  cr_assert(strstr(path, "forward op: ") && strstr(path, "measured: split"), "%s", path);
+  memset(got, 0, ny * sizeof(float));
+  fwd_call(exact, &y2, &x, &p, K, B, IN, OUT);
+  cr_assert(memcmp(got, want, ny * sizeof(float)) == 0, "2 threads exactly differ from one");
+  cr_assert(!strstr(ab_cpu_ops.path(exact), "forward op"), "%s", ab_cpu_ops.path(exact));
+  fprintf(stderr, "cpu forward, 2 threads at most: %s\n", path);
+  ab_cpu_ops.destroy(one);
+  ab_cpu_ops.destroy(chosen);
+  ab_cpu_ops.destroy(exact);
+  free(xs); free(ps); free(want); free(got);
 }
 
 Test(cpu_backend, every_operation_against_the_reference, .timeout = 600) {

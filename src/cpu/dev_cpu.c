@@ -1,10 +1,12 @@
 /* The CPU device: the op table (ops.h) over the fast kernels of ops.c on host memory.
- * The forward op splits its rows over the device's threads (every row is computed by the
- * same instructions whichever thread takes it); the other ops run on the calling thread:
+ * The forward op splits its rows over the device's threads where that measures faster
+ * (impl.h, cpu_fwd_probe; every row is computed by the same instructions whichever
+ * thread takes it, so the choice never changes a bit); the other ops run on the calling thread:
  * training goes through the threaded whole-epoch override (epoch.c) unless opts.per_op. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "../ref/host.h"
 #include "abgpu/ref.h"
 #include "impl.h"
@@ -27,6 +29,7 @@ int ab_cpu_dev_create(ab_dev **out, const ab_cpu_opts *o, char *name, size_t n, 
   r->o = opts;
   r->T = opts.threads > 0 ? opts.threads : ab_cpu_count();
   r->kt = cpu_kern_get(isa);
+  r->fp.verdict = -1;
   snprintf(r->path, sizeof r->path, "threaded-epoch: no models yet");
   if (name)
     snprintf(name, n, "cpu (%s, %s%d thread%s)", ab_cpu_isa_name(isa),
@@ -94,6 +97,38 @@ static void fwd_task(void *arg, int tid) {
   }
 }
 
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static double median3(const double *t) {
+  double a = t[0], b = t[1], c = t[2];
+  return a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+}
+
+/* Split (1) or one thread (0) for an eligible call, as the probe stands (impl.h). */
+static int fwd_choice(cpu_fwd_probe *p) {
+  if (p->verdict >= 0 && ++p->calls > CPU_FWD_REPROBE) {
+    p->n[0] = p->n[1] = 0;
+    p->verdict = -1;
+  }
+  return p->verdict >= 0 ? p->verdict : p->n[1] <= p->n[0];
+}
+
+static void fwd_note(cpu_fwd_probe *p, int split, double rate) {
+  if (p->verdict >= 0 || p->n[split] >= CPU_FWD_PROBE_N) return;
+  p->rate[split][p->n[split]++] = rate;
+  if (p->n[0] == CPU_FWD_PROBE_N && p->n[1] == CPU_FWD_PROBE_N) {
+    double one = median3(p->rate[0]), split = median3(p->rate[1]);
+    p->verdict = split < 0.9 * one;
+    p->calls = 0;
+    snprintf(p->why, sizeof p->why, "forward op: %s (measured: split %.2f ns per 1k MACs, one %.2f)",
+             p->verdict ? "rows split" : "one thread", split * 1e12, one * 1e12);
+  }
+}
+
 static int cpu_fwd(ab_dev *d, ab_mem *Y, ab_rows X, const ab_mem *P, size_t woff, size_t boff,
                    ab_act act, int K, int B, int IN, int OUT, size_t pstride, ab_err *e) {
   cpu_impl *r = d;
@@ -102,14 +137,21 @@ static int cpu_fwd(ab_dev *d, ab_mem *Y, ab_rows X, const ab_mem *P, size_t woff
   double macs = (double)K * B * IN * OUT;
   fwd_job j = {r->kt, F(Y), x, F(P) + woff, F(P) + boff, X.idx ? (size_t)B : X.kstride,
                pstride, act, K, B, IN, OUT, 1};
-  if (r->T > 1 && macs >= THREAD_MIN_MACS && (size_t)K * B >= (size_t)r->T * 8) {
-    int rc = cpu_pool_get(r, e);
-    if (rc) return rc;
+  if (r->T < 2 || macs < THREAD_MIN_MACS || (size_t)K * B < (size_t)r->T * 8) {
+    fwd_task(&j, 0);
+    return AB_OK;
+  }
+  int split = r->o.exact ? 1 : fwd_choice(&r->fp);
+  int rc = split ? cpu_pool_get(r, e) : AB_OK;
+  if (rc) return rc;
+  double t0 = now_s();
+  if (split) {
     j.T = r->T;
     cpu_pool_run(r->pool, fwd_task, &j);
   } else {
     fwd_task(&j, 0);
   }
+  if (!r->o.exact) fwd_note(&r->fp, split, (now_s() - t0) / macs);
   return AB_OK;
 }
 
@@ -166,7 +208,13 @@ static int cpu_dropout(ab_dev *d, ab_mem *Y, const ab_mem *X, const ab_mem *c, u
   return AB_OK;
 }
 
-static const char *cpu_path(const ab_dev *d) { return d->path; }
+/* The training path, and the forward op's choice once measured. */
+static const char *cpu_path(const ab_dev *d) {
+  cpu_impl *r = (cpu_impl *)d; /* a device is never const itself; the buffer is its own */
+  if (!r->fp.why[0]) return r->path;
+  snprintf(r->path_all, sizeof r->path_all, "%s; %s", r->path, r->fp.why);
+  return r->path_all;
+}
 
 const ab_ops ab_cpu_ops = {
     .name = "cpu", .eval_rows = EVAL_ROWS, .warm_up = 0,

@@ -69,6 +69,22 @@ typedef enum { CPU_SPLIT_ONE, CPU_SPLIT_MODELS, CPU_SPLIT_ROWS } cpu_split;
 #define CPU_SPLIT_PROBE_EPOCHS 8
 #define CPU_SPLIT_PROBE_MAX 512
 
+/* Whether the forward op's row split pays, measured on its own calls: the first
+ * CPU_FWD_PROBE_N eligible calls a side, alternating split and one thread, timed per
+ * multiply-add; the split is kept when its median is at least 10% faster, and both
+ * are measured again after CPU_FWD_REPROBE calls. A split wakes the pool: when the
+ * workers sleep (training ran on one thread), the wake-up alone (~0.1-0.3 ms on the
+ * 2-vCPU VM) cost more than a validation pass's layer takes on one core. */
+#define CPU_FWD_PROBE_N 3
+#define CPU_FWD_REPROBE 256
+typedef struct cpu_fwd_probe {
+  int n[2];                         /* samples so far: [0] one thread, [1] split */
+  double rate[2][CPU_FWD_PROBE_N];  /* seconds per multiply-add */
+  int verdict;                      /* -1 measuring, 0 one thread, 1 split */
+  int calls;                        /* calls since the verdict */
+  char why[96];                     /* the verdict and its medians, for the path */
+} cpu_fwd_probe;
+
 typedef struct ab_dev cpu_impl;
 struct ab_dev {
   ab_cpu_opts o;
@@ -110,6 +126,8 @@ struct ab_dev {
   int probe_every;           /* the current interval */
   char why[128];             /* the last choice, for the path */
   cpu_job job;
+  cpu_fwd_probe fp;          /* the forward op's split, measured (dev_cpu.c) */
+  char path_all[384];        /* path and the forward's verdict, composed by ops->path */
 };
 
 /* The pool, started when first needed. */
