@@ -334,6 +334,88 @@ Test(cpu_pool, run_returns_after_the_slowest_thread) {
   cpu_pool_free(p);
 }
 
+/* The dot columns (kern.h: cpu_dot_cols) in plain C: 16 lane chains of fmaf over
+ * k = l mod 16 from +0, the lanes added as kern.h says, then the epilogue's one
+ * operation (bias + s for ACT with the identity, s * relu'(y) for DACT). */
+static float dot_model(const cpu_mm *m, int i, int j) {
+  float lane[16] = {0};
+  for (int k = 0; k < m->K; k++)
+    lane[k % 16] = fmaf(m->A[i * m->ars + k], m->B[k * m->ldb + j], lane[k % 16]);
+  for (int w = 8; w >= 1; w /= 2)
+    for (int l = 0; l < w; l++) lane[l] = lane[l] + lane[l + w];
+  if (m->ep == CPU_EP_ACT) return m->bias[j] + lane[0];
+  if (m->ep == CPU_EP_DACT) return lane[0] * (m->Y[i * m->ldy + j] > 0.0f ? 1.0f : 0.0f);
+  return lane[0];
+}
+
+/* One product through one ISA's kernel into C (pre-filled with a sentinel); with bt, B
+ * transposed is given (the backend's way), else the kernel makes its own copy. */
+static void dot_run(const cpu_kern *kt, cpu_mm m, float *C, const float *bt) {
+  for (int i = 0; i < m.M * m.ldc; i++) C[i] = -1234.5f;
+  m.C = C;
+  m.Bt = bt;
+  m.ldbt = m.K + 3;
+  kt->mm(&m);
+}
+
+/* The AVX2 and AVX-512 kernels on products with dot columns (1..4 of them, N up to 132,
+ * K 16..1024 around the 16-lane chunks, rows 1..37, every epilogue, B transposed given or
+ * not): bit for bit each other, and (identity, STORE, relu') bit for bit the order
+ * kern.h states; the other columns untouched by the dot path (they are the row tiles'). */
+Test(cpu_kernels, dot_columns_in_the_stated_order_on_avx2_and_avx512) {
+  const cpu_kern *k2 = cpu_kern_get(AB_CPU_ISA_AVX2), *k5 = cpu_kern_get(AB_CPU_ISA_AVX512);
+  if (k2->isa != AB_CPU_ISA_AVX2) {
+    fprintf(stderr, "cpu: SKIPPED dot columns: this CPU cannot run the avx2 kernels\n");
+    return;
+  }
+  if (k5->isa != AB_CPU_ISA_AVX512)
+    fprintf(stderr, "cpu: SKIPPED dot columns on avx512: this CPU cannot run them; avx2 alone "
+            "against the stated order\n");
+  static const int Ns[] = {1, 2, 3, 4, 17, 20, 100, 132}, Ks[] = {16, 17, 31, 100, 129, 1024};
+  static const int Ms[] = {1, 7, 16, 37};
+  ab_rng rng;
+  ab_rng_seed(&rng, 5, 2);
+  int cases = 0;
+  for (size_t ni = 0; ni < 8; ni++)
+    for (size_t ki = 0; ki < 6; ki++)
+      for (size_t mi = 0; mi < 4; mi++)
+        for (int ep = 0; ep < 4; ep++) {
+          int N = Ns[ni], K = Ks[ki], M = Ms[mi], ldc = N + 5;
+          float *A = tu_rand_buf(&rng, (size_t)M * (K + 1), -2, 2);
+          float *B = tu_rand_buf(&rng, (size_t)K * (N + 2), -1, 1);
+          float *bt = fbuf((size_t)N * (K + 3)), *bias = tu_rand_buf(&rng, (size_t)N, -1, 1);
+          float *Y = tu_rand_buf(&rng, (size_t)M * ldc, -1, 1);
+          float *c2 = fbuf((size_t)M * ldc), *c5 = fbuf((size_t)M * ldc);
+          for (int j = 0; j < N; j++)
+            for (int k = 0; k < K; k++) bt[j * (K + 3) + k] = B[k * (N + 2) + j];
+          cpu_mm m = {.M = M, .N = N, .K = K, .A = A, .ars = K + 1, .aks = 1, .B = B,
+                      .ldb = N + 2, .ep = ep < 2 ? CPU_EP_ACT : ep == 2 ? CPU_EP_STORE : CPU_EP_DACT,
+                      .ldc = ldc, .bias = bias, .act = ep == 1 ? AB_ACT_SIGMOID
+                      : ep == 3 ? AB_ACT_RELU : AB_ACT_IDENTITY, .Y = Y, .ldy = ldc};
+          int nl = cpu_dot_cols(&m);
+          cr_assert(nl == N % 16, "N=%d K=%d: %d dot columns", N, K, nl);
+          for (int given = 0; given < 2; given++) {
+            dot_run(k2, m, c2, given ? bt : NULL);
+            dot_run(k5, m, c5, given ? bt : NULL);
+            cr_assert(memcmp(c2, c5, (size_t)M * ldc * sizeof(float)) == 0,
+                      "N=%d K=%d M=%d ep %d given %d: avx512 differs from avx2", N, K, M, ep, given);
+            for (int i = 0; i < M; i++)
+              for (int j = N - nl; j < N && ep != 1; j++) {
+                float want = dot_model(&m, i, j), got = c5[i * ldc + j], got2 = c2[i * ldc + j];
+                cr_assert(memcmp(&got, &want, sizeof got) == 0 && memcmp(&got2, &want, sizeof got) == 0,
+                          "N=%d K=%d M=%d ep %d: [%d][%d] %.9g (avx2 %.9g), the stated order "
+                          "gives %.9g", N, K, M, ep, i, j, got, got2, want);
+              }
+            for (int i = 0; i < M; i++)
+              for (int j = N; j < ldc; j++)
+                cr_assert(c5[i * ldc + j] == -1234.5f, "N=%d K=%d M=%d: wrote past N", N, K, M);
+            cases++;
+          }
+          free(A); free(B); free(bt); free(bias); free(Y); free(c2); free(c5);
+        }
+  fprintf(stderr, "cpu dot columns: %d cases, avx2 and avx512 bit for bit, in the stated order\n", cases);
+}
+
 /* The forward op on a device that may use 2 threads measures the row split against one
  * thread on its first calls (impl.h: cpu_fwd_probe, alternating) and then keeps the
  * faster: every call, whichever way it ran, gives one thread's bits, and the path says

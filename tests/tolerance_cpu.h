@@ -7,8 +7,10 @@
  *
  * Where the fast path rounds differently:
  * - AVX2 kernels sum every output in the reference's order, but with fused multiply-add
- *   (one rounding per term instead of two). Both results are within gamma_{n+1} * S of
- *   the exact sum (S = sum of |terms|), so they differ by at most AB_TOL_DOT(n, S).
+ *   (one rounding per term instead of two), except the dot columns (src/cpu/kern.h: 16
+ *   interleaved chains and a fixed tree, no term in more than n additions). Either way
+ *   the result is within gamma_{n+1} * S of the exact sum (S = sum of |terms|; the bound
+ *   holds for every order), so it differs from the reference's by at most AB_TOL_DOT(n, S).
  * - AVX2 sigmoid and tanh use a polynomial exp (Cephes expf, ~1 ulp) instead of libm:
  *   a few ulp of the result, inside AB_TOL_FN (16 ulp); below z = -88 the sigmoid may
  *   return ~6e-39 where libm's overflowing exp gives 0 (AB_TOL_FN_ABS covers it).

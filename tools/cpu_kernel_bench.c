@@ -8,7 +8,8 @@
  *       -o /tmp/cpu_kernel_bench && /tmp/cpu_kernel_bench 3      # 3 avx512, 2 avx2, 1 generic
  *
  * Rows are padded to 112 floats as the backend pads them for AVX-512. The 2-class
- * output layer's dW is the 2 x 100 product of its transposed W (docs/cpu.md, Layout). */
+ * output layer's dW is the 2 x 100 product of its transposed W (docs/cpu.md, Layout).
+ * The products the backend gives B transposed (Bt, for the dot columns) get it here too. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +21,16 @@ static float *buf(size_t n){float*f=aligned_alloc(64,(n*4+63)/64*64);for(size_t 
 typedef struct { const char*name; cpu_mm m; int reps_units; } sh;
 int main(int argc,char**argv){
   const cpu_kern *kt = cpu_kern_get(argc>1?atoi(argv[1]):3);
-  int ld=112; float *A=buf(100*ld),*B=buf(128*ld),*C=buf(100*ld),*Y=buf(100*ld),*P=buf(128*ld),*M=buf(128*ld),*V=buf(128*ld),*bias=buf(ld);
+  int ld=112; float *A=buf(100*ld),*B=buf(128*ld),*C=buf(100*ld),*Y=buf(100*ld),*P=buf(128*ld),*M=buf(128*ld),*V=buf(128*ld),*bias=buf(ld),*Bt=buf(128*ld);
   for(int i=0;i<128*ld;i++) V[i]=V[i]*V[i];
   cpu_adam ad; cpu_adam_init(&ad,1e-3f,0,0.9f,0.999f,1e-8f,5);
   sh s[]={
    {"fwd L0 100x100x10 relu",{.M=100,.N=100,.K=10,.A=A,.ars=16,.aks=1,.B=B,.ldb=ld,.ep=CPU_EP_ACT,.C=C,.ldc=ld,.bias=bias,.act=AB_ACT_RELU},1},
-   {"fwd L1 100x100x100 sigm",{.M=100,.N=100,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=ld,.ep=CPU_EP_ACT,.C=C,.ldc=ld,.bias=bias,.act=AB_ACT_SIGMOID},1},
-   {"fwd L1 100x100x100 ident",{.M=100,.N=100,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=ld,.ep=CPU_EP_ACT,.C=C,.ldc=ld,.bias=bias,.act=AB_ACT_IDENTITY},1},
-   {"fwd L2 100x2x100",{.M=100,.N=2,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=16,.ep=CPU_EP_ACT,.C=C,.ldc=16,.bias=bias,.act=AB_ACT_IDENTITY},1},
+   {"fwd L1 100x100x100 sigm",{.M=100,.N=100,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=ld,.Bt=Bt,.ldbt=ld,.ep=CPU_EP_ACT,.C=C,.ldc=ld,.bias=bias,.act=AB_ACT_SIGMOID},1},
+   {"fwd L1 100x100x100 ident",{.M=100,.N=100,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=ld,.Bt=Bt,.ldbt=ld,.ep=CPU_EP_ACT,.C=C,.ldc=ld,.bias=bias,.act=AB_ACT_IDENTITY},1},
+   {"fwd L2 100x2x100",{.M=100,.N=2,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=16,.Bt=Bt,.ldbt=ld,.ep=CPU_EP_ACT,.C=C,.ldc=16,.bias=bias,.act=AB_ACT_IDENTITY},1},
    {"dX L2 100x100x2 dsig",{.M=100,.N=100,.K=2,.A=A,.ars=16,.aks=1,.B=B,.ldb=ld,.ep=CPU_EP_DACT,.C=C,.ldc=ld,.act=AB_ACT_SIGMOID,.Y=Y,.ldy=ld},1},
-   {"dX L1 100x100x100 drelu",{.M=100,.N=100,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=ld,.ep=CPU_EP_DACT,.C=C,.ldc=ld,.act=AB_ACT_RELU,.Y=Y,.ldy=ld},1},
+   {"dX L1 100x100x100 drelu",{.M=100,.N=100,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=ld,.Bt=Bt,.ldbt=ld,.ep=CPU_EP_DACT,.C=C,.ldc=ld,.act=AB_ACT_RELU,.Y=Y,.ldy=ld},1},
    {"dW L1 10x(10x100x100) adam",{.M=10,.N=100,.K=100,.A=A,.ars=1,.aks=ld,.B=B,.ldb=ld,.ep=CPU_EP_ADAM,.P=P,.Mo=M,.V=V,.ldp=ld,.adam=&ad},10},
    {"dW L1 10x(10x100x100) store",{.M=10,.N=100,.K=100,.A=A,.ars=1,.aks=ld,.B=B,.ldb=ld,.ep=CPU_EP_STORE,.C=C,.ldc=ld},10},
    {"dW L2 2x100x100 adam (W^T)",{.M=2,.N=100,.K=100,.A=A,.ars=1,.aks=16,.B=B,.ldb=ld,.ep=CPU_EP_ADAM,.P=P,.Mo=M,.V=V,.ldp=ld,.adam=&ad},1},

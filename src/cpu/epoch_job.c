@@ -24,7 +24,8 @@ static void forward(cpu_impl *r, int k, const float *x, int ldx, float **act, in
     const cpu_layer *ly = &r->lay[l];
     const float *W = wrows(r, k, l);
     cpu_mm m = {.M = n, .N = ly->out, .K = ly->in, .A = l ? act[l] : x,
-                .ars = l ? r->ld[l] : ldx, .aks = 1, .B = W, .ldb = ly->ldw, .ep = CPU_EP_ACT,
+                .ars = l ? r->ld[l] : ldx, .aks = 1, .B = W, .ldb = ly->ldw,
+                .Bt = l || ly->tm ? wcols(r, k, l) : NULL, .ldbt = ly->ldwt, .ep = CPU_EP_ACT,
                 .C = act[l + 1], .ldc = r->ld[l + 1], .bias = W + (size_t)ly->in * ly->ldw,
                 .act = ly->act};
     r->kt->mm(&m);
@@ -66,7 +67,7 @@ static void backward_rows(cpu_impl *r, int k, float **act, size_t row0, int n) {
     const cpu_layer *ly = &r->lay[l];
     cpu_mm m = {.M = n, .N = ly->in, .K = ly->out, .A = r->dz[l] + row0 * r->ld[l + 1],
                 .ars = r->ld[l + 1], .aks = 1, .B = wcols(r, k, l), .ldb = ly->ldwt,
-                .ep = CPU_EP_DACT, .C = r->dz[l - 1] + row0 * r->ld[l], .ldc = r->ld[l],
+                .Bt = wrows(r, k, l), .ldbt = ly->ldw, .ep = CPU_EP_DACT, .C = r->dz[l - 1] + row0 * r->ld[l], .ldc = r->ld[l],
                 .act = r->lay[l - 1].act, .Y = act[l], .ldy = r->ld[l]};
     r->kt->mm(&m);
   }

@@ -4,8 +4,9 @@
  *   C[r][j] = init[j] + sum_{k=0..K-1} A(r,k) * B[k][j]     r < M, j < N
  *   A(r,k)  = A[r*ars + k*aks]       (any strides: X, X transposed, a constant 1)
  *
- * Every output element is one sequential sum over k in increasing order, whatever the
- * tiling or thread split, so results never depend on how work is divided. */
+ * Every output element is one sum in a fixed order, whatever the tiling or thread
+ * split, so results never depend on how work is divided: a sequential fma chain over k
+ * in increasing order, except in the dot columns below. */
 #ifndef ABGPU_CPU_KERN_H
 #define ABGPU_CPU_KERN_H
 #include <stddef.h>
@@ -38,6 +39,8 @@ typedef struct cpu_mm {
   ptrdiff_t ars, aks;
   const float *B;
   ptrdiff_t ldb;
+  const float *Bt;          /* NULL, or B transposed: B(k, j) = Bt[j*ldbt + k] (dot columns) */
+  ptrdiff_t ldbt;
   cpu_ep ep;
   float *C;                 /* STORE, ACT, DACT */
   ptrdiff_t ldc;
@@ -49,6 +52,23 @@ typedef struct cpu_mm {
   ptrdiff_t ldp;
   const cpu_adam *adam;
 } cpu_mm;
+
+/* The dot columns: where the last N % 16 columns are 1..4 (all of N when N <= 4), A's
+ * rows contiguous (aks 1), 16 <= K <= CPU_DOT_KMAX and no Adam, the AVX2 and AVX-512
+ * kernels compute those columns as dot products of A's rows with B's columns (Bt, or a
+ * copy the kernel makes): lane l of 16 sums the terms k = l mod 16 in increasing k (an
+ * fma chain from +0; lanes past K add 0 x 0), then the lanes are added as
+ * f_i = s_i + s_{i+8}, g_i = f_i + f_{i+4}, h_i = g_i + g_{i+2}, h_0 + h_1; the bias
+ * (ACT) is added to that, then the epilogue. Both instruction sets do exactly this
+ * (the same bits); generic keeps the sequential chain. A row tile would fill 1-4 of a
+ * vector's 16 lanes there. The rule depends on N, K, aks and ep only, never on M, so
+ * the thread split cannot change a bit. Returns the number of dot columns (0: none). */
+#define CPU_DOT_KMAX 1024
+static inline int cpu_dot_cols(const cpu_mm *m) {
+  int nl = m->N % 16;
+  if (m->ep == CPU_EP_ADAM || m->aks != 1 || m->K < 16 || m->K > CPU_DOT_KMAX) return 0;
+  return nl >= 1 && nl <= 4 ? nl : 0;
+}
 
 /* The kernels of one instruction set. */
 typedef struct cpu_kern {

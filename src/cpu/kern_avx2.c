@@ -1,7 +1,8 @@
 /* AVX2 + FMA kernels, compiled for that target only (the target attribute) and chosen
  * at run time, so the same binary runs on any x86-64. Register tiles of 5 rows x 16
  * columns, or 10 rows x 8 for narrow or edge columns (10 accumulators either way);
- * every output is one fma chain over k in increasing order. Adam, dact and the
+ * every output is one fma chain over k in increasing order (the dot columns: kern.h's
+ * lane chains and tree, as the AVX-512 kernels do them). Adam, dact and the
  * epilogue derivatives use the reference's exact operations (no fma); sigmoid and tanh
  * use the vector exp below (within a few ulp of libm). */
 #include "kern.h"
@@ -225,7 +226,7 @@ AVX2 static void tile_any(const cpu_mm *m, int kind, int i0, int j0, int mr, int
 }
 
 /* Column blocks of 16 outside, row tiles inside: a block of B stays in L1. */
-AVX2 static void avx2_mm(const cpu_mm *m) {
+AVX2 static void blocked_mm(const cpu_mm *m) {
   int kind = ep_kind(m);
   for (int j0 = 0; j0 < m->N; j0 += 16) {
     int w = m->N - j0 < 16 ? m->N - j0 : 16;
@@ -234,6 +235,65 @@ AVX2 static void avx2_mm(const cpu_mm *m) {
     for (int i0 = 0; i0 < m->M; i0 += h)
       tile_any(m, kind, i0, j0, m->M - i0 < h ? m->M - i0 : h, nv, msk, mask);
   }
+}
+
+/* A 16-lane sum held as lanes 0-7 (lo) and 8-15 (hi), added up in kern.h's order, as
+ * the AVX-512 kernels' red16 does. */
+AVX2 INLINE float red16(__m256 lo, __m256 hi) {
+  __m256 f = _mm256_add_ps(lo, hi);
+  __m128 g = _mm_add_ps(_mm256_castps256_ps128(f), _mm256_extractf128_ps(f, 1));
+  __m128 h = _mm_add_ps(g, _mm_movehl_ps(g, g));
+  return _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)));
+}
+
+/* Row i of the nl dot columns from j0 (kern.h: cpu_dot_cols), the same operations per
+ * lane as the AVX-512 kernels: the 16 lanes are two vectors here. */
+AVX2 INLINE void dot_row(const cpu_mm *m, const float *bt, ptrdiff_t ldbt, int i, int j0,
+                         const int nl) {
+  const float *a = m->A + i * m->ars;
+  __m256 lo[4], hi[4];
+  for (int c = 0; c < nl; c++) lo[c] = hi[c] = _mm256_setzero_ps();
+  for (int kb = 0; kb < m->K; kb += 16) {
+    int n = m->K - kb, nlo = n < 8 ? n : 8, nhi = n < 8 ? 0 : n - 8 < 8 ? n - 8 : 8;
+    __m256i ml = tail_mask(nlo), mh = tail_mask(nhi);
+    __m256 al = _mm256_maskload_ps(a + kb, ml), ah = _mm256_maskload_ps(a + kb + 8, mh);
+    for (int c = 0; c < nl; c++) {
+      lo[c] = _mm256_fmadd_ps(al, _mm256_maskload_ps(bt + c * ldbt + kb, ml), lo[c]);
+      hi[c] = _mm256_fmadd_ps(ah, _mm256_maskload_ps(bt + c * ldbt + kb + 8, mh), hi[c]);
+    }
+  }
+  alignas(32) float out[8] = {0};
+  for (int c = 0; c < nl; c++) out[c] = red16(lo[c], hi[c]);
+  __m256i mk = tail_mask(nl);
+  __m256 s = _mm256_load_ps(out);
+  if (m->ep == CPU_EP_ACT) s = act8(m->act, _mm256_add_ps(_mm256_maskload_ps(m->bias + j0, mk), s));
+  if (m->ep == CPU_EP_DACT)
+    s = _mm256_mul_ps(s, dact8(m->act, _mm256_maskload_ps(m->Y + i * m->ldy + j0, mk)));
+  _mm256_maskstore_ps(m->C + i * m->ldc + j0, mk, s);
+}
+
+AVX2 static void dot_cols(const cpu_mm *m, int nl) {
+  const int j0 = m->N - nl;
+  alignas(32) float copy[4 * CPU_DOT_KMAX];
+  const float *bt = m->Bt ? m->Bt + j0 * m->ldbt : copy;
+  ptrdiff_t ldbt = m->Bt ? m->ldbt : m->K;
+  if (!m->Bt)
+    for (int c = 0; c < nl; c++)
+      for (int k = 0; k < m->K; k++) copy[c * m->K + k] = m->B[k * m->ldb + j0 + c];
+  for (int i = 0; i < m->M; i++) switch (nl) {
+      case 1: dot_row(m, bt, ldbt, i, j0, 1); break;
+      case 2: dot_row(m, bt, ldbt, i, j0, 2); break;
+      case 3: dot_row(m, bt, ldbt, i, j0, 3); break;
+      default: dot_row(m, bt, ldbt, i, j0, 4); break;
+    }
+}
+
+AVX2 static void avx2_mm(const cpu_mm *m) {
+  int nl = cpu_dot_cols(m);
+  cpu_mm head = *m;
+  head.N = m->N - nl;
+  if (head.N) blocked_mm(&head);
+  if (nl) dot_cols(m, nl);
   _mm256_zeroupper(); /* GCC leaves the upper halves dirty here; SSE code follows */
 }
 

@@ -2,7 +2,8 @@
  * flags (and -ffp-contract=off); it is called only after ab_cpu_isa_resolve has seen the
  * CPU and the OS support them. Register tiles of 5 rows x 64 columns (4 zmm per row, 20
  * accumulators), or 10 rows x 32 or 16 for narrow or edge columns. Every output is the
- * same fma chain over k in increasing order as in the AVX2 kernels, and the epilogues
+ * same fma chain over k in increasing order as in the AVX2 kernels (the dot columns:
+ * the same lane chains and tree, kern.h), and the epilogues
  * and the vector exp use the AVX2 kernels' operations in their order, so the two
  * instruction sets give the same bits everywhere but in Adam's parameter update (adam16:
  * within AB_TOL_ADAM of the reference; m and v are the same bits). */
@@ -312,46 +313,78 @@ INLINE void tr16(__m512 *r) {
   }
 }
 
-/* Products of at most NCMAX columns with A's rows contiguous (the 2-class output
- * layer's forward), where a row tile would fill 2 of 16 lanes: 16 rows at a time, A's
- * 16x16 blocks transposed in registers so that a vector holds one k of 16 rows. Each
- * output is still init + the fma chain over k in increasing order, the same bits. */
+/* The dot columns (kern.h: cpu_dot_cols): each output's 16 lane sums in one vector of
+ * an accumulator, rows in groups of 16 / nl so that a group's outputs fill 16 vectors,
+ * reduced together by red16. */
 #define NCMAX 4
 
-static int narrow_ok(const cpu_mm *m) {
-  return m->N <= NCMAX && m->aks == 1 && (m->ep == CPU_EP_STORE || m->ep == CPU_EP_ACT);
-}
-
-INLINE void narrow_group(const cpu_mm *m, int i0, const int n) {
-  const int nr = m->M - i0 < VW ? m->M - i0 : VW;
-  const float *a = m->A + i0 * m->ars;
-  __m512 acc[NCMAX];
-  for (int c = 0; c < n; c++)
-    acc[c] = m->ep == CPU_EP_ACT ? v1(m->bias[c]) : _mm512_setzero_ps();
-  for (int kb = 0; kb < m->K; kb += VW) {
-    const int nk = m->K - kb < VW ? m->K - kb : VW;
-    const __mmask16 km = tail_mask(nk % VW);
-    __m512 r[16];
-    for (int t = 0; t < 16; t++)
-      r[t] = t < nr ? _mm512_maskz_loadu_ps(km, a + t * m->ars + kb) : _mm512_setzero_ps();
-    tr16(r);
-    const float *b = m->B + kb * m->ldb;
-    for (int j = 0; j < nk; j++, b += m->ldb)
-      for (int c = 0; c < n; c++) acc[c] = _mm512_fmadd_ps(r[j], v1(b[c]), acc[c]);
+/* Lane i: v[i]'s lanes summed in kern.h's order (s_i + s_{i+8}, then + 4, + 2, + 1).
+ * The four rounds of shuffles leave input 4e + L in lane 4L + e, so the inputs go in
+ * in that order (TR4) and come out straight. */
+#define TR4(j) (4 * ((j) % 4) + (j) / 4)
+INLINE __m512 red16(const __m512 *v) {
+  __m512 x[8], y[4], z[2];
+  for (int p = 0; p < 8; p++) {
+    __m512 a = v[TR4(2 * p)], b = v[TR4(2 * p + 1)];
+    x[p] = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
   }
-  alignas(64) float out[NCMAX][VW];
-  for (int c = 0; c < n; c++)
-    _mm512_store_ps(out[c], m->ep == CPU_EP_ACT ? act16(m->act, acc[c]) : acc[c]);
-  for (int t = 0; t < nr; t++)
-    for (int c = 0; c < n; c++) m->C[(i0 + t) * m->ldc + c] = out[c][t];
+  for (int q = 0; q < 4; q++)
+    y[q] = _mm512_add_ps(_mm512_shuffle_f32x4(x[2 * q], x[2 * q + 1], 0x88),
+                         _mm512_shuffle_f32x4(x[2 * q], x[2 * q + 1], 0xDD));
+  for (int t = 0; t < 2; t++)
+    z[t] = _mm512_add_ps(_mm512_shuffle_ps(y[2 * t], y[2 * t + 1], 0x44),
+                         _mm512_shuffle_ps(y[2 * t], y[2 * t + 1], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_ps(z[0], z[1], 0x88), _mm512_shuffle_ps(z[0], z[1], 0xDD));
 }
 
-static void narrow_mm(const cpu_mm *m) {
-  for (int i0 = 0; i0 < m->M; i0 += VW) switch (m->N) {
-      case 1: narrow_group(m, i0, 1); break;
-      case 2: narrow_group(m, i0, 2); break;
-      case 3: narrow_group(m, i0, 3); break;
-      default: narrow_group(m, i0, 4); break;
+/* Rows i0.. (R of them, fewer at the end) of the nl dot columns from j0; bt: their
+ * columns of B as rows of ldbt; biasv: lane r*nl + c holds column c's bias (ACT). */
+INLINE void dot_group(const cpu_mm *m, const float *bt, ptrdiff_t ldbt, __m512 biasv, int i0,
+                      int j0, const int nl, const int R) {
+  const int nr = m->M - i0 < R ? m->M - i0 : R;
+  const float *a = m->A + i0 * m->ars;
+  __m512 acc[16];
+  for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+  for (int kb = 0; kb < m->K; kb += VW) {
+    const __mmask16 km = m->K - kb < VW ? tail_mask(m->K - kb) : (__mmask16)0xFFFF;
+    __m512 b[NCMAX];
+    for (int c = 0; c < nl; c++) b[c] = _mm512_maskz_loadu_ps(km, bt + c * ldbt + kb);
+    for (int r = 0; r < R; r++)
+      if (r < nr) {
+        __m512 av = _mm512_maskz_loadu_ps(km, a + r * m->ars + kb);
+        for (int c = 0; c < nl; c++) acc[r * nl + c] = _mm512_fmadd_ps(av, b[c], acc[r * nl + c]);
+      }
+  }
+  __m512 s = red16(acc);
+  if (m->ep == CPU_EP_ACT) s = act16(m->act, _mm512_add_ps(biasv, s));
+  if (m->ep == CPU_EP_DACT) { /* row r's nl values of Y into lanes r*nl.. */
+    __m512 y = _mm512_setzero_ps();
+    for (int r = 0; r < nr; r++)
+      y = _mm512_mask_loadu_ps(y, (__mmask16)(((1u << nl) - 1u) << (r * nl)),
+                               m->Y + (i0 + r) * m->ldy + j0 - r * nl);
+    s = _mm512_mul_ps(s, dact16(m->act, y));
+  }
+  for (int r = 0; r < nr; r++)
+    _mm512_mask_storeu_ps(m->C + (i0 + r) * m->ldc + j0 - r * nl,
+                          (__mmask16)(((1u << nl) - 1u) << (r * nl)), s);
+}
+
+static void dot_cols(const cpu_mm *m, int nl) {
+  const int j0 = m->N - nl, R = VW / nl;
+  alignas(64) float copy[NCMAX * CPU_DOT_KMAX], bias[VW] = {0};
+  const float *bt = m->Bt ? m->Bt + j0 * m->ldbt : copy;
+  ptrdiff_t ldbt = m->Bt ? m->ldbt : m->K;
+  if (!m->Bt)
+    for (int c = 0; c < nl; c++)
+      for (int k = 0; k < m->K; k++) copy[c * m->K + k] = m->B[k * m->ldb + j0 + c];
+  if (m->ep == CPU_EP_ACT)
+    for (int t = 0; t < R * nl; t++) bias[t] = m->bias[j0 + t % nl];
+  __m512 biasv = _mm512_load_ps(bias);
+  for (int i0 = 0; i0 < m->M; i0 += R) switch (nl) {
+      case 1: dot_group(m, bt, ldbt, biasv, i0, j0, 1, 16); break;
+      case 2: dot_group(m, bt, ldbt, biasv, i0, j0, 2, 8); break;
+      case 3: dot_group(m, bt, ldbt, biasv, i0, j0, 3, 5); break;
+      default: dot_group(m, bt, ldbt, biasv, i0, j0, 4, 4); break;
     }
 }
 
@@ -433,34 +466,18 @@ static void packed_mm(const cpu_mm *m) {
   packed_cols(m, head.N, nl);
 }
 
-/* A forward (A's rows contiguous) of N = 16q + 1..4 columns, q >= 2: the last columns
- * through narrow_mm (16 rows a vector, A transposed in registers; their activation on
- * full vectors too) instead of one masked vector a row. Measured (in-process A/B): the
- * seed net's 100x100x100 sigmoid forward 0.94x; no gain for K = 10 (0.99x), and none for
- * dX with its derivative (1.00x; 1.17x for K = 2), so those keep the row tiles. */
-static int tailcols_ok(const cpu_mm *m) {
-  int nl = m->N % VW;
-  return m->ep == CPU_EP_ACT && m->aks == 1 && m->M >= VW && m->K >= 2 * VW && m->N > 2 * VW &&
-         nl >= 1 && nl <= NCMAX;
-}
-
-static void tailcols_mm(const cpu_mm *m) {
-  int nl = m->N % VW;
-  cpu_mm head = *m, tail = *m;
-  head.N = m->N - nl;
-  blocked_mm(&head);
-  tail.N = nl;
-  tail.B = m->B + head.N;
-  tail.C = m->C + head.N;
-  tail.bias = m->bias + head.N;
-  narrow_mm(&tail);
-}
-
 static void avx512_mm(const cpu_mm *m) {
-  if (narrow_ok(m)) narrow_mm(m);
-  else if (packed_ok(m)) packed_mm(m);
-  else if (tailcols_ok(m)) tailcols_mm(m);
-  else blocked_mm(m);
+  int nl = cpu_dot_cols(m);
+  if (nl) {
+    cpu_mm head = *m;
+    head.N = m->N - nl;
+    if (head.N) blocked_mm(&head);
+    dot_cols(m, nl);
+  } else if (packed_ok(m)) {
+    packed_mm(m);
+  } else {
+    blocked_mm(m);
+  }
   _mm256_zeroupper(); /* code built without AVX may follow */
 }
 

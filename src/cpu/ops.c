@@ -163,7 +163,7 @@ void ab_cpu_linear_act_bwd(ab_cpu_isa isa, float *dX, float *dW, float *db, floa
     if (!dX) continue;
     kt->transpose(work, IN, W + k * pstride, OUT, IN, OUT);
     cpu_mm gx = {.M = B, .N = IN, .K = OUT, .A = Zk, .ars = OUT, .aks = 1, .B = work,
-                 .ldb = IN, .ep = CPU_EP_STORE, .C = dX + (size_t)k * B * IN, .ldc = IN};
+                 .ldb = IN, .Bt = W + k * pstride, .ldbt = OUT, .ep = CPU_EP_STORE, .C = dX + (size_t)k * B * IN, .ldc = IN};
     kt->mm(&gx);
   }
 }
