@@ -76,6 +76,45 @@ Test(adam_step, cpu_is_bit_identical) {
   }
 }
 
+/* Lanes where the AVX-512 Adam's square root takes its special cases (src/cpu/
+ * kern_avx512.c, sqrt16: zero, and the exact root below FLT_MIN): second moments of 0,
+ * below FLT_MIN and around it, with zero and tiny gradients, plain Adam and AdamW:
+ * every ISA within AB_TOL_ADAM of the reference (generic bit for bit), m and v bit for
+ * bit; a NaN gradient gives NaN parameters as in the reference. */
+Test(adam_step, cpu_special_lanes) {
+  static const float V[] = {0.0f, 1e-45f, 1e-39f, 1.17549435e-38f, 2e-38f, 1e-30f, 1e-16f, 0.01f};
+  static const float G[] = {0.0f, 1e-30f, 1e-20f, -3e-5f};
+  enum { NV = 8, NG = 4, N = NV * NG + 5 };
+  ab_cpu_isa is[3];
+  int ni = to_isas(is);
+  for (int q = 0; q < ni; q++)
+    for (int w = 0; w < 2; w++) {
+      float p[N], m[N], v[N], g[N], wp[N], wm[N], wv[N], lr = 1e-3f, wd = w ? 0.01f : 0.0f;
+      for (int i = 0; i < N; i++) {
+        p[i] = 0.5f - 0.03f * (float)i;
+        m[i] = i % 3 ? 0.0f : 1e-6f * (float)i;
+        v[i] = V[i % NV];
+        g[i] = G[(i / NV) % NG];
+      }
+      g[N - 1] = NAN;
+      memcpy(wp, p, sizeof p); memcpy(wm, m, sizeof m); memcpy(wv, v, sizeof v);
+      float p0[N];
+      memcpy(p0, p, sizeof p);
+      ab_ref_adam_step(wp, wm, wv, g, &lr, &wd, 0.9f, 0.999f, 1e-8f, 3, 1, N);
+      ab_cpu_adam_step(is[q], p, m, v, g, &lr, &wd, 0.9f, 0.999f, 1e-8f, 3, 1, N);
+      for (int i = 0; i < N; i++) {
+        cr_assert(isnan(p[i]) == isnan(wp[i]), "%s wd %g lane %d: p %g, reference %g",
+                  ab_cpu_isa_name(is[q]), wd, i, p[i], wp[i]);
+        cr_assert(memcmp(&m[i], &wm[i], 4) == 0 && memcmp(&v[i], &wv[i], 4) == 0,
+                  "%s lane %d: m or v differs", ab_cpu_isa_name(is[q]), i);
+        if (isnan(wp[i])) continue;
+        double tol = is[q] == AB_CPU_ISA_GENERIC ? 0.0 : AB_TOL_ADAM(wp[i], fabs((double)p0[i] - wp[i]));
+        cr_assert(fabs((double)p[i] - wp[i]) <= tol, "%s wd %g lane %d (v %g, g %g): p %.9g, "
+                  "reference %.9g", ab_cpu_isa_name(is[q]), wd, i, V[i % NV], g[i], p[i], wp[i]);
+      }
+    }
+}
+
 /* ---- OpenCL ---- */
 
 static void cl_adam_all(int vec, int split) {
