@@ -154,13 +154,17 @@ INLINE void adam16(float *p, float *m, float *v, __m512 g, const cpu_adam *c, in
 /* The epilogue of a finished tile at (i0, j0) whose sums were spilled to acc (row r's
  * vector v at acc + r*64 + v*16); the last vector of a row is masked when msk. One loop
  * per kind, so that the long latency chains of successive vectors overlap. */
-static void ep_tile(const cpu_mm *m, int i0, int j0, int mr, int nv, int msk, __mmask16 mask,
+static void ep_tile(const cpu_mm *mp, int i0, int j0, int mr, int nv, int msk, __mmask16 mask,
                     const float *acc) {
-  if (m->ep == CPU_EP_ADAM) {
+  const cpu_mm mc = *mp, *m = &mc; /* a local copy: the stores cannot alias its fields */
+  if (m->ep == CPU_EP_ADAM) { /* locals: the stores cannot alias them, so none is reloaded */
+    const cpu_adam c = *m->adam;
+    float *P = m->P, *Mo = m->Mo, *V = m->V;
+    const ptrdiff_t ldp = m->ldp;
     for (int r = 0; r < mr; r++)
       for (int v = 0; v < nv; v++) {
-        ptrdiff_t o = (i0 + r) * m->ldp + j0 + VW * v;
-        adam16(m->P + o, m->Mo + o, m->V + o, _mm512_load_ps(acc + r * 64 + v * VW), m->adam,
+        ptrdiff_t o = (i0 + r) * ldp + j0 + VW * v;
+        adam16(P + o, Mo + o, V + o, _mm512_load_ps(acc + r * 64 + v * VW), &c,
                msk && v == nv - 1, mask);
       }
     return;
@@ -254,6 +258,8 @@ INLINE void tile(const cpu_mm *m, int kind, int i0, int j0, const int mr, const 
     ROWS10(ACC_ROW)
   }
   if (kind != EPK_HEAVY) {
+    const cpu_mm mc = *m; /* as in ep_tile: no field reloaded after a store */
+    m = &mc;
     ROWS10(ACC_EP)
     return;
   }
@@ -279,7 +285,8 @@ static void tile_any(const cpu_mm *m, int kind, int i0, int j0, int mr, int nv, 
 }
 
 static void avx512_adam(float *p, float *m, float *v, const float *g, size_t n,
-                        const cpu_adam *c) {
+                        const cpu_adam *ca) {
+  const cpu_adam lc = *ca, *c = &lc; /* in registers: the stores cannot alias it */
   size_t i = 0;
   for (; i + VW <= n; i += VW) adam16(p + i, m + i, v + i, _mm512_loadu_ps(g + i), c, 0, 0);
   if (i < n) {
@@ -339,8 +346,9 @@ INLINE __m512 red16(const __m512 *v) {
 
 /* Rows i0.. (R of them, fewer at the end) of the nl dot columns from j0; bt: their
  * columns of B as rows of ldbt; biasv: lane r*nl + c holds column c's bias (ACT). */
-INLINE void dot_group(const cpu_mm *m, const float *bt, ptrdiff_t ldbt, __m512 biasv, int i0,
+INLINE void dot_group(const cpu_mm *mp, const float *bt, ptrdiff_t ldbt, __m512 biasv, int i0,
                       int j0, const int nl, const int R) {
+  const cpu_mm mc = *mp, *m = &mc; /* as in ep_tile */
   const int nr = m->M - i0 < R ? m->M - i0 : R;
   const float *a = m->A + i0 * m->ars;
   __m512 acc[16];
@@ -417,7 +425,8 @@ INLINE void packed_adam(const cpu_mm *m, int i0, int j0, int nr, int nl, __m512 
     mv = _mm512_mask_loadu_ps(mv, km[r], m->Mo + o[r]);
     vv = _mm512_mask_loadu_ps(vv, km[r], m->V + o[r]);
   }
-  adam_regs(&pv, &mv, &vv, g, m->adam);
+  const cpu_adam c = *m->adam;
+  adam_regs(&pv, &mv, &vv, g, &c);
   for (int r = 0; r < nr; r++) {
     _mm512_mask_storeu_ps(m->P + o[r], km[r], pv);
     _mm512_mask_storeu_ps(m->Mo + o[r], km[r], mv);
