@@ -118,13 +118,17 @@ AVX2 INLINE void adam8(float *p, float *m, float *v, __m256 g, const cpu_adam *c
  * acc + r*16 + v*8; the last vector of a row is masked when msk. One loop per kind,
  * so that the long latency chains (exp, divide, square root) of successive vectors
  * overlap. */
-AVX2 static void ep_tile(const cpu_mm *m, int i0, int j0, int mr, int nv, int msk,
+AVX2 static void ep_tile(const cpu_mm *mp, int i0, int j0, int mr, int nv, int msk,
                          __m256i mask, const float *acc) {
+  /* local copies: through the pointers every store could alias a field or constant, and
+   * the compiler reloaded them after each (as in the AVX-512 kernels) */
+  const cpu_mm mc = *mp, *m = &mc;
   if (m->ep == CPU_EP_ADAM) {
+    const cpu_adam ac = *m->adam;
     for (int r = 0; r < mr; r++)
       for (int v = 0; v < nv; v++) {
         ptrdiff_t o = (i0 + r) * m->ldp + j0 + 8 * v;
-        adam8(m->P + o, m->Mo + o, m->V + o, _mm256_load_ps(acc + r * 16 + v * 8), m->adam,
+        adam8(m->P + o, m->Mo + o, m->V + o, _mm256_load_ps(acc + r * 16 + v * 8), &ac,
               msk && v == nv - 1, mask);
       }
     return;
@@ -201,6 +205,8 @@ AVX2 INLINE void tile(const cpu_mm *m, int kind, int i0, int j0, const int mr,
     ACC_ROW(5) ACC_ROW(6) ACC_ROW(7) ACC_ROW(8) ACC_ROW(9)
   }
   if (kind != EPK_HEAVY) {
+    const cpu_mm mc = *m; /* as in ep_tile: no field reloaded after a store */
+    m = &mc;
     ACC_EP(0) ACC_EP(1) ACC_EP(2) ACC_EP(3) ACC_EP(4)
     ACC_EP(5) ACC_EP(6) ACC_EP(7) ACC_EP(8) ACC_EP(9)
     return;
@@ -298,7 +304,8 @@ AVX2 static void avx2_mm(const cpu_mm *m) {
 }
 
 AVX2 static void avx2_adam(float *p, float *m, float *v, const float *g, size_t n,
-                           const cpu_adam *c) {
+                           const cpu_adam *ca) {
+  const cpu_adam lc = *ca, *c = &lc; /* in registers: the stores cannot alias it */
   size_t i = 0;
   __m256i none = _mm256_setzero_si256();
   for (; i + 8 <= n; i += 8) adam8(p + i, m + i, v + i, _mm256_loadu_ps(g + i), c, 0, none);
