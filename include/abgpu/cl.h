@@ -78,8 +78,9 @@ typedef struct ab_cl_fused_opts {
   size_t local;            /* bytes of local memory the fused kernels may use; 0: the
                             * device's (tests set a GPU-sized budget) */
   size_t wg;               /* work-items per group; 0: 1 on a CPU, up to 256 on a GPU */
-  size_t launch_rows;      /* AUTO: rows (all models) per launch at most, a longer epoch
-                            * takes several launches; 0: 262,144 */
+  size_t launch_rows;      /* AUTO and EPOCH: rows (all models) per launch at most, a
+                            * longer epoch takes several launches; 0: 262,144 for AUTO
+                            * (and its time limit), one launch for EPOCH */
 } ab_cl_fused_opts;
 
 /* The per-op kernels (docs/opencl.md): SPLIT spreads each batch over many work-groups

@@ -278,17 +278,19 @@ static void describe(ab_cl_backend *cb, size_t rows, size_t budget) {
              limit_of(cb).seconds);
 }
 
-/* Batches per launch: one (STEP) or all (EPOCH) when asked; AUTO: as many as keep a
- * launch within LAUNCH_MAX_ROWS and the time limit, which is fused-step when that is one
- * batch. */
+/* Batches per launch: one (STEP) when asked; EPOCH: all, or as many as launch_rows
+ * allows when it is set; AUTO: as many as keep a launch within LAUNCH_MAX_ROWS (or
+ * launch_rows) and the time limit, which is fused-step when that is one batch. */
 static void plan_launches(ab_cl_backend *cb) {
   ab_cl_fplan *f = &cb->f;
   int nb = cb->maxbatches;
   size_t fit = (f->launch_rows ? f->launch_rows : LAUNCH_MAX_ROWS) / ((size_t)cb->K * cb->B);
   double by_time = limit_of(cb).seconds / launch_seconds(cb, batch_flops(cb), (size_t)cb->K);
   if (by_time < (double)fit) fit = (size_t)by_time;
+  if (f->want == AB_CL_FUSED_EPOCH && f->launch_rows) /* asked: rows alone, not the time */
+    fit = f->launch_rows / ((size_t)cb->K * cb->B);
   if (f->want == AB_CL_FUSED_STEP) f->seg = 1;
-  else if (f->want == AB_CL_FUSED_EPOCH || fit >= (size_t)nb) f->seg = nb;
+  else if ((f->want == AB_CL_FUSED_EPOCH && !f->launch_rows) || fit >= (size_t)nb) f->seg = nb;
   else f->seg = fit < 1 ? 1 : (int)fit;
   f->mode = f->want == AB_CL_FUSED_STEP || (f->seg == 1 && nb > 1) ? AB_CL_FUSED_STEP
                                                                    : AB_CL_FUSED_EPOCH;
