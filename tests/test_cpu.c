@@ -416,6 +416,53 @@ Test(cpu_kernels, dot_columns_in_the_stated_order_on_avx2_and_avx512) {
   fprintf(stderr, "cpu dot columns: %d cases, avx2 and avx512 bit for bit, in the stated order\n", cases);
 }
 
+/* The sigmoid epilogue on AVX2 and AVX-512, bit for bit, on z = every 4099th float bit
+ * pattern (NaN, infinities, subnormals and both signs among them), a dense sweep of
+ * [-90, 90], and the floats next to the exp clamp at +-88 (AVX-512 folds the negation
+ * and scales by scalef, which differs from a built 2^n only at n = -127). */
+static void sigmoid_pair(const cpu_kern *k2, const cpu_kern *k5, const float *z, int N) {
+  static const float one = 1.0f;
+  float *bias = fbuf((size_t)N), *c2 = fbuf((size_t)N), *c5 = fbuf((size_t)N);
+  cpu_mm m = {.M = 1, .N = N, .K = 1, .A = &one, .ars = 1, .aks = 1, .B = z, .ldb = N,
+              .ep = CPU_EP_ACT, .ldc = N, .bias = bias, .act = AB_ACT_SIGMOID};
+  dot_run(k2, m, c2, NULL);
+  dot_run(k5, m, c5, NULL);
+  for (int j = 0; j < N; j++)
+    cr_assert(memcmp(&c2[j], &c5[j], sizeof(float)) == 0,
+              "sigmoid(%a): avx512 %a, avx2 %a", (double)z[j], (double)c5[j], (double)c2[j]);
+  free(bias); free(c2); free(c5);
+}
+
+Test(cpu_kernels, sigmoid_gives_the_same_bits_on_avx2_and_avx512) {
+  const cpu_kern *k2 = cpu_kern_get(AB_CPU_ISA_AVX2), *k5 = cpu_kern_get(AB_CPU_ISA_AVX512);
+  if (k2->isa != AB_CPU_ISA_AVX2 || k5->isa != AB_CPU_ISA_AVX512) {
+    fprintf(stderr, "cpu: SKIPPED sigmoid avx2 vs avx512: this CPU lacks one of them\n");
+    return;
+  }
+  enum { N = 1024 };
+  float z[N];
+  long n = 0;
+  for (uint64_t b = 0; b < (1ull << 32); n += N) {
+    for (int j = 0; j < N; j++, b += 4099) {
+      uint32_t u = (uint32_t)b;
+      memcpy(&z[j], &u, sizeof u);
+    }
+    sigmoid_pair(k2, k5, z, N);
+  }
+  for (int c = 0; c < 12; c++, n += N) {
+    for (int j = 0; j < N; j++) z[j] = -90.0f + (float)(c * N + j) / 64.0f;
+    sigmoid_pair(k2, k5, z, N);
+  }
+  for (int j = 0; j < N; j++) {
+    float e = (j & 1 ? -88.0f : 88.0f);
+    int s = (j >> 1) - N / 4;
+    z[j] = e;
+    for (int i = 0; i < (s < 0 ? -s : s); i++) z[j] = nextafterf(z[j], s < 0 ? -INFINITY : INFINITY);
+  }
+  sigmoid_pair(k2, k5, z, N);
+  fprintf(stderr, "cpu sigmoid: %ld inputs, avx2 and avx512 bit for bit\n", n + N);
+}
+
 /* The forward op on a device that may use 2 threads measures the row split against one
  * thread on its first calls (impl.h: cpu_fwd_probe, alternating) and then keeps the
  * faster: every call, whichever way it ran, gives one thread's bits, and the path says
