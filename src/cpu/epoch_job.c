@@ -32,21 +32,27 @@ static void forward(cpu_impl *r, int k, const float *x, int ldx, float **act, in
   }
 }
 
-/* Rows [i0, i1) of model k's batch b into act[0] and lab. */
+/* Rows [i0, i1) of model k's batch b into act[0] and lab. The fields are read into
+ * locals once: through r, each float store could alias them and force reloads. */
 static void gather_rows(cpu_impl *r, int k, int i0, int i1, int b) {
-  const int32_t *idx = r->job.order + (size_t)k * r->job.nbatches * r->B + (size_t)b * r->B;
-  for (int i = i0; i < i1; i++) {
-    const float *src = r->tx + (size_t)idx[i] * r->td;
-    float *dst = r->act[0] + ((size_t)k * r->B + i) * r->ld[0];
-    for (int c = 0; c < r->td; c++) dst[c] = src[c];
-    r->lab[(size_t)k * r->B + i] = r->ty[idx[i]];
+  const int B = r->B, td = r->td, nb = r->job.nbatches;
+  const ptrdiff_t ld = r->ld[0];
+  const int32_t *idx = r->job.order + (size_t)k * nb * B + (size_t)b * B;
+  const float *tx = r->tx;
+  const int32_t *ty = r->ty;
+  float *dst = r->act[0] + ((size_t)k * B + i0) * ld;
+  int32_t *lab = r->lab + (size_t)k * B;
+  for (int i = i0; i < i1; i++, dst += ld) {
+    const float *src = tx + (size_t)idx[i] * td;
+    for (int c = 0; c < td; c++) dst[c] = src[c];
+    lab[i] = ty[idx[i]];
   }
-  if (b + 1 < r->job.nbatches) /* the next batch's rows, while this one computes */
+  if (b + 1 < nb) /* the next batch's rows, while this one computes */
     for (int i = i0; i < i1; i++) {
-      const float *src = r->tx + (size_t)idx[r->B + i] * r->td;
+      const float *src = tx + (size_t)idx[B + i] * td;
       __builtin_prefetch(src);
-      __builtin_prefetch(src + r->td - 1);
-      __builtin_prefetch(r->ty + idx[r->B + i]);
+      __builtin_prefetch(src + td - 1);
+      __builtin_prefetch(ty + idx[B + i]);
     }
 }
 
