@@ -130,34 +130,28 @@ INLINE __m512 dact16(ab_act a, __m512 y) {
   }
 }
 
-/* sqrt(x) from rsqrt14 and one Newton step (~2^-27 relative, a few ulp after rounding):
- * the square-root unit is left idle. Zero gives 0 and NaN stays NaN; the rare lanes
- * below FLT_MIN (where rsqrt14 is not trusted) take the exact square root. */
-INLINE __m512 sqrt16(__m512 x) {
-  __m512 y = _mm512_rsqrt14_ps(x), s = _mm512_mul_ps(x, y);
-  __m512 t = _mm512_fnmadd_ps(_mm512_mul_ps(v1(0.5f), s), y, v1(1.5f));
-  s = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ),
-                          _mm512_mul_ps(s, t));
-  __mmask16 tiny = _mm512_cmp_ps_mask(x, v1(1.17549435e-38f), _CMP_LT_OQ) &
-                   _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
-  return tiny ? _mm512_mask_sqrt_ps(s, tiny, x) : s;
-}
-
-/* 1/d for d >= eps > 0: rcp14 and one Newton step (~2^-27 relative). */
-INLINE __m512 rcp16(__m512 d) {
-  __m512 r = _mm512_rcp14_ps(d);
-  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(d, r, v1(1.0f)), r);
+/* 1 / (sqrt(u) + eps) for u >= 0, eps > 0, with no divide or square-root instruction:
+ * sqrt(u) = u * rsqrt14 after one Newton step (~2^-27 relative), then rcp14 and one
+ * Newton step (~2^-27). rsqrt14 takes max(u, FLT_MIN): below FLT_MIN, where it is not
+ * trusted, sqrt(u) < 1.1e-19 is under half an ulp of eps = AB_ADAM_EPS (1e-8: 4e-16), so
+ * den is eps either way; u = 0 gives eps, NaN stays NaN. */
+INLINE __m512 rden16(__m512 u, float eps) {
+  __m512 y = _mm512_rsqrt14_ps(_mm512_max_ps(u, v1(1.17549435e-38f))), s = _mm512_mul_ps(u, y);
+  __m512 t = _mm512_fnmadd_ps(s, y, v1(3.0f));            /* 2 x the Newton factor */
+  __m512 den = _mm512_fmadd_ps(_mm512_mul_ps(s, t), v1(0.5f), v1(eps));
+  __m512 r = _mm512_rcp14_ps(den);
+  return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(den, r, v1(1.0f)), r);
 }
 
 /* Adam on 16 floats: m and v with the reference's operations in its order (the same
- * bits); the parameter's update with no divide or square-root instruction (sqrt16,
- * rcp16, and 1/c2 as a multiply), within AB_TOL_ADAM of the reference's. Those two
- * divides and a square root per vector kept the divider, not the FMA units, busy. */
+ * bits); the parameter's update with no divide or square-root instruction (rden16, and
+ * 1/c2 as a multiply), within AB_TOL_ADAM of the reference's. Those two divides and a
+ * square root per vector kept the divider, not the FMA units, busy. */
 INLINE void adam_regs(__m512 *pv, __m512 *mv, __m512 *vv, __m512 g, const cpu_adam *c) {
   *mv = _mm512_add_ps(_mm512_mul_ps(v1(c->b1), *mv), _mm512_mul_ps(v1(c->omb1), g));
   *vv = _mm512_add_ps(_mm512_mul_ps(v1(c->b2), *vv), _mm512_mul_ps(_mm512_mul_ps(v1(c->omb2), g), g));
-  __m512 den = _mm512_add_ps(sqrt16(_mm512_mul_ps(*vv, v1(c->rc2))), v1(c->eps));
-  __m512 upd = _mm512_fmadd_ps(_mm512_mul_ps(v1(c->step), *mv), rcp16(den),
+  __m512 r = rden16(_mm512_mul_ps(*vv, v1(c->rc2)), c->eps);
+  __m512 upd = _mm512_fmadd_ps(_mm512_mul_ps(v1(c->step), *mv), r,
                                _mm512_mul_ps(v1(c->decay), *pv));
   *pv = _mm512_sub_ps(*pv, upd);
 }
