@@ -76,8 +76,8 @@ Test(adam_step, cpu_is_bit_identical) {
   }
 }
 
-/* Lanes where the AVX-512 Adam's square root takes its special cases (src/cpu/
- * kern_avx512.c, sqrt16: zero, and the exact root below FLT_MIN): second moments of 0,
+/* Lanes where the AVX-512 Adam's square root is special (src/cpu/kern_avx512.c,
+ * rden16: zero, and rsqrt14 floored at FLT_MIN below it): second moments of 0,
  * below FLT_MIN and around it, with zero and tiny gradients, plain Adam and AdamW:
  * every ISA within AB_TOL_ADAM of the reference (generic bit for bit), m and v bit for
  * bit; a NaN gradient gives NaN parameters as in the reference. */
