@@ -416,6 +416,68 @@ Test(cpu_kernels, dot_columns_in_the_stated_order_on_avx2_and_avx512) {
   fprintf(stderr, "cpu dot columns: %d cases, avx2 and avx512 bit for bit, in the stated order\n", cases);
 }
 
+/* A gradient with Adam (dW: A's rows contiguous, ars 1) through one ISA's kernel: the
+ * gradient as a plain fmaf chain over increasing k from 0 (what every tile computes),
+ * Adam on it by the generic kernel's update (the reference's operations). m and v must
+ * be those bits; p within AB_TOL_ADAM (the AVX-512 update avoids the divider); the pad
+ * columns past N untouched. */
+static void adam_mm_case(const cpu_kern *kt, ab_rng *rng, int M, int N, int K) {
+  const int lda = M + 3, ldb = N + 2, ldp = N + 5;
+  size_t np = (size_t)M * ldp;
+  float *A = tu_rand_buf(rng, (size_t)K * lda, -2, 2), *B = tu_rand_buf(rng, (size_t)K * ldb, -1, 1);
+  float *P = tu_rand_buf(rng, np, -1, 1), *Mo = tu_rand_buf(rng, np, -0.1f, 0.1f);
+  float *V = tu_rand_buf(rng, np, 0, 0.01f), *g = fbuf((size_t)N);
+  float *wp = fbuf(np), *wm = fbuf(np), *wv = fbuf(np), *p0 = fbuf(np);
+  memcpy(wp, P, np * sizeof *P); memcpy(wm, Mo, np * sizeof *P); memcpy(wv, V, np * sizeof *P);
+  memcpy(p0, P, np * sizeof *P);
+  cpu_adam ad;
+  cpu_adam_init(&ad, 1e-3f, 0.01f, 0.9f, 0.999f, 1e-8f, 4);
+  for (int i = 0; i < M; i++) {
+    for (int j = 0; j < N; j++) {
+      float s = 0.0f;
+      for (int k = 0; k < K; k++) s = fmaf(A[k * lda + i], B[k * ldb + j], s);
+      g[j] = s;
+    }
+    size_t o = (size_t)i * ldp;
+    ab_cpu_kern_generic.adam(wp + o, wm + o, wv + o, g, (size_t)N, &ad);
+  }
+  cpu_mm m = {.M = M, .N = N, .K = K, .A = A, .ars = 1, .aks = lda, .B = B, .ldb = ldb,
+              .ep = CPU_EP_ADAM, .P = P, .Mo = Mo, .V = V, .ldp = ldp, .adam = &ad};
+  kt->mm(&m);
+  for (size_t q = 0; q < np; q++) {
+    int i = (int)(q / ldp), j = (int)(q % ldp);
+    cr_assert(memcmp(&Mo[q], &wm[q], 4) == 0 && memcmp(&V[q], &wv[q], 4) == 0,
+              "%s M=%d N=%d K=%d [%d][%d]: m or v differs", ab_cpu_isa_name(kt->isa), M, N, K, i, j);
+    double tol = j < N ? AB_TOL_ADAM(wp[q], fabs((double)p0[q] - wp[q])) : 0.0;
+    cr_assert(fabs((double)P[q] - wp[q]) <= tol, "%s M=%d N=%d K=%d [%d][%d]: p %.9g, want %.9g",
+              ab_cpu_isa_name(kt->isa), M, N, K, i, j, P[q], wp[q]);
+  }
+  free(A); free(B); free(P); free(Mo); free(V); free(g); free(wp); free(wm); free(wv); free(p0);
+}
+
+/* Every column split the AVX2 and AVX-512 dW paths take: 16q + 1..4 columns (the
+ * AVX-512 transposed tail, with 4+ rows and q >= 2), rows past its 256-row chunks,
+ * rows not a multiple of 4, K from 1. */
+Test(cpu_kernels, gradients_with_adam_on_every_column_split) {
+  static const int Ms[] = {1, 4, 7, 100, 301}, Ns[] = {5, 17, 33, 34, 35, 36, 47, 100, 129};
+  static const int Ks[] = {1, 7, 100};
+  ab_rng rng;
+  ab_rng_seed(&rng, 7, 3);
+  int cases = 0;
+  for (int isa = AB_CPU_ISA_AVX2; isa <= AB_CPU_ISA_AVX512; isa++) {
+    const cpu_kern *kt = cpu_kern_get(isa);
+    if ((int)kt->isa != isa) {
+      fprintf(stderr, "cpu: SKIPPED dW with Adam on %s: this CPU cannot run it\n",
+              ab_cpu_isa_name(isa));
+      continue;
+    }
+    for (size_t mi = 0; mi < 5; mi++)
+      for (size_t ni = 0; ni < 9; ni++)
+        for (size_t ki = 0; ki < 3; ki++, cases++) adam_mm_case(kt, &rng, Ms[mi], Ns[ni], Ks[ki]);
+  }
+  fprintf(stderr, "cpu dW with Adam: %d cases against fmaf chains and the generic update\n", cases);
+}
+
 /* The sigmoid epilogue on AVX2 and AVX-512, bit for bit, on z = every 4099th float bit
  * pattern (NaN, infinities, subnormals and both signs among them), a dense sweep of
  * [-90, 90], and the floats next to the exp clamp at +-88 (AVX-512 folds the negation
