@@ -32,8 +32,6 @@ int main(int argc,char**argv){
    {"dX L2 100x100x2 dsig",{.M=100,.N=100,.K=2,.A=A,.ars=16,.aks=1,.B=B,.ldb=ld,.ep=CPU_EP_DACT,.C=C,.ldc=ld,.act=AB_ACT_SIGMOID,.Y=Y,.ldy=ld},1},
    {"dX L1 100x100x100 drelu",{.M=100,.N=100,.K=100,.A=A,.ars=ld,.aks=1,.B=B,.ldb=ld,.Bt=Bt,.ldbt=ld,.ep=CPU_EP_DACT,.C=C,.ldc=ld,.act=AB_ACT_RELU,.Y=Y,.ldy=ld},1},
    {"dW L1 10x(10x100x100) adam",{.M=10,.N=100,.K=100,.A=A,.ars=1,.aks=ld,.B=B,.ldb=ld,.ep=CPU_EP_ADAM,.P=P,.Mo=M,.V=V,.ldp=ld,.adam=&ad},10},
-   {"dW L1 100x100x100 store 1 unit",{.M=100,.N=100,.K=100,.A=A,.ars=1,.aks=ld,.B=B,.ldb=ld,.ep=CPU_EP_STORE,.C=C,.ldc=ld},1},
-   {"dW L1 100x100x100 adam 1 unit",{.M=100,.N=100,.K=100,.A=A,.ars=1,.aks=ld,.B=B,.ldb=ld,.ep=CPU_EP_ADAM,.P=P,.Mo=M,.V=V,.ldp=ld,.adam=&ad},1},
    {"dW L1 10x(10x100x100) store",{.M=10,.N=100,.K=100,.A=A,.ars=1,.aks=ld,.B=B,.ldb=ld,.ep=CPU_EP_STORE,.C=C,.ldc=ld},10},
    {"dW L2 2x100x100 adam (W^T)",{.M=2,.N=100,.K=100,.A=A,.ars=1,.aks=16,.B=B,.ldb=ld,.ep=CPU_EP_ADAM,.P=P,.Mo=M,.V=V,.ldp=ld,.adam=&ad},1},
    {"dW L0 10x100x100 adam",{.M=10,.N=100,.K=100,.A=A,.ars=1,.aks=16,.B=B,.ldb=ld,.ep=CPU_EP_ADAM,.P=P,.Mo=M,.V=V,.ldp=ld,.adam=&ad},1},
